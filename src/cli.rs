@@ -1,0 +1,219 @@
+//! The command line: clap definitions, and the dispatch of each command to
+//! the library. Errors become exit codes here: 2 for usage and
+//! configuration errors, 1 for failed probes and runtime errors.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{self, ConfigError};
+use crate::daemon::{self, DaemonOptions};
+use crate::logging::{self, LogFormat, LogLevel};
+use crate::simulator::{self, Scenario};
+
+/// Default address of the daemon's HTTP server.
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:9891";
+/// Default address of `credprobe demo`: loopback only, it is a demo.
+pub const DEFAULT_DEMO_LISTEN: &str = "127.0.0.1:9891";
+
+/// credprobe proves, per tenant, that OAuth2 client-credentials API
+/// credentials still work, and exports to Prometheus why they fail.
+///
+/// Every interval, for every configured tenant, it requests a fresh token
+/// (recording latency, expiry and the failure class: credentials rejected,
+/// identity provider down, rate limited, ...), then calls the tenant's
+/// read-only endpoints with it. Metrics are served on /metrics.
+#[derive(Debug, Parser)]
+#[command(name = "credprobe", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// What to do; `run` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options of `run`, accepted without the word `run`.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Logging options, accepted by every command.
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: probe every tenant on its schedule, serve /metrics.
+    Run(RunArgs),
+    /// Validate the configuration and report every problem at once (exit 0
+    /// when valid, 2 otherwise).
+    CheckConfig {
+        /// The configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Run one probe cycle now and print a readable report (exit 1 if
+    /// anything failed).
+    Probe {
+        /// The configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Probe only these tenants (repeatable); all when omitted.
+        #[arg(long, value_name = "NAME")]
+        tenant: Vec<String>,
+    },
+    /// Run a simulated Nexthink-like API and the daemon against it, with no
+    /// configuration: healthy and failing tenants side by side.
+    Demo {
+        /// Where the daemon serves /metrics.
+        #[arg(long = "web.listen-address", value_name = "ADDR", default_value = DEFAULT_DEMO_LISTEN)]
+        listen: SocketAddr,
+    },
+    /// Run only the simulated API (for tests and benchmarks).
+    Simulate {
+        /// Address to listen on, e.g. 127.0.0.1:8080.
+        #[arg(long, value_name = "ADDR")]
+        listen: SocketAddr,
+        /// Scenario file (YAML); the demo scenario when omitted.
+        #[arg(long, value_name = "FILE")]
+        scenario: Option<PathBuf>,
+    },
+}
+
+/// Options of the daemon.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The configuration file (YAML).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address of the HTTP server (/metrics, /, /-/healthy, /-/ready).
+    #[arg(long = "web.listen-address", value_name = "ADDR", default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// How long probes in flight may take to finish on SIGTERM/SIGINT.
+    #[arg(long = "shutdown.grace", value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Duration,
+}
+
+/// Logging options.
+#[derive(Debug, Clone, Args)]
+pub struct LogArgs {
+    /// Least severe level logged.
+    #[arg(long = "log.level", value_enum, default_value = "info", global = true)]
+    pub level: LogLevel,
+    /// Line format of the log (stderr).
+    #[arg(long = "log.format", value_enum, default_value = "logfmt", global = true)]
+    pub format: LogFormat,
+}
+
+/// Parses the process's arguments, runs the command, returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log.level, cli.log.format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("credprobe: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            let config_error = error.chain().any(|e| e.is::<ConfigError>());
+            tracing::error!("{error:#}");
+            eprintln!("credprobe: {error:#}");
+            if config_error {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        None => run(cli.run).await,
+        Some(Command::Run(args)) => run(args).await,
+        Some(Command::CheckConfig { config }) => Ok(check_config(&config)),
+        Some(Command::Probe { config, tenant }) => crate::report::probe_once(&config, &tenant).await,
+        Some(Command::Demo { listen }) => crate::demo::run(listen, shutdown_on_signal()).await.map(|()| ExitCode::SUCCESS),
+        Some(Command::Simulate { listen, scenario }) => simulate(listen, scenario).await,
+    }
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let Some(path) = args.config else {
+        eprintln!("credprobe: --config FILE is required (see credprobe --help)");
+        return Ok(ExitCode::from(2));
+    };
+    let config = config::load(&path)?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let options = DaemonOptions {
+        shutdown_grace: args.shutdown_grace,
+    };
+    daemon::run(config, listener, options, shutdown_on_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_config(path: &std::path::Path) -> ExitCode {
+    match config::load(path) {
+        Ok(config) => {
+            let endpoints: usize = config.tenants.iter().map(|t| t.endpoints.len()).sum();
+            println!(
+                "{}: OK, {} tenants, {} endpoints",
+                path.display(),
+                config.tenants.len(),
+                endpoints
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn simulate(listen: SocketAddr, scenario: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let scenario = match scenario {
+        Some(path) => Scenario::from_yaml_file(&path)?,
+        None => Scenario::demo(),
+    };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(listen = %listener.local_addr()?, "simulated API listening");
+    let stop = shutdown_on_signal();
+    simulator::run(listener, scenario, async move { stop.cancelled().await }).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A token cancelled on the first SIGINT or SIGTERM.
+fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::error!("cannot install signal handlers");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+        }
+        trigger.cancel();
+    });
+    token
+}

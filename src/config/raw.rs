@@ -1,0 +1,253 @@
+//! Serde structs that mirror the YAML files one to one.
+//!
+//! Nothing here is checked beyond its type: [`super::validate`] turns these
+//! into a [`super::Config`]. Every struct denies unknown fields, so a typo in
+//! a key is an error instead of a silently disabled check.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The main configuration file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Settings every tenant and endpoint inherits unless it overrides them.
+    #[serde(default)]
+    pub defaults: RawDefaults,
+    /// Glob patterns (relative to this file's folder) of files holding more
+    /// tenants, so an MSP can keep one file per tenant.
+    #[serde(default)]
+    pub tenant_files: Vec<String>,
+    /// Tenants defined inline.
+    #[serde(default)]
+    pub tenants: Vec<RawTenant>,
+    /// Cap on HTTP requests in flight across all tenants.
+    #[serde(default)]
+    pub max_concurrent_requests: Option<usize>,
+    /// Upper bounds (seconds) of the latency histograms' buckets; fewer
+    /// buckets mean fewer series per tenant.
+    #[serde(default)]
+    pub histogram_buckets: Option<Vec<f64>>,
+}
+
+/// A file matched by `tenant_files`: either `tenants: [...]`, a list of
+/// tenants, or a single tenant.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawTenantFile {
+    /// The tenants in this file.
+    pub tenants: Vec<RawTenant>,
+}
+
+/// The `defaults:` block.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawDefaults {
+    /// Time between two probe cycles of one tenant.
+    #[serde(default, with = "humantime_serde")]
+    pub interval: Option<Duration>,
+    /// Bound on one HTTP request, from connect to the last body byte.
+    #[serde(default, with = "humantime_serde")]
+    pub timeout: Option<Duration>,
+    /// Whether a cycle requests a fresh token or reuses a valid one.
+    #[serde(default)]
+    pub token_reuse: Option<TokenReuse>,
+    /// Largest endpoint response body read, in bytes.
+    #[serde(default)]
+    pub max_body_bytes: Option<u64>,
+    /// Largest token response body read, in bytes.
+    #[serde(default)]
+    pub max_token_body_bytes: Option<u64>,
+}
+
+/// When a tenant requests a new token.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenReuse {
+    /// A fresh token every cycle: detects a revoked credential within one
+    /// interval (the default).
+    #[default]
+    Never,
+    /// Reuse the token until shortly before it expires, for identity
+    /// providers with tight rate limits.
+    UntilExpiry,
+}
+
+/// How the client authenticates to the token endpoint.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// `Authorization: Basic base64(id:secret)` (client_secret_basic).
+    #[default]
+    Basic,
+    /// `client_id` and `client_secret` in the form body (client_secret_post).
+    Post,
+}
+
+/// One tenant as written in YAML.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawTenant {
+    /// Unique name; the `tenant` label of every series.
+    pub name: String,
+    /// Extra labels (customer, tier) exported on credprobe_tenant_info.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Nexthink preset: derives base URL, token URL and default endpoint.
+    #[serde(default)]
+    pub nexthink: Option<RawNexthink>,
+    /// Base URL the endpoint paths are appended to.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// OAuth2 token endpoint.
+    #[serde(default)]
+    pub token_url: Option<String>,
+    /// OAuth2 client id.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Inline client secret (accepted with a warning; prefer a file).
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// File holding the client secret; re-read when it changes.
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    /// Environment variable holding the client secret.
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    /// How the secret is sent to the token endpoint.
+    #[serde(default)]
+    pub client_auth: Option<ClientAuth>,
+    /// Scopes requested, joined with spaces.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// Extra form parameters of the token request (audience, resource).
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    /// When the client secret expires (`2027-06-30` or RFC 3339).
+    #[serde(default)]
+    pub credential_expires: Option<String>,
+    /// Overrides `defaults.interval`.
+    #[serde(default, with = "humantime_serde")]
+    pub interval: Option<Duration>,
+    /// Overrides `defaults.timeout`.
+    #[serde(default, with = "humantime_serde")]
+    pub timeout: Option<Duration>,
+    /// Overrides `defaults.token_reuse`.
+    #[serde(default)]
+    pub token_reuse: Option<TokenReuse>,
+    /// Overrides `defaults.max_body_bytes`.
+    #[serde(default)]
+    pub max_body_bytes: Option<u64>,
+    /// Overrides `defaults.max_token_body_bytes`.
+    #[serde(default)]
+    pub max_token_body_bytes: Option<u64>,
+    /// HTTP(S) proxy for this tenant's requests (else the standard
+    /// `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` variables apply).
+    #[serde(default)]
+    pub proxy_url: Option<String>,
+    /// PEM file of the CA(s) that this tenant's servers are verified against
+    /// instead of the system roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Allow plain http to hosts other than loopback.
+    #[serde(default)]
+    pub insecure_http: bool,
+    /// Endpoints called with the token; Nexthink tenants default to
+    /// `GET /api/v1/workflows`.
+    #[serde(default)]
+    pub endpoints: Option<Vec<RawEndpoint>>,
+}
+
+/// The `nexthink:` preset of a tenant.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawNexthink {
+    /// The instance name (`acme` in `acme.eu.nexthink.cloud`).
+    pub instance: String,
+    /// One of us, eu, pac, meta.
+    pub region: String,
+    /// Which of Nexthink's two token endpoints to use.
+    #[serde(default)]
+    pub token_endpoint: NexthinkTokenEndpoint,
+}
+
+/// Nexthink's two token endpoint forms.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum NexthinkTokenEndpoint {
+    /// `https://{instance}-login.{region}.nexthink.cloud/oauth2/default/v1/token`
+    #[default]
+    Login,
+    /// `https://{instance}.api.{region}.nexthink.cloud/api/v1/token`
+    Legacy,
+}
+
+/// One endpoint as written in YAML.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawEndpoint {
+    /// Unique name within the tenant; the `endpoint` label.
+    pub name: String,
+    /// Path appended to the tenant's base URL.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Absolute URL, instead of `path`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// HTTP method; GET unless said otherwise.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Required for any method but GET and HEAD.
+    #[serde(default)]
+    pub allow_mutating: bool,
+    /// Extra request headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Request body.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Own interval, rounded up to whole tenant cycles.
+    #[serde(default, with = "humantime_serde")]
+    pub interval: Option<Duration>,
+    /// Overrides the tenant's timeout.
+    #[serde(default, with = "humantime_serde")]
+    pub timeout: Option<Duration>,
+    /// Overrides the tenant's `max_body_bytes`.
+    #[serde(default)]
+    pub max_body_bytes: Option<u64>,
+    /// What a successful answer looks like.
+    #[serde(default)]
+    pub expect: Option<RawExpect>,
+}
+
+/// The `expect:` block of an endpoint.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    /// Accepted status codes; any 2xx when absent.
+    #[serde(default)]
+    pub status: Option<Vec<u16>>,
+    /// A regular expression the body must match.
+    #[serde(default)]
+    pub body_regex: Option<String>,
+    /// JSON pointer checks on the body.
+    #[serde(default)]
+    pub json: Vec<RawJsonCheck>,
+}
+
+/// One JSON pointer check.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawJsonCheck {
+    /// RFC 6901 pointer, e.g. `/state` or `/0/name`.
+    pub pointer: String,
+    /// `true`: the pointer must resolve; `false`: it must not.
+    #[serde(default)]
+    pub exists: Option<bool>,
+    /// The value the pointer must resolve to.
+    #[serde(default)]
+    pub equals: Option<serde_json::Value>,
+}

@@ -1,0 +1,327 @@
+//! Every Prometheus metric family credprobe exports, with its HELP text, in
+//! one place. Nothing else in the crate invents a metric name.
+//!
+//! Handles are fetched anew with `with_label_values` on every update: a
+//! handle kept across `remove_label_values` would never be exported again.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+
+use prometheus::core::Collector;
+use prometheus::{
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
+};
+
+use crate::config::Tenant;
+use crate::probe::tls::CertificateSeen;
+use crate::probe::{EndpointOutcome, EndpointResult, TokenOutcome, TokenResult};
+
+/// The metric families, registered in their own registry.
+pub struct Metrics {
+    registry: Registry,
+    token_success: GaugeVec,
+    token_duration: HistogramVec,
+    token_requests: IntCounterVec,
+    token_expiry: GaugeVec,
+    token_lifetime: GaugeVec,
+    token_last_success: GaugeVec,
+    endpoint_success: GaugeVec,
+    endpoint_duration: HistogramVec,
+    endpoint_requests: IntCounterVec,
+    endpoint_status: GaugeVec,
+    endpoint_last_success: GaugeVec,
+    credential_expiry: GaugeVec,
+    tls_expiry: GaugeVec,
+    tenants: IntGauge,
+    reload_successful: IntGauge,
+    reload_success_time: Gauge,
+    /// credprobe_tenant_info: its label names are the union of the tenants'
+    /// label keys, so it is rebuilt (outside the registry) on each config.
+    tenant_info: RwLock<GaugeVec>,
+    /// TLS hosts seen per tenant, so their series can be deleted.
+    tls_hosts: Mutex<HashMap<String, BTreeSet<String>>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+    let vec = GaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+    registry.register(Box::new(vec.clone())).expect("unique metric");
+    vec
+}
+
+fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let vec = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    registry.register(Box::new(vec.clone())).expect("unique metric");
+    vec
+}
+
+fn histogram(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+    buckets: &[f64],
+) -> HistogramVec {
+    let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
+    let vec = HistogramVec::new(opts, labels).expect("valid metric");
+    registry.register(Box::new(vec.clone())).expect("unique metric");
+    vec
+}
+
+fn unix_seconds(time: SystemTime) -> f64 {
+    match time.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_secs_f64(),
+        Err(e) => -e.duration().as_secs_f64(),
+    }
+}
+
+/// The names of this build, for credprobe_build_info.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The git revision, when the build knew it.
+pub const REVISION: &str = match option_env!("CREDPROBE_REVISION") {
+    Some(revision) => revision,
+    None => "unknown",
+};
+
+impl Metrics {
+    /// Creates every family; `buckets` are the latency histogram bounds.
+    pub fn new(buckets: &[f64]) -> Arc<Metrics> {
+        let r = Registry::new();
+        let t = &["tenant"];
+        let te = &["tenant", "endpoint"];
+        let metrics = Metrics {
+            token_success: gauge(&r, "credprobe_token_success", "1 if the last token request succeeded, 0 if it failed.", t),
+            token_duration: histogram(&r, "credprobe_token_request_duration_seconds", "Latency of token requests, from send to the last body byte.", t, buckets),
+            token_requests: counter(&r, "credprobe_token_requests_total", "Token requests by result class.", &["tenant", "result"]),
+            token_expiry: gauge(&r, "credprobe_token_expiry_timestamp_seconds", "When the newest token expires (unix seconds); absent when the expiry is unknown.", t),
+            token_lifetime: gauge(&r, "credprobe_token_lifetime_seconds", "Lifetime granted to the newest token (expires_in).", t),
+            token_last_success: gauge(&r, "credprobe_token_last_success_timestamp_seconds", "Time of the last successful token request (unix seconds).", t),
+            endpoint_success: gauge(&r, "credprobe_endpoint_success", "1 if the last call of the endpoint succeeded, 0 if it failed.", te),
+            endpoint_duration: histogram(&r, "credprobe_endpoint_request_duration_seconds", "Latency of endpoint calls, from send to the last body byte.", te, buckets),
+            endpoint_requests: counter(&r, "credprobe_endpoint_requests_total", "Endpoint calls by result class.", &["tenant", "endpoint", "result"]),
+            endpoint_status: gauge(&r, "credprobe_endpoint_status_code", "HTTP status of the last call, 0 when there was no response.", te),
+            endpoint_last_success: gauge(&r, "credprobe_endpoint_last_success_timestamp_seconds", "Time of the last successful call of the endpoint (unix seconds).", te),
+            credential_expiry: gauge(&r, "credprobe_credential_expiry_timestamp_seconds", "Configured expiry of the tenant's client secret (unix seconds).", t),
+            tls_expiry: gauge(&r, "credprobe_tls_certificate_expiry_timestamp_seconds", "notAfter of the leaf certificate presented by the token or API host (unix seconds).", &["tenant", "host"]),
+            tenants: {
+                let g = IntGauge::new("credprobe_tenants", "Tenants probed by this process.").expect("valid metric");
+                r.register(Box::new(g.clone())).expect("unique metric");
+                g
+            },
+            reload_successful: {
+                let g = IntGauge::new("credprobe_config_last_reload_successful", "1 if the last configuration load succeeded, 0 if it failed.").expect("valid metric");
+                r.register(Box::new(g.clone())).expect("unique metric");
+                g
+            },
+            reload_success_time: {
+                let g = Gauge::new("credprobe_config_last_reload_success_timestamp_seconds", "Time of the last successful configuration load (unix seconds).").expect("valid metric");
+                r.register(Box::new(g.clone())).expect("unique metric");
+                g
+            },
+            tenant_info: RwLock::new(tenant_info_vec(&[])),
+            tls_hosts: Mutex::new(HashMap::new()),
+            registry: r,
+        };
+        let build = gauge(&metrics.registry, "credprobe_build_info", "Always 1; the version and revision of this build.", &["version", "revision"]);
+        build.with_label_values(&[VERSION, REVISION]).set(1.0);
+        Arc::new(metrics)
+    }
+
+    /// Creates a tenant's always-present series: result counters at 0 for
+    /// every class (so rate() works from the first failure) and the
+    /// credential expiry.
+    pub fn add_tenant(&self, tenant: &Tenant) {
+        let name = tenant.name.as_str();
+        for result in TokenResult::ALL {
+            self.token_requests.with_label_values(&[name, result.as_str()]);
+        }
+        for endpoint in tenant.endpoint_names() {
+            for result in EndpointResult::ALL {
+                self.endpoint_requests
+                    .with_label_values(&[name, endpoint, result.as_str()]);
+            }
+        }
+        if let Some(expires) = tenant.credential_expires {
+            self.credential_expiry
+                .with_label_values(&[name])
+                .set(unix_seconds(expires));
+        }
+    }
+
+    /// Deletes every series of a tenant that is no longer configured.
+    pub fn remove_tenant(&self, tenant: &Tenant) {
+        let name = tenant.name.as_str();
+        for vec in [
+            &self.token_success,
+            &self.token_expiry,
+            &self.token_lifetime,
+            &self.token_last_success,
+            &self.credential_expiry,
+        ] {
+            let _ = vec.remove_label_values(&[name]);
+        }
+        let _ = self.token_duration.remove_label_values(&[name]);
+        for result in TokenResult::ALL {
+            let _ = self.token_requests.remove_label_values(&[name, result.as_str()]);
+        }
+        for endpoint in tenant.endpoint_names() {
+            for vec in [
+                &self.endpoint_success,
+                &self.endpoint_status,
+                &self.endpoint_last_success,
+            ] {
+                let _ = vec.remove_label_values(&[name, endpoint]);
+            }
+            let _ = self.endpoint_duration.remove_label_values(&[name, endpoint]);
+            for result in EndpointResult::ALL {
+                let _ = self
+                    .endpoint_requests
+                    .remove_label_values(&[name, endpoint, result.as_str()]);
+            }
+        }
+        let hosts = self
+            .tls_hosts
+            .lock()
+            .expect("tls host map poisoned")
+            .remove(name)
+            .unwrap_or_default();
+        for host in hosts {
+            let _ = self.tls_expiry.remove_label_values(&[name, &host]);
+        }
+    }
+
+    /// Sets the tenant count and rebuilds credprobe_tenant_info for the
+    /// configured tenants.
+    pub fn set_tenants(&self, tenants: &[Arc<Tenant>]) {
+        self.tenants.set(tenants.len() as i64);
+        let keys = crate::config::validate::label_keys(tenants);
+        let info = tenant_info_vec(&keys);
+        for tenant in tenants {
+            let mut values = vec![tenant.name.as_str()];
+            values.extend(
+                keys.iter()
+                    .map(|k| tenant.labels.get(k).map(String::as_str).unwrap_or("")),
+            );
+            info.with_label_values(&values).set(1.0);
+        }
+        *self.tenant_info.write().expect("tenant info poisoned") = info;
+    }
+
+    /// Records the result of loading a configuration.
+    pub fn config_loaded(&self, ok: bool) {
+        self.reload_successful.set(i64::from(ok));
+        if ok {
+            self.reload_success_time.set(unix_seconds(SystemTime::now()));
+        }
+    }
+
+    /// Records a token request.
+    pub fn record_token(&self, tenant: &str, outcome: &TokenOutcome) {
+        let t = &[tenant];
+        self.token_requests
+            .with_label_values(&[tenant, outcome.result.as_str()])
+            .inc();
+        self.token_duration
+            .with_label_values(t)
+            .observe(outcome.latency.as_secs_f64());
+        let ok = outcome.result == TokenResult::Success;
+        self.token_success.with_label_values(t).set(f64::from(u8::from(ok)));
+        if let Some(token) = &outcome.token {
+            let now = SystemTime::now();
+            self.token_last_success
+                .with_label_values(t)
+                .set(unix_seconds(now));
+            match token.expires_at {
+                Some(at) => self.token_expiry.with_label_values(t).set(unix_seconds(at)),
+                None => {
+                    let _ = self.token_expiry.remove_label_values(t);
+                }
+            }
+            match token.lifetime {
+                Some(lifetime) => self
+                    .token_lifetime
+                    .with_label_values(t)
+                    .set(lifetime.as_secs_f64()),
+                None => {
+                    let _ = self.token_lifetime.remove_label_values(t);
+                }
+            }
+        }
+        self.record_certificate(tenant, outcome.certificate.as_ref());
+    }
+
+    /// Records an endpoint call.
+    pub fn record_endpoint(&self, tenant: &str, endpoint: &str, outcome: &EndpointOutcome) {
+        let te = &[tenant, endpoint];
+        self.endpoint_requests
+            .with_label_values(&[tenant, endpoint, outcome.result.as_str()])
+            .inc();
+        if let Some(latency) = outcome.latency {
+            self.endpoint_duration
+                .with_label_values(te)
+                .observe(latency.as_secs_f64());
+        }
+        let ok = outcome.result == EndpointResult::Success;
+        self.endpoint_success
+            .with_label_values(te)
+            .set(f64::from(u8::from(ok)));
+        self.endpoint_status
+            .with_label_values(te)
+            .set(f64::from(outcome.status.unwrap_or(0)));
+        if ok {
+            self.endpoint_last_success
+                .with_label_values(te)
+                .set(unix_seconds(SystemTime::now()));
+        }
+        self.record_certificate(tenant, outcome.certificate.as_ref());
+    }
+
+    fn record_certificate(&self, tenant: &str, certificate: Option<&CertificateSeen>) {
+        let Some(cert) = certificate else { return };
+        self.tls_expiry
+            .with_label_values(&[tenant, &cert.host])
+            .set(cert.not_after as f64);
+        self.tls_hosts
+            .lock()
+            .expect("tls host map poisoned")
+            .entry(tenant.to_owned())
+            .or_default()
+            .insert(cert.host.clone());
+    }
+
+    /// The text exposition of every family.
+    pub fn render(&self) -> Result<Vec<u8>, prometheus::Error> {
+        let mut families = self.registry.gather();
+        families.extend(
+            self.tenant_info
+                .read()
+                .expect("tenant info poisoned")
+                .collect(),
+        );
+        families.sort_by(|a, b| a.name().cmp(b.name()));
+        let mut out = Vec::with_capacity(64 * 1024);
+        TextEncoder::new().encode(&families, &mut out)?;
+        Ok(out)
+    }
+}
+
+fn tenant_info_vec(keys: &[String]) -> GaugeVec {
+    let mut labels: Vec<&str> = vec!["tenant"];
+    labels.extend(keys.iter().map(String::as_str));
+    GaugeVec::new(
+        Opts::new(
+            "credprobe_tenant_info",
+            "Always 1; the tenant's configured labels, to join on tenant.",
+        ),
+        &labels,
+    )
+    .expect("label names are validated")
+}

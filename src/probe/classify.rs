@@ -1,0 +1,293 @@
+//! The closed sets of result classes, and the one place that maps HTTP
+//! statuses and transport errors to them. The metric label `result` is the
+//! class's [`TokenResult::as_str`] / [`EndpointResult::as_str`].
+
+use std::error::Error as StdError;
+
+/// Why a token request ended as it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenResult {
+    /// A usable bearer token came back.
+    Success,
+    /// 401, or 400 with invalid_client / unauthorized_client / invalid_grant:
+    /// the credential is revoked, deleted, expired or wrong.
+    CredentialsRejected,
+    /// 403 from the token endpoint.
+    Forbidden,
+    /// 429.
+    RateLimited,
+    /// Any other 4xx.
+    ClientError,
+    /// 5xx: the identity provider is failing.
+    ServerError,
+    /// No complete answer within the timeout.
+    Timeout,
+    /// The host name did not resolve.
+    DnsError,
+    /// No connection (refused, reset, unreachable, proxy failure).
+    ConnectError,
+    /// The TLS handshake failed (untrusted or expired certificate).
+    TlsError,
+    /// A 2xx (or a redirect) that is not a usable token response.
+    InvalidResponse,
+}
+
+impl TokenResult {
+    /// Every class, in the order metrics pre-initialise them.
+    pub const ALL: [TokenResult; 11] = [
+        TokenResult::Success,
+        TokenResult::CredentialsRejected,
+        TokenResult::Forbidden,
+        TokenResult::RateLimited,
+        TokenResult::ClientError,
+        TokenResult::ServerError,
+        TokenResult::Timeout,
+        TokenResult::DnsError,
+        TokenResult::ConnectError,
+        TokenResult::TlsError,
+        TokenResult::InvalidResponse,
+    ];
+
+    /// The `result` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenResult::Success => "success",
+            TokenResult::CredentialsRejected => "credentials_rejected",
+            TokenResult::Forbidden => "forbidden",
+            TokenResult::RateLimited => "rate_limited",
+            TokenResult::ClientError => "client_error",
+            TokenResult::ServerError => "server_error",
+            TokenResult::Timeout => "timeout",
+            TokenResult::DnsError => "dns_error",
+            TokenResult::ConnectError => "connect_error",
+            TokenResult::TlsError => "tls_error",
+            TokenResult::InvalidResponse => "invalid_response",
+        }
+    }
+
+    /// Classifies a token endpoint's status; `oauth_error` is the `error`
+    /// field of a JSON error body, when there was one.
+    pub fn from_status(status: u16, oauth_error: Option<&str>) -> TokenResult {
+        match status {
+            200..=299 => TokenResult::Success,
+            401 => TokenResult::CredentialsRejected,
+            400 if matches!(
+                oauth_error,
+                Some("invalid_client" | "unauthorized_client" | "invalid_grant")
+            ) =>
+            {
+                TokenResult::CredentialsRejected
+            }
+            403 => TokenResult::Forbidden,
+            429 => TokenResult::RateLimited,
+            400..=499 => TokenResult::ClientError,
+            500..=599 => TokenResult::ServerError,
+            _ => TokenResult::InvalidResponse,
+        }
+    }
+}
+
+impl From<TransportFailure> for TokenResult {
+    fn from(failure: TransportFailure) -> TokenResult {
+        match failure {
+            TransportFailure::Timeout => TokenResult::Timeout,
+            TransportFailure::Dns => TokenResult::DnsError,
+            TransportFailure::Connect => TokenResult::ConnectError,
+            TransportFailure::Tls => TokenResult::TlsError,
+        }
+    }
+}
+
+/// How an endpoint call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndpointResult {
+    /// An expected status and every body expectation met.
+    Success,
+    /// 401: the API refused the token.
+    Unauthorized,
+    /// 403: the credential lacks this API's permission.
+    Forbidden,
+    /// 404.
+    NotFound,
+    /// 429.
+    RateLimited,
+    /// Any other 4xx.
+    ClientError,
+    /// 5xx.
+    ServerError,
+    /// No complete answer within the timeout.
+    Timeout,
+    /// The host name did not resolve.
+    DnsError,
+    /// No connection.
+    ConnectError,
+    /// The TLS handshake failed.
+    TlsError,
+    /// A status outside the expected list that is none of the above.
+    UnexpectedStatus,
+    /// Body expectations not met, or the body was over the limit.
+    ValidationFailed,
+    /// No valid token to send, so the call was not made.
+    NoToken,
+}
+
+impl EndpointResult {
+    /// Every class, in the order metrics pre-initialise them.
+    pub const ALL: [EndpointResult; 14] = [
+        EndpointResult::Success,
+        EndpointResult::Unauthorized,
+        EndpointResult::Forbidden,
+        EndpointResult::NotFound,
+        EndpointResult::RateLimited,
+        EndpointResult::ClientError,
+        EndpointResult::ServerError,
+        EndpointResult::Timeout,
+        EndpointResult::DnsError,
+        EndpointResult::ConnectError,
+        EndpointResult::TlsError,
+        EndpointResult::UnexpectedStatus,
+        EndpointResult::ValidationFailed,
+        EndpointResult::NoToken,
+    ];
+
+    /// The `result` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndpointResult::Success => "success",
+            EndpointResult::Unauthorized => "unauthorized",
+            EndpointResult::Forbidden => "forbidden",
+            EndpointResult::NotFound => "not_found",
+            EndpointResult::RateLimited => "rate_limited",
+            EndpointResult::ClientError => "client_error",
+            EndpointResult::ServerError => "server_error",
+            EndpointResult::Timeout => "timeout",
+            EndpointResult::DnsError => "dns_error",
+            EndpointResult::ConnectError => "connect_error",
+            EndpointResult::TlsError => "tls_error",
+            EndpointResult::UnexpectedStatus => "unexpected_status",
+            EndpointResult::ValidationFailed => "validation_failed",
+            EndpointResult::NoToken => "no_token",
+        }
+    }
+
+    /// Classifies a status that is not in the endpoint's expected list.
+    pub fn from_unexpected_status(status: u16) -> EndpointResult {
+        match status {
+            401 => EndpointResult::Unauthorized,
+            403 => EndpointResult::Forbidden,
+            404 => EndpointResult::NotFound,
+            429 => EndpointResult::RateLimited,
+            400..=499 => EndpointResult::ClientError,
+            500..=599 => EndpointResult::ServerError,
+            _ => EndpointResult::UnexpectedStatus,
+        }
+    }
+}
+
+impl From<TransportFailure> for EndpointResult {
+    fn from(failure: TransportFailure) -> EndpointResult {
+        match failure {
+            TransportFailure::Timeout => EndpointResult::Timeout,
+            TransportFailure::Dns => EndpointResult::DnsError,
+            TransportFailure::Connect => EndpointResult::ConnectError,
+            TransportFailure::Tls => EndpointResult::TlsError,
+        }
+    }
+}
+
+/// A request that got no HTTP answer, by cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportFailure {
+    /// The timeout elapsed.
+    Timeout,
+    /// Name resolution failed.
+    Dns,
+    /// The connection failed or broke.
+    Connect,
+    /// The TLS handshake failed.
+    Tls,
+}
+
+impl TransportFailure {
+    /// Maps a reqwest error by walking its cause chain: rustls errors are
+    /// TLS, resolver errors are DNS, the rest of the connect/IO failures are
+    /// connection failures.
+    pub fn of(error: &reqwest::Error) -> TransportFailure {
+        if error.is_timeout() {
+            return TransportFailure::Timeout;
+        }
+        let mut cause: Option<&(dyn StdError + 'static)> = Some(error);
+        while let Some(current) = cause {
+            if current.downcast_ref::<rustls::Error>().is_some() {
+                return TransportFailure::Tls;
+            }
+            if let Some(io) = current.downcast_ref::<std::io::Error>() {
+                if io
+                    .get_ref()
+                    .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+                {
+                    return TransportFailure::Tls;
+                }
+                if io.kind() == std::io::ErrorKind::TimedOut {
+                    return TransportFailure::Timeout;
+                }
+            }
+            // hyper-util's resolver error has no public type; its message is stable.
+            if current.to_string().starts_with("dns error") {
+                return TransportFailure::Dns;
+            }
+            cause = current.source();
+        }
+        TransportFailure::Connect
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_statuses() {
+        assert_eq!(TokenResult::from_status(200, None), TokenResult::Success);
+        assert_eq!(TokenResult::from_status(401, None), TokenResult::CredentialsRejected);
+        for error in ["invalid_client", "unauthorized_client", "invalid_grant"] {
+            assert_eq!(
+                TokenResult::from_status(400, Some(error)),
+                TokenResult::CredentialsRejected
+            );
+        }
+        assert_eq!(TokenResult::from_status(400, Some("invalid_scope")), TokenResult::ClientError);
+        assert_eq!(TokenResult::from_status(400, None), TokenResult::ClientError);
+        assert_eq!(TokenResult::from_status(403, None), TokenResult::Forbidden);
+        assert_eq!(TokenResult::from_status(429, None), TokenResult::RateLimited);
+        assert_eq!(TokenResult::from_status(503, None), TokenResult::ServerError);
+        assert_eq!(TokenResult::from_status(302, None), TokenResult::InvalidResponse);
+    }
+
+    #[test]
+    fn endpoint_statuses() {
+        assert_eq!(EndpointResult::from_unexpected_status(401), EndpointResult::Unauthorized);
+        assert_eq!(EndpointResult::from_unexpected_status(403), EndpointResult::Forbidden);
+        assert_eq!(EndpointResult::from_unexpected_status(404), EndpointResult::NotFound);
+        assert_eq!(EndpointResult::from_unexpected_status(409), EndpointResult::ClientError);
+        assert_eq!(EndpointResult::from_unexpected_status(502), EndpointResult::ServerError);
+        assert_eq!(EndpointResult::from_unexpected_status(204), EndpointResult::UnexpectedStatus);
+        assert_eq!(EndpointResult::from_unexpected_status(301), EndpointResult::UnexpectedStatus);
+    }
+
+    #[test]
+    fn label_values_are_unique_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for r in TokenResult::ALL {
+            assert!(seen.insert(r.as_str()));
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+        }
+        seen.clear();
+        for r in EndpointResult::ALL {
+            assert!(seen.insert(r.as_str()));
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! The one request/measure/classify path that token requests and endpoint
+//! calls share: shared clients, the global in-flight cap, 429 back-off,
+//! a bounded wait and a bounded body read.
+
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::header::HeaderMap;
+use tokio::sync::Semaphore;
+
+use super::backoff::Backoff;
+use super::classify::TransportFailure;
+use super::tls::CertificateSeen;
+use crate::config::HttpProfile;
+
+/// Sent as `User-Agent`, so upstream logs can tell credprobe's traffic.
+pub const USER_AGENT: &str = concat!("credprobe/", env!("CARGO_PKG_VERSION"));
+
+/// What a client is for: token requests never follow redirects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Token requests: redirects are answers, not followed.
+    Token,
+    /// Endpoint calls: redirects followed (reqwest drops Authorization when
+    /// the host changes).
+    Endpoint,
+}
+
+/// Everything a probe needs to send requests, shared by all tenants.
+#[derive(Debug)]
+pub struct Transport {
+    /// One client per (profile, role), built on first use.
+    clients: Mutex<HashMap<(HttpProfile, Role), reqwest::Client>>,
+    /// The global cap on requests in flight.
+    in_flight: Semaphore,
+    /// Hosts that answered 429 with Retry-After.
+    pub backoff: Backoff,
+}
+
+/// An HTTP answer, with the body read up to the limit.
+#[derive(Debug)]
+pub struct Answer {
+    /// HTTP status code.
+    pub status: u16,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// The body, at most the limit.
+    pub body: Vec<u8>,
+    /// True when the body was longer than the limit (and was cut).
+    pub over_limit: bool,
+    /// The leaf certificate, for https.
+    pub certificate: Option<CertificateSeen>,
+}
+
+/// One request's outcome and how long it took.
+#[derive(Debug)]
+pub struct Exchange {
+    /// From send to the last body byte read (or to the failure).
+    pub latency: Duration,
+    /// The answer, or why there was none plus a message fit for logs.
+    pub answer: Result<Answer, (TransportFailure, String)>,
+}
+
+/// Why a request was not sent at all.
+#[derive(Debug, Clone, Copy)]
+pub enum NotSent {
+    /// The host's Retry-After lasts longer than the caller will wait.
+    BackedOff(Duration),
+}
+
+impl Transport {
+    /// A transport with a cap of `max_in_flight` concurrent requests.
+    pub fn new(max_in_flight: usize) -> Arc<Transport> {
+        // reqwest is built without a default crypto provider; ring is ours.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Arc::new(Transport {
+            clients: Mutex::new(HashMap::new()),
+            in_flight: Semaphore::new(max_in_flight),
+            backoff: Backoff::default(),
+        })
+    }
+
+    /// The shared client for a profile and role.
+    pub fn client(&self, profile: &HttpProfile, role: Role) -> Result<reqwest::Client, String> {
+        let mut clients = self.clients.lock().expect("client cache poisoned");
+        if let Some(client) = clients.get(&(profile.clone(), role)) {
+            return Ok(client.clone());
+        }
+        let mut builder = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .tls_info(true)
+            .connect_timeout(Duration::from_secs(10))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .redirect(match role {
+                Role::Token => reqwest::redirect::Policy::none(),
+                Role::Endpoint => reqwest::redirect::Policy::limited(5),
+            });
+        if let Some(proxy) = &profile.proxy {
+            let proxy = reqwest::Proxy::all(proxy.as_str()).map_err(|e| e.to_string())?;
+            builder = builder.proxy(proxy);
+        }
+        if let Some((path, pem)) = &profile.ca {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            builder = builder.tls_certs_only(certs);
+        }
+        let client = builder.build().map_err(|e| error_chain(&e))?;
+        clients.insert((profile.clone(), role), client.clone());
+        Ok(client)
+    }
+
+    /// Starts a request on the shared client of `profile` and `role`.
+    pub fn request(
+        &self,
+        profile: &HttpProfile,
+        role: Role,
+        method: reqwest::Method,
+        url: url::Url,
+    ) -> Result<reqwest::RequestBuilder, String> {
+        Ok(self.client(profile, role)?.request(method, url))
+    }
+
+    /// Number of distinct clients built so far (one per profile and role).
+    pub fn client_count(&self) -> usize {
+        self.clients.lock().expect("client cache poisoned").len()
+    }
+
+    /// Sends one request: waits out a back-off shorter than `max_wait`, takes
+    /// a slot under the in-flight cap, bounds the whole exchange by
+    /// `timeout`, reads at most `body_limit` bytes, and notes Retry-After.
+    pub async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        timeout: Duration,
+        body_limit: usize,
+        max_wait: Duration,
+    ) -> Result<Exchange, NotSent> {
+        let (client, request) = request.build_split();
+        let request = match request {
+            Ok(request) => request,
+            Err(error) => {
+                return Ok(Exchange {
+                    latency: Duration::ZERO,
+                    answer: Err((TransportFailure::Connect, error_chain(&error))),
+                });
+            }
+        };
+        if let Some(wait) = self.backoff.remaining(request.url()) {
+            if wait > max_wait {
+                return Err(NotSent::BackedOff(wait));
+            }
+            tokio::time::sleep(wait).await;
+        }
+        let url = request.url().clone();
+        let _permit = self.in_flight.acquire().await.expect("semaphore never closed");
+        let started = Instant::now();
+        let answer = match tokio::time::timeout(timeout, exchange(&client, request, body_limit)).await {
+            Ok(answer) => answer,
+            Err(_) => Err((
+                TransportFailure::Timeout,
+                format!("no complete answer within {}", humantime::format_duration(timeout)),
+            )),
+        };
+        let latency = started.elapsed();
+        if let Ok(answer) = &answer {
+            if answer.status == 429 {
+                self.backoff.note_retry_after(&url, &answer.headers);
+            }
+        }
+        Ok(Exchange { latency, answer })
+    }
+}
+
+async fn exchange(
+    client: &reqwest::Client,
+    request: reqwest::Request,
+    body_limit: usize,
+) -> Result<Answer, (TransportFailure, String)> {
+    let url = request.url().clone();
+    let mut response = client
+        .execute(request)
+        .await
+        .map_err(|e| (TransportFailure::of(&e), error_chain(&e)))?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let certificate = response
+        .extensions()
+        .get::<reqwest::tls::TlsInfo>()
+        .and_then(|info| info.peer_certificate())
+        .and_then(|der| CertificateSeen::from_der(&url, der));
+    let mut body = Vec::new();
+    let mut over_limit = false;
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| (TransportFailure::of(&e), error_chain(&e)))?
+    {
+        if body.len() + chunk.len() > body_limit {
+            body.extend_from_slice(&chunk[..body_limit - body.len()]);
+            over_limit = true;
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Answer {
+        status,
+        headers,
+        body,
+        over_limit,
+        certificate,
+    })
+}
+
+/// An error and its causes on one line, e.g. "error sending request: client
+/// error (Connect): tcp connect error: Connection refused (os error 111)".
+pub fn error_chain(error: &(dyn StdError + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(current) = cause {
+        let more = current.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = current.source();
+    }
+    text
+}

@@ -1,0 +1,248 @@
+//! One task per tenant, started at a deterministic offset within its
+//! interval so tenants never fire all at once; outcomes go to the metrics
+//! and the status board.
+//!
+//! A new configuration is applied as a diff: new tenants start, removed
+//! ones stop and lose their series, changed ones restart, unchanged ones
+//! keep their task, cached token and counters.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Config, Tenant};
+use crate::metrics::Metrics;
+use crate::probe::{self, TenantState, Transport};
+use crate::status::StatusBoard;
+
+/// What the tenant tasks share.
+#[derive(Debug, Clone)]
+pub struct ProbeContext {
+    /// Clients, in-flight cap and back-off.
+    pub transport: Arc<Transport>,
+    /// Where outcomes are exported.
+    pub metrics: Arc<Metrics>,
+    /// Where outcomes are shown.
+    pub status: Arc<StatusBoard>,
+}
+
+/// A running tenant task.
+struct TenantTask {
+    tenant: Arc<Tenant>,
+    /// Stops the task between cycles (shutdown lets a cycle finish).
+    stop: CancellationToken,
+    /// Drops the task even mid-cycle (removal, restart, end of grace).
+    abort: CancellationToken,
+    handle: JoinHandle<()>,
+}
+
+/// How a configuration was applied.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ApplySummary {
+    /// Tenants started.
+    pub added: Vec<String>,
+    /// Tenants stopped.
+    pub removed: Vec<String>,
+    /// Tenants restarted with new settings.
+    pub changed: Vec<String>,
+    /// Tenants left running as they were.
+    pub unchanged: usize,
+}
+
+/// The running tenant tasks.
+pub struct Scheduler {
+    ctx: ProbeContext,
+    tasks: HashMap<String, TenantTask>,
+    tracker: TaskTracker,
+}
+
+impl Scheduler {
+    /// A scheduler with no tenants yet.
+    pub fn new(ctx: ProbeContext) -> Scheduler {
+        Scheduler {
+            ctx,
+            tasks: HashMap::new(),
+            tracker: TaskTracker::new(),
+        }
+    }
+
+    /// Makes the running tenants match `config`.
+    pub async fn apply(&mut self, config: &Config) -> ApplySummary {
+        let mut summary = ApplySummary::default();
+        let wanted: HashMap<&str, &Arc<Tenant>> =
+            config.tenants.iter().map(|t| (t.name.as_str(), t)).collect();
+
+        let gone: Vec<String> = self
+            .tasks
+            .keys()
+            .filter(|name| !wanted.contains_key(name.as_str()))
+            .cloned()
+            .collect();
+        for name in gone {
+            let task = self.tasks.remove(&name).expect("listed above");
+            self.stop_now(task).await;
+            summary.removed.push(name);
+        }
+
+        self.ctx
+            .status
+            .set_tenants(config.tenants.iter().map(|t| t.name.as_str()));
+        self.ctx.metrics.set_tenants(&config.tenants);
+
+        for tenant in &config.tenants {
+            match self.tasks.get(&tenant.name) {
+                Some(task) if task.tenant.same_settings(tenant) => summary.unchanged += 1,
+                Some(_) => {
+                    let task = self.tasks.remove(&tenant.name).expect("matched above");
+                    self.stop_now(task).await;
+                    self.ctx.status.reset(&tenant.name);
+                    self.start(Arc::clone(tenant));
+                    summary.changed.push(tenant.name.clone());
+                }
+                None => {
+                    self.start(Arc::clone(tenant));
+                    summary.added.push(tenant.name.clone());
+                }
+            }
+        }
+        summary
+    }
+
+    /// Number of tenants running.
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// True when no tenant runs.
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// Stops scheduling new cycles, lets cycles in flight finish within
+    /// `grace`, then drops what is left.
+    pub async fn shutdown(mut self, grace: Duration) {
+        for task in self.tasks.values() {
+            task.stop.cancel();
+        }
+        self.tracker.close();
+        if tokio::time::timeout(grace, self.tracker.wait()).await.is_err() {
+            tracing::warn!(grace = %humantime::format_duration(grace), "probes still in flight after the grace period; abandoning them");
+            for task in self.tasks.values() {
+                task.abort.cancel();
+            }
+            self.tracker.wait().await;
+        }
+        self.tasks.clear();
+    }
+
+    fn start(&mut self, tenant: Arc<Tenant>) {
+        self.ctx.metrics.add_tenant(&tenant);
+        let stop = CancellationToken::new();
+        let abort = CancellationToken::new();
+        let handle = self.tracker.spawn(tenant_loop(
+            self.ctx.clone(),
+            Arc::clone(&tenant),
+            stop.clone(),
+            abort.clone(),
+        ));
+        self.tasks.insert(
+            tenant.name.clone(),
+            TenantTask {
+                tenant,
+                stop,
+                abort,
+                handle,
+            },
+        );
+    }
+
+    /// Ends a task at once and, once it can record nothing more, deletes
+    /// its series.
+    async fn stop_now(&self, task: TenantTask) {
+        task.stop.cancel();
+        task.abort.cancel();
+        // Once the task has ended no late sample can resurrect a deleted
+        // series.
+        let _ = task.handle.await;
+        self.ctx.metrics.remove_tenant(&task.tenant);
+    }
+}
+
+/// The offset of a tenant's first cycle within its interval: a hash of its
+/// name, so restarts keep the spread and tenants never all fire at once.
+pub fn start_offset(name: &str, interval: Duration) -> Duration {
+    // FNV-1a: stable across builds and platforms, unlike std's hasher.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let millis = interval.as_millis().max(1) as u64;
+    Duration::from_millis(hash % millis)
+}
+
+async fn tenant_loop(
+    ctx: ProbeContext,
+    tenant: Arc<Tenant>,
+    stop: CancellationToken,
+    abort: CancellationToken,
+) {
+    let first = Instant::now() + start_offset(&tenant.name, tenant.interval);
+    let mut ticks = tokio::time::interval_at(first, tenant.interval);
+    // A cycle that overran its interval is not made up with a burst.
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut state = TenantState::default();
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        let cycle = probe::run_cycle(&ctx.transport, &tenant, &mut state);
+        let report = tokio::select! {
+            biased;
+            _ = abort.cancelled() => return,
+            report = cycle => report,
+        };
+        record(&ctx, &tenant, &report);
+    }
+}
+
+/// Hands a cycle's outcomes to the metrics, the status board and the log.
+pub fn record(ctx: &ProbeContext, tenant: &Tenant, report: &probe::CycleReport) {
+    if let Some(token) = &report.token {
+        ctx.metrics.record_token(&tenant.name, token);
+        if token.result != probe::TokenResult::Success {
+            tracing::info!(
+                tenant = %tenant.name,
+                result = token.result.as_str(),
+                status = token.status.unwrap_or(0),
+                detail = token.detail.as_deref().unwrap_or(""),
+                "token request failed"
+            );
+        } else {
+            tracing::debug!(tenant = %tenant.name, latency_ms = token.latency.as_millis() as u64, "token request succeeded");
+        }
+    }
+    for (name, outcome) in &report.endpoints {
+        ctx.metrics.record_endpoint(&tenant.name, name, outcome);
+        if outcome.result != probe::EndpointResult::Success {
+            tracing::info!(
+                tenant = %tenant.name,
+                endpoint = %name,
+                result = outcome.result.as_str(),
+                status = outcome.status.unwrap_or(0),
+                detail = outcome.detail.as_deref().unwrap_or(""),
+                "endpoint call failed"
+            );
+        } else {
+            tracing::debug!(tenant = %tenant.name, endpoint = %name, "endpoint call succeeded");
+        }
+    }
+    ctx.status.record(&tenant.name, report);
+}

@@ -1,0 +1,316 @@
+//! A simulated Nexthink-like API: the fake upstream of `credprobe demo`, the
+//! integration tests and the benchmarks.
+//!
+//! It is a real HTTP server on a real socket (plain HTTP, or HTTPS for
+//! certificate-expiry tests) that issues OAuth2 client-credentials tokens on
+//! Nexthink's two token paths and a generic one, and answers Nexthink's
+//! read-only API endpoints with those tokens. A [`Scenario`] says, per
+//! client, how it misbehaves: revoked credentials, a slow identity provider,
+//! a missing permission, flaky or rate-limited APIs, malformed token
+//! responses... so that every result class credprobe exports can be produced
+//! on demand and tested end to end.
+//!
+//! Every request is recorded ([`Simulator::requests`], or
+//! `GET /__simulator/requests` from another process) so tests can check what
+//! credprobe sent: headers, body, and which client it was attributed to.
+//!
+//! # Layout
+//!
+//! - `scenario`: [`Scenario`], [`ClientBehaviour`] and their YAML form.
+//! - `handlers`: the routes, the token and API logic, request recording.
+//! - `state`: issued tokens, counters and the request log, shared by handlers.
+//! - `listener`: plain and TLS listeners whose connections end on shutdown.
+
+mod handlers;
+mod listener;
+mod scenario;
+mod state;
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use scenario::{ClientBehaviour, Preset, Scenario, TokenResponse};
+
+use listener::{PlainListener, TlsListener};
+use state::SimState;
+
+/// How long `shutdown` lets in-flight requests finish before it cuts their
+/// connections.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// How long `shutdown` waits for cut connections to notice before it gives
+/// up on the server task.
+const SHUTDOWN_CUT_WAIT: Duration = Duration::from_millis(500);
+
+/// Why the simulator could not load a scenario or start.
+///
+/// Messages carry their cause inline (file, line, column), so printing the
+/// error alone is enough.
+#[derive(Debug, thiserror::Error)]
+pub enum SimulatorError {
+    /// The scenario file could not be read.
+    #[error("cannot read scenario file {}: {error}", path.display())]
+    ReadScenario {
+        /// The file named on the command line.
+        path: PathBuf,
+        /// What reading it returned.
+        error: std::io::Error,
+    },
+    /// The scenario file is not a valid scenario.
+    #[error("invalid scenario file {}: {message}", path.display())]
+    InvalidScenarioFile {
+        /// The file named on the command line.
+        path: PathBuf,
+        /// What is wrong, with line and column when serde gives them.
+        message: String,
+    },
+    /// Scenario text is not a valid scenario.
+    #[error("invalid scenario: {message}")]
+    InvalidScenario {
+        /// What is wrong, with line and column when serde gives them.
+        message: String,
+    },
+    /// The certificate or key given to `start_tls` is unusable.
+    #[error("invalid TLS certificate or key: {message}")]
+    Tls {
+        /// What is wrong.
+        message: String,
+    },
+    /// The listener failed (for instance, it has no local address).
+    #[error("simulator listener: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// One request the simulator received, so tests can assert on what the
+/// daemon actually sent.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RecordedRequest {
+    /// When it arrived (serialised as unix seconds, fractional).
+    #[serde(serialize_with = "serialize_unix_seconds")]
+    pub at: SystemTime,
+    /// The HTTP method.
+    pub method: String,
+    /// The path, without the query.
+    pub path: String,
+    /// The raw query string, if any.
+    pub query: Option<String>,
+    /// Header names (lowercase) and values, in the order received.
+    pub headers: Vec<(String, String)>,
+    /// The body as lossy UTF-8, at most its first 64 KiB.
+    pub body: String,
+    /// The client it was attributed to: from Basic auth or the form's
+    /// client_id on token requests, from the bearer token on API calls.
+    pub client_id: Option<String>,
+}
+
+impl RecordedRequest {
+    /// The first value of a header (name in any case), for test assertions.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(header, _)| header.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+fn serialize_unix_seconds<S: serde::Serializer>(
+    at: &SystemTime,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let seconds = at
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |elapsed| elapsed.as_secs_f64());
+    serializer.serialize_f64(seconds)
+}
+
+/// A running simulator; dropping it does not stop it, `shutdown()` does.
+///
+/// Exists so tests and the demo can start the fake upstream in-process, read
+/// what it received and change its behaviour while it runs.
+pub struct Simulator {
+    /// Where it listens.
+    local_addr: SocketAddr,
+    /// Whether it serves HTTPS (changes `base_url`).
+    tls: bool,
+    /// Shared with the handlers.
+    state: Arc<SimState>,
+    /// Cancelled first: stop accepting, end delays, close idle connections.
+    graceful: CancellationToken,
+    /// Cancelled after the grace period: fail every connection's I/O.
+    hard_stop: CancellationToken,
+    /// The `axum::serve` task; it ends when every connection has.
+    server: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("local_addr", &self.local_addr)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Simulator {
+    /// Serves plain HTTP on an already-bound listener (tests bind
+    /// 127.0.0.1:0); the server runs on its own task and this returns at once.
+    pub async fn start(listener: TcpListener, scenario: Scenario) -> std::io::Result<Simulator> {
+        let local_addr = listener.local_addr()?;
+        let graceful = CancellationToken::new();
+        let hard_stop = CancellationToken::new();
+        let listener = PlainListener::new(listener, hard_stop.clone());
+        Ok(Self::spawn(listener, local_addr, false, scenario, graceful, hard_stop))
+    }
+
+    /// Serves HTTPS with the given PEM certificate chain and PKCS#8 private
+    /// key, so tests can check certificate-expiry metrics and TLS errors.
+    pub async fn start_tls(
+        listener: TcpListener,
+        scenario: Scenario,
+        cert_pem: &str,
+        key_pem: &str,
+    ) -> Result<Simulator, SimulatorError> {
+        let config = Arc::new(tls_config(cert_pem, key_pem)?);
+        let local_addr = listener.local_addr()?;
+        let graceful = CancellationToken::new();
+        let hard_stop = CancellationToken::new();
+        let listener = TlsListener::spawn(listener, config, graceful.clone(), hard_stop.clone())?;
+        Ok(Self::spawn(listener, local_addr, true, scenario, graceful, hard_stop))
+    }
+
+    fn spawn<L>(
+        listener: L,
+        local_addr: SocketAddr,
+        tls: bool,
+        scenario: Scenario,
+        graceful: CancellationToken,
+        hard_stop: CancellationToken,
+    ) -> Simulator
+    where
+        L: axum::serve::Listener<Addr = SocketAddr>,
+    {
+        let state = Arc::new(SimState::new(scenario, graceful.clone()));
+        let app = handlers::router(state.clone());
+        let signal = graceful.clone().cancelled_owned();
+        let server = tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(signal).await {
+                tracing::error!(%error, "simulator server failed");
+            }
+        });
+        Simulator {
+            local_addr,
+            tls,
+            state,
+            graceful,
+            hard_stop,
+            server,
+        }
+    }
+
+    /// The address it listens on (the real port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The URL to configure as base_url and token host: "http://127.0.0.1:PORT",
+    /// or "https://localhost:PORT" for `start_tls` (the name test certificates
+    /// are issued for). No trailing slash.
+    pub fn base_url(&self) -> String {
+        if self.tls {
+            return format!("https://localhost:{}", self.local_addr.port());
+        }
+        // A wildcard bind is reached through loopback.
+        let ip = match self.local_addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        format!("http://{}", SocketAddr::new(ip, self.local_addr.port()))
+    }
+
+    /// Every request received so far, oldest first (the last 10 000).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.state.recorded()
+    }
+
+    /// Replaces the scenario while running (tests flip a client from healthy
+    /// to revoked). Tokens already issued stay valid until they expire.
+    pub fn set_scenario(&self, scenario: Scenario) {
+        self.state.set_scenario(scenario);
+    }
+
+    /// Stops accepting and ends all connections; resolves when the server
+    /// task has ended. In-flight requests get [`SHUTDOWN_GRACE`] (delayed
+    /// ones answer 503 at once); connections still open after that are cut,
+    /// so this never hangs on a hanging client.
+    pub async fn shutdown(self) {
+        self.graceful.cancel();
+        let mut server = self.server;
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await.is_err() {
+            self.hard_stop.cancel();
+            if tokio::time::timeout(SHUTDOWN_CUT_WAIT, &mut server).await.is_err() {
+                server.abort();
+                let _ = server.await;
+            }
+        }
+        self.hard_stop.cancel();
+    }
+}
+
+fn tls_config(cert_pem: &str, key_pem: &str) -> Result<rustls::ServerConfig, SimulatorError> {
+    let tls_error = |message: String| SimulatorError::Tls { message };
+    let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| tls_error(format!("certificate PEM: {error}")))?;
+    if certs.is_empty() {
+        return Err(tls_error("no certificate in the certificate PEM".into()));
+    }
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+        .map_err(|error| tls_error(format!("private key PEM: {error}")))?;
+    // An explicit provider: no dependence on a process-wide default.
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| tls_error(error.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|error| tls_error(error.to_string()))?;
+    // Only HTTP/1.1 is served.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// Runs the simulator until `shutdown` resolves (ctrl-c for
+/// `credprobe simulate --listen ADDR [--scenario FILE]`), then stops it the
+/// same bounded way as [`Simulator::shutdown`].
+pub async fn run(
+    listener: TcpListener,
+    scenario: Scenario,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let clients = scenario.clients.len();
+    let accept_any = scenario.accept_any;
+    let simulator = Simulator::start(listener, scenario).await?;
+    tracing::info!(
+        address = %simulator.local_addr(),
+        base_url = %simulator.base_url(),
+        clients,
+        accept_any,
+        "simulated API listening"
+    );
+    shutdown.await;
+    tracing::info!("simulated API stopping");
+    simulator.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,275 @@
+//! The simulator's shared state: the current scenario, the issued tokens,
+//! the per-client counters of the rate_limited knob and the request log.
+//!
+//! Every lock here is a `std::sync::Mutex`/`RwLock` held for a few
+//! statements, never across an `.await`.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::RecordedRequest;
+use super::scenario::{ClientBehaviour, Scenario};
+
+/// How many requests the log keeps (the oldest are dropped first).
+pub(super) const LOG_CAPACITY: usize = 10_000;
+
+/// The scope every simulated token carries, as Nexthink's do.
+pub(super) const SCOPE: &str = "service:integration";
+
+/// Below this many stored tokens, never bother pruning expired ones.
+const MIN_PRUNE_AT: usize = 1024;
+
+/// Locks a mutex even if a panicking thread poisoned it: the data here stays
+/// consistent statement by statement, and a simulator must keep answering.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Everything the handlers share.
+pub(super) struct SimState {
+    /// The scenario, replaced whole by `set_scenario`.
+    scenario: RwLock<Arc<ClientTable>>,
+    /// Tokens issued and not yet pruned.
+    tokens: Mutex<TokenStore>,
+    /// Per-client request counts, only for rate_limited clients.
+    counters: Mutex<HashMap<String, RequestCounts>>,
+    /// The last [`LOG_CAPACITY`] requests.
+    log: Mutex<VecDeque<RecordedRequest>>,
+    /// Cancelled when the simulator starts stopping: delays end early.
+    pub(super) stopping: CancellationToken,
+}
+
+impl SimState {
+    pub(super) fn new(scenario: Scenario, stopping: CancellationToken) -> Self {
+        SimState {
+            scenario: RwLock::new(Arc::new(ClientTable::new(scenario))),
+            tokens: Mutex::new(TokenStore::new()),
+            counters: Mutex::new(HashMap::new()),
+            log: Mutex::new(VecDeque::with_capacity(256)),
+            stopping,
+        }
+    }
+
+    /// The scenario in force now (a snapshot: a concurrent replacement does
+    /// not change a request already being answered).
+    pub(super) fn clients(&self) -> Arc<ClientTable> {
+        self.scenario
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the scenario and restarts the rate_limited counters, so a
+    /// test that flips a scenario sees the new one from its first request.
+    pub(super) fn set_scenario(&self, scenario: Scenario) {
+        let table = Arc::new(ClientTable::new(scenario));
+        *self.scenario.write().unwrap_or_else(PoisonError::into_inner) = table;
+        lock(&self.counters).clear();
+    }
+
+    /// Sleeps `delay` unless the simulator starts stopping first; false then.
+    pub(super) async fn pause(&self, delay: Duration) -> bool {
+        if delay.is_zero() {
+            return !self.stopping.is_cancelled();
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => true,
+            _ = self.stopping.cancelled() => false,
+        }
+    }
+
+    /// Counts a token request of `client_id` and returns its number (from 1).
+    pub(super) fn count_token_request(&self, client_id: &str) -> u64 {
+        let mut counters = lock(&self.counters);
+        let counts = counters.entry(client_id.to_owned()).or_default();
+        counts.token += 1;
+        counts.token
+    }
+
+    /// Counts an API call of `client_id` and returns its number (from 1).
+    pub(super) fn count_api_call(&self, client_id: &str) -> u64 {
+        let mut counters = lock(&self.counters);
+        let counts = counters.entry(client_id.to_owned()).or_default();
+        counts.api += 1;
+        counts.api
+    }
+
+    /// Issues a token to `client_id` valid for `lifetime_secs`.
+    pub(super) fn issue_token(&self, client_id: &str, lifetime_secs: u64) -> String {
+        lock(&self.tokens).issue(client_id, lifetime_secs)
+    }
+
+    /// The client a token was issued to, if it was issued here and has not
+    /// expired.
+    pub(super) fn valid_token_owner(&self, token: &str) -> Option<Arc<str>> {
+        match lock(&self.tokens).owner(token) {
+            Some((client_id, true)) => Some(client_id),
+            _ => None,
+        }
+    }
+
+    /// The client a token was issued to, expired or not (for the log).
+    pub(super) fn token_owner(&self, token: &str) -> Option<Arc<str>> {
+        lock(&self.tokens).owner(token).map(|(client_id, _)| client_id)
+    }
+
+    pub(super) fn record(&self, request: RecordedRequest) {
+        let mut log = lock(&self.log);
+        if log.len() >= LOG_CAPACITY {
+            log.pop_front();
+        }
+        log.push_back(request);
+    }
+
+    pub(super) fn recorded(&self) -> Vec<RecordedRequest> {
+        lock(&self.log).iter().cloned().collect()
+    }
+}
+
+/// The scenario indexed by client id.
+pub(super) struct ClientTable {
+    by_id: HashMap<String, Arc<ClientBehaviour>>,
+    accept_any: bool,
+}
+
+impl ClientTable {
+    fn new(scenario: Scenario) -> Self {
+        let mut by_id = HashMap::with_capacity(scenario.clients.len());
+        for client in scenario.clients {
+            // A duplicate (only possible from Rust) keeps the last one.
+            by_id.insert(client.client_id.clone(), Arc::new(client));
+        }
+        ClientTable {
+            by_id,
+            accept_any: scenario.accept_any,
+        }
+    }
+
+    /// The behaviour a token request of `client_id` meets; `None` is an
+    /// unknown client.
+    pub(super) fn for_token_request(&self, client_id: &str) -> Option<Arc<ClientBehaviour>> {
+        if let Some(client) = self.by_id.get(client_id) {
+            return Some(client.clone());
+        }
+        self.accept_any.then(|| {
+            Arc::new(ClientBehaviour::new(
+                client_id,
+                format!("secret-{client_id}"),
+            ))
+        })
+    }
+
+    /// The behaviour an API call with a valid token of `client_id` meets. A
+    /// client removed from the scenario since its token was issued keeps a
+    /// working token, as a revoked Nexthink credential's token may.
+    pub(super) fn for_api_call(&self, client_id: &str) -> Arc<ClientBehaviour> {
+        self.by_id
+            .get(client_id)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(ClientBehaviour::new(client_id, "")))
+    }
+}
+
+#[derive(Default)]
+struct RequestCounts {
+    token: u64,
+    api: u64,
+}
+
+/// Issued tokens, keyed by their random signature part (unguessable), with
+/// a keyed hash of the whole token to reject a tampered header or payload.
+/// Storing 8 bytes instead of the whole JWT keeps a benchmark's hundreds of
+/// thousands of live tokens small.
+struct TokenStore {
+    by_signature: HashMap<String, IssuedToken>,
+    hasher: RandomState,
+    /// Prune expired tokens when the store reaches this size: doubling it
+    /// after each prune keeps the cost amortised O(1) per token.
+    prune_at: usize,
+}
+
+struct IssuedToken {
+    client_id: Arc<str>,
+    whole_hash: u64,
+    expires_at: Instant,
+}
+
+impl TokenStore {
+    fn new() -> Self {
+        TokenStore {
+            by_signature: HashMap::new(),
+            hasher: RandomState::new(),
+            prune_at: MIN_PRUNE_AT,
+        }
+    }
+
+    fn issue(&mut self, client_id: &str, lifetime_secs: u64) -> String {
+        let now = Instant::now();
+        if self.by_signature.len() >= self.prune_at {
+            self.by_signature.retain(|_, token| token.expires_at > now);
+            self.prune_at = (self.by_signature.len() * 2).max(MIN_PRUNE_AT);
+        }
+        let (token, signature) = mint_jwt(client_id, lifetime_secs);
+        let lifetime = Duration::from_secs(lifetime_secs);
+        self.by_signature.insert(
+            signature,
+            IssuedToken {
+                client_id: Arc::from(client_id),
+                whole_hash: self.hasher.hash_one(&token),
+                expires_at: now.checked_add(lifetime).unwrap_or_else(far_future),
+            },
+        );
+        token
+    }
+
+    /// The owner of `token` and whether it is still valid.
+    fn owner(&self, token: &str) -> Option<(Arc<str>, bool)> {
+        let (_, signature) = token.rsplit_once('.')?;
+        let issued = self.by_signature.get(signature)?;
+        if issued.whole_hash != self.hasher.hash_one(token) {
+            return None;
+        }
+        Some((issued.client_id.clone(), issued.expires_at > Instant::now()))
+    }
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+/// A JWT-shaped token: real header and claims (clients read `exp`), a random
+/// signature that also makes every token unique. Returns the token and its
+/// signature part.
+fn mint_jwt(client_id: &str, lifetime_secs: u64) -> (String, String) {
+    let now = unix_now();
+    let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": "credprobe-simulator"});
+    let claims = serde_json::json!({
+        "sub": client_id,
+        "iat": now,
+        "exp": now.saturating_add(lifetime_secs),
+        "scope": SCOPE,
+    });
+    let mut random = [0u8; 32];
+    fastrand::fill(&mut random);
+    let signature = URL_SAFE_NO_PAD.encode(random);
+    let token = format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        signature
+    );
+    (token, signature)
+}

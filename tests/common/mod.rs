@@ -1,0 +1,231 @@
+//! Shared harness of the integration tests: the real `credprobe` binary in
+//! a child process, the simulator in-process, both on 127.0.0.1 port 0.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use credprobe::simulator::{Scenario, Simulator};
+
+/// The binary under test.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_credprobe")
+}
+
+/// Starts the simulator on 127.0.0.1:0.
+pub async fn start_simulator(scenario: Scenario) -> Simulator {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    Simulator::start(listener, scenario).await.unwrap()
+}
+
+/// A running `credprobe run` child with its stderr captured.
+pub struct Daemon {
+    pub child: Child,
+    pub addr: String,
+    pub stderr: Arc<Mutex<String>>,
+    pub dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    /// Writes `config` to a temporary folder and starts the daemon on
+    /// 127.0.0.1:0; returns once it has said where it listens.
+    pub fn start(config: &str, extra_args: &[&str]) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        Daemon::start_in(dir, config, extra_args)
+    }
+
+    /// Like [`Daemon::start`] in a prepared folder (secret files, tenant files).
+    pub fn start_in(dir: tempfile::TempDir, config: &str, extra_args: &[&str]) -> Daemon {
+        let path = dir.path().join("credprobe.yml");
+        std::fs::write(&path, config).unwrap();
+        let mut child = Command::new(binary())
+            .arg("run")
+            .arg("--config")
+            .arg(&path)
+            .args(["--web.listen-address", "127.0.0.1:0"])
+            .args(extra_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn credprobe");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let pipe = child.stderr.take().unwrap();
+        let sink = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                if !sent {
+                    if let Some(at) = line.find("listen=") {
+                        let addr = line[at + 7..].split_whitespace().next().unwrap().to_owned();
+                        let _ = tx.send(addr);
+                        sent = true;
+                    }
+                }
+                let mut all = sink.lock().unwrap();
+                all.push_str(&line);
+                all.push('\n');
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("credprobe did not start:\n{}", stderr.lock().unwrap());
+            }
+        };
+        Daemon { child, addr, stderr, dir }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("credprobe.yml")
+    }
+
+    pub fn logs(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// GET a path of the daemon: (status, body).
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        http_get(&self.url(path)).await
+    }
+
+    pub async fn metrics(&self) -> String {
+        let (status, body) = self.get("/metrics").await;
+        assert_eq!(status, 200);
+        body
+    }
+
+    /// Polls /metrics until `done` holds, or panics after `limit` with the
+    /// last scrape and the daemon's log.
+    pub async fn wait_for_metrics(&self, limit: Duration, done: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let text = self.metrics().await;
+            if done(&text) {
+                return text;
+            }
+            if start.elapsed() > limit {
+                panic!("condition not met within {limit:?}\n--- metrics\n{text}\n--- log\n{}", self.logs());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit status (bounded).
+    pub fn terminate(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        signal(&self.child, "TERM");
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends a signal by name with kill(1).
+pub fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// A plain GET: (status, body).
+pub async fn http_get(url: &str) -> (u16, String) {
+    let response = client().get(url).send().await.expect("GET");
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+/// A reqwest client for talking to the daemon.
+pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// The value of one series in a text exposition, if present. `labels` must
+/// all match (other labels may be present).
+pub fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (metric, rest) = match series.split_once('{') {
+                Some((metric, rest)) => (metric, rest),
+                None => (series, ""),
+            };
+            if metric != name {
+                return None;
+            }
+            let all = labels
+                .iter()
+                .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")));
+            all.then(|| value.parse().ok()).flatten()
+        })
+}
+
+/// True when the series is present with a value of at least `min`.
+pub fn at_least(text: &str, name: &str, labels: &[(&str, &str)], min: f64) -> bool {
+    value(text, name, labels).is_some_and(|v| v >= min)
+}
+
+/// Runs the binary to completion with a bound: (exit code, stdout, stderr).
+pub fn run_binary(args: &[&str], limit: Duration) -> (i32, String, String) {
+    let mut child = Command::new(binary())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("credprobe {args:?} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Writes a file in `dir` and returns its path.
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
