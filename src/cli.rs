@@ -103,7 +103,12 @@ pub struct LogArgs {
     #[arg(long = "log.level", value_enum, default_value = "info", global = true)]
     pub level: LogLevel,
     /// Line format of the log (stderr).
-    #[arg(long = "log.format", value_enum, default_value = "logfmt", global = true)]
+    #[arg(
+        long = "log.format",
+        value_enum,
+        default_value = "logfmt",
+        global = true
+    )]
     pub format: LogFormat,
 }
 
@@ -141,8 +146,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         None => run(cli.run).await,
         Some(Command::Run(args)) => run(args).await,
         Some(Command::CheckConfig { config }) => Ok(check_config(&config)),
-        Some(Command::Probe { config, tenant }) => crate::report::probe_once(&config, &tenant).await,
-        Some(Command::Demo { listen }) => crate::demo::run(listen, shutdown_on_signal()).await.map(|()| ExitCode::SUCCESS),
+        Some(Command::Probe { config, tenant }) => {
+            crate::report::probe_once(&config, &tenant).await
+        }
+        Some(Command::Demo { listen }) => crate::demo::run(listen, shutdown_on_signal())
+            .await
+            .map(|()| ExitCode::SUCCESS),
         Some(Command::Simulate { listen, scenario }) => simulate(listen, scenario).await,
     }
 }
@@ -167,11 +176,13 @@ fn check_config(path: &std::path::Path) -> ExitCode {
     match config::load(path) {
         Ok(config) => {
             let endpoints: usize = config.tenants.iter().map(|t| t.endpoints.len()).sum();
+            let plural =
+                |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
             println!(
-                "{}: OK, {} tenants, {} endpoints",
+                "{}: OK, {}, {}",
                 path.display(),
-                config.tenants.len(),
-                endpoints
+                plural(config.tenants.len(), "tenant"),
+                plural(endpoints, "endpoint")
             );
             ExitCode::SUCCESS
         }

@@ -99,9 +99,10 @@ pub fn demo_scenario() -> Scenario {
         ClientBehaviour::new("oscorp-malformed", "oscorp-malformed-secret")
             .with_preset(Preset::MalformedToken),
     );
-    scenario
-        .clients
-        .push(ClientBehaviour::new("wayne-generic", "wayne-generic-secret"));
+    scenario.clients.push(ClientBehaviour::new(
+        "wayne-generic",
+        "wayne-generic-secret",
+    ));
     scenario
 }
 

@@ -10,8 +10,8 @@ use std::time::SystemTime;
 
 use prometheus::core::Collector;
 use prometheus::{
-    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 use crate::config::Tenant;
@@ -52,13 +52,17 @@ impl std::fmt::Debug for Metrics {
 
 fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
     let vec = GaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
-    registry.register(Box::new(vec.clone())).expect("unique metric");
+    registry
+        .register(Box::new(vec.clone()))
+        .expect("unique metric");
     vec
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     let vec = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-    registry.register(Box::new(vec.clone())).expect("unique metric");
+    registry
+        .register(Box::new(vec.clone()))
+        .expect("unique metric");
     vec
 }
 
@@ -71,7 +75,9 @@ fn histogram(
 ) -> HistogramVec {
     let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
     let vec = HistogramVec::new(opts, labels).expect("valid metric");
-    registry.register(Box::new(vec.clone())).expect("unique metric");
+    registry
+        .register(Box::new(vec.clone()))
+        .expect("unique metric");
     vec
 }
 
@@ -98,31 +104,107 @@ impl Metrics {
         let t = &["tenant"];
         let te = &["tenant", "endpoint"];
         let metrics = Metrics {
-            token_success: gauge(&r, "credprobe_token_success", "1 if the last token request succeeded, 0 if it failed.", t),
-            token_duration: histogram(&r, "credprobe_token_request_duration_seconds", "Latency of token requests, from send to the last body byte.", t, buckets),
-            token_requests: counter(&r, "credprobe_token_requests_total", "Token requests by result class.", &["tenant", "result"]),
-            token_expiry: gauge(&r, "credprobe_token_expiry_timestamp_seconds", "When the newest token expires (unix seconds); absent when the expiry is unknown.", t),
-            token_lifetime: gauge(&r, "credprobe_token_lifetime_seconds", "Lifetime granted to the newest token (expires_in).", t),
-            token_last_success: gauge(&r, "credprobe_token_last_success_timestamp_seconds", "Time of the last successful token request (unix seconds).", t),
-            endpoint_success: gauge(&r, "credprobe_endpoint_success", "1 if the last call of the endpoint succeeded, 0 if it failed.", te),
-            endpoint_duration: histogram(&r, "credprobe_endpoint_request_duration_seconds", "Latency of endpoint calls, from send to the last body byte.", te, buckets),
-            endpoint_requests: counter(&r, "credprobe_endpoint_requests_total", "Endpoint calls by result class.", &["tenant", "endpoint", "result"]),
-            endpoint_status: gauge(&r, "credprobe_endpoint_status_code", "HTTP status of the last call, 0 when there was no response.", te),
-            endpoint_last_success: gauge(&r, "credprobe_endpoint_last_success_timestamp_seconds", "Time of the last successful call of the endpoint (unix seconds).", te),
-            credential_expiry: gauge(&r, "credprobe_credential_expiry_timestamp_seconds", "Configured expiry of the tenant's client secret (unix seconds).", t),
-            tls_expiry: gauge(&r, "credprobe_tls_certificate_expiry_timestamp_seconds", "notAfter of the leaf certificate presented by the token or API host (unix seconds).", &["tenant", "host"]),
+            token_success: gauge(
+                &r,
+                "credprobe_token_success",
+                "1 if the last token request succeeded, 0 if it failed.",
+                t,
+            ),
+            token_duration: histogram(
+                &r,
+                "credprobe_token_request_duration_seconds",
+                "Latency of token requests, from send to the last body byte.",
+                t,
+                buckets,
+            ),
+            token_requests: counter(
+                &r,
+                "credprobe_token_requests_total",
+                "Token requests by result class.",
+                &["tenant", "result"],
+            ),
+            token_expiry: gauge(
+                &r,
+                "credprobe_token_expiry_timestamp_seconds",
+                "When the newest token expires (unix seconds); absent when the expiry is unknown.",
+                t,
+            ),
+            token_lifetime: gauge(
+                &r,
+                "credprobe_token_lifetime_seconds",
+                "Lifetime granted to the newest token (expires_in).",
+                t,
+            ),
+            token_last_success: gauge(
+                &r,
+                "credprobe_token_last_success_timestamp_seconds",
+                "Time of the last successful token request (unix seconds).",
+                t,
+            ),
+            endpoint_success: gauge(
+                &r,
+                "credprobe_endpoint_success",
+                "1 if the last call of the endpoint succeeded, 0 if it failed.",
+                te,
+            ),
+            endpoint_duration: histogram(
+                &r,
+                "credprobe_endpoint_request_duration_seconds",
+                "Latency of endpoint calls, from send to the last body byte.",
+                te,
+                buckets,
+            ),
+            endpoint_requests: counter(
+                &r,
+                "credprobe_endpoint_requests_total",
+                "Endpoint calls by result class.",
+                &["tenant", "endpoint", "result"],
+            ),
+            endpoint_status: gauge(
+                &r,
+                "credprobe_endpoint_status_code",
+                "HTTP status of the last call, 0 when there was no response.",
+                te,
+            ),
+            endpoint_last_success: gauge(
+                &r,
+                "credprobe_endpoint_last_success_timestamp_seconds",
+                "Time of the last successful call of the endpoint (unix seconds).",
+                te,
+            ),
+            credential_expiry: gauge(
+                &r,
+                "credprobe_credential_expiry_timestamp_seconds",
+                "Configured expiry of the tenant's client secret (unix seconds).",
+                t,
+            ),
+            tls_expiry: gauge(
+                &r,
+                "credprobe_tls_certificate_expiry_timestamp_seconds",
+                "notAfter of the leaf certificate presented by the token or API host (unix seconds).",
+                &["tenant", "host"],
+            ),
             tenants: {
-                let g = IntGauge::new("credprobe_tenants", "Tenants probed by this process.").expect("valid metric");
+                let g = IntGauge::new("credprobe_tenants", "Tenants probed by this process.")
+                    .expect("valid metric");
                 r.register(Box::new(g.clone())).expect("unique metric");
                 g
             },
             reload_successful: {
-                let g = IntGauge::new("credprobe_config_last_reload_successful", "1 if the last configuration load succeeded, 0 if it failed.").expect("valid metric");
+                let g = IntGauge::new(
+                    "credprobe_config_last_reload_successful",
+                    "1 if the last configuration load succeeded, 0 if it failed.",
+                )
+                .expect("valid metric");
                 r.register(Box::new(g.clone())).expect("unique metric");
                 g
             },
             reload_success_time: {
-                let g = Gauge::new("credprobe_config_last_reload_success_timestamp_seconds", "Time of the last successful configuration load (unix seconds).").expect("valid metric");
+                let g = Gauge::new(
+                    "credprobe_config_last_reload_success_timestamp_seconds",
+                    "Time of the last successful configuration load (unix seconds).",
+                )
+                .expect("valid metric");
                 r.register(Box::new(g.clone())).expect("unique metric");
                 g
             },
@@ -130,7 +212,12 @@ impl Metrics {
             tls_hosts: Mutex::new(HashMap::new()),
             registry: r,
         };
-        let build = gauge(&metrics.registry, "credprobe_build_info", "Always 1; the version and revision of this build.", &["version", "revision"]);
+        let build = gauge(
+            &metrics.registry,
+            "credprobe_build_info",
+            "Always 1; the version and revision of this build.",
+            &["version", "revision"],
+        );
         build.with_label_values(&[VERSION, REVISION]).set(1.0);
         Arc::new(metrics)
     }
@@ -141,7 +228,8 @@ impl Metrics {
     pub fn add_tenant(&self, tenant: &Tenant) {
         let name = tenant.name.as_str();
         for result in TokenResult::ALL {
-            self.token_requests.with_label_values(&[name, result.as_str()]);
+            self.token_requests
+                .with_label_values(&[name, result.as_str()]);
         }
         for endpoint in tenant.endpoint_names() {
             for result in EndpointResult::ALL {
@@ -170,7 +258,9 @@ impl Metrics {
         }
         let _ = self.token_duration.remove_label_values(&[name]);
         for result in TokenResult::ALL {
-            let _ = self.token_requests.remove_label_values(&[name, result.as_str()]);
+            let _ = self
+                .token_requests
+                .remove_label_values(&[name, result.as_str()]);
         }
         for endpoint in tenant.endpoint_names() {
             for vec in [
@@ -180,11 +270,13 @@ impl Metrics {
             ] {
                 let _ = vec.remove_label_values(&[name, endpoint]);
             }
-            let _ = self.endpoint_duration.remove_label_values(&[name, endpoint]);
+            let _ = self
+                .endpoint_duration
+                .remove_label_values(&[name, endpoint]);
             for result in EndpointResult::ALL {
-                let _ = self
-                    .endpoint_requests
-                    .remove_label_values(&[name, endpoint, result.as_str()]);
+                let _ =
+                    self.endpoint_requests
+                        .remove_label_values(&[name, endpoint, result.as_str()]);
             }
         }
         let hosts = self
@@ -219,7 +311,8 @@ impl Metrics {
     pub fn config_loaded(&self, ok: bool) {
         self.reload_successful.set(i64::from(ok));
         if ok {
-            self.reload_success_time.set(unix_seconds(SystemTime::now()));
+            self.reload_success_time
+                .set(unix_seconds(SystemTime::now()));
         }
     }
 
@@ -233,7 +326,9 @@ impl Metrics {
             .with_label_values(t)
             .observe(outcome.latency.as_secs_f64());
         let ok = outcome.result == TokenResult::Success;
-        self.token_success.with_label_values(t).set(f64::from(u8::from(ok)));
+        self.token_success
+            .with_label_values(t)
+            .set(f64::from(u8::from(ok)));
         if let Some(token) = &outcome.token {
             let now = SystemTime::now();
             self.token_last_success

@@ -74,8 +74,11 @@ impl Scheduler {
     /// Makes the running tenants match `config`.
     pub async fn apply(&mut self, config: &Config) -> ApplySummary {
         let mut summary = ApplySummary::default();
-        let wanted: HashMap<&str, &Arc<Tenant>> =
-            config.tenants.iter().map(|t| (t.name.as_str(), t)).collect();
+        let wanted: HashMap<&str, &Arc<Tenant>> = config
+            .tenants
+            .iter()
+            .map(|t| (t.name.as_str(), t))
+            .collect();
 
         let gone: Vec<String> = self
             .tasks
@@ -130,7 +133,10 @@ impl Scheduler {
             task.stop.cancel();
         }
         self.tracker.close();
-        if tokio::time::timeout(grace, self.tracker.wait()).await.is_err() {
+        if tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!(grace = %humantime::format_duration(grace), "probes still in flight after the grace period; abandoning them");
             for task in self.tasks.values() {
                 task.abort.cancel();

@@ -54,7 +54,9 @@ pub fn targets(
     let base_url = format!("https://{instance}.api.{region}.nexthink.cloud");
     Ok(match form {
         NexthinkTokenEndpoint::Login => NexthinkTargets {
-            token_url: format!("https://{instance}-login.{region}.nexthink.cloud/oauth2/default/v1/token"),
+            token_url: format!(
+                "https://{instance}-login.{region}.nexthink.cloud/oauth2/default/v1/token"
+            ),
             base_url,
             form: vec![
                 ("grant_type".into(), "client_credentials".into()),
@@ -91,7 +93,10 @@ mod tests {
             login.token_url,
             "https://acme-login.eu.nexthink.cloud/oauth2/default/v1/token"
         );
-        assert_eq!(login.form[1], ("scope".into(), "service:integration".into()));
+        assert_eq!(
+            login.form[1],
+            ("scope".into(), "service:integration".into())
+        );
         let legacy = targets("acme", "pac", NexthinkTokenEndpoint::Legacy).unwrap();
         assert_eq!(
             legacy.token_url,

@@ -103,7 +103,10 @@ pub fn load_str(text: &str, path: &Path, options: &LoadOptions) -> Result<Config
                 file,
                 Some(&raw_tenant.name),
                 "name",
-                format!("duplicate tenant name (first defined in {})", first.display()),
+                format!(
+                    "duplicate tenant name (first defined in {})",
+                    first.display()
+                ),
             );
             continue;
         }
@@ -170,7 +173,12 @@ fn read_tenant_files(
     let paths = match glob::glob(&full) {
         Ok(paths) => paths,
         Err(error) => {
-            problems.push(main, None, "tenant_files", format!("bad pattern {pattern:?}: {error}"));
+            problems.push(
+                main,
+                None,
+                "tenant_files",
+                format!("bad pattern {pattern:?}: {error}"),
+            );
             return;
         }
     };
@@ -179,7 +187,12 @@ fn read_tenant_files(
         match entry {
             Ok(file) if file.is_file() => files.push(file),
             Ok(_) => {}
-            Err(error) => problems.push(error.path(), None, "", format!("cannot read: {}", error.error())),
+            Err(error) => problems.push(
+                error.path(),
+                None,
+                "",
+                format!("cannot read: {}", error.error()),
+            ),
         }
     }
     files.sort();
@@ -204,7 +217,9 @@ fn parse_tenant_file(text: &str) -> Result<Vec<RawTenant>, String> {
         serde_norway::Value::Mapping(map) if map.contains_key("tenants") => {
             serde_norway::from_str::<RawTenantFile>(text).map(|f| f.tenants)
         }
-        serde_norway::Value::Mapping(_) => serde_norway::from_str::<RawTenant>(text).map(|t| vec![t]),
+        serde_norway::Value::Mapping(_) => {
+            serde_norway::from_str::<RawTenant>(text).map(|t| vec![t])
+        }
         _ => return Err("expected a tenant, a list of tenants, or `tenants:`".to_owned()),
     };
     result.map_err(|e| e.to_string())
@@ -229,7 +244,10 @@ fn check_defaults(defaults: &RawDefaults, file: &Path, problems: &mut Problems) 
     }
     for (field, value) in [
         ("defaults.max_body_bytes", defaults.max_body_bytes),
-        ("defaults.max_token_body_bytes", defaults.max_token_body_bytes),
+        (
+            "defaults.max_token_body_bytes",
+            defaults.max_token_body_bytes,
+        ),
     ] {
         if value == Some(0) {
             problems.push(file, None, field, "must be above 0");
@@ -259,10 +277,7 @@ impl TenantCheck<'_> {
     ) -> Option<Tenant> {
         let before = self.problems.0.len();
         if !valid_name(&raw.name) {
-            self.problem(
-                "name",
-                "must be 1 to 128 letters, digits, '.', '_' or '-'",
-            );
+            self.problem("name", "must be 1 to 128 letters, digits, '.', '_' or '-'");
         }
         for key in raw.labels.keys() {
             if !valid_label_name(key) || key == "tenant" {
@@ -273,7 +288,10 @@ impl TenantCheck<'_> {
             }
         }
 
-        let interval = raw.interval.or(defaults.interval).unwrap_or(DEFAULT_INTERVAL);
+        let interval = raw
+            .interval
+            .or(defaults.interval)
+            .unwrap_or(DEFAULT_INTERVAL);
         let timeout = raw.timeout.or(defaults.timeout).unwrap_or(DEFAULT_TIMEOUT);
         if raw.interval.is_some() && interval < MIN_INTERVAL {
             self.problem("interval", "must be at least 1s");
@@ -366,19 +384,19 @@ impl TenantCheck<'_> {
             form.push((key.clone(), value.clone()));
         }
 
-        let credential_expires = raw
-            .credential_expires
-            .as_deref()
-            .and_then(|text| match parse_date(text) {
-                Some(time) => Some(time),
-                None => {
-                    self.problem(
-                        "credential_expires",
-                        format!("{text:?} is not a date (YYYY-MM-DD) or RFC 3339 time"),
-                    );
-                    None
-                }
-            });
+        let credential_expires =
+            raw.credential_expires
+                .as_deref()
+                .and_then(|text| match parse_date(text) {
+                    Some(time) => Some(time),
+                    None => {
+                        self.problem(
+                            "credential_expires",
+                            format!("{text:?} is not a date (YYYY-MM-DD) or RFC 3339 time"),
+                        );
+                        None
+                    }
+                });
 
         let http = self.http_profile(raw);
 
@@ -387,12 +405,17 @@ impl TenantCheck<'_> {
             (None, Some(_)) => nexthink::default_endpoints(),
             (None, None) => Vec::new(),
         };
+        let base_url_failed =
+            (raw.base_url.is_some() || raw.nexthink.is_some()) && base_url.is_none();
         let mut endpoints = Vec::new();
         let mut names = Vec::new();
         for (i, endpoint) in raw_endpoints.iter().enumerate() {
             let field = format!("endpoints[{i}]");
             if names.contains(&endpoint.name) {
-                self.problem(format!("{field}.name"), format!("duplicate endpoint name {:?}", endpoint.name));
+                self.problem(
+                    format!("{field}.name"),
+                    format!("duplicate endpoint name {:?}", endpoint.name),
+                );
                 continue;
             }
             names.push(endpoint.name.clone());
@@ -404,6 +427,7 @@ impl TenantCheck<'_> {
                 timeout,
                 max_body_bytes,
                 raw.insecure_http,
+                base_url_failed,
             ) {
                 endpoints.push(e);
             }
@@ -477,7 +501,10 @@ impl TenantCheck<'_> {
             return None;
         }
         if !url.username().is_empty() || url.password().is_some() {
-            self.problem(field, "credentials in the URL are refused (they would leak into logs)");
+            self.problem(
+                field,
+                "credentials in the URL are refused (they would leak into logs)",
+            );
             return None;
         }
         Some(url)
@@ -515,11 +542,17 @@ impl TenantCheck<'_> {
                     Some(SecretSource::Fixed(SecretString::from(value)))
                 }
                 Ok(_) => {
-                    self.problem("client_secret_env", format!("environment variable {var} is empty"));
+                    self.problem(
+                        "client_secret_env",
+                        format!("environment variable {var} is empty"),
+                    );
                     None
                 }
                 Err(_) => {
-                    self.problem("client_secret_env", format!("environment variable {var} is not set"));
+                    self.problem(
+                        "client_secret_env",
+                        format!("environment variable {var} is not set"),
+                    );
                     None
                 }
             };
@@ -540,30 +573,42 @@ impl TenantCheck<'_> {
     }
 
     fn http_profile(&mut self, raw: &RawTenant) -> HttpProfile {
-        let proxy = raw.proxy_url.as_deref().and_then(|text| match Url::parse(text) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
-            Ok(url) => {
-                self.problem("proxy_url", format!("scheme {:?} is not http or https", url.scheme()));
-                None
-            }
-            Err(error) => {
-                self.problem("proxy_url", format!("{text:?} is not a URL: {error}"));
-                None
-            }
-        });
+        let proxy = raw
+            .proxy_url
+            .as_deref()
+            .and_then(|text| match Url::parse(text) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
+                Ok(url) => {
+                    self.problem(
+                        "proxy_url",
+                        format!("scheme {:?} is not http or https", url.scheme()),
+                    );
+                    None
+                }
+                Err(error) => {
+                    self.problem("proxy_url", format!("{text:?} is not a URL: {error}"));
+                    None
+                }
+            });
         let ca = raw.ca_file.as_ref().and_then(|path| {
             let path = self.base_dir.join(path);
             let pem = match std::fs::read(&path) {
                 Ok(pem) => pem,
                 Err(error) => {
-                    self.problem("ca_file", format!("cannot read {}: {error}", path.display()));
+                    self.problem(
+                        "ca_file",
+                        format!("cannot read {}: {error}", path.display()),
+                    );
                     return None;
                 }
             };
             match reqwest::Certificate::from_pem_bundle(&pem) {
                 Ok(certs) if !certs.is_empty() => Some((path, Arc::new(pem))),
                 _ => {
-                    self.problem("ca_file", format!("{} holds no PEM certificate", path.display()));
+                    self.problem(
+                        "ca_file",
+                        format!("{} holds no PEM certificate", path.display()),
+                    );
                     None
                 }
             }
@@ -581,10 +626,14 @@ impl TenantCheck<'_> {
         tenant_timeout: Duration,
         tenant_max_body: usize,
         insecure_http: bool,
+        base_url_failed: bool,
     ) -> Option<Endpoint> {
         let before = self.problems.0.len();
         if !valid_name(&raw.name) {
-            self.problem(format!("{field}.name"), "must be 1 to 128 letters, digits, '.', '_' or '-'");
+            self.problem(
+                format!("{field}.name"),
+                "must be 1 to 128 letters, digits, '.', '_' or '-'",
+            );
         }
         let url = match (&raw.path, &raw.url) {
             (Some(path), None) => {
@@ -593,14 +642,23 @@ impl TenantCheck<'_> {
                     None
                 } else if let Some(base) = base_url {
                     self.url(&format!("{field}.path"), &join(base, path), insecure_http)
+                } else if base_url_failed {
+                    // The base URL's own problem is reported already.
+                    None
                 } else {
-                    self.problem(format!("{field}.path"), "needs the tenant's base_url (or use url:)");
+                    self.problem(
+                        format!("{field}.path"),
+                        "needs the tenant's base_url (or use url:)",
+                    );
                     None
                 }
             }
             (None, Some(url)) => self.url(&format!("{field}.url"), url, insecure_http),
             _ => {
-                self.problem(format!("{field}.path"), "exactly one of path or url is required");
+                self.problem(
+                    format!("{field}.path"),
+                    "exactly one of path or url is required",
+                );
                 None
             }
         };
@@ -617,13 +675,19 @@ impl TenantCheck<'_> {
                 Some(method)
             }
             Err(_) => {
-                self.problem(format!("{field}.method"), format!("{method_text:?} is not an HTTP method"));
+                self.problem(
+                    format!("{field}.method"),
+                    format!("{method_text:?} is not an HTTP method"),
+                );
                 None
             }
         };
         let mut headers = HeaderMap::new();
         for (name, value) in &raw.headers {
-            let parsed = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value));
+            let parsed = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            );
             match parsed {
                 (Ok(name), _) if name == reqwest::header::AUTHORIZATION => self.problem(
                     format!("{field}.headers.{name}"),
@@ -632,7 +696,10 @@ impl TenantCheck<'_> {
                 (Ok(name), Ok(value)) => {
                     headers.insert(name, value);
                 }
-                _ => self.problem(format!("{field}.headers.{name}"), "not a valid header name and value"),
+                _ => self.problem(
+                    format!("{field}.headers.{name}"),
+                    "not a valid header name and value",
+                ),
             }
         }
         let every_cycles = match raw.interval {
@@ -688,16 +755,19 @@ impl TenantCheck<'_> {
         let Some(raw) = raw else {
             return Expect::default();
         };
-        if let Some(codes) = &raw.status {
-            if codes.is_empty() || codes.iter().any(|c| !(100..=599).contains(c)) {
-                self.problem(
-                    format!("{field}.expect.status"),
-                    "must list HTTP status codes between 100 and 599",
-                );
-            }
+        if let Some(codes) = &raw.status
+            && (codes.is_empty() || codes.iter().any(|c| !(100..=599).contains(c)))
+        {
+            self.problem(
+                format!("{field}.expect.status"),
+                "must list HTTP status codes between 100 and 599",
+            );
         }
         let body_regex = raw.body_regex.as_deref().and_then(|pattern| {
-            match regex::RegexBuilder::new(pattern).size_limit(1 << 20).build() {
+            match regex::RegexBuilder::new(pattern)
+                .size_limit(1 << 20)
+                .build()
+            {
                 Ok(re) => Some(re),
                 Err(error) => {
                     self.problem(format!("{field}.expect.body_regex"), error.to_string());
@@ -709,7 +779,10 @@ impl TenantCheck<'_> {
         for (i, check) in raw.json.iter().enumerate() {
             let at = format!("{field}.expect.json[{i}]");
             if !(check.pointer.is_empty() || check.pointer.starts_with('/')) {
-                self.problem(format!("{at}.pointer"), "a JSON pointer is empty or starts with /");
+                self.problem(
+                    format!("{at}.pointer"),
+                    "a JSON pointer is empty or starts with /",
+                );
             }
             let condition = match (&check.exists, &check.equals) {
                 (Some(_), Some(_)) => {

@@ -220,19 +220,13 @@ impl TransportFailure {
         }
         let mut cause: Option<&(dyn StdError + 'static)> = Some(error);
         while let Some(current) = cause {
-            if current.downcast_ref::<rustls::Error>().is_some() {
+            if is_rustls(current) {
                 return TransportFailure::Tls;
             }
-            if let Some(io) = current.downcast_ref::<std::io::Error>() {
-                if io
-                    .get_ref()
-                    .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-                {
-                    return TransportFailure::Tls;
-                }
-                if io.kind() == std::io::ErrorKind::TimedOut {
-                    return TransportFailure::Timeout;
-                }
+            if let Some(io) = current.downcast_ref::<std::io::Error>()
+                && io.kind() == std::io::ErrorKind::TimedOut
+            {
+                return TransportFailure::Timeout;
             }
             // hyper-util's resolver error has no public type; its message is stable.
             if current.to_string().starts_with("dns error") {
@@ -244,6 +238,22 @@ impl TransportFailure {
     }
 }
 
+/// A rustls error, possibly inside (nested) `io::Error`s: tokio-rustls
+/// wraps it in one and reqwest's connector in another, and `io::Error`'s
+/// `source()` skips the error it wraps.
+fn is_rustls(error: &(dyn StdError + 'static)) -> bool {
+    if error.downcast_ref::<rustls::Error>().is_some() {
+        return true;
+    }
+    match error
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        Some(inner) => is_rustls(inner),
+        None => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,30 +261,69 @@ mod tests {
     #[test]
     fn token_statuses() {
         assert_eq!(TokenResult::from_status(200, None), TokenResult::Success);
-        assert_eq!(TokenResult::from_status(401, None), TokenResult::CredentialsRejected);
+        assert_eq!(
+            TokenResult::from_status(401, None),
+            TokenResult::CredentialsRejected
+        );
         for error in ["invalid_client", "unauthorized_client", "invalid_grant"] {
             assert_eq!(
                 TokenResult::from_status(400, Some(error)),
                 TokenResult::CredentialsRejected
             );
         }
-        assert_eq!(TokenResult::from_status(400, Some("invalid_scope")), TokenResult::ClientError);
-        assert_eq!(TokenResult::from_status(400, None), TokenResult::ClientError);
+        assert_eq!(
+            TokenResult::from_status(400, Some("invalid_scope")),
+            TokenResult::ClientError
+        );
+        assert_eq!(
+            TokenResult::from_status(400, None),
+            TokenResult::ClientError
+        );
         assert_eq!(TokenResult::from_status(403, None), TokenResult::Forbidden);
-        assert_eq!(TokenResult::from_status(429, None), TokenResult::RateLimited);
-        assert_eq!(TokenResult::from_status(503, None), TokenResult::ServerError);
-        assert_eq!(TokenResult::from_status(302, None), TokenResult::InvalidResponse);
+        assert_eq!(
+            TokenResult::from_status(429, None),
+            TokenResult::RateLimited
+        );
+        assert_eq!(
+            TokenResult::from_status(503, None),
+            TokenResult::ServerError
+        );
+        assert_eq!(
+            TokenResult::from_status(302, None),
+            TokenResult::InvalidResponse
+        );
     }
 
     #[test]
     fn endpoint_statuses() {
-        assert_eq!(EndpointResult::from_unexpected_status(401), EndpointResult::Unauthorized);
-        assert_eq!(EndpointResult::from_unexpected_status(403), EndpointResult::Forbidden);
-        assert_eq!(EndpointResult::from_unexpected_status(404), EndpointResult::NotFound);
-        assert_eq!(EndpointResult::from_unexpected_status(409), EndpointResult::ClientError);
-        assert_eq!(EndpointResult::from_unexpected_status(502), EndpointResult::ServerError);
-        assert_eq!(EndpointResult::from_unexpected_status(204), EndpointResult::UnexpectedStatus);
-        assert_eq!(EndpointResult::from_unexpected_status(301), EndpointResult::UnexpectedStatus);
+        assert_eq!(
+            EndpointResult::from_unexpected_status(401),
+            EndpointResult::Unauthorized
+        );
+        assert_eq!(
+            EndpointResult::from_unexpected_status(403),
+            EndpointResult::Forbidden
+        );
+        assert_eq!(
+            EndpointResult::from_unexpected_status(404),
+            EndpointResult::NotFound
+        );
+        assert_eq!(
+            EndpointResult::from_unexpected_status(409),
+            EndpointResult::ClientError
+        );
+        assert_eq!(
+            EndpointResult::from_unexpected_status(502),
+            EndpointResult::ServerError
+        );
+        assert_eq!(
+            EndpointResult::from_unexpected_status(204),
+            EndpointResult::UnexpectedStatus
+        );
+        assert_eq!(
+            EndpointResult::from_unexpected_status(301),
+            EndpointResult::UnexpectedStatus
+        );
     }
 
     #[test]

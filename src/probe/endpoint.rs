@@ -176,18 +176,30 @@ mod tests {
     fn statuses_against_the_default_and_a_list() {
         let default = Expect::default();
         assert_eq!(judge(&default, &answer(204, "")).0, EndpointResult::Success);
-        assert_eq!(judge(&default, &answer(403, "")).0, EndpointResult::Forbidden);
-        assert_eq!(judge(&default, &answer(302, "")).0, EndpointResult::UnexpectedStatus);
+        assert_eq!(
+            judge(&default, &answer(403, "")).0,
+            EndpointResult::Forbidden
+        );
+        assert_eq!(
+            judge(&default, &answer(302, "")).0,
+            EndpointResult::UnexpectedStatus
+        );
         let only_200 = Expect {
             status: Some(vec![200]),
             ..Expect::default()
         };
-        assert_eq!(judge(&only_200, &answer(204, "")).0, EndpointResult::UnexpectedStatus);
+        assert_eq!(
+            judge(&only_200, &answer(204, "")).0,
+            EndpointResult::UnexpectedStatus
+        );
         let accept_404 = Expect {
             status: Some(vec![404]),
             ..Expect::default()
         };
-        assert_eq!(judge(&accept_404, &answer(404, "")).0, EndpointResult::Success);
+        assert_eq!(
+            judge(&accept_404, &answer(404, "")).0,
+            EndpointResult::Success
+        );
     }
 
     #[test]
@@ -206,7 +218,10 @@ mod tests {
                 },
             ],
         };
-        assert_eq!(judge(&expect, &answer(200, r#"{"state":"ok"}"#)).0, EndpointResult::Success);
+        assert_eq!(
+            judge(&expect, &answer(200, r#"{"state":"ok"}"#)).0,
+            EndpointResult::Success
+        );
         let (result, detail) = judge(&expect, &answer(200, r#"{"state":"ok","error":1}"#));
         assert_eq!(result, EndpointResult::ValidationFailed);
         assert_eq!(detail.as_deref(), Some("/error is present"));
@@ -215,6 +230,9 @@ mod tests {
         assert_eq!(detail.as_deref(), Some(r#"/state is not "ok""#));
         let mut big = answer(200, "{}");
         big.over_limit = true;
-        assert_eq!(judge(&Expect::default(), &big).0, EndpointResult::ValidationFailed);
+        assert_eq!(
+            judge(&Expect::default(), &big).0,
+            EndpointResult::ValidationFailed
+        );
     }
 }

@@ -154,20 +154,28 @@ impl Transport {
             tokio::time::sleep(wait).await;
         }
         let url = request.url().clone();
-        let _permit = self.in_flight.acquire().await.expect("semaphore never closed");
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .expect("semaphore never closed");
         let started = Instant::now();
-        let answer = match tokio::time::timeout(timeout, exchange(&client, request, body_limit)).await {
-            Ok(answer) => answer,
-            Err(_) => Err((
-                TransportFailure::Timeout,
-                format!("no complete answer within {}", humantime::format_duration(timeout)),
-            )),
-        };
+        let answer =
+            match tokio::time::timeout(timeout, exchange(&client, request, body_limit)).await {
+                Ok(answer) => answer,
+                Err(_) => Err((
+                    TransportFailure::Timeout,
+                    format!(
+                        "no complete answer within {}",
+                        humantime::format_duration(timeout)
+                    ),
+                )),
+            };
         let latency = started.elapsed();
-        if let Ok(answer) = &answer {
-            if answer.status == 429 {
-                self.backoff.note_retry_after(&url, &answer.headers);
-            }
+        if let Ok(answer) = &answer
+            && answer.status == 429
+        {
+            self.backoff.note_retry_after(&url, &answer.headers);
         }
         Ok(Exchange { latency, answer })
     }

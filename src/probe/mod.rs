@@ -57,7 +57,11 @@ impl CycleReport {
 
 /// Runs one cycle: a token request (unless a reused token is still good),
 /// then every due endpoint with the newest valid token.
-pub async fn run_cycle(transport: &Transport, tenant: &Tenant, state: &mut TenantState) -> CycleReport {
+pub async fn run_cycle(
+    transport: &Transport,
+    tenant: &Tenant,
+    state: &mut TenantState,
+) -> CycleReport {
     // Waiting out a Retry-After is worth it only if the cycle still fits.
     let max_wait = tenant.interval.saturating_sub(tenant.token.timeout) / 2;
     let now = SystemTime::now();
@@ -85,7 +89,10 @@ pub async fn run_cycle(transport: &Transport, tenant: &Tenant, state: &mut Tenan
         .filter(|t| t.valid_at(now, tenant.interval));
     let mut endpoints = Vec::new();
     for endpoint in &tenant.endpoints {
-        if state.cycles % u64::from(endpoint.every_cycles) != 0 {
+        if !state
+            .cycles
+            .is_multiple_of(u64::from(endpoint.every_cycles))
+        {
             continue;
         }
         if let Some(outcome) = endpoint::call(transport, tenant, endpoint, valid, max_wait).await {

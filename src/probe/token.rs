@@ -207,10 +207,7 @@ fn parse_token(answer: &Answer) -> Result<IssuedToken, String> {
     let (lifetime, expires_at) = match lifetime {
         Some(lifetime) => (Some(lifetime), Some(obtained_at + lifetime)),
         None => match jwt_times(&access_token) {
-            Some((exp, iat)) => (
-                iat.and_then(|iat| exp.duration_since(iat).ok()),
-                Some(exp),
-            ),
+            Some((exp, iat)) => (iat.and_then(|iat| exp.duration_since(iat).ok()), Some(exp)),
             None => (None, None),
         },
     };
@@ -298,7 +295,10 @@ mod tests {
         );
         assert_eq!(token.lifetime, Some(Duration::from_secs(900)));
 
-        let opaque = classify_answer(&answer(200, r#"{"access_token":"opaque","token_type":"bearer"}"#));
+        let opaque = classify_answer(&answer(
+            200,
+            r#"{"access_token":"opaque","token_type":"bearer"}"#,
+        ));
         assert_eq!(opaque.result, TokenResult::Success);
         assert_eq!(opaque.token.unwrap().expires_at, None);
     }
@@ -327,7 +327,10 @@ mod tests {
 
     #[test]
     fn oauth_errors_are_classified_and_sanitised() {
-        let rejected = classify_answer(&answer(400, r#"{"error":"invalid_grant","error_description":"secret abc"}"#));
+        let rejected = classify_answer(&answer(
+            400,
+            r#"{"error":"invalid_grant","error_description":"secret abc"}"#,
+        ));
         assert_eq!(rejected.result, TokenResult::CredentialsRejected);
         assert_eq!(rejected.detail.as_deref(), Some("HTTP 400 invalid_grant"));
         let odd = classify_answer(&answer(400, r#"{"error":"has spaces and s3cret"}"#));

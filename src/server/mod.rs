@@ -49,7 +49,10 @@ async fn metrics(State(state): State<ServerState>) -> Response {
     let metrics = Arc::clone(&state.metrics);
     match tokio::task::spawn_blocking(move || metrics.render()).await {
         Ok(Ok(body)) => (
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
             body,
         )
             .into_response(),

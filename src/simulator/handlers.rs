@@ -37,7 +37,7 @@ const NQL_EXECUTE_PATH: &str = "/api/v2/nql/execute";
 const STATUS_PATH: &str = "/api/v1/status";
 
 /// Request bodies above this are refused (413) rather than buffered.
-pub(super) const MAX_BODY: usize = 1024 * 1024;
+const MAX_BODY: usize = 1024 * 1024;
 /// The log keeps this much of each body.
 const LOGGED_BODY: usize = 64 * 1024;
 /// A client sending its body slower than this is cut off (408).
@@ -49,9 +49,11 @@ const DEFAULT_RETRY_AFTER: &str = "2";
 
 pub(super) fn router(state: Arc<SimState>) -> Router {
     let token = |flavor: TokenFlavor| {
-        post(move |State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes| async move {
-            token_request(&state, flavor, &headers, &body).await
-        })
+        post(
+            move |State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes| async move {
+                token_request(&state, flavor, &headers, &body).await
+            },
+        )
         .fallback(not_found)
     };
     let api = |route: ApiRoute| {
@@ -72,8 +74,14 @@ pub(super) fn router(state: Arc<SimState>) -> Router {
         .route(REMOTE_ACTION_PATH, api(ApiRoute::RemoteActions))
         .route(NQL_EXECUTE_PATH, api(ApiRoute::NqlExecute))
         .route(STATUS_PATH, api(ApiRoute::Status))
-        .route("/__simulator/requests", get(recorded_requests))
-        .route("/__simulator/healthy", get(|| async { "ok" }))
+        .route(
+            "/__simulator/requests",
+            get(recorded_requests).fallback(not_found),
+        )
+        .route(
+            "/__simulator/healthy",
+            get(|| async { "ok" }).fallback(not_found),
+        )
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), record))
         .with_state(state)
@@ -90,23 +98,7 @@ async fn record(State(state): State<Arc<SimState>>, request: Request, next: Next
     }
     let at = SystemTime::now();
     let (parts, body) = request.into_parts();
-    let read = tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await;
-    let (body, refusal) = match read {
-        Ok(Ok(body)) => (body, None),
-        Ok(Err(error)) => {
-            let too_large = is_length_limit(&error);
-            let refusal = if too_large || body_exceeds_declared_limit(&parts.headers) {
-                api_error(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "request body over 1 MiB")
-            } else {
-                api_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "could not read the request body")
-            };
-            (Bytes::new(), Some(refusal))
-        }
-        Err(_) => (
-            Bytes::new(),
-            Some(api_error(StatusCode::REQUEST_TIMEOUT, "REQUEST_TIMEOUT", "request body too slow")),
-        ),
-    };
+    let (body, refusal) = read_body(&parts.headers, body).await;
     state.record(recorded_request(&state, at, &parts, &body));
     if let Some(refusal) = refusal {
         return refusal;
@@ -114,8 +106,9 @@ async fn record(State(state): State<Arc<SimState>>, request: Request, next: Next
     next.run(Request::from_parts(parts, Body::from(body))).await
 }
 
-/// Whether reading a body failed on the size limit. axum's error type for
-/// that is private to http-body-util, so it is recognised by its message.
+/// Whether reading a body failed on the size limit. That error's type lives
+/// in http-body-util, which is not a dependency here, so it is recognised by
+/// its message.
 fn is_length_limit(error: &axum::Error) -> bool {
     let mut cause: Option<&dyn std::error::Error> = Some(error);
     while let Some(current) = cause {
@@ -125,6 +118,43 @@ fn is_length_limit(error: &axum::Error) -> bool {
         cause = current.source();
     }
     false
+}
+
+/// Reads a request body whole, bounded in size ([`MAX_BODY`]) and time
+/// ([`BODY_READ_TIMEOUT`]); on failure returns the answer to send instead.
+async fn read_body(headers: &HeaderMap, body: Body) -> (Bytes, Option<Response>) {
+    let too_large = || {
+        api_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            "request body over 1 MiB",
+        )
+    };
+    // Refused on its announced length without waiting for it.
+    if body_exceeds_declared_limit(headers) {
+        return (Bytes::new(), Some(too_large()));
+    }
+    let read = tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await;
+    match read {
+        Ok(Ok(body)) => (body, None),
+        Ok(Err(error)) if is_length_limit(&error) => (Bytes::new(), Some(too_large())),
+        Ok(Err(_)) => {
+            let refusal = api_error(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                "could not read the request body",
+            );
+            (Bytes::new(), Some(refusal))
+        }
+        Err(_) => {
+            let refusal = api_error(
+                StatusCode::REQUEST_TIMEOUT,
+                "REQUEST_TIMEOUT",
+                "request body too slow",
+            );
+            (Bytes::new(), Some(refusal))
+        }
+    }
 }
 
 fn body_exceeds_declared_limit(headers: &HeaderMap) -> bool {
@@ -174,7 +204,10 @@ fn recorded_request(
 }
 
 fn is_token_path(path: &str) -> bool {
-    matches!(path, LOGIN_TOKEN_PATH | LEGACY_TOKEN_PATH | GENERIC_TOKEN_PATH)
+    matches!(
+        path,
+        LOGIN_TOKEN_PATH | LEGACY_TOKEN_PATH | GENERIC_TOKEN_PATH
+    )
 }
 
 async fn recorded_requests(State(state): State<Arc<SimState>>) -> Response {
@@ -216,7 +249,7 @@ async fn token_request(
 ) -> Response {
     let form = match parse_token_form(headers, body) {
         Ok(form) => form,
-        Err(response) => return response,
+        Err(problem) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", &problem),
     };
     let basic = match basic_credentials(headers) {
         Some(Ok(credentials)) => Some(credentials),
@@ -275,13 +308,20 @@ async fn token_request(
     if client.token_status != 200 {
         return forced_token_error(&client);
     }
-    if client.rate_limited && state.count_token_request(&client.client_id) % 2 == 0 {
+    if client.rate_limited
+        && state
+            .count_token_request(&client.client_id)
+            .is_multiple_of(2)
+    {
         let mut response = oauth_error(
             StatusCode::TOO_MANY_REQUESTS,
             "temporarily_unavailable",
             "rate limit exceeded",
         );
-        let retry_after = client.token_retry_after.as_deref().unwrap_or(DEFAULT_RETRY_AFTER);
+        let retry_after = client
+            .token_retry_after
+            .as_deref()
+            .unwrap_or(DEFAULT_RETRY_AFTER);
         set_header(&mut response, RETRY_AFTER, retry_after);
         return response;
     }
@@ -289,8 +329,8 @@ async fn token_request(
 }
 
 /// The form fields of a token request. A non-empty body must be a form, and
-/// RFC 6749 forbids repeating a parameter.
-fn parse_token_form(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, Response> {
+/// RFC 6749 forbids repeating a parameter. `Err` says what is wrong.
+fn parse_token_form(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, String> {
     if body.is_empty() {
         return Ok(HashMap::new());
     }
@@ -298,22 +338,17 @@ fn parse_token_form(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, 
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.split(';').next())
-        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+        .is_some_and(|mime| {
+            mime.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
     if !is_form {
-        return Err(oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "the body must be application/x-www-form-urlencoded",
-        ));
+        return Err("the body must be application/x-www-form-urlencoded".into());
     }
     let mut form = HashMap::new();
     for (name, value) in url::form_urlencoded::parse(body) {
         if form.insert(name.to_string(), value.into_owned()).is_some() {
-            return Err(oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                &format!("parameter {name} is repeated"),
-            ));
+            return Err(format!("parameter {name} is repeated"));
         }
     }
     Ok(form)
@@ -323,7 +358,8 @@ fn parse_token_form(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, 
 fn form_fields(body: &[u8]) -> HashMap<String, String> {
     let mut form = HashMap::new();
     for (name, value) in url::form_urlencoded::parse(body) {
-        form.entry(name.into_owned()).or_insert_with(|| value.into_owned());
+        form.entry(name.into_owned())
+            .or_insert_with(|| value.into_owned());
     }
     form
 }
@@ -378,7 +414,8 @@ fn form_decode(text: &str) -> Cow<'_, str> {
 }
 
 fn forced_token_error(client: &ClientBehaviour) -> Response {
-    let status = StatusCode::from_u16(client.token_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status =
+        StatusCode::from_u16(client.token_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let error = client.token_error.clone().unwrap_or_else(|| {
         match status.as_u16() {
             400 | 401 => "invalid_client",
@@ -442,7 +479,8 @@ fn token_success(state: &SimState, client: &ClientBehaviour) -> Response {
         TokenResponse::NegativeExpiresIn => body["expires_in"] = json!(-(lifetime.max(1) as i64)),
         TokenResponse::StringExpiresIn => body["expires_in"] = json!(lifetime.to_string()),
         TokenResponse::NoExpiresIn => {
-            body.as_object_mut().map(|fields| fields.remove("expires_in"));
+            body.as_object_mut()
+                .map(|fields| fields.remove("expires_in"));
         }
         TokenResponse::Oversized => {
             body["padding"] = json!("");
@@ -467,7 +505,10 @@ fn invalid_client() -> Response {
 }
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    let mut response = json_response(status, &json!({"error": error, "error_description": description}));
+    let mut response = json_response(
+        status,
+        &json!({"error": error, "error_description": description}),
+    );
     set_no_store(&mut response);
     response
 }
@@ -500,19 +541,20 @@ impl ApiRoute {
         }
     }
 
-    /// The success body, or the error answer to a bad request.
-    fn answer(self, body: &[u8]) -> Result<Value, Response> {
+    /// The success body; `None` when the request body is unusable.
+    fn answer(self, body: &[u8]) -> Option<Value> {
         match self {
-            ApiRoute::Workflows => Ok(workflows()),
-            ApiRoute::RemoteActions => Ok(remote_actions()),
-            ApiRoute::Status => Ok(json!({"state": "ok"})),
+            ApiRoute::Workflows => Some(workflows()),
+            ApiRoute::RemoteActions => Some(remote_actions()),
+            ApiRoute::Status => Some(json!({"state": "ok"})),
             ApiRoute::NqlExecute => nql_execute(body),
         }
     }
 }
 
 async fn api_call(state: &SimState, route: ApiRoute, headers: &HeaderMap, body: &[u8]) -> Response {
-    let Some(client_id) = bearer_token(headers).and_then(|token| state.valid_token_owner(token)) else {
+    let Some(client_id) = bearer_token(headers).and_then(|token| state.valid_token_owner(token))
+    else {
         return unauthorized();
     };
     let client = state.clients().for_api_call(&client_id);
@@ -523,7 +565,11 @@ async fn api_call(state: &SimState, route: ApiRoute, headers: &HeaderMap, body: 
         return unauthorized();
     }
     let path = route.path();
-    if client.forbidden_paths.iter().any(|forbidden| forbidden == path) {
+    if client
+        .forbidden_paths
+        .iter()
+        .any(|forbidden| forbidden == path)
+    {
         return api_error(
             StatusCode::FORBIDDEN,
             "FORBIDDEN",
@@ -540,13 +586,16 @@ async fn api_call(state: &SimState, route: ApiRoute, headers: &HeaderMap, body: 
         }
         return response;
     }
-    if client.rate_limited && state.count_api_call(&client.client_id) % 3 == 0 {
+    if client.rate_limited && state.count_api_call(&client.client_id).is_multiple_of(3) {
         let mut response = api_error(
             StatusCode::TOO_MANY_REQUESTS,
             "TOO_MANY_REQUESTS",
             "rate limit exceeded",
         );
-        let retry_after = client.api_retry_after.as_deref().unwrap_or(DEFAULT_RETRY_AFTER);
+        let retry_after = client
+            .api_retry_after
+            .as_deref()
+            .unwrap_or(DEFAULT_RETRY_AFTER);
         set_header(&mut response, RETRY_AFTER, retry_after);
         return response;
     }
@@ -558,8 +607,12 @@ async fn api_call(state: &SimState, route: ApiRoute, headers: &HeaderMap, body: 
         );
     }
     match route.answer(body) {
-        Ok(answer) => padded_json(&answer, client.api_body_size),
-        Err(response) => response,
+        Some(answer) => padded_json(&answer, client.api_body_size),
+        None => api_error(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "expected a JSON body {\"queryId\":\"#...\"}",
+        ),
     }
 }
 
@@ -573,7 +626,11 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 
 fn unauthorized() -> Response {
     let mut response = api_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "invalid token");
-    set_header(&mut response, WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"");
+    set_header(
+        &mut response,
+        WWW_AUTHENTICATE,
+        "Bearer error=\"invalid_token\"",
+    );
     response
 }
 
@@ -634,20 +691,15 @@ fn remote_actions() -> Value {
     ])
 }
 
-fn nql_execute(body: &[u8]) -> Result<Value, Response> {
+/// The answer to `{"queryId":"#..."}`; `None` for any other body.
+fn nql_execute(body: &[u8]) -> Option<Value> {
     let query_id = serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|request| request.get("queryId")?.as_str().map(str::to_owned))
         .filter(|query_id| query_id.starts_with('#') && query_id.len() > 1);
-    let Some(query_id) = query_id else {
-        return Err(api_error(
-            StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
-            "expected a JSON body {\"queryId\":\"#...\"}",
-        ));
-    };
+    let query_id = query_id?;
     let executed = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-    Ok(json!({
+    Some(json!({
         "queryId": query_id,
         "executedQuery": "devices during past 1d | summarize count = count()",
         "rows": 1,
@@ -661,7 +713,12 @@ fn nql_execute(body: &[u8]) -> Result<Value, Response> {
 // Helpers
 
 fn json_response(status: StatusCode, body: &Value) -> Response {
-    (status, [(CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    (
+        status,
+        [(CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// JSON padded with trailing whitespace (still valid JSON, same shape) to at

@@ -168,7 +168,8 @@ impl TlsListener {
                 let graceful = graceful.clone();
                 let hard_stop = hard_stop.clone();
                 tokio::spawn(async move {
-                    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                    let handshake =
+                        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
                     let stream = tokio::select! {
                         _ = graceful.cancelled() => return,
                         result = handshake => match result {

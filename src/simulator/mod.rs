@@ -170,7 +170,9 @@ impl Simulator {
         let graceful = CancellationToken::new();
         let hard_stop = CancellationToken::new();
         let listener = PlainListener::new(listener, hard_stop.clone());
-        Ok(Self::spawn(listener, local_addr, false, scenario, graceful, hard_stop))
+        Ok(Self::spawn(
+            listener, local_addr, false, scenario, graceful, hard_stop,
+        ))
     }
 
     /// Serves HTTPS with the given PEM certificate chain and PKCS#8 private
@@ -186,7 +188,9 @@ impl Simulator {
         let graceful = CancellationToken::new();
         let hard_stop = CancellationToken::new();
         let listener = TlsListener::spawn(listener, config, graceful.clone(), hard_stop.clone())?;
-        Ok(Self::spawn(listener, local_addr, true, scenario, graceful, hard_stop))
+        Ok(Self::spawn(
+            listener, local_addr, true, scenario, graceful, hard_stop,
+        ))
     }
 
     fn spawn<L>(
@@ -204,7 +208,10 @@ impl Simulator {
         let app = handlers::router(state.clone());
         let signal = graceful.clone().cancelled_owned();
         let server = tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(signal).await {
+            if let Err(error) = axum::serve(listener, app)
+                .with_graceful_shutdown(signal)
+                .await
+            {
                 tracing::error!(%error, "simulator server failed");
             }
         });
@@ -251,15 +258,21 @@ impl Simulator {
     }
 
     /// Stops accepting and ends all connections; resolves when the server
-    /// task has ended. In-flight requests get [`SHUTDOWN_GRACE`] (delayed
+    /// task has ended. In-flight requests get 2 s (delayed
     /// ones answer 503 at once); connections still open after that are cut,
     /// so this never hangs on a hanging client.
     pub async fn shutdown(self) {
         self.graceful.cancel();
         let mut server = self.server;
-        if tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await.is_err() {
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut server)
+            .await
+            .is_err()
+        {
             self.hard_stop.cancel();
-            if tokio::time::timeout(SHUTDOWN_CUT_WAIT, &mut server).await.is_err() {
+            if tokio::time::timeout(SHUTDOWN_CUT_WAIT, &mut server)
+                .await
+                .is_err()
+            {
                 server.abort();
                 let _ = server.await;
             }

@@ -16,7 +16,7 @@ use super::SimulatorError;
 
 /// The API path the `missing_permission` preset forbids: Nexthink answers 403
 /// there when the credential lacks the Remote Actions permission.
-pub const REMOTE_ACTION_PATH: &str = "/api/v1/act/remote-action";
+pub(super) const REMOTE_ACTION_PATH: &str = "/api/v1/act/remote-action";
 
 /// What the simulated API does, per client.
 ///

@@ -70,7 +70,10 @@ impl SimState {
     /// test that flips a scenario sees the new one from its first request.
     pub(super) fn set_scenario(&self, scenario: Scenario) {
         let table = Arc::new(ClientTable::new(scenario));
-        *self.scenario.write().unwrap_or_else(PoisonError::into_inner) = table;
+        *self
+            .scenario
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = table;
         lock(&self.counters).clear();
     }
 
@@ -117,7 +120,9 @@ impl SimState {
 
     /// The client a token was issued to, expired or not (for the log).
     pub(super) fn token_owner(&self, token: &str) -> Option<Arc<str>> {
-        lock(&self.tokens).owner(token).map(|(client_id, _)| client_id)
+        lock(&self.tokens)
+            .owner(token)
+            .map(|(client_id, _)| client_id)
     }
 
     pub(super) fn record(&self, request: RecordedRequest) {

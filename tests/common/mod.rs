@@ -61,12 +61,10 @@ impl Daemon {
             let mut sent = false;
             for line in BufReader::new(pipe).lines() {
                 let Ok(line) = line else { break };
-                if !sent {
-                    if let Some(at) = line.find("listen=") {
-                        let addr = line[at + 7..].split_whitespace().next().unwrap().to_owned();
-                        let _ = tx.send(addr);
-                        sent = true;
-                    }
+                if !sent && let Some(at) = line.find("listen=") {
+                    let addr = line[at + 7..].split_whitespace().next().unwrap().to_owned();
+                    let _ = tx.send(addr);
+                    sent = true;
                 }
                 let mut all = sink.lock().unwrap();
                 all.push_str(&line);
@@ -80,7 +78,12 @@ impl Daemon {
                 panic!("credprobe did not start:\n{}", stderr.lock().unwrap());
             }
         };
-        Daemon { child, addr, stderr, dir }
+        Daemon {
+            child,
+            addr,
+            stderr,
+            dir,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -116,7 +119,10 @@ impl Daemon {
                 return text;
             }
             if start.elapsed() > limit {
-                panic!("condition not met within {limit:?}\n--- metrics\n{text}\n--- log\n{}", self.logs());
+                panic!(
+                    "condition not met within {limit:?}\n--- metrics\n{text}\n--- log\n{}",
+                    self.logs()
+                );
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
