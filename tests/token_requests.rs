@@ -27,7 +27,10 @@ fn probe(config: &str, extra: &[&str]) -> (i32, String, String) {
 }
 
 fn token_requests(requests: &[RecordedRequest]) -> Vec<&RecordedRequest> {
-    requests.iter().filter(|r| r.path.contains("token")).collect()
+    requests
+        .iter()
+        .filter(|r| r.path.contains("token"))
+        .collect()
 }
 
 fn basic(id: &str, secret: &str) -> String {
@@ -60,7 +63,10 @@ async fn nexthink_login_form_sends_exactly_the_documented_request() {
     let token = tokens[0];
     assert_eq!(token.method, "POST");
     assert_eq!(token.path, "/oauth2/default/v1/token");
-    assert_eq!(token.header("authorization"), Some(basic("acme", "acme-secret").as_str()));
+    assert_eq!(
+        token.header("authorization"),
+        Some(basic("acme", "acme-secret").as_str())
+    );
     assert_eq!(
         token.header("content-type"),
         Some("application/x-www-form-urlencoded")
@@ -75,7 +81,11 @@ async fn nexthink_login_form_sends_exactly_the_documented_request() {
         .find(|r| r.path == "/api/v1/workflows")
         .expect("the default Nexthink endpoint is the workflows list");
     assert_eq!(call.method, "GET");
-    assert!(call.header("authorization").unwrap().starts_with("Bearer ey"));
+    assert!(
+        call.header("authorization")
+            .unwrap()
+            .starts_with("Bearer ey")
+    );
     assert!(call.body.is_empty());
 }
 
@@ -95,8 +105,14 @@ async fn nexthink_legacy_form_sends_only_the_basic_header() {
     assert_eq!(tokens.len(), 1);
     let token = tokens[0];
     assert_eq!(token.method, "POST");
-    assert_eq!(token.path, "/api/v1/token", "the legacy form lives on the API host");
-    assert_eq!(token.header("authorization"), Some(basic("acme", "acme-secret").as_str()));
+    assert_eq!(
+        token.path, "/api/v1/token",
+        "the legacy form lives on the API host"
+    );
+    assert_eq!(
+        token.header("authorization"),
+        Some(basic("acme", "acme-secret").as_str())
+    );
     assert_eq!(token.header("content-type"), None);
     assert!(token.body.is_empty());
 }
@@ -138,7 +154,9 @@ async fn token_redirects_are_not_followed_and_oversized_bodies_refused() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("oversized: token FAILED: invalid_response (response body over the 65536-byte limit)"),
+        stdout.contains(
+            "oversized: token FAILED: invalid_response (response body over the 65536-byte limit)"
+        ),
         "{stdout}"
     );
     let requests = sim.requests();
@@ -146,7 +164,11 @@ async fn token_redirects_are_not_followed_and_oversized_bodies_refused() {
         .iter()
         .filter(|r| r.client_id.as_deref() == Some("redirector"))
         .collect();
-    assert_eq!(redirected.len(), 1, "the redirect was followed: {redirected:?}");
+    assert_eq!(
+        redirected.len(),
+        1,
+        "the redirect was followed: {redirected:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,7 +181,10 @@ async fn probe_reports_failures_and_uses_exit_codes() {
     let (code, stdout, _) = probe(&config, &["--tenant", "good"]);
     assert_eq!(code, 0, "{stdout}");
     assert!(stdout.starts_with("good: token OK"), "{stdout}");
-    assert!(!stdout.contains("bad:"), "only the named tenant runs: {stdout}");
+    assert!(
+        !stdout.contains("bad:"),
+        "only the named tenant runs: {stdout}"
+    );
 
     let (code, stdout, _) = probe(&config, &[]);
     assert_eq!(code, 1, "{stdout}");
@@ -174,7 +199,10 @@ async fn probe_reports_failures_and_uses_exit_codes() {
 
     let (code, _, stderr) = probe(&config, &["--tenant", "nope"]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("unknown tenant nope; configured: bad, good"), "{stderr}");
+    assert!(
+        stderr.contains("unknown tenant nope; configured: bad, good"),
+        "{stderr}"
+    );
 
     let (code, _, stderr) = probe("tenants: [{name: x}]\n", &[]);
     assert_eq!(code, 2, "a config error is a usage error: {stderr}");

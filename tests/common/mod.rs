@@ -61,8 +61,7 @@ impl Daemon {
             let mut sent = false;
             for line in BufReader::new(pipe).lines() {
                 let Ok(line) = line else { break };
-                if !sent && let Some(at) = line.find("listen=") {
-                    let addr = line[at + 7..].split_whitespace().next().unwrap().to_owned();
+                if !sent && let Some(addr) = listen_address(&line) {
                     let _ = tx.send(addr);
                     sent = true;
                 }
@@ -147,6 +146,15 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The address in the daemon's start-up line, logfmt or JSON.
+fn listen_address(line: &str) -> Option<String> {
+    if let Some(at) = line.find("listen=") {
+        return line[at + 7..].split_whitespace().next().map(str::to_owned);
+    }
+    let at = line.find("\"listen\":\"")?;
+    line[at + 10..].split('"').next().map(str::to_owned)
 }
 
 /// Sends a signal by name with kill(1).
@@ -234,4 +242,20 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path
+}
+
+/// The sum of every series of `name` whose labels include `labels`.
+pub fn sum(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
+            let matches = metric == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")));
+            matches.then(|| value.parse::<f64>().ok()).flatten()
+        })
+        .sum()
 }

@@ -1,0 +1,466 @@
+//! The real daemon over time: schedules under a hanging upstream,
+//! Retry-After, token reuse, secret rotation, TLS expiry, lifecycle
+//! endpoints, secrets kept out of every output, and promtool on a scrape.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::{Daemon, at_least, start_simulator, sum, value, write};
+use credprobe::simulator::{RecordedRequest, Scenario, Simulator};
+
+fn times_of(requests: &[RecordedRequest], client: &str, path_part: &str) -> Vec<f64> {
+    requests
+        .iter()
+        .filter(|r| r.client_id.as_deref() == Some(client) && r.path.contains(path_part))
+        .map(|r| r.at.duration_since(UNIX_EPOCH).unwrap().as_secs_f64())
+        .collect()
+}
+
+fn gaps(times: &[f64]) -> Vec<f64> {
+    times.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_upstream_is_cut_at_the_timeout_and_others_keep_their_schedule() {
+    let sim = start_simulator(
+        Scenario::from_yaml_str(
+            "clients:\n  - {client_id: hang, client_secret: s, api_delay: 1h}\n  - {client_id: steady, client_secret: s}\n",
+        )
+        .unwrap(),
+    )
+    .await;
+    let base = sim.base_url();
+    let daemon = Daemon::start(
+        &format!(
+            "defaults: {{interval: 1s, timeout: 300ms}}\ntenants:\n  - {{name: hang, base_url: \"{base}\", token_url: \"{base}/oauth2/token\", client_id: hang, client_secret: s, endpoints: [{{name: workflows, path: /api/v1/workflows}}]}}\n  - {{name: steady, base_url: \"{base}\", token_url: \"{base}/oauth2/token\", client_id: steady, client_secret: s, endpoints: [{{name: workflows, path: /api/v1/workflows}}]}}\n"
+        ),
+        &[],
+    );
+    let text = daemon
+        .wait_for_metrics(Duration::from_secs(20), |t| {
+            at_least(
+                t,
+                "credprobe_endpoint_requests_total",
+                &[("tenant", "hang"), ("result", "timeout")],
+                4.0,
+            ) && at_least(
+                t,
+                "credprobe_endpoint_requests_total",
+                &[("tenant", "steady"), ("result", "success")],
+                4.0,
+            )
+        })
+        .await;
+    // Each hanging call was cut at the timeout, not left to pile up.
+    let sum = value(
+        &text,
+        "credprobe_endpoint_request_duration_seconds_sum",
+        &[("tenant", "hang")],
+    )
+    .unwrap();
+    let count = value(
+        &text,
+        "credprobe_endpoint_request_duration_seconds_count",
+        &[("tenant", "hang")],
+    )
+    .unwrap();
+    let mean = sum / count;
+    assert!(
+        (0.29..1.0).contains(&mean),
+        "mean hanging-call latency {mean}s"
+    );
+    // The healthy tenant kept a one-second rhythm meanwhile.
+    let steady = times_of(&sim.requests(), "steady", "token");
+    assert!(steady.len() >= 4, "{steady:?}");
+    for gap in gaps(&steady) {
+        assert!(
+            (0.5..1.6).contains(&gap),
+            "steady tenant's token requests drifted: {steady:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_in_seconds_and_as_an_http_date_delays_the_next_request() {
+    let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(4));
+    let scenario = format!(
+        "clients:\n  - {{client_id: seconds, client_secret: s, token_status: 429, token_retry_after: \"3\"}}\n  - {{client_id: dated, client_secret: s, token_status: 429, token_retry_after: \"{date}\"}}\n"
+    );
+    // One simulator per tenant: back-off is per host.
+    let a = start_simulator(Scenario::from_yaml_str(&scenario).unwrap()).await;
+    let b = start_simulator(Scenario::from_yaml_str(&scenario).unwrap()).await;
+    let (a_url, b_url) = (a.base_url(), b.base_url());
+    let daemon = Daemon::start(
+        &format!(
+            "defaults: {{interval: 1s, timeout: 300ms}}\ntenants:\n  - {{name: seconds, token_url: \"{a_url}/oauth2/token\", client_id: seconds, client_secret: s}}\n  - {{name: dated, token_url: \"{b_url}/oauth2/token\", client_id: dated, client_secret: s}}\n"
+        ),
+        &[],
+    );
+    daemon
+        .wait_for_metrics(Duration::from_secs(20), |t| {
+            at_least(
+                t,
+                "credprobe_token_requests_total",
+                &[("tenant", "seconds"), ("result", "rate_limited")],
+                3.0,
+            ) && at_least(
+                t,
+                "credprobe_token_requests_total",
+                &[("tenant", "dated"), ("result", "rate_limited")],
+                2.0,
+            )
+        })
+        .await;
+    let seconds = times_of(&a.requests(), "seconds", "token");
+    for gap in gaps(&seconds) {
+        assert!(
+            gap >= 2.9,
+            "a request came {gap:.2}s after a Retry-After of 3s: {seconds:?}"
+        );
+    }
+    let dated = times_of(&b.requests(), "dated", "token");
+    assert!(
+        dated[1] - dated[0] >= 2.5,
+        "the HTTP-date Retry-After was not honoured: {dated:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_reuse_until_expiry_requests_one_token_for_many_cycles() {
+    let sim = start_simulator(
+        Scenario::from_yaml_str("clients: [{client_id: c, client_secret: s}]").unwrap(),
+    )
+    .await;
+    let base = sim.base_url();
+    let daemon = Daemon::start(
+        &format!(
+            "defaults: {{interval: 1s, timeout: 300ms}}\ntenants:\n  - {{name: reuse, token_reuse: until_expiry, base_url: \"{base}\", token_url: \"{base}/oauth2/token\", client_id: c, client_secret: s, endpoints: [{{name: workflows, path: /api/v1/workflows}}]}}\n  - {{name: fresh, base_url: \"{base}\", token_url: \"{base}/oauth2/token\", client_id: c, client_secret: s, endpoints: [{{name: workflows, path: /api/v1/workflows}}]}}\n"
+        ),
+        &[],
+    );
+    let text = daemon
+        .wait_for_metrics(Duration::from_secs(20), |t| {
+            at_least(
+                t,
+                "credprobe_endpoint_requests_total",
+                &[("tenant", "reuse"), ("result", "success")],
+                4.0,
+            ) && at_least(
+                t,
+                "credprobe_token_requests_total",
+                &[("tenant", "fresh"), ("result", "success")],
+                4.0,
+            )
+        })
+        .await;
+    assert_eq!(
+        value(
+            &text,
+            "credprobe_token_requests_total",
+            &[("tenant", "reuse"), ("result", "success")]
+        ),
+        Some(1.0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rewritten_secret_file_is_used_by_the_next_token_request() {
+    let sim = start_simulator(
+        Scenario::from_yaml_str("clients: [{client_id: c, client_secret: right}]").unwrap(),
+    )
+    .await;
+    let base = sim.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = write(dir.path(), "secret", "wrong\n");
+    let daemon = Daemon::start_in(
+        dir,
+        &format!(
+            "defaults: {{interval: 1s, timeout: 300ms}}\ntenants:\n  - {{name: rotating, token_url: \"{base}/oauth2/token\", client_id: c, client_secret_file: secret}}\n"
+        ),
+        &[],
+    );
+    daemon
+        .wait_for_metrics(Duration::from_secs(10), |t| {
+            at_least(
+                t,
+                "credprobe_token_requests_total",
+                &[("tenant", "rotating"), ("result", "credentials_rejected")],
+                1.0,
+            )
+        })
+        .await;
+    // The Kubernetes way: a new file moved over the old one.
+    let next = secret.with_file_name("secret.new");
+    std::fs::write(&next, "right\n").unwrap();
+    std::fs::rename(&next, &secret).unwrap();
+    daemon
+        .wait_for_metrics(Duration::from_secs(10), |t| {
+            value(t, "credprobe_token_success", &[("tenant", "rotating")]) == Some(1.0)
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaf_certificate_expiry_is_exported_for_https_hosts() {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params.not_after = rcgen::date_time_ymd(2031, 1, 15);
+    let cert = params.self_signed(&key).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sim = Simulator::start_tls(
+        listener,
+        Scenario::from_yaml_str("clients: [{client_id: c, client_secret: s}]").unwrap(),
+        &cert.pem(),
+        &key.serialize_pem(),
+    )
+    .await
+    .unwrap();
+    let base = sim.base_url();
+    let host = base.trim_start_matches("https://").to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "ca.pem", &cert.pem());
+    let daemon = Daemon::start_in(
+        dir,
+        &format!(
+            "defaults: {{interval: 1s, timeout: 500ms}}\ntenants:\n  - {{name: tls, ca_file: ca.pem, base_url: \"{base}\", token_url: \"{base}/oauth2/token\", client_id: c, client_secret: s, endpoints: [{{name: workflows, path: /api/v1/workflows}}]}}\n"
+        ),
+        &[],
+    );
+    let text = daemon
+        .wait_for_metrics(Duration::from_secs(10), |t| {
+            value(t, "credprobe_endpoint_success", &[("tenant", "tls")]) == Some(1.0)
+        })
+        .await;
+    let expected = humantime::parse_rfc3339("2031-01-15T00:00:00Z")
+        .unwrap()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert_eq!(
+        value(
+            &text,
+            "credprobe_tls_certificate_expiry_timestamp_seconds",
+            &[("tenant", "tls"), ("host", &host)]
+        ),
+        Some(expected),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_endpoints_landing_page_info_series_and_sigterm() {
+    let sim = start_simulator(
+        Scenario::from_yaml_str("clients: [{client_id: c, client_secret: s}]").unwrap(),
+    )
+    .await;
+    let base = sim.base_url();
+    let mut daemon = Daemon::start(
+        &format!(
+            "defaults: {{interval: 2s, timeout: 500ms}}\ntenants:\n  - {{name: one, labels: {{customer: acme, tier: gold}}, credential_expires: \"2027-06-30\", token_url: \"{base}/oauth2/token\", client_id: c, client_secret: s}}\n  - {{name: two, labels: {{customer: globex}}, token_url: \"{base}/oauth2/token\", client_id: c, client_secret: s}}\n"
+        ),
+        &[],
+    );
+    assert_eq!(daemon.get("/-/healthy").await.0, 200);
+    let (status, page) = daemon.get("/").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("credprobe") && page.contains("href=\"metrics\""),
+        "{page}"
+    );
+    // Ready once both tenants have finished a first cycle (within one interval).
+    let start = std::time::Instant::now();
+    loop {
+        let (status, body) = daemon.get("/-/ready").await;
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503);
+        assert!(body.contains("of 2 tenants"), "{body}");
+        assert!(start.elapsed() < Duration::from_secs(10), "never ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let text = daemon.metrics().await;
+    assert_eq!(
+        value(
+            &text,
+            "credprobe_credential_expiry_timestamp_seconds",
+            &[("tenant", "one")]
+        ),
+        Some(1_814_313_600.0)
+    );
+    assert!(
+        value(
+            &text,
+            "credprobe_credential_expiry_timestamp_seconds",
+            &[("tenant", "two")]
+        )
+        .is_none()
+    );
+    assert_eq!(
+        value(
+            &text,
+            "credprobe_tenant_info",
+            &[("tenant", "one"), ("customer", "acme"), ("tier", "gold")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &text,
+            "credprobe_tenant_info",
+            &[("tenant", "two"), ("customer", "globex")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(value(&text, "credprobe_tenants", &[]), Some(2.0));
+    assert_eq!(
+        value(&text, "credprobe_config_last_reload_successful", &[]),
+        Some(1.0)
+    );
+    assert!(text.contains("credprobe_build_info{revision="), "{text}");
+
+    let status = daemon
+        .terminate(Duration::from_secs(15))
+        .expect("exits after SIGTERM");
+    assert!(status.success(), "{status:?}\n{}", daemon.logs());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_or_token_reaches_logs_metrics_or_pages_at_trace_level() {
+    let sim = start_simulator(
+        Scenario::from_yaml_str(
+            "clients:\n  - {client_id: basic, client_secret: basic-SECRET-1}\n  - {client_id: post, client_secret: post-SECRET-2}\n  - {client_id: filed, client_secret: file-SECRET-3}\n  - {client_id: revoked, client_secret: revoked-SECRET-4, scenario: revoked}\n  - {client_id: rejecter, client_secret: reject-SECRET-5, reject_tokens: true}\n",
+        )
+        .unwrap(),
+    )
+    .await;
+    let base = sim.base_url();
+    for format in ["logfmt", "json"] {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "filed", "file-SECRET-3");
+        let daemon = Daemon::start_in(
+            dir,
+            &format!(
+                "defaults: {{interval: 1s, timeout: 500ms}}\ntenants:\n  - {{name: basic, base_url: \"{base}\", token_url: \"{base}/oauth2/token\", client_id: basic, client_secret: basic-SECRET-1, endpoints: [{{name: w, path: /api/v1/workflows}}]}}\n  - {{name: post, client_auth: post, base_url: \"{base}\", token_url: \"{base}/oauth2/token\", client_id: post, client_secret: post-SECRET-2, endpoints: [{{name: w, path: /api/v1/workflows}}]}}\n  - {{name: filed, token_url: \"{base}/oauth2/token\", client_id: filed, client_secret_file: filed}}\n  - {{name: revoked, token_url: \"{base}/oauth2/token\", client_id: revoked, client_secret: revoked-SECRET-4}}\n  - {{name: rejecter, base_url: \"{base}\", token_url: \"{base}/oauth2/token\", client_id: rejecter, client_secret: reject-SECRET-5, endpoints: [{{name: w, path: /api/v1/workflows}}]}}\n"
+            ),
+            &["--log.level", "trace", "--log.format", format],
+        );
+        let text = daemon
+            .wait_for_metrics(Duration::from_secs(15), |t| {
+                ["basic", "post", "filed", "revoked", "rejecter"]
+                    .iter()
+                    .all(|tenant| {
+                        sum(t, "credprobe_token_requests_total", &[("tenant", tenant)]) >= 2.0
+                    })
+            })
+            .await;
+        let page = daemon.get("/").await.1;
+        let logs = daemon.logs();
+        assert!(
+            logs.contains("level=trace")
+                || logs.contains("\"level\":\"TRACE\"")
+                || logs.contains("level=debug")
+                || logs.contains("\"level\":\"DEBUG\""),
+            "verbose logging is on: {logs}"
+        );
+        let mut secrets: Vec<String> = (1..=5)
+            .map(|i| {
+                ["basic", "post", "file", "revoked", "reject"][i - 1].to_owned()
+                    + "-SECRET-"
+                    + &i.to_string()
+            })
+            .collect();
+        // Every token the simulator saw come back, and every Authorization value sent.
+        for request in sim.requests() {
+            if let Some(auth) = request.header("authorization") {
+                secrets.push(auth.to_owned());
+                if let Some(token) = auth.strip_prefix("Bearer ") {
+                    secrets.push(token.to_owned());
+                    // The JWT's signature part alone is unique too.
+                    secrets.push(token.rsplit('.').next().unwrap().to_owned());
+                }
+                if let Some(basic) = auth.strip_prefix("Basic ") {
+                    secrets.push(basic.to_owned());
+                }
+            }
+        }
+        assert!(secrets.len() > 10, "tokens were collected: {secrets:?}");
+        for secret in &secrets {
+            for (place, haystack) in [("log", &logs), ("/metrics", &text), ("/", &page)] {
+                assert!(
+                    !haystack.contains(secret.as_str()),
+                    "{secret:?} appeared in the {place} ({format})"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promtool_finds_nothing_wrong_with_a_real_scrape() {
+    let promtool = which("promtool").unwrap_or_else(|| {
+        panic!("promtool is required for this test: run `make test` (it installs Debian's `prometheus` package) or `apt-get install prometheus`")
+    });
+    let sim = start_simulator(credprobe::demo::demo_scenario()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = credprobe::demo::demo_config(&sim.base_url())
+        .replace("interval: 10s", "interval: 1s")
+        .replace("timeout: 5s", "timeout: 900ms");
+    let daemon = Daemon::start_in(dir, &config, &[]);
+    let text = daemon
+        .wait_for_metrics(Duration::from_secs(15), |t| {
+            at_least(
+                t,
+                "credprobe_token_requests_total",
+                &[
+                    ("tenant", "globex-revoked"),
+                    ("result", "credentials_rejected"),
+                ],
+                1.0,
+            ) && at_least(
+                t,
+                "credprobe_endpoint_requests_total",
+                &[("tenant", "umbrella-noperm"), ("result", "forbidden")],
+                1.0,
+            )
+        })
+        .await;
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "promtool check metrics failed:\n{said}"
+    );
+    assert!(
+        said.trim().is_empty(),
+        "promtool check metrics complained:\n{said}"
+    );
+}
+
+fn which(tool: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(tool))
+            .find(|path| path.is_file())
+    })
+}
