@@ -220,34 +220,47 @@ async fn tenant_loop(
 }
 
 /// Hands a cycle's outcomes to the metrics, the status board and the log.
+/// A result that differs from the previous one is logged at info (warn for
+/// a failure), a repeat only at debug: with thousands of tenants the log
+/// shows what changed, not the same failure every interval.
 pub fn record(ctx: &ProbeContext, tenant: &Tenant, report: &probe::CycleReport) {
+    let (last_token, last_endpoints) = ctx.status.last_results(&tenant.name);
     if let Some(token) = &report.token {
         ctx.metrics.record_token(&tenant.name, token);
-        if token.result != probe::TokenResult::Success {
-            tracing::info!(
-                tenant = %tenant.name,
-                result = token.result.as_str(),
-                status = token.status.unwrap_or(0),
-                detail = token.detail.as_deref().unwrap_or(""),
-                "token request failed"
-            );
-        } else {
-            tracing::debug!(tenant = %tenant.name, latency_ms = token.latency.as_millis() as u64, "token request succeeded");
+        let ok = token.result == probe::TokenResult::Success;
+        let changed =
+            last_token.is_some_and(|last| last != token.result) || (last_token.is_none() && !ok);
+        let detail = token.detail.as_deref().unwrap_or("");
+        let latency_ms = token.latency.as_millis() as u64;
+        match (changed, ok) {
+            (true, false) => {
+                tracing::warn!(tenant = %tenant.name, result = token.result.as_str(), status = token.status.unwrap_or(0), detail, "token request failed")
+            }
+            (true, true) => {
+                tracing::info!(tenant = %tenant.name, latency_ms, "token request succeeds again")
+            }
+            (false, _) => {
+                tracing::debug!(tenant = %tenant.name, result = token.result.as_str(), status = token.status.unwrap_or(0), latency_ms, detail, "token request")
+            }
         }
     }
     for (name, outcome) in &report.endpoints {
         ctx.metrics.record_endpoint(&tenant.name, name, outcome);
-        if outcome.result != probe::EndpointResult::Success {
-            tracing::info!(
-                tenant = %tenant.name,
-                endpoint = %name,
-                result = outcome.result.as_str(),
-                status = outcome.status.unwrap_or(0),
-                detail = outcome.detail.as_deref().unwrap_or(""),
-                "endpoint call failed"
-            );
-        } else {
-            tracing::debug!(tenant = %tenant.name, endpoint = %name, "endpoint call succeeded");
+        let ok = outcome.result == probe::EndpointResult::Success;
+        let last = last_endpoints.get(name).copied();
+        let changed = last.is_some_and(|last| last != outcome.result) || (last.is_none() && !ok);
+        let detail = outcome.detail.as_deref().unwrap_or("");
+        let status = outcome.status.unwrap_or(0);
+        match (changed, ok) {
+            (true, false) => {
+                tracing::warn!(tenant = %tenant.name, endpoint = %name, result = outcome.result.as_str(), status, detail, "endpoint call failed")
+            }
+            (true, true) => {
+                tracing::info!(tenant = %tenant.name, endpoint = %name, status, "endpoint call succeeds again")
+            }
+            (false, _) => {
+                tracing::debug!(tenant = %tenant.name, endpoint = %name, result = outcome.result.as_str(), status, detail, "endpoint call")
+            }
         }
     }
     ctx.status.record(&tenant.name, report);

@@ -121,6 +121,18 @@ impl StatusBoard {
         }
     }
 
+    /// The last token result and endpoint results of a tenant, so the log
+    /// can report changes rather than every repeat.
+    pub fn last_results(
+        &self,
+        tenant: &str,
+    ) -> (Option<TokenResult>, BTreeMap<String, EndpointResult>) {
+        let map = self.tenants.read().expect("status poisoned");
+        map.get(tenant)
+            .map(|s| (s.token_result, s.endpoints.clone()))
+            .unwrap_or_default()
+    }
+
     /// (tenants whose first cycle has finished, tenants configured).
     pub fn readiness(&self) -> (usize, usize) {
         let map = self.tenants.read().expect("status poisoned");

@@ -207,3 +207,49 @@ async fn probe_reports_failures_and_uses_exit_codes() {
     let (code, _, stderr) = probe("tenants: [{name: x}]\n", &[]);
     assert_eq!(code, 2, "a config error is a usage error: {stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_url_routes_the_tenants_requests_through_the_proxy() {
+    // The simulator answers absolute-form requests as a forward proxy would
+    // see them, so it can stand in for the proxy; the origin port is closed.
+    let proxy = start_simulator(Scenario::from_yaml_str(SCENARIO).unwrap()).await;
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let origin = format!("http://127.0.0.1:{closed}");
+    let (code, stdout, stderr) = probe(
+        &format!(
+            "tenants:\n  - {{name: proxied, proxy_url: \"{}\", base_url: \"{origin}\", token_url: \"{origin}/oauth2/token\", client_id: acme, client_secret: acme-secret, endpoints: [{{name: workflows, path: /api/v1/workflows}}]}}\n",
+            proxy.base_url()
+        ),
+        &[],
+    );
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    let paths: Vec<String> = proxy.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths, ["/oauth2/token", "/api/v1/workflows"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_method_headers_and_body_are_sent() {
+    let sim = start_simulator(Scenario::from_yaml_str(SCENARIO).unwrap()).await;
+    let base = sim.base_url();
+    let (code, stdout, stderr) = probe(
+        &format!(
+            "tenants:\n  - name: nql\n    base_url: \"{base}\"\n    token_url: \"{base}/oauth2/token\"\n    client_id: acme\n    client_secret: acme-secret\n    endpoints:\n      - name: nql\n        path: /api/v2/nql/execute\n        method: post\n        allow_mutating: true\n        headers: {{Content-Type: application/json, X-Probe: credprobe}}\n        body: '{{\"queryId\":\"#devices\"}}'\n        expect: {{status: [200], body_regex: '\"rows\"'}}\n      - {{name: head, path: /api/v1/workflows, method: HEAD}}\n"
+        ),
+        &[],
+    );
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    let requests = sim.requests();
+    let nql = requests
+        .iter()
+        .find(|r| r.path == "/api/v2/nql/execute")
+        .unwrap();
+    assert_eq!(nql.method, "POST");
+    assert_eq!(nql.body, r##"{"queryId":"#devices"}"##);
+    assert_eq!(nql.header("content-type"), Some("application/json"));
+    assert_eq!(nql.header("x-probe"), Some("credprobe"));
+    let head = requests.iter().find(|r| r.method == "HEAD").unwrap();
+    assert_eq!(head.path, "/api/v1/workflows");
+}

@@ -236,3 +236,24 @@ pub fn error_chain(error: &(dyn StdError + 'static)) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_client_per_profile_and_role() {
+        let transport = Transport::new(4);
+        let plain = HttpProfile::default();
+        let proxied = HttpProfile {
+            proxy: Some(url::Url::parse("http://127.0.0.1:3128").unwrap()),
+            ca: None,
+        };
+        for _ in 0..3 {
+            transport.client(&plain, Role::Token).unwrap();
+            transport.client(&plain, Role::Endpoint).unwrap();
+            transport.client(&proxied, Role::Endpoint).unwrap();
+        }
+        assert_eq!(transport.client_count(), 3);
+    }
+}
