@@ -92,9 +92,7 @@ impl Scheduler {
             summary.removed.push(name);
         }
 
-        self.ctx
-            .status
-            .set_tenants(config.tenants.iter().map(|t| t.name.as_str()));
+        self.ctx.status.set_tenants(&config.tenants);
         self.ctx.metrics.set_tenants(&config.tenants);
 
         for tenant in &config.tenants {

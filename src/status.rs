@@ -58,12 +58,12 @@ pub struct StatusBoard {
 impl StatusBoard {
     /// Makes the board hold exactly these tenants, keeping what is known of
     /// those that stay.
-    pub fn set_tenants<'a>(&self, names: impl IntoIterator<Item = &'a str>) {
+    pub fn set_tenants(&self, tenants: &[std::sync::Arc<crate::config::Tenant>]) {
         let mut map = self.tenants.write().expect("status poisoned");
         let mut next = BTreeMap::new();
-        for name in names {
-            let status = map.remove(name).unwrap_or_default();
-            next.insert(name.to_owned(), status);
+        for tenant in tenants {
+            let status = map.remove(&tenant.name).unwrap_or_default();
+            next.insert(tenant.name.clone(), status);
         }
         *map = next;
     }

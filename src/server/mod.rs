@@ -1,5 +1,8 @@
 //! The HTTP server: `/metrics` for Prometheus, `/` for people, and the
 //! lifecycle endpoints `/-/healthy` and `/-/ready` for orchestrators.
+//! The status page and its JSON live in [`pages`].
+
+pub mod pages;
 
 use std::sync::Arc;
 
@@ -25,10 +28,10 @@ pub struct ServerState {
 /// The routes.
 pub fn router(state: ServerState) -> Router {
     Router::new()
-        .route("/", get(landing))
         .route("/metrics", get(metrics))
         .route("/-/healthy", get(healthy))
         .route("/-/ready", get(ready))
+        .merge(pages::routes())
         .with_state(state)
 }
 
@@ -79,17 +82,4 @@ async fn ready(State(state): State<ServerState>) -> Response {
         )
             .into_response()
     }
-}
-
-async fn landing(State(state): State<ServerState>) -> Html<String> {
-    let (done, total) = state.status.readiness();
-    Html(format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>credprobe</title></head>\n\
-<body><h1>credprobe</h1>\n\
-<p>Proves per tenant that API credentials still work: an OAuth2 client-credentials token request, then the tenant's endpoints with that token.</p>\n\
-<p>{total} tenants configured, {done} probed at least once.</p>\n\
-<ul><li><a href=\"metrics\">Metrics</a></li><li><a href=\"-/healthy\">Health</a></li><li><a href=\"-/ready\">Readiness</a></li></ul>\n\
-<p>credprobe {version}</p></body></html>\n",
-        version = crate::metrics::VERSION,
-    ))
 }
