@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, ConfigError};
-use crate::daemon::{self, DaemonOptions};
+use crate::daemon::{self, ConfigSource, Controls, DaemonOptions};
 use crate::logging::{self, LogFormat, LogLevel};
 use crate::simulator::{self, Scenario};
 
@@ -91,9 +91,18 @@ pub struct RunArgs {
     /// Address of the HTTP server (/metrics, /, /-/healthy, /-/ready).
     #[arg(long = "web.listen-address", value_name = "ADDR", default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
-    /// How long probes in flight may take to finish on SIGTERM/SIGINT.
+    /// How long probes in flight may take to finish on SIGTERM/SIGINT (a
+    /// second signal exits at once).
     #[arg(long = "shutdown.grace", value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
+    /// Also reload when the configuration file or a tenant file changes
+    /// (including a Kubernetes ConfigMap update). SIGHUP and
+    /// `POST /-/reload` always reload.
+    #[arg(long = "config.watch")]
+    pub config_watch: bool,
+    /// How often `--config.watch` looks at the files.
+    #[arg(long = "config.watch-interval", value_name = "DURATION", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub config_watch_interval: Duration,
 }
 
 /// Logging options.
@@ -149,14 +158,25 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Probe { config, tenant }) => {
             crate::report::probe_once(&config, &tenant).await
         }
-        Some(Command::Demo { listen }) => crate::demo::run(listen, shutdown_on_signal())
-            .await
-            .map(|()| ExitCode::SUCCESS),
+        Some(Command::Demo { listen }) => {
+            let controls = signal_controls()?;
+            crate::demo::run(listen, controls).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Simulate { listen, scenario }) => simulate(listen, scenario).await,
     }
 }
 
+/// Signal handling first, so a SIGHUP during start-up is not fatal.
+fn signal_controls() -> anyhow::Result<Controls> {
+    let controls = Controls::new(CancellationToken::new());
+    crate::signals::install(controls.shutdown.clone(), controls.reload_sender.clone())
+        .context("cannot install signal handlers")?;
+    Ok(controls)
+}
+
 async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let controls = signal_controls()?;
     let Some(path) = args.config else {
         eprintln!("credprobe: --config FILE is required (see credprobe --help)");
         return Ok(ExitCode::from(2));
@@ -167,8 +187,16 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let options = DaemonOptions {
         shutdown_grace: args.shutdown_grace,
+        watch: args.config_watch.then_some(args.config_watch_interval),
     };
-    daemon::run(config, listener, options, shutdown_on_signal()).await?;
+    daemon::run(
+        ConfigSource::File(path),
+        config,
+        listener,
+        options,
+        controls,
+    )
+    .await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -194,6 +222,7 @@ fn check_config(path: &std::path::Path) -> ExitCode {
 }
 
 async fn simulate(listen: SocketAddr, scenario: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let controls = signal_controls()?;
     let scenario = match scenario {
         Some(path) => Scenario::from_yaml_file(&path)?,
         None => Scenario::demo(),
@@ -202,29 +231,7 @@ async fn simulate(listen: SocketAddr, scenario: Option<PathBuf>) -> anyhow::Resu
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(listen = %listener.local_addr()?, "simulated API listening");
-    let stop = shutdown_on_signal();
+    let stop = controls.shutdown.clone();
     simulator::run(listener, scenario, async move { stop.cancelled().await }).await?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// A token cancelled on the first SIGINT or SIGTERM.
-fn shutdown_on_signal() -> CancellationToken {
-    let token = CancellationToken::new();
-    let trigger = token.clone();
-    tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            tracing::error!("cannot install signal handlers");
-            return;
-        };
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM received"),
-            _ = int.recv() => tracing::info!("SIGINT received"),
-        }
-        trigger.cancel();
-    });
-    token
 }

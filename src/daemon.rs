@@ -1,16 +1,21 @@
 //! The long-running daemon: the scheduler probing every tenant and the
-//! server exporting what it saw, until shutdown.
+//! server exporting what it saw, reloading its configuration on request,
+//! until shutdown.
 
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
+use crate::config::{self, Config};
 use crate::metrics::Metrics;
 use crate::probe::Transport;
-use crate::scheduler::{ProbeContext, Scheduler};
-use crate::server::{self, ServerState};
+use crate::scheduler::{ApplySummary, ProbeContext, Scheduler};
+use crate::server::{self, ReloadRequest, ServerState};
 use crate::status::StatusBoard;
 
 /// Settings of the daemon that are not in the configuration file.
@@ -18,24 +23,60 @@ use crate::status::StatusBoard;
 pub struct DaemonOptions {
     /// How long in-flight probes may take to finish on shutdown.
     pub shutdown_grace: Duration,
+    /// Poll the configuration files this often and reload on change.
+    pub watch: Option<Duration>,
 }
 
 impl Default for DaemonOptions {
     fn default() -> Self {
         DaemonOptions {
             shutdown_grace: Duration::from_secs(10),
+            watch: None,
+        }
+    }
+}
+
+/// Where the configuration comes from, so it can be loaded again.
+#[derive(Debug, Clone)]
+pub enum ConfigSource {
+    /// A file (and the tenant files it names).
+    File(PathBuf),
+    /// Built in memory (the demo): nothing to reload.
+    Fixed,
+}
+
+/// What the daemon is told from outside while it runs.
+#[derive(Debug)]
+pub struct Controls {
+    /// Cancelled to stop: no new probes, in-flight ones finish within the
+    /// grace period, the server closes.
+    pub shutdown: CancellationToken,
+    /// Reload requests (SIGHUP); more come from `/-/reload` and the watch.
+    pub reloads: mpsc::Receiver<ReloadRequest>,
+    /// A sender of the same channel, handed to the server and the watch.
+    pub reload_sender: mpsc::Sender<ReloadRequest>,
+}
+
+impl Controls {
+    /// Controls with a fresh reload channel.
+    pub fn new(shutdown: CancellationToken) -> Controls {
+        let (reload_sender, reloads) = mpsc::channel(16);
+        Controls {
+            shutdown,
+            reloads,
+            reload_sender,
         }
     }
 }
 
 /// Probes `config`'s tenants and serves `/metrics` on `listener` until
-/// `shutdown` is cancelled; then stops scheduling, lets in-flight probes
-/// finish within the grace period, and closes the server.
+/// shutdown; reloads from `source` on request.
 pub async fn run(
+    source: ConfigSource,
     config: Config,
     listener: tokio::net::TcpListener,
     options: DaemonOptions,
-    shutdown: CancellationToken,
+    mut controls: Controls,
 ) -> anyhow::Result<()> {
     let metrics = Metrics::new(&config.histogram_buckets);
     metrics.config_loaded(true);
@@ -55,13 +96,42 @@ pub async fn run(
     );
 
     let server_stop = CancellationToken::new();
+    let reload = match &source {
+        ConfigSource::File(_) => Some(controls.reload_sender.clone()),
+        ConfigSource::Fixed => None,
+    };
     let server = tokio::spawn(server::serve(
         listener,
-        ServerState { metrics, status },
+        ServerState {
+            metrics: Arc::clone(&metrics),
+            status,
+            reload,
+        },
         server_stop.clone(),
     ));
+    if let (Some(every), ConfigSource::File(_)) = (options.watch, &source) {
+        tokio::spawn(watch(
+            config.source.clone(),
+            config.tenant_file_patterns.clone(),
+            every,
+            controls.reload_sender.clone(),
+            controls.shutdown.clone(),
+        ));
+    }
 
-    shutdown.cancelled().await;
+    let mut running = config;
+    loop {
+        tokio::select! {
+            _ = controls.shutdown.cancelled() => break,
+            Some(request) = controls.reloads.recv() => {
+                let outcome = reload_once(&source, &mut running, &mut scheduler, &metrics).await;
+                if let Some(reply) = request.reply {
+                    let _ = reply.send(outcome);
+                }
+            }
+        }
+    }
+
     tracing::info!("shutting down: no new probes; waiting for probes in flight");
     scheduler.shutdown(options.shutdown_grace).await;
     server_stop.cancel();
@@ -72,4 +142,122 @@ pub async fn run(
     }
     tracing::info!("credprobe stopped");
     Ok(())
+}
+
+/// Loads the configuration again and, only if it is valid, applies it.
+async fn reload_once(
+    source: &ConfigSource,
+    running: &mut Config,
+    scheduler: &mut Scheduler,
+    metrics: &Metrics,
+) -> Result<String, String> {
+    let ConfigSource::File(path) = source else {
+        return Err("this process has no configuration file to reload".to_owned());
+    };
+    let path = path.clone();
+    let loaded = tokio::task::spawn_blocking(move || config::load(&path))
+        .await
+        .map_err(|e| e.to_string())?;
+    let config = match loaded {
+        Ok(config) => config,
+        Err(error) => {
+            metrics.config_loaded(false);
+            tracing::error!("reload failed; the running configuration stays in force: {error}");
+            return Err(error.to_string());
+        }
+    };
+    if config.histogram_buckets != running.histogram_buckets {
+        tracing::warn!("histogram_buckets changed: takes effect at the next restart");
+    }
+    if config.max_concurrent_requests != running.max_concurrent_requests {
+        tracing::warn!("max_concurrent_requests changed: takes effect at the next restart");
+    }
+    let summary = scheduler.apply(&config).await;
+    metrics.config_loaded(true);
+    let text = describe(&summary);
+    tracing::info!(
+        added = summary.added.len(),
+        removed = summary.removed.len(),
+        changed = summary.changed.len(),
+        unchanged = summary.unchanged,
+        "configuration reloaded"
+    );
+    *running = config;
+    Ok(text)
+}
+
+fn describe(summary: &ApplySummary) -> String {
+    let list = |names: &[String]| {
+        if names.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", names.join(", "))
+        }
+    };
+    format!(
+        "reloaded: {} added{}, {} removed{}, {} changed{}, {} unchanged",
+        summary.added.len(),
+        list(&summary.added),
+        summary.removed.len(),
+        list(&summary.removed),
+        summary.changed.len(),
+        list(&summary.changed),
+        summary.unchanged
+    )
+}
+
+/// Polls the configuration file and the tenant files and asks for a reload
+/// when any changed. Metadata is read through symlinks, so Kubernetes'
+/// ConfigMap update (an atomic swap of the `..data` symlink) is seen even
+/// though the path itself never changes.
+async fn watch(
+    main: PathBuf,
+    patterns: Vec<String>,
+    every: Duration,
+    reloads: mpsc::Sender<ReloadRequest>,
+    shutdown: CancellationToken,
+) {
+    let stamp = |main: PathBuf, patterns: Vec<String>| async move {
+        tokio::task::spawn_blocking(move || files_stamp(&main, &patterns))
+            .await
+            .unwrap_or_default()
+    };
+    let mut last = stamp(main.clone(), patterns.clone()).await;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let now = stamp(main.clone(), patterns.clone()).await;
+        if now != last {
+            tracing::info!(config = %main.display(), "configuration files changed; reloading");
+            last = now;
+            if reloads.send(ReloadRequest { reply: None }).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// A hash of the identity, size and modification time of every file the
+/// configuration is made of (and of which files match the patterns).
+fn files_stamp(main: &Path, patterns: &[String]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    let mut add = |path: &Path| {
+        path.hash(&mut hasher);
+        if let Ok(meta) = std::fs::metadata(path) {
+            (meta.ino(), meta.len(), meta.mtime(), meta.mtime_nsec()).hash(&mut hasher);
+        }
+    };
+    add(main);
+    for pattern in patterns {
+        if let Ok(paths) = glob::glob(pattern) {
+            let mut files: Vec<PathBuf> = paths.flatten().collect();
+            files.sort();
+            for file in files {
+                add(&file);
+            }
+        }
+    }
+    hasher.finish()
 }

@@ -6,10 +6,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::Context as _;
-use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, LoadOptions};
-use crate::daemon::{self, DaemonOptions};
+use crate::daemon::{self, ConfigSource, Controls, DaemonOptions};
 use crate::simulator::{ClientBehaviour, Preset, Scenario, Simulator};
 
 /// The demo's configuration; `{sim}` becomes the simulator's base URL.
@@ -111,8 +110,8 @@ pub fn demo_config(simulator_base_url: &str) -> String {
     DEMO_CONFIG.replace("{sim}", simulator_base_url)
 }
 
-/// Runs the simulator and the daemon until `shutdown`.
-pub async fn run(listen: SocketAddr, shutdown: CancellationToken) -> anyhow::Result<()> {
+/// Runs the simulator and the daemon until `controls` says stop.
+pub async fn run(listen: SocketAddr, controls: Controls) -> anyhow::Result<()> {
     let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .context("cannot bind the simulator on 127.0.0.1")?;
@@ -131,7 +130,14 @@ pub async fn run(listen: SocketAddr, shutdown: CancellationToken) -> anyhow::Res
         "demo: simulated Nexthink-like API started; probing {} tenants every 10s",
         config.tenants.len()
     );
-    daemon::run(config, listener, DaemonOptions::default(), shutdown).await?;
+    daemon::run(
+        ConfigSource::Fixed,
+        config,
+        listener,
+        DaemonOptions::default(),
+        controls,
+    )
+    .await?;
     simulator.shutdown().await;
     Ok(())
 }

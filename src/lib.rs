@@ -20,8 +20,9 @@
 //!   requests in flight; runs probe cycles and hands outcomes on.
 //! - [`metrics`]: every Prometheus metric family, with HELP text, in one place.
 //! - [`status`]: the latest outcomes per tenant, for readiness and people.
-//! - [`daemon`]: the long-running process: scheduler plus server, until
-//!   shutdown.
+//! - [`daemon`]: the long-running process: scheduler plus server, reloads
+//!   (SIGHUP, `/-/reload`, `--config.watch`) until shutdown.
+//! - [`signals`]: SIGHUP reloads, SIGTERM/SIGINT shut down (twice: at once).
 //! - [`server`]: the HTTP server: `/metrics`, `/`, `/-/healthy`, `/-/ready`.
 //! - [`report`]: the human report of `credprobe probe`.
 //! - [`demo`]: `credprobe demo`, the simulator plus a daemon probing it.
@@ -38,5 +39,6 @@ pub mod probe;
 pub mod report;
 pub mod scheduler;
 pub mod server;
+pub mod signals;
 pub mod simulator;
 pub mod status;

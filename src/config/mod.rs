@@ -46,6 +46,9 @@ pub struct Config {
     pub max_concurrent_requests: usize,
     /// Latency histogram buckets, ascending.
     pub histogram_buckets: Vec<f64>,
+    /// The `tenant_files` patterns, resolved against the main file's
+    /// folder, so `--config.watch` knows which files to watch.
+    pub tenant_file_patterns: Vec<String>,
 }
 
 /// One tenant, ready to probe.

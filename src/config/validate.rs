@@ -69,7 +69,9 @@ pub fn load_str(text: &str, path: &Path, options: &LoadOptions) -> Result<Config
         .cloned()
         .map(|t| (path.to_owned(), t))
         .collect();
+    let mut tenant_file_patterns = Vec::new();
     for pattern in &raw.tenant_files {
+        tenant_file_patterns.push(resolve_pattern(&base_dir, pattern));
         read_tenant_files(&base_dir, pattern, path, &mut sources, &mut problems);
     }
 
@@ -133,7 +135,16 @@ pub fn load_str(text: &str, path: &Path, options: &LoadOptions) -> Result<Config
         tenants,
         max_concurrent_requests,
         histogram_buckets,
+        tenant_file_patterns,
     })
+}
+
+fn resolve_pattern(base_dir: &Path, pattern: &str) -> String {
+    if Path::new(pattern).is_absolute() {
+        pattern.to_owned()
+    } else {
+        base_dir.join(pattern).to_string_lossy().into_owned()
+    }
 }
 
 /// Problems found so far.
@@ -165,11 +176,7 @@ fn read_tenant_files(
     sources: &mut Vec<(PathBuf, RawTenant)>,
     problems: &mut Problems,
 ) {
-    let full = if Path::new(pattern).is_absolute() {
-        pattern.to_owned()
-    } else {
-        base_dir.join(pattern).to_string_lossy().into_owned()
-    };
+    let full = resolve_pattern(base_dir, pattern);
     let paths = match glob::glob(&full) {
         Ok(paths) => paths,
         Err(error) => {

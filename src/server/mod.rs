@@ -1,5 +1,6 @@
 //! The HTTP server: `/metrics` for Prometheus, `/` for people, and the
-//! lifecycle endpoints `/-/healthy` and `/-/ready` for orchestrators.
+//! lifecycle endpoints `/-/healthy`, `/-/ready` and `/-/reload` for
+//! orchestrators.
 //! The status page and its JSON live in [`pages`].
 
 pub mod pages;
@@ -10,7 +11,8 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
@@ -23,6 +25,17 @@ pub struct ServerState {
     pub metrics: Arc<Metrics>,
     /// Read for readiness and the landing page.
     pub status: Arc<StatusBoard>,
+    /// Where `POST /-/reload` asks the daemon to reload; `None` when the
+    /// configuration has no file to reload from (the demo).
+    pub reload: Option<mpsc::Sender<ReloadRequest>>,
+}
+
+/// A request to reload the configuration, with where to send the outcome
+/// (a summary, or the error text).
+#[derive(Debug)]
+pub struct ReloadRequest {
+    /// Receives the outcome; `None` for a SIGHUP or a file change.
+    pub reply: Option<oneshot::Sender<Result<String, String>>>,
 }
 
 /// The routes.
@@ -31,6 +44,7 @@ pub fn router(state: ServerState) -> Router {
         .route("/metrics", get(metrics))
         .route("/-/healthy", get(healthy))
         .route("/-/ready", get(ready))
+        .route("/-/reload", post(reload).put(reload))
         .merge(pages::routes())
         .with_state(state)
 }
@@ -81,5 +95,35 @@ async fn ready(State(state): State<ServerState>) -> Response {
             format!("Not ready: {done} of {total} tenants have finished a first probe cycle\n"),
         )
             .into_response()
+    }
+}
+
+/// `POST /-/reload`: 200 with a summary once the new configuration runs,
+/// 400 with every problem when it is invalid (the old one stays in force).
+async fn reload(State(state): State<ServerState>) -> Response {
+    let Some(requests) = state.reload else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "this process has no configuration file to reload\n",
+        )
+            .into_response();
+    };
+    let (reply, answer) = oneshot::channel();
+    if requests
+        .send(ReloadRequest { reply: Some(reply) })
+        .await
+        .is_err()
+    {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+    }
+    match tokio::time::timeout(std::time::Duration::from_secs(60), answer).await {
+        Ok(Ok(Ok(summary))) => (StatusCode::OK, format!("{summary}\n")).into_response(),
+        Ok(Ok(Err(error))) => (StatusCode::BAD_REQUEST, format!("{error}\n")).into_response(),
+        Ok(Err(_)) => (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response(),
+        Err(_) => (
+            StatusCode::GATEWAY_TIMEOUT,
+            "reload still running after 60s\n",
+        )
+            .into_response(),
     }
 }

@@ -42,10 +42,15 @@ impl Daemon {
     pub fn start_in(dir: tempfile::TempDir, config: &str, extra_args: &[&str]) -> Daemon {
         let path = dir.path().join("credprobe.yml");
         std::fs::write(&path, config).unwrap();
+        Daemon::spawn(dir, &path, extra_args)
+    }
+
+    /// Starts the daemon on a configuration already written at `path`.
+    pub fn spawn(dir: tempfile::TempDir, path: &Path, extra_args: &[&str]) -> Daemon {
         let mut child = Command::new(binary())
             .arg("run")
             .arg("--config")
-            .arg(&path)
+            .arg(path)
             .args(["--web.listen-address", "127.0.0.1:0"])
             .args(extra_args)
             .stdin(Stdio::null())
@@ -130,6 +135,11 @@ impl Daemon {
     /// Sends SIGTERM and waits for the exit status (bounded).
     pub fn terminate(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
         signal(&self.child, "TERM");
+        self.wait_exit(limit)
+    }
+
+    /// Waits for the process to exit (bounded).
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
         let start = Instant::now();
         while start.elapsed() < limit {
             if let Some(status) = self.child.try_wait().unwrap() {

@@ -1,0 +1,273 @@
+//! Operations on the real binary: reload by SIGHUP, `POST /-/reload` and
+//! `--config.watch` (a Kubernetes-style symlink swap), invalid configs that
+//! change nothing, and graceful shutdown.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Daemon, at_least, signal, start_simulator, value};
+use credprobe::simulator::Scenario;
+
+const CLIENTS: &str = "clients:\n  - {client_id: c, client_secret: s}\n  - {client_id: slow, client_secret: s, api_delay: 3s}\n  - {client_id: hang, client_secret: s, api_delay: 1h}\n";
+
+fn tenant(name: &str, base: &str, extra: &str) -> String {
+    format!(
+        "  - {{name: {name}, base_url: \"{base}\", token_url: \"{base}/oauth2/token\", client_id: c, client_secret: s, endpoints: [{{name: workflows, path: /api/v1/workflows}}{extra}]}}\n"
+    )
+}
+
+fn config(tenants: &[String]) -> String {
+    format!(
+        "defaults: {{interval: 1s, timeout: 500ms}}\ntenants:\n{}",
+        tenants.concat()
+    )
+}
+
+fn successes(text: &str, tenant: &str) -> f64 {
+    value(
+        text,
+        "credprobe_token_requests_total",
+        &[("tenant", tenant), ("result", "success")],
+    )
+    .unwrap_or(-1.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_applies_a_diff_and_an_invalid_config_changes_nothing() {
+    let sim = start_simulator(Scenario::from_yaml_str(CLIENTS).unwrap()).await;
+    let base = sim.base_url();
+    let v1 = config(&[
+        tenant("keep", &base, ""),
+        tenant("drop", &base, ""),
+        tenant("change", &base, ""),
+    ]);
+    let daemon = Daemon::start(&v1, &[]);
+    let before = daemon
+        .wait_for_metrics(Duration::from_secs(15), |t| {
+            ["keep", "drop", "change"]
+                .iter()
+                .all(|n| successes(t, n) >= 2.0)
+        })
+        .await;
+    let keep_before = successes(&before, "keep");
+
+    // v2 by SIGHUP: keep unchanged, drop removed, change gets a second endpoint, fresh added.
+    let v2 = config(&[
+        tenant("keep", &base, ""),
+        tenant(
+            "change",
+            &base,
+            ", {name: remote_actions, path: /api/v1/act/remote-action}",
+        ),
+        tenant("fresh", &base, ""),
+    ]);
+    std::fs::write(daemon.config_path(), &v2).unwrap();
+    signal(&daemon.child, "HUP");
+    let after = daemon
+        .wait_for_metrics(Duration::from_secs(15), |t| {
+            successes(t, "fresh") >= 1.0
+                && at_least(
+                    t,
+                    "credprobe_endpoint_requests_total",
+                    &[
+                        ("tenant", "change"),
+                        ("endpoint", "remote_actions"),
+                        ("result", "success"),
+                    ],
+                    1.0,
+                )
+        })
+        .await;
+    assert!(
+        !after.contains("tenant=\"drop\""),
+        "a removed tenant's series must all disappear:\n{after}"
+    );
+    assert!(
+        successes(&after, "keep") >= keep_before,
+        "the unchanged tenant's counter was reset"
+    );
+    assert_eq!(value(&after, "credprobe_tenants", &[]), Some(3.0));
+    assert_eq!(
+        value(&after, "credprobe_config_last_reload_successful", &[]),
+        Some(1.0)
+    );
+    // The unchanged tenant kept its schedule: no gap of more than ~1 interval.
+    let keep_mark = successes(&after, "keep");
+
+    // v3 by POST /-/reload: fresh removed; the answer says what happened.
+    let v3 = config(&[
+        tenant("keep", &base, ""),
+        tenant(
+            "change",
+            &base,
+            ", {name: remote_actions, path: /api/v1/act/remote-action}",
+        ),
+    ]);
+    std::fs::write(daemon.config_path(), &v3).unwrap();
+    let response = common::client()
+        .post(daemon.url("/-/reload"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.unwrap();
+    assert!(
+        body.contains("1 removed (fresh)") && body.contains("2 unchanged"),
+        "{body}"
+    );
+    let text = daemon.metrics().await;
+    assert!(!text.contains("tenant=\"fresh\""), "{text}");
+
+    // An invalid config: 400 with the problem, gauge 0, nothing stops.
+    let broken = v3.replace(
+        "name: change,",
+        "name: change, nexthink: {instance: x, region: mars},",
+    );
+    std::fs::write(daemon.config_path(), &broken).unwrap();
+    let response = common::client()
+        .post(daemon.url("/-/reload"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body = response.text().await.unwrap();
+    assert!(
+        body.contains("credprobe.yml: tenant change: nexthink.region"),
+        "{body}"
+    );
+    signal(&daemon.child, "HUP");
+    let text = daemon
+        .wait_for_metrics(Duration::from_secs(10), |t| {
+            successes(t, "keep") >= keep_mark + 2.0
+        })
+        .await;
+    assert_eq!(
+        value(&text, "credprobe_config_last_reload_successful", &[]),
+        Some(0.0)
+    );
+    assert_eq!(value(&text, "credprobe_tenants", &[]), Some(2.0));
+    assert!(
+        daemon
+            .logs()
+            .contains("reload failed; the running configuration stays in force")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_watch_follows_a_kubernetes_style_symlink_swap() {
+    let sim = start_simulator(Scenario::from_yaml_str(CLIENTS).unwrap()).await;
+    let base = sim.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // A ConfigMap volume: credprobe.yml -> ..data/credprobe.yml, ..data -> ..v1
+    std::fs::create_dir(root.join("..v1")).unwrap();
+    std::fs::write(
+        root.join("..v1/credprobe.yml"),
+        config(&[tenant("one", &base, "")]),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("..v1", root.join("..data")).unwrap();
+    std::os::unix::fs::symlink("..data/credprobe.yml", root.join("credprobe.yml")).unwrap();
+    let path = root.join("credprobe.yml");
+    let daemon = Daemon::spawn(
+        dir,
+        &path,
+        &["--config.watch", "--config.watch-interval", "200ms"],
+    );
+    daemon
+        .wait_for_metrics(Duration::from_secs(10), |t| successes(t, "one") >= 1.0)
+        .await;
+
+    let root = daemon.dir.path();
+    std::fs::create_dir(root.join("..v2")).unwrap();
+    std::fs::write(
+        root.join("..v2/credprobe.yml"),
+        config(&[tenant("one", &base, ""), tenant("two", &base, "")]),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("..v2", root.join("..data_tmp")).unwrap();
+    std::fs::rename(root.join("..data_tmp"), root.join("..data")).unwrap();
+    daemon
+        .wait_for_metrics(Duration::from_secs(10), |t| successes(t, "two") >= 1.0)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_a_slow_probe_finish_and_exits_zero() {
+    let sim = start_simulator(Scenario::from_yaml_str(CLIENTS).unwrap()).await;
+    let base = sim.base_url();
+    let mut daemon = Daemon::start(
+        &format!(
+            "defaults: {{interval: 10s, timeout: 5s}}\ntenants:\n  - {{name: slow, base_url: \"{base}\", token_url: \"{base}/oauth2/token\", client_id: slow, client_secret: s, endpoints: [{{name: workflows, path: /api/v1/workflows}}]}}\n"
+        ),
+        &["--shutdown.grace", "10s"],
+    );
+    // Wait until the slow API call is in flight.
+    let start = Instant::now();
+    while !sim.requests().iter().any(|r| r.path == "/api/v1/workflows") {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the probe never started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let sent = Instant::now();
+    let status = daemon
+        .terminate(Duration::from_secs(12))
+        .expect("exits within the grace period");
+    assert!(status.success(), "{status:?}\n{}", daemon.logs());
+    let took = sent.elapsed();
+    assert!(
+        took >= Duration::from_secs(2),
+        "exited after {took:?}: the in-flight probe was not waited for"
+    );
+    assert!(
+        daemon.logs().contains("credprobe stopped"),
+        "{}",
+        daemon.logs()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_grace_period_bounds_shutdown_and_a_second_signal_exits_at_once() {
+    let sim = start_simulator(Scenario::from_yaml_str(CLIENTS).unwrap()).await;
+    let base = sim.base_url();
+    let hanging = format!(
+        "defaults: {{interval: 10s, timeout: 8s}}\ntenants:\n  - {{name: hang, base_url: \"{base}\", token_url: \"{base}/oauth2/token\", client_id: hang, client_secret: s, endpoints: [{{name: workflows, path: /api/v1/workflows}}]}}\n"
+    );
+    let in_flight = |sim: &credprobe::simulator::Simulator, n: usize| {
+        sim.requests()
+            .iter()
+            .filter(|r| r.path == "/api/v1/workflows")
+            .count()
+            >= n
+    };
+
+    let mut bounded = Daemon::start(&hanging, &["--shutdown.grace", "1s"]);
+    let start = Instant::now();
+    while !in_flight(&sim, 1) {
+        assert!(start.elapsed() < Duration::from_secs(15));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let sent = Instant::now();
+    let status = bounded
+        .terminate(Duration::from_secs(6))
+        .expect("exits soon after the grace period");
+    assert!(status.success(), "{status:?}");
+    assert!(sent.elapsed() < Duration::from_secs(6));
+
+    let mut impatient = Daemon::start(&hanging, &["--shutdown.grace", "60s"]);
+    let start = Instant::now();
+    while !in_flight(&sim, 2) {
+        assert!(start.elapsed() < Duration::from_secs(15));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    signal(&impatient.child, "TERM");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    signal(&impatient.child, "TERM");
+    let status = impatient
+        .wait_exit(Duration::from_secs(3))
+        .expect("a second signal exits at once");
+    assert_eq!(status.code(), Some(128 + 15), "{status:?}");
+}
