@@ -34,6 +34,8 @@ pub struct Metrics {
     endpoint_last_success: GaugeVec,
     credential_expiry: GaugeVec,
     tls_expiry: GaugeVec,
+    cycle_last: GaugeVec,
+    interval: GaugeVec,
     tenants: IntGauge,
     reload_successful: IntGauge,
     reload_success_time: Gauge,
@@ -184,6 +186,8 @@ impl Metrics {
                 "notAfter of the leaf certificate presented by the token or API host (unix seconds).",
                 &["tenant", "host"],
             ),
+            cycle_last: gauge(&r, "credprobe_tenant_last_cycle_timestamp_seconds", "When the tenant's last probe cycle finished (unix seconds); stale means the scheduler is stuck.", t),
+            interval: gauge(&r, "credprobe_tenant_interval_seconds", "The tenant's configured probe interval.", t),
             tenants: {
                 let g = IntGauge::new("credprobe_tenants", "Tenants probed by this process.")
                     .expect("valid metric");
@@ -237,6 +241,9 @@ impl Metrics {
                     .with_label_values(&[name, endpoint, result.as_str()]);
             }
         }
+        self.interval
+            .with_label_values(&[name])
+            .set(tenant.interval.as_secs_f64());
         if let Some(expires) = tenant.credential_expires {
             self.credential_expiry
                 .with_label_values(&[name])
@@ -253,6 +260,8 @@ impl Metrics {
             &self.token_lifetime,
             &self.token_last_success,
             &self.credential_expiry,
+            &self.cycle_last,
+            &self.interval,
         ] {
             let _ = vec.remove_label_values(&[name]);
         }
@@ -351,6 +360,13 @@ impl Metrics {
             }
         }
         self.record_certificate(tenant, outcome.certificate.as_ref());
+    }
+
+    /// Records that a tenant finished a cycle.
+    pub fn record_cycle(&self, tenant: &str) {
+        self.cycle_last
+            .with_label_values(&[tenant])
+            .set(unix_seconds(SystemTime::now()));
     }
 
     /// Records an endpoint call.

@@ -261,5 +261,6 @@ pub fn record(ctx: &ProbeContext, tenant: &Tenant, report: &probe::CycleReport) 
             }
         }
     }
+    ctx.metrics.record_cycle(&tenant.name);
     ctx.status.record(&tenant.name, report);
 }
