@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{self, ConfigError};
 use crate::daemon::{self, ConfigSource, Controls, DaemonOptions};
 use crate::logging::{self, LogFormat, LogLevel};
+use crate::shard::{Shard, ShardError};
 use crate::simulator::{self, Scenario};
 
 /// Default address of the daemon's HTTP server.
@@ -100,6 +101,21 @@ pub struct RunArgs {
     /// `POST /-/reload` always reload.
     #[arg(long = "config.watch")]
     pub config_watch: bool,
+    /// Split the tenants into this many shards (one per replica).
+    #[arg(long = "shard.count", value_name = "N", default_value_t = 1)]
+    pub shard_count: u32,
+    /// Which shard this process is, from 0.
+    #[arg(
+        long = "shard.index",
+        value_name = "I",
+        default_value_t = 0,
+        conflicts_with = "shard_from_hostname"
+    )]
+    pub shard_index: u32,
+    /// Take the shard index from the host name's ordinal suffix
+    /// (`credprobe-3` -> 3), as a StatefulSet pod is named.
+    #[arg(long = "shard.from-hostname")]
+    pub shard_from_hostname: bool,
     /// How often `--config.watch` looks at the files.
     #[arg(long = "config.watch-interval", value_name = "DURATION", default_value = "2s", value_parser = humantime::parse_duration)]
     pub config_watch_interval: Duration,
@@ -177,9 +193,16 @@ fn signal_controls() -> anyhow::Result<Controls> {
 
 async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let controls = signal_controls()?;
-    let Some(path) = args.config else {
+    let Some(path) = args.config.clone() else {
         eprintln!("credprobe: --config FILE is required (see credprobe --help)");
         return Ok(ExitCode::from(2));
+    };
+    let shard = match shard_of(&args) {
+        Ok(shard) => shard,
+        Err(error) => {
+            eprintln!("credprobe: {error}");
+            return Ok(ExitCode::from(2));
+        }
     };
     let config = config::load(&path)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -188,6 +211,7 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let options = DaemonOptions {
         shutdown_grace: args.shutdown_grace,
         watch: args.config_watch.then_some(args.config_watch_interval),
+        shard,
     };
     daemon::run(
         ConfigSource::File(path),
@@ -198,6 +222,16 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     )
     .await?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn shard_of(args: &RunArgs) -> Result<Shard, ShardError> {
+    let index = if args.shard_from_hostname {
+        let name = crate::shard::hostname().unwrap_or_default();
+        crate::shard::ordinal_from_hostname(&name)?
+    } else {
+        args.shard_index
+    };
+    Shard::new(index, args.shard_count)
 }
 
 fn check_config(path: &std::path::Path) -> ExitCode {

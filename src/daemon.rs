@@ -16,6 +16,7 @@ use crate::metrics::Metrics;
 use crate::probe::Transport;
 use crate::scheduler::{ApplySummary, ProbeContext, Scheduler};
 use crate::server::{self, ReloadRequest, ServerState};
+use crate::shard::Shard;
 use crate::status::StatusBoard;
 
 /// Settings of the daemon that are not in the configuration file.
@@ -25,6 +26,8 @@ pub struct DaemonOptions {
     pub shutdown_grace: Duration,
     /// Poll the configuration files this often and reload on change.
     pub watch: Option<Duration>,
+    /// Which tenants this process probes.
+    pub shard: Shard,
 }
 
 impl Default for DaemonOptions {
@@ -32,6 +35,7 @@ impl Default for DaemonOptions {
         DaemonOptions {
             shutdown_grace: Duration::from_secs(10),
             watch: None,
+            shard: Shard::ALL,
         }
     }
 }
@@ -78,8 +82,11 @@ pub async fn run(
     options: DaemonOptions,
     mut controls: Controls,
 ) -> anyhow::Result<()> {
+    let mut config = config;
+    let configured = keep_shard(&mut config, options.shard);
     let metrics = Metrics::new(&config.histogram_buckets);
     metrics.config_loaded(true);
+    metrics.set_shard(options.shard);
     let status = Arc::new(StatusBoard::default());
     let ctx = ProbeContext {
         transport: Transport::new(config.max_concurrent_requests),
@@ -91,6 +98,9 @@ pub async fn run(
     tracing::info!(
         config = %config.source.display(),
         tenants = summary.added.len(),
+        configured,
+        shard = options.shard.index,
+        shards = options.shard.count,
         listen = %listener.local_addr()?,
         "credprobe started"
     );
@@ -124,7 +134,7 @@ pub async fn run(
         tokio::select! {
             _ = controls.shutdown.cancelled() => break,
             Some(request) = controls.reloads.recv() => {
-                let outcome = reload_once(&source, &mut running, &mut scheduler, &metrics).await;
+                let outcome = reload_once(&source, options.shard, &mut running, &mut scheduler, &metrics).await;
                 if let Some(reply) = request.reply {
                     let _ = reply.send(outcome);
                 }
@@ -147,6 +157,7 @@ pub async fn run(
 /// Loads the configuration again and, only if it is valid, applies it.
 async fn reload_once(
     source: &ConfigSource,
+    shard: Shard,
     running: &mut Config,
     scheduler: &mut Scheduler,
     metrics: &Metrics,
@@ -158,7 +169,7 @@ async fn reload_once(
     let loaded = tokio::task::spawn_blocking(move || config::load(&path))
         .await
         .map_err(|e| e.to_string())?;
-    let config = match loaded {
+    let mut config = match loaded {
         Ok(config) => config,
         Err(error) => {
             metrics.config_loaded(false);
@@ -166,6 +177,7 @@ async fn reload_once(
             return Err(error.to_string());
         }
     };
+    keep_shard(&mut config, shard);
     if config.histogram_buckets != running.histogram_buckets {
         tracing::warn!("histogram_buckets changed: takes effect at the next restart");
     }
@@ -184,6 +196,13 @@ async fn reload_once(
     );
     *running = config;
     Ok(text)
+}
+
+/// Drops the tenants other shards probe; returns how many were configured.
+fn keep_shard(config: &mut Config, shard: Shard) -> usize {
+    let configured = config.tenants.len();
+    config.tenants.retain(|tenant| shard.owns(&tenant.name));
+    configured
 }
 
 fn describe(summary: &ApplySummary) -> String {

@@ -22,6 +22,7 @@
 //! - [`status`]: the latest outcomes per tenant, for readiness and people.
 //! - [`daemon`]: the long-running process: scheduler plus server, reloads
 //!   (SIGHUP, `/-/reload`, `--config.watch`) until shutdown.
+//! - [`shard`]: which tenants this replica probes (consistent hashing).
 //! - [`signals`]: SIGHUP reloads, SIGTERM/SIGINT shut down (twice: at once).
 //! - [`server`]: the HTTP server: `/metrics`, `/`, `/-/healthy`, `/-/ready`.
 //! - [`report`]: the human report of `credprobe probe`.
@@ -39,6 +40,7 @@ pub mod probe;
 pub mod report;
 pub mod scheduler;
 pub mod server;
+pub mod shard;
 pub mod signals;
 pub mod simulator;
 pub mod status;

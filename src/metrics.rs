@@ -37,6 +37,8 @@ pub struct Metrics {
     cycle_last: GaugeVec,
     interval: GaugeVec,
     tenants: IntGauge,
+    shard_index: IntGauge,
+    shard_count: IntGauge,
     reload_successful: IntGauge,
     reload_success_time: Gauge,
     /// credprobe_tenant_info: its label names are the union of the tenants'
@@ -186,12 +188,41 @@ impl Metrics {
                 "notAfter of the leaf certificate presented by the token or API host (unix seconds).",
                 &["tenant", "host"],
             ),
-            cycle_last: gauge(&r, "credprobe_tenant_last_cycle_timestamp_seconds", "When the tenant's last probe cycle finished (unix seconds); stale means the scheduler is stuck.", t),
-            interval: gauge(&r, "credprobe_tenant_interval_seconds", "The tenant's configured probe interval.", t),
+            cycle_last: gauge(
+                &r,
+                "credprobe_tenant_last_cycle_timestamp_seconds",
+                "When the tenant's last probe cycle finished (unix seconds); stale means the scheduler is stuck.",
+                t,
+            ),
+            interval: gauge(
+                &r,
+                "credprobe_tenant_interval_seconds",
+                "The tenant's configured probe interval.",
+                t,
+            ),
             tenants: {
                 let g = IntGauge::new("credprobe_tenants", "Tenants probed by this process.")
                     .expect("valid metric");
                 r.register(Box::new(g.clone())).expect("unique metric");
+                g
+            },
+            shard_index: {
+                let g = IntGauge::new(
+                    "credprobe_shard_index",
+                    "Which shard this process is (--shard.index), from 0.",
+                )
+                .expect("valid metric");
+                r.register(Box::new(g.clone())).expect("unique metric");
+                g
+            },
+            shard_count: {
+                let g = IntGauge::new(
+                    "credprobe_shard_count",
+                    "How many shards the tenants are split into (--shard.count).",
+                )
+                .expect("valid metric");
+                r.register(Box::new(g.clone())).expect("unique metric");
+                g.set(1);
                 g
             },
             reload_successful: {
@@ -314,6 +345,12 @@ impl Metrics {
             info.with_label_values(&values).set(1.0);
         }
         *self.tenant_info.write().expect("tenant info poisoned") = info;
+    }
+
+    /// Records which shard this process is.
+    pub fn set_shard(&self, shard: crate::shard::Shard) {
+        self.shard_index.set(i64::from(shard.index));
+        self.shard_count.set(i64::from(shard.count));
     }
 
     /// Records the result of loading a configuration.

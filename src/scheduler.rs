@@ -180,12 +180,7 @@ impl Scheduler {
 /// The offset of a tenant's first cycle within its interval: a hash of its
 /// name, so restarts keep the spread and tenants never all fire at once.
 pub fn start_offset(name: &str, interval: Duration) -> Duration {
-    // FNV-1a: stable across builds and platforms, unlike std's hasher.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in name.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
+    let hash = crate::shard::fnv1a(name.as_bytes());
     let millis = interval.as_millis().max(1) as u64;
     Duration::from_millis(hash % millis)
 }

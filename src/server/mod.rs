@@ -9,9 +9,13 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use std::io::Write as _;
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use flate2::Compression;
+use flate2::write::GzEncoder;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -61,24 +65,59 @@ pub async fn serve(
         .await
 }
 
-async fn metrics(State(state): State<ServerState>) -> Response {
-    // Rendering thousands of tenants is CPU work: keep it off the runtime.
+async fn metrics(State(state): State<ServerState>, headers: HeaderMap) -> Response {
+    let gzip = accepts_gzip(&headers);
+    // Rendering (and compressing) thousands of tenants is CPU work: keep it
+    // off the runtime's workers.
     let metrics = Arc::clone(&state.metrics);
-    match tokio::task::spawn_blocking(move || metrics.render()).await {
-        Ok(Ok(body)) => (
-            [(
-                header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
-            )],
-            body,
-        )
-            .into_response(),
+    let rendered = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
+        let text = metrics.render().map_err(|e| e.to_string())?;
+        if !gzip {
+            return Ok(text);
+        }
+        let mut encoder = GzEncoder::new(Vec::with_capacity(text.len() / 8), Compression::fast());
+        encoder.write_all(&text).map_err(|e| e.to_string())?;
+        encoder.finish().map_err(|e| e.to_string())
+    })
+    .await;
+    match rendered {
+        Ok(Ok(body)) => {
+            let mut response = (
+                [(
+                    header::CONTENT_TYPE,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                )],
+                body,
+            )
+                .into_response();
+            if gzip {
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
+            response
+        }
         Ok(Err(error)) => {
             tracing::error!(%error, "cannot render metrics");
-            (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response()
+            (StatusCode::INTERNAL_SERVER_ERROR, error).into_response()
         }
         Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
     }
+}
+
+/// True when the scraper accepts gzip (Prometheus always does).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+            name.eq_ignore_ascii_case("gzip") && !refused
+        })
 }
 
 async fn healthy() -> &'static str {
