@@ -36,6 +36,7 @@ pub struct Metrics {
     tls_expiry: GaugeVec,
     cycle_last: GaugeVec,
     interval: GaugeVec,
+    lateness: prometheus::Histogram,
     tenants: IntGauge,
     shard_index: IntGauge,
     shard_count: IntGauge,
@@ -200,6 +201,13 @@ impl Metrics {
                 "The tenant's configured probe interval.",
                 t,
             ),
+            lateness: {
+                let opts = HistogramOpts::new("credprobe_schedule_lateness_seconds", "How late probe cycles start against their schedule; grows when the process is overloaded.")
+                    .buckets(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0]);
+                let h = prometheus::Histogram::with_opts(opts).expect("valid metric");
+                r.register(Box::new(h.clone())).expect("unique metric");
+                h
+            },
             tenants: {
                 let g = IntGauge::new("credprobe_tenants", "Tenants probed by this process.")
                     .expect("valid metric");
@@ -397,6 +405,11 @@ impl Metrics {
             }
         }
         self.record_certificate(tenant, outcome.certificate.as_ref());
+    }
+
+    /// Records how late a cycle started against its schedule.
+    pub fn record_lateness(&self, late: std::time::Duration) {
+        self.lateness.observe(late.as_secs_f64());
     }
 
     /// Records that a tenant finished a cycle.

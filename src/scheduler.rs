@@ -197,11 +197,12 @@ async fn tenant_loop(
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut state = TenantState::default();
     loop {
-        tokio::select! {
+        let scheduled = tokio::select! {
             biased;
             _ = stop.cancelled() => return,
-            _ = ticks.tick() => {}
-        }
+            scheduled = ticks.tick() => scheduled,
+        };
+        ctx.metrics.record_lateness(scheduled.elapsed());
         let cycle = probe::run_cycle(&ctx.transport, &tenant, &mut state);
         let report = tokio::select! {
             biased;
