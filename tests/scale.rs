@@ -46,7 +46,7 @@ async fn two_shards_probe_disjoint_tenant_sets_that_cover_the_fleet() {
     assert_eq!(set_a.len() + set_b.len(), 20);
     assert_eq!(value(&a, "credprobe_shard_index", &[]), Some(0.0));
     assert_eq!(value(&b, "credprobe_shard_index", &[]), Some(1.0));
-    assert_eq!(value(&b, "credprobe_shard_count", &[]), Some(2.0));
+    assert_eq!(value(&b, "credprobe_shards", &[]), Some(2.0));
     assert_eq!(
         value(&a, "credprobe_tenants", &[]),
         Some(set_a.len() as f64)
