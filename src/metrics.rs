@@ -225,8 +225,8 @@ impl Metrics {
             },
             shard_count: {
                 let g = IntGauge::new(
-                    "credprobe_shard_count",
-                    "How many shards the tenants are split into (--shard.count).",
+                    "credprobe_shards",
+                    "How many shards the tenants are split into (--shard.count); not credprobe_shard_count, as a _count suffix is reserved for histograms.",
                 )
                 .expect("valid metric");
                 r.register(Box::new(g.clone())).expect("unique metric");
