@@ -487,3 +487,18 @@ fn missing_config_file_is_reported() {
         "stderr:\n{stderr}"
     );
 }
+
+#[test]
+fn relative_secret_paths_resolve_beside_the_file_that_names_them() {
+    let (dir, _) = folder();
+    let root = dir.path().to_owned();
+    let config = main_config(&root, "tenant_files: [\"tenants.d/*.yml\"]\n");
+    std::fs::create_dir_all(root.join("tenants.d/secrets")).unwrap();
+    std::fs::write(root.join("tenants.d/secrets/acme"), "s3cret\n").unwrap();
+    tenant_file(
+        &root,
+        "acme.yml",
+        "name: acme\nnexthink: {instance: acme, region: eu}\nclient_id: id\nclient_secret_file: secrets/acme\n",
+    );
+    assert_ok(&config, 1, 1);
+}

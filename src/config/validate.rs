@@ -53,7 +53,8 @@ pub fn load_with(path: &Path, options: &LoadOptions) -> Result<Config, ConfigErr
 }
 
 /// Validates configuration text as if it had been read from `path`
-/// (`tenant_files` and relative secret paths resolve against its folder).
+/// (`tenant_files` resolve against its folder; a relative secret or CA
+/// file against the folder of the file that names it).
 pub fn load_str(text: &str, path: &Path, options: &LoadOptions) -> Result<Config, ConfigError> {
     let raw: RawConfig = if text.trim().is_empty() {
         RawConfig::default()
@@ -117,7 +118,7 @@ pub fn load_str(text: &str, path: &Path, options: &LoadOptions) -> Result<Config
             file,
             tenant: &raw_tenant.name,
             problems: &mut problems,
-            base_dir: &base_dir,
+            base_dir: file.parent().unwrap_or(Path::new(".")),
         };
         if let Some(tenant) = check.tenant(raw_tenant, &raw.defaults, options) {
             tenants.push(Arc::new(tenant));
@@ -267,6 +268,8 @@ struct TenantCheck<'a> {
     file: &'a Path,
     tenant: &'a str,
     problems: &'a mut Problems,
+    /// The defining file's folder: relative secret and CA paths resolve
+    /// against it, so a tenant file can name files beside it.
     base_dir: &'a Path,
 }
 
