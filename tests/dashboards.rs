@@ -1,0 +1,741 @@
+//! The Grafana dashboards in `dashboards/` are import-ready and query only
+//! what credprobe exports.
+//!
+//! Every target's PromQL is parsed with `promql-parser` after the Grafana
+//! variables are substituted, and its syntax tree is checked: every metric
+//! name is one that `src/metrics.rs` registers (plus the histogram series
+//! suffixes and `up`), counters appear only as the range argument of
+//! `rate`/`increase`/`irate` over `$__rate_interval`, and every selector is
+//! filtered by the dashboard's `job`, `instance` and (for per-tenant series)
+//! `tenant` variables. The import-ready rules (datasource variable, fixed
+//! uids, a title, description, unit and `${datasource}` on every panel) are
+//! checked on the JSON.
+//!
+//! [`dashboard_queries`] and [`EMPTY_ON_DEMO`] are meant for an end-to-end
+//! test that runs the queries against a Prometheus scraping `credprobe demo`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use promql_parser::label::MatchOp;
+use promql_parser::parser::{self, Expr, VectorSelector};
+use serde_json::Value;
+
+/// Panels whose queries return nothing on `credprobe demo`, as
+/// (dashboard uid, panel title): the demo's hosts are plain http, so no TLS
+/// certificate expiry series exists. Every other target returns data once a
+/// Prometheus has scraped the demo for a couple of minutes (with `$tenant`
+/// as `.*` or `acme-prod`, the only demo tenant with a credential expiry).
+pub const EMPTY_ON_DEMO: &[(&str, &str)] = &[
+    ("credprobe-fleet", "Soonest TLS certificate expiries"),
+    ("credprobe-tenant", "TLS certificate expires in"),
+    ("credprobe-tenant", "TLS certificate expiry date"),
+];
+
+/// Substituted for `$__rate_interval` by the structural checks, so that a
+/// range selector can be traced back to that variable.
+const RATE_INTERVAL_SENTINEL: &str = "4242s";
+
+/// Metrics without a `tenant` label, so not filtered by `$tenant`.
+const PROCESS_METRICS: &[&str] = &[
+    "up",
+    "credprobe_build_info",
+    "credprobe_tenants",
+    "credprobe_config_last_reload_successful",
+    "credprobe_config_last_reload_success_timestamp_seconds",
+];
+
+const DATASOURCE: &str = "${datasource}";
+
+fn dashboards_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboards")
+}
+
+/// Every `dashboards/*.json`, parsed, with its file name, in name order.
+pub fn dashboards() -> Vec<(String, Value)> {
+    let dir = dashboards_dir();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no dashboards in {}", dir.display());
+    files
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+            let json = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, json)
+        })
+        .collect()
+}
+
+fn uid(dashboard: &Value) -> &str {
+    dashboard["uid"].as_str().unwrap_or("<no uid>")
+}
+
+/// Every row panel, top level and (never, but checked) nested.
+fn rows(dashboard: &Value) -> Vec<&Value> {
+    array(&dashboard["panels"])
+        .iter()
+        .filter(|panel| panel["type"] == "row")
+        .collect()
+}
+
+/// Every panel that is not a row, with the title of the row it belongs to:
+/// panels nested in a collapsed row, and top-level panels after an expanded
+/// row.
+fn panels(dashboard: &Value) -> Vec<(Option<&str>, &Value)> {
+    let mut out = Vec::new();
+    let mut row_title = None;
+    for panel in array(&dashboard["panels"]) {
+        if panel["type"] == "row" {
+            row_title = panel["title"].as_str();
+            for nested in array(&panel["panels"]) {
+                out.push((row_title, nested));
+            }
+        } else {
+            out.push((row_title, panel));
+        }
+    }
+    out
+}
+
+fn array(value: &Value) -> &[Value] {
+    value.as_array().map(Vec::as_slice).unwrap_or_default()
+}
+
+fn title(panel: &Value) -> &str {
+    panel["title"].as_str().unwrap_or("<untitled>")
+}
+
+/// Replaces Grafana variables (`$name`, `${name}`, `${name:format}`) with
+/// `value(name)`; an unknown variable is an error.
+pub fn substitute(expr: &str, value: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(expr.len());
+    let mut rest = expr;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let (name, consumed) = if let Some(braced) = after.strip_prefix('{') {
+            let end = braced
+                .find('}')
+                .ok_or_else(|| format!("unclosed ${{ in {expr:?}"))?;
+            let name = braced[..end].split(':').next().unwrap_or_default();
+            (name, end + 2)
+        } else {
+            let end = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            (&after[..end], end)
+        };
+        if name.is_empty() {
+            return Err(format!("a lone $ in {expr:?}"));
+        }
+        let replacement =
+            value(name).ok_or_else(|| format!("unknown variable ${name} in {expr:?}"))?;
+        out.push_str(&replacement);
+        rest = &after[consumed..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// The values an end-to-end run uses: every series of every replica and
+/// tenant, a one-minute rate window.
+pub fn demo_value(name: &str) -> Option<String> {
+    match name {
+        "__rate_interval" | "__interval" => Some("1m".into()),
+        "__range" => Some("1h".into()),
+        "job" | "instance" | "tenant" => Some(".*".into()),
+        _ => None,
+    }
+}
+
+/// Values for the structural checks: the rate interval is a sentinel and
+/// each template variable becomes `VAR_<name>`, so a matcher can be traced
+/// back to the variable it came from.
+fn check_value(name: &str) -> Option<String> {
+    match name {
+        "__rate_interval" => Some(RATE_INTERVAL_SENTINEL.into()),
+        "__interval" => Some("1m".into()),
+        "__range" => Some("1h".into()),
+        "job" | "instance" | "tenant" => Some(format!("VAR_{name}")),
+        _ => None,
+    }
+}
+
+/// (dashboard uid, panel title, expr with the variables substituted by
+/// [`demo_value`]) for every target of every dashboard.
+pub fn dashboard_queries() -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for (_, dashboard) in dashboards() {
+        for (_, panel) in panels(&dashboard) {
+            for target in array(&panel["targets"]) {
+                let expr = target["expr"].as_str().unwrap_or_default();
+                let expr = substitute(expr, &demo_value)
+                    .unwrap_or_else(|e| panic!("{} / {}: {e}", uid(&dashboard), title(panel)));
+                out.push((uid(&dashboard).to_owned(), title(panel).to_owned(), expr));
+            }
+        }
+    }
+    out
+}
+
+/// The metric names credprobe exports, read from the `"credprobe_..."`
+/// literals of src/metrics.rs, with `_bucket`/`_sum`/`_count` for the
+/// families built by `histogram(...)`, plus `up`. Returns (all names,
+/// histogram family names).
+fn exported_names() -> (BTreeSet<String>, BTreeSet<String>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/metrics.rs");
+    let source = std::fs::read_to_string(&path).expect("src/metrics.rs");
+    let mut names = BTreeSet::new();
+    let mut histograms = BTreeSet::new();
+    let mut from = 0;
+    while let Some(found) = source[from..].find("\"credprobe_") {
+        let start = from + found + 1;
+        let len = source[start..]
+            .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+            .unwrap_or(source.len() - start);
+        from = start + len;
+        if !source[from..].starts_with('"') {
+            continue;
+        }
+        let name = source[start..from].to_owned();
+        // The constructor is the identifier before the last `(` ahead of the
+        // literal: gauge(, counter(, histogram(, IntGauge::new(, Opts::new(.
+        let before = &source[..start - 1];
+        let paren = before.rfind('(').unwrap_or(0);
+        let constructor = before[..paren]
+            .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+            .next()
+            .unwrap_or_default();
+        if constructor == "histogram" {
+            histograms.insert(name.clone());
+        }
+        names.insert(name);
+    }
+    for family in &histograms {
+        for suffix in ["_bucket", "_sum", "_count"] {
+            names.insert(format!("{family}{suffix}"));
+        }
+    }
+    names.insert("up".into());
+    (names, histograms)
+}
+
+fn is_counter_series(name: &str) -> bool {
+    ["_total", "_bucket", "_count", "_sum"]
+        .iter()
+        .any(|suffix| name.ends_with(suffix))
+}
+
+/// One series selector of a query.
+#[derive(Debug)]
+struct Selector {
+    name: String,
+    /// (label, is regex match, value), without `__name__`.
+    matchers: Vec<(String, bool, String)>,
+    range: Option<Duration>,
+    /// The range argument of rate/increase/irate.
+    in_counter_function: bool,
+}
+
+fn selector(
+    vs: &VectorSelector,
+    range: Option<Duration>,
+    in_counter_function: bool,
+) -> Result<Selector, String> {
+    if !vs.matchers.or_matchers.is_empty() {
+        return Err("`or` inside a selector's braces".into());
+    }
+    let mut name = vs.name.clone();
+    let mut matchers = Vec::new();
+    for m in &vs.matchers.matchers {
+        if m.name == "__name__" {
+            match m.op {
+                MatchOp::Equal => name = Some(m.value.clone()),
+                _ => return Err(format!("__name__ matched other than with =: {m:?}")),
+            }
+        } else {
+            let regex = matches!(m.op, MatchOp::Re(_));
+            matchers.push((m.name.clone(), regex, m.value.clone()));
+        }
+    }
+    let name = name.ok_or("a selector without a metric name")?;
+    Ok(Selector {
+        name,
+        matchers,
+        range,
+        in_counter_function,
+    })
+}
+
+/// Every selector in `expr`, in order.
+fn selectors(expr: &Expr, out: &mut Vec<Selector>) -> Result<(), String> {
+    match expr {
+        Expr::Aggregate(a) => {
+            selectors(&a.expr, out)?;
+            if let Some(param) = &a.param {
+                selectors(param, out)?;
+            }
+        }
+        Expr::Unary(u) => selectors(&u.expr, out)?,
+        Expr::Binary(b) => {
+            selectors(&b.lhs, out)?;
+            selectors(&b.rhs, out)?;
+        }
+        Expr::Paren(p) => selectors(&p.expr, out)?,
+        Expr::Subquery(s) => selectors(&s.expr, out)?,
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) => {}
+        Expr::VectorSelector(vs) => out.push(selector(vs, None, false)?),
+        Expr::MatrixSelector(ms) => out.push(selector(&ms.vs, Some(ms.range), false)?),
+        Expr::Call(call) => {
+            let counter_function = matches!(call.func.name, "rate" | "increase" | "irate");
+            for arg in &call.args.args {
+                match arg.as_ref() {
+                    Expr::MatrixSelector(ms) if counter_function => {
+                        out.push(selector(&ms.vs, Some(ms.range), true)?)
+                    }
+                    other => selectors(other, out)?,
+                }
+            }
+        }
+        Expr::Extension(_) => return Err("an extension node".into()),
+    }
+    Ok(())
+}
+
+/// Every target as (where, raw expr, selectors of the expr substituted by
+/// [`check_value`]); panics when an expression does not parse.
+fn parsed_targets() -> Vec<(String, String, Vec<Selector>)> {
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    for (file, dashboard) in dashboards() {
+        for (_, panel) in panels(&dashboard) {
+            for target in array(&panel["targets"]) {
+                let at = format!(
+                    "{file} / {} / {}",
+                    title(panel),
+                    target["refId"].as_str().unwrap_or("?")
+                );
+                let raw = target["expr"].as_str().unwrap_or_default().to_owned();
+                let parsed = substitute(&raw, &check_value)
+                    .and_then(|expr| parser::parse(&expr))
+                    .and_then(|expr| {
+                        let mut found = Vec::new();
+                        selectors(&expr, &mut found).map(|()| found)
+                    });
+                match parsed {
+                    Ok(found) => out.push((at, raw, found)),
+                    Err(e) => problems.push(format!("{at}: {e}\n    {raw}")),
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "queries that do not parse:\n{}",
+        problems.join("\n")
+    );
+    assert!(!out.is_empty(), "no queries at all");
+    out
+}
+
+fn assert_no_problems(what: &str, problems: Vec<String>) {
+    assert!(problems.is_empty(), "{what}:\n{}", problems.join("\n"));
+}
+
+#[test]
+fn metric_names_come_from_metrics_rs() {
+    let (names, histograms) = exported_names();
+    for expected in [
+        "credprobe_token_success",
+        "credprobe_token_requests_total",
+        "credprobe_tenant_info",
+        "credprobe_tenant_last_cycle_timestamp_seconds",
+        "credprobe_token_request_duration_seconds_bucket",
+        "credprobe_endpoint_request_duration_seconds_count",
+    ] {
+        assert!(
+            names.contains(expected),
+            "{expected} not found in src/metrics.rs: {names:?}"
+        );
+    }
+    assert!(
+        histograms.contains("credprobe_token_request_duration_seconds")
+            && histograms.contains("credprobe_endpoint_request_duration_seconds"),
+        "histogram families not recognised: {histograms:?}"
+    );
+}
+
+#[test]
+fn every_query_parses_and_names_only_exported_metrics() {
+    let (names, _) = exported_names();
+    let mut problems = Vec::new();
+    for (at, raw, found) in parsed_targets() {
+        if found.is_empty() {
+            problems.push(format!("{at}: selects no metric: {raw}"));
+        }
+        for s in found {
+            if !names.contains(&s.name) {
+                problems.push(format!("{at}: {} is not exported by credprobe", s.name));
+            }
+        }
+    }
+    assert_no_problems("unknown metrics", problems);
+}
+
+#[test]
+fn counters_appear_only_inside_rate_over_the_rate_interval() {
+    let sentinel = Duration::from_secs(4242);
+    let mut problems = Vec::new();
+    for (at, raw, found) in parsed_targets() {
+        for s in found {
+            let counter = is_counter_series(&s.name);
+            if counter && !s.in_counter_function {
+                problems.push(format!(
+                    "{at}: counter {} outside rate()/increase(): {raw}",
+                    s.name
+                ));
+            }
+            if s.in_counter_function && !counter {
+                problems.push(format!("{at}: rate()/increase() of the gauge {}", s.name));
+            }
+            if s.in_counter_function && s.range != Some(sentinel) {
+                problems.push(format!(
+                    "{at}: rate()/increase() of {} over {:?}, not $__rate_interval",
+                    s.name, s.range
+                ));
+            }
+        }
+        // Belt and braces on the text: every rate window is the variable.
+        for (i, _) in raw.match_indices('[') {
+            if !raw[i..].starts_with("[$__rate_interval]") {
+                problems.push(format!(
+                    "{at}: a range other than [$__rate_interval]: {raw}"
+                ));
+            }
+        }
+    }
+    assert_no_problems("counter misuse", problems);
+}
+
+#[test]
+fn every_selector_is_filtered_by_the_dashboard_variables() {
+    let mut problems = Vec::new();
+    for (at, _, found) in parsed_targets() {
+        for s in found {
+            let mut wanted = vec!["job", "instance"];
+            if !PROCESS_METRICS.contains(&s.name.as_str()) {
+                wanted.push("tenant");
+            }
+            for label in wanted {
+                let var = format!("VAR_{label}");
+                let ok = s
+                    .matchers
+                    .iter()
+                    .any(|(name, regex, value)| name == label && *regex && *value == var);
+                if !ok {
+                    problems.push(format!("{at}: {} lacks {label}=~\"${label}\"", s.name));
+                }
+            }
+        }
+    }
+    assert_no_problems("unfiltered selectors", problems);
+}
+
+#[test]
+fn panels_are_import_ready() {
+    let datasource = serde_json::json!({"type": "prometheus", "uid": DATASOURCE});
+    let mut problems = Vec::new();
+    for (file, dashboard) in dashboards() {
+        let mut ids = BTreeSet::new();
+        for row in rows(&dashboard) {
+            if title(row).trim().is_empty() || title(row) == "<untitled>" {
+                problems.push(format!("{file}: a row without a title"));
+            }
+            if !ids.insert(row["id"].as_u64()) {
+                problems.push(format!(
+                    "{file}: row {} reuses id {}",
+                    title(row),
+                    row["id"]
+                ));
+            }
+            if row["collapsed"] == false && !array(&row["panels"]).is_empty() {
+                problems.push(format!("{file}: expanded row {} nests panels", title(row)));
+            }
+        }
+        let all = panels(&dashboard);
+        if all.is_empty() {
+            problems.push(format!("{file}: no panels"));
+        }
+        for (_, panel) in all {
+            let at = format!("{file} / {}", title(panel));
+            if panel["type"] == "row" {
+                problems.push(format!("{at}: a row nested in a row"));
+                continue;
+            }
+            if panel["title"].as_str().is_none_or(|t| t.trim().is_empty()) {
+                problems.push(format!("{at}: no title"));
+            }
+            if panel["description"]
+                .as_str()
+                .is_none_or(|d| d.trim().is_empty())
+            {
+                problems.push(format!("{at}: no description"));
+            }
+            if panel["datasource"] != datasource {
+                problems.push(format!("{at}: datasource is {}", panel["datasource"]));
+            }
+            let unit = &panel["fieldConfig"]["defaults"]["unit"];
+            if unit.as_str().is_none_or(|u| u.trim().is_empty()) {
+                problems.push(format!("{at}: no fieldConfig.defaults.unit"));
+            }
+            if !ids.insert(panel["id"].as_u64()) {
+                problems.push(format!("{at}: id {} missing or reused", panel["id"]));
+            }
+            let grid = &panel["gridPos"];
+            if grid["w"].as_u64().unwrap_or(0) == 0 || grid["h"].as_u64().unwrap_or(0) == 0 {
+                problems.push(format!("{at}: no gridPos"));
+            }
+            if panel["type"] == "table" {
+                for o in array(&panel["fieldConfig"]["overrides"]) {
+                    let has_unit = array(&o["properties"]).iter().any(|p| p["id"] == "unit");
+                    if !has_unit {
+                        problems.push(format!(
+                            "{at}: column {} has no unit",
+                            o["matcher"]["options"]
+                        ));
+                    }
+                }
+            }
+            let targets = array(&panel["targets"]);
+            if targets.is_empty() {
+                problems.push(format!("{at}: no targets"));
+            }
+            let mut ref_ids = BTreeSet::new();
+            for target in targets {
+                if target["datasource"] != datasource {
+                    problems.push(format!(
+                        "{at}: target datasource is {}",
+                        target["datasource"]
+                    ));
+                }
+                if target["expr"].as_str().is_none_or(|e| e.trim().is_empty()) {
+                    problems.push(format!("{at}: a target without expr"));
+                }
+                if !ref_ids.insert(target["refId"].as_str()) {
+                    problems.push(format!("{at}: refId {} missing or reused", target["refId"]));
+                }
+            }
+        }
+    }
+    assert_no_problems("panels not import-ready", problems);
+}
+
+#[test]
+fn dashboards_are_import_ready() {
+    let mut problems = Vec::new();
+    let mut uids = BTreeMap::new();
+    for (file, dashboard) in dashboards() {
+        let Some(uid) = dashboard["uid"].as_str() else {
+            problems.push(format!("{file}: no fixed uid"));
+            continue;
+        };
+        if format!("{uid}.json") != file {
+            problems.push(format!("{file}: uid {uid} does not match the file name"));
+        }
+        if let Some(other) = uids.insert(uid.to_owned(), file.clone()) {
+            problems.push(format!("{file}: uid {uid} already used by {other}"));
+        }
+        for key in ["__inputs", "__requires"] {
+            if dashboard.get(key).is_some() {
+                problems.push(format!("{file}: has {key}"));
+            }
+        }
+        if !dashboard["id"].is_null() {
+            problems.push(format!("{file}: id must be null for import"));
+        }
+        if dashboard["title"]
+            .as_str()
+            .is_none_or(|t| t.trim().is_empty())
+        {
+            problems.push(format!("{file}: no title"));
+        }
+        let expect = [
+            ("schemaVersion", serde_json::json!(39)),
+            ("refresh", serde_json::json!("30s")),
+            ("tags", serde_json::json!(["credprobe"])),
+        ];
+        for (key, value) in expect {
+            if dashboard[key] != value {
+                problems.push(format!("{file}: {key} is {}, want {value}", dashboard[key]));
+            }
+        }
+        if dashboard["time"]["from"] != "now-6h" {
+            problems.push(format!(
+                "{file}: time.from is {}",
+                dashboard["time"]["from"]
+            ));
+        }
+        // Anything that names a datasource uid names the variable.
+        walk(&dashboard, &mut |key, value| {
+            let other = value.as_str().is_some_and(|v| v != uid && v != DATASOURCE);
+            if key == "uid" && other {
+                problems.push(format!(
+                    "{file}: a datasource uid other than ${{datasource}}: {value}"
+                ));
+            }
+        });
+    }
+    assert_no_problems("dashboards not import-ready", problems);
+}
+
+fn walk(value: &Value, visit: &mut dyn FnMut(&str, &Value)) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                visit(key, inner);
+                walk(inner, visit);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|inner| walk(inner, visit)),
+        _ => {}
+    }
+}
+
+#[test]
+fn template_variables() {
+    let (names, _) = exported_names();
+    let mut problems = Vec::new();
+    for (file, dashboard) in dashboards() {
+        let vars = array(&dashboard["templating"]["list"]);
+        let by_name = |name: &str| vars.iter().find(|v| v["name"] == name);
+        match by_name("datasource") {
+            Some(v) if v["type"] == "datasource" && v["query"] == "prometheus" => {}
+            other => problems.push(format!(
+                "{file}: no datasource variable of plugin type prometheus: {other:?}"
+            )),
+        }
+        for name in ["job", "instance", "tenant"] {
+            let Some(var) = by_name(name) else {
+                problems.push(format!("{file}: no {name} variable"));
+                continue;
+            };
+            if var["type"] != "query" {
+                problems.push(format!("{file}: {name} is not a query variable"));
+            }
+            if var["datasource"] != serde_json::json!({"type": "prometheus", "uid": DATASOURCE}) {
+                problems.push(format!("{file}: {name} does not use ${{datasource}}"));
+            }
+            let query = var["query"]["query"]
+                .as_str()
+                .or(var["query"].as_str())
+                .unwrap_or_default();
+            if var["definition"] != query {
+                problems.push(format!("{file}: {name}: definition differs from query"));
+            }
+            let Some((metric, label)) = query
+                .strip_prefix("label_values(")
+                .and_then(|q| q.strip_suffix(')'))
+                .and_then(|q| q.rsplit_once(','))
+            else {
+                problems.push(format!(
+                    "{file}: {name}: not label_values(selector, label): {query}"
+                ));
+                continue;
+            };
+            if label.trim() != name {
+                problems.push(format!("{file}: {name}: lists the label {label}"));
+            }
+            let mut found = Vec::new();
+            let parsed = substitute(metric, &check_value)
+                .and_then(|m| parser::parse(&m))
+                .and_then(|e| selectors(&e, &mut found));
+            match parsed {
+                Ok(()) => {
+                    for s in found {
+                        if !names.contains(&s.name) {
+                            problems.push(format!("{file}: {name}: {} is not exported", s.name));
+                        }
+                    }
+                }
+                Err(e) => problems.push(format!("{file}: {name}: {e}")),
+            }
+            if var["multi"] == true && var["includeAll"] == true && var["allValue"] != ".*" {
+                problems.push(format!(
+                    "{file}: {name}: All should be .* (thousands of tenants)"
+                ));
+            }
+        }
+    }
+    assert_no_problems("template variables", problems);
+}
+
+#[test]
+fn links_point_at_shipped_dashboards() {
+    let all = dashboards();
+    let uids: BTreeSet<&str> = all.iter().map(|(_, d)| uid(d)).collect();
+    let mut problems = Vec::new();
+    let mut tenant_links = 0;
+    for (file, dashboard) in &all {
+        walk(dashboard, &mut |key, value| {
+            let Some(url) = value.as_str().filter(|_| key == "url") else {
+                return;
+            };
+            if let Some(path) = url.strip_prefix("/d/") {
+                let target = path.split(['/', '?']).next().unwrap_or_default();
+                if !uids.contains(target) {
+                    problems.push(format!("{file}: link to unknown dashboard {target}: {url}"));
+                }
+                if target == "credprobe-tenant" && url.contains("var-tenant=") {
+                    tenant_links += 1;
+                }
+            }
+        });
+    }
+    assert_no_problems("broken links", problems);
+    assert!(tenant_links > 0, "the fleet board never links to a tenant");
+}
+
+#[test]
+fn only_the_tls_panels_are_expected_empty_on_the_demo() {
+    let all = dashboards();
+    for (uid_wanted, title_wanted) in EMPTY_ON_DEMO {
+        let (_, dashboard) = all
+            .iter()
+            .find(|(_, d)| uid(d) == *uid_wanted)
+            .unwrap_or_else(|| panic!("no dashboard {uid_wanted}"));
+        let (row, _) = panels(dashboard)
+            .into_iter()
+            .find(|(_, p)| title(p) == *title_wanted)
+            .unwrap_or_else(|| panic!("{uid_wanted} has no panel {title_wanted:?}"));
+        assert_eq!(
+            row,
+            Some("TLS"),
+            "{uid_wanted} / {title_wanted} is outside the TLS row"
+        );
+        let tls_row = rows(dashboard)
+            .into_iter()
+            .find(|r| title(r) == "TLS")
+            .unwrap();
+        assert_eq!(
+            tls_row["collapsed"], true,
+            "{uid_wanted}: the TLS row is not collapsed"
+        );
+    }
+    // The helper an end-to-end test uses covers every target.
+    let queries = dashboard_queries();
+    assert!(queries.iter().all(|(_, _, expr)| !expr.contains('$')));
+    assert!(
+        queries
+            .iter()
+            .any(|(u, t, _)| (u.as_str(), t.as_str()) == EMPTY_ON_DEMO[0])
+    );
+}
