@@ -407,8 +407,14 @@ impl StatusBoard {
     }
 }
 
+/// Appends to the history; the first failed step of a cycle becomes the
+/// last error (the token's failure, not the endpoints' `no_token` it caused).
 fn push(status: &mut TenantStatus, record: ProbeRecord, ok: bool) {
-    if !ok {
+    let first_of_cycle = status
+        .last_error
+        .as_ref()
+        .is_none_or(|last| last.at != record.at);
+    if !ok && first_of_cycle {
         status.last_error = Some(record.clone());
     }
     if status.recent.len() >= HISTORY {

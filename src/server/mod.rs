@@ -1,7 +1,8 @@
 //! The HTTP server: `/metrics` for Prometheus, `/` for people, and the
 //! lifecycle endpoints `/-/healthy`, `/-/ready` and `/-/reload` for
 //! orchestrators.
-//! The status page and its JSON live in [`pages`].
+//! The status page (`/`), the tenant view (`/tenants/{name}`) and their JSON
+//! (`/api/v1/tenants`) live in [`pages`].
 
 pub mod pages;
 
@@ -27,7 +28,7 @@ use crate::status::StatusBoard;
 pub struct ServerState {
     /// Rendered on `/metrics`.
     pub metrics: Arc<Metrics>,
-    /// Read for readiness and the landing page.
+    /// Read for readiness and the status views.
     pub status: Arc<StatusBoard>,
     /// Where `POST /-/reload` asks the daemon to reload; `None` when the
     /// configuration has no file to reload from (the demo).
