@@ -3,9 +3,12 @@
 
 CARGO ?= cargo
 
-.PHONY: test deps check-tools fmt-check clippy rust-test demo build
+.PHONY: test deps fmt-check clippy rust-test rules kubernetes demo build bench
 
-test: deps fmt-check clippy rust-test
+## Everything, from a fresh machine: tools, format, lints, the Rust tests
+## (unit, integration, browser, end-to-end against a real Prometheus), the
+## alert rules and their unit tests, the Kubernetes manifests.
+test: deps fmt-check clippy rust-test rules kubernetes
 
 ## Tools the tests call; installed when missing.
 deps:
@@ -18,10 +21,22 @@ clippy:
 	$(CARGO) clippy --all-targets -- -D warnings
 
 rust-test:
-	$(CARGO) test --all-targets
+	$(CARGO) test
+
+## promtool check rules + promtool test rules + metric names + runbook anchors.
+rules:
+	deploy/prometheus/check
+
+## kustomize renders, schema validation, PrometheusRule drift check.
+kubernetes:
+	scripts/check-kubernetes
 
 build:
 	$(CARGO) build --release
+
+## The benchmark (about ten minutes): figures into BENCHMARKS.md.
+bench:
+	bench/run
 
 demo:
 	$(CARGO) run --release -- demo
