@@ -63,6 +63,18 @@ fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeV
     vec
 }
 
+/// Registers any single metric and hands it back.
+fn registered<M: Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: prometheus::Result<M>,
+) -> M {
+    let metric = metric.expect("valid metric");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("unique metric");
+    metric
+}
+
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     let vec = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
     registry
@@ -201,56 +213,48 @@ impl Metrics {
                 "The tenant's configured probe interval.",
                 t,
             ),
-            lateness: {
-                let opts = HistogramOpts::new("credprobe_schedule_lateness_seconds", "How late probe cycles start against their schedule; grows when the process is overloaded.")
-                    .buckets(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0]);
-                let h = prometheus::Histogram::with_opts(opts).expect("valid metric");
-                r.register(Box::new(h.clone())).expect("unique metric");
-                h
-            },
-            tenants: {
-                let g = IntGauge::new("credprobe_tenants", "Tenants probed by this process.")
-                    .expect("valid metric");
-                r.register(Box::new(g.clone())).expect("unique metric");
-                g
-            },
-            shard_index: {
-                let g = IntGauge::new(
+            lateness: registered(
+                &r,
+                prometheus::Histogram::with_opts(
+                    HistogramOpts::new(
+                        "credprobe_schedule_lateness_seconds",
+                        "How late probe cycles start against their schedule; grows when the process is overloaded.",
+                    )
+                    .buckets(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0]),
+                ),
+            ),
+            tenants: registered(
+                &r,
+                IntGauge::new("credprobe_tenants", "Tenants probed by this process."),
+            ),
+            shard_index: registered(
+                &r,
+                IntGauge::new(
                     "credprobe_shard_index",
                     "Which shard this process is (--shard.index), from 0.",
-                )
-                .expect("valid metric");
-                r.register(Box::new(g.clone())).expect("unique metric");
-                g
-            },
-            shard_count: {
-                let g = IntGauge::new(
+                ),
+            ),
+            shard_count: registered(
+                &r,
+                IntGauge::new(
                     "credprobe_shards",
                     "How many shards the tenants are split into (--shard.count); not credprobe_shard_count, as a _count suffix is reserved for histograms.",
-                )
-                .expect("valid metric");
-                r.register(Box::new(g.clone())).expect("unique metric");
-                g.set(1);
-                g
-            },
-            reload_successful: {
-                let g = IntGauge::new(
+                ),
+            ),
+            reload_successful: registered(
+                &r,
+                IntGauge::new(
                     "credprobe_config_last_reload_successful",
                     "1 if the last configuration load succeeded, 0 if it failed.",
-                )
-                .expect("valid metric");
-                r.register(Box::new(g.clone())).expect("unique metric");
-                g
-            },
-            reload_success_time: {
-                let g = Gauge::new(
+                ),
+            ),
+            reload_success_time: registered(
+                &r,
+                Gauge::new(
                     "credprobe_config_last_reload_success_timestamp_seconds",
                     "Time of the last successful configuration load (unix seconds).",
-                )
-                .expect("valid metric");
-                r.register(Box::new(g.clone())).expect("unique metric");
-                g
-            },
+                ),
+            ),
             tenant_info: RwLock::new(tenant_info_vec(&[])),
             tls_hosts: Mutex::new(HashMap::new()),
             registry: r,
@@ -262,6 +266,7 @@ impl Metrics {
             &["version", "revision"],
         );
         build.with_label_values(&[VERSION, REVISION]).set(1.0);
+        metrics.shard_count.set(1);
         Arc::new(metrics)
     }
 
