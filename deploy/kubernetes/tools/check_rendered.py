@@ -1,0 +1,614 @@
+#!/usr/bin/env python3
+"""Checks of scripts/check-kubernetes on the rendered manifests.
+
+  check_rendered.py prepare OUT NAME=RENDERED.yaml ... [--extra NAME=FILE.yaml ...]
+      Splits every rendered tree into one file per object: the core kinds go
+      to OUT/core/NAME/ (for kubernetes-validate), ServiceMonitor and
+      PrometheusRule to OUT/monitoring.json (for the prometheus-operator
+      models). Any other kind is an error: nothing is skipped unseen.
+
+  check_rendered.py rules RULES_FILE PROMETHEUSRULE.yaml NAME=RENDERED.yaml ...
+      spec.groups of the committed PrometheusRule, and of the PrometheusRule
+      in every rendered tree, equal the rules file's groups.
+
+  check_rendered.py policy OUT SECRET_EXAMPLE NAME=RENDERED.yaml ...
+      The restricted Pod Security settings, probes, mounts and the wiring
+      between the objects (selectors, ports, ConfigMap/Secret names and
+      keys, secret paths in the config) of every rendered tree. Writes each
+      tree's config, with the secret paths pointed at placeholder files, to
+      OUT/configs/NAME/credprobe.yml for `credprobe check-config`.
+
+Every failure is printed with the tree and object it concerns; the exit code
+is 1 when there was any.
+"""
+
+import fnmatch
+import json
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+CORE_KINDS = {
+    "Deployment",
+    "Service",
+    "ConfigMap",
+    "Secret",
+    "NetworkPolicy",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+}
+MONITORING_KINDS = {"ServiceMonitor", "PrometheusRule"}
+# Exactly one of each in every rendered tree; a Secret is optional (real
+# secrets are created out of band).
+REQUIRED_ONCE = (CORE_KINDS - {"Secret"}) | MONITORING_KINDS
+
+NAME = "credprobe"
+IMAGE_REPOSITORY = "ghcr.io/credprobe/credprobe"
+CONFIG_DIR = "/etc/credprobe"
+CONFIG_FILE = "/etc/credprobe/credprobe.yml"
+CONFIG_KEY = "credprobe.yml"
+SECRET_DIR = "/var/run/secrets/credprobe"
+PORT = 9891
+PORT_NAME = "metrics"
+UID = 65534
+
+
+class Report:
+    def __init__(self):
+        self.failures = []
+
+    def fail(self, where, message):
+        self.failures.append(f"{where}: {message}")
+        print(f"FAIL {where}: {message}")
+
+    def check(self, condition, where, message):
+        if not condition:
+            self.fail(where, message)
+        return bool(condition)
+
+    def done(self, what):
+        if self.failures:
+            print(f"{what}: {len(self.failures)} failure(s)")
+            return 1
+        print(f"{what}: ok")
+        return 0
+
+
+def load_all(path):
+    with open(path, encoding="utf-8") as handle:
+        return [d for d in yaml.safe_load_all(handle) if d is not None]
+
+
+def named_args(args):
+    trees = []
+    for arg in args:
+        name, sep, path = arg.partition("=")
+        if not sep:
+            sys.exit(f"check_rendered: expected NAME=FILE, got {arg!r}")
+        trees.append((name, path))
+    return trees
+
+
+def ident(obj):
+    meta = obj.get("metadata") or {}
+    return f"{obj.get('kind')}/{meta.get('name')}"
+
+
+# ---------------------------------------------------------------- prepare
+
+
+def prepare(out, args):
+    report = Report()
+    out = Path(out)
+    extras = []
+    if "--extra" in args:
+        at = args.index("--extra")
+        extras = named_args(args[at + 1 :])
+        args = args[:at]
+    monitoring = []
+    for name, path in named_args(args) + extras:
+        core_dir = out / "core" / name
+        core_dir.mkdir(parents=True, exist_ok=True)
+        docs = load_all(path)
+        report.check(docs, name, f"{path} holds no object")
+        counts = {}
+        for number, obj in enumerate(docs):
+            kind = obj.get("kind") if isinstance(obj, dict) else None
+            counts[kind] = counts.get(kind, 0) + 1
+            if kind in CORE_KINDS:
+                target = core_dir / f"{number:02d}-{kind.lower()}-{obj['metadata']['name']}.yaml"
+                target.write_text(yaml.safe_dump(obj, sort_keys=False), encoding="utf-8")
+            elif kind in MONITORING_KINDS:
+                monitoring.append({"source": name, "object": obj})
+            else:
+                report.fail(name, f"object {number} has kind {kind!r}, which no check validates")
+        if name not in dict(extras):
+            for kind in sorted(REQUIRED_ONCE):
+                report.check(
+                    counts.get(kind, 0) == 1,
+                    name,
+                    f"expected exactly one {kind}, rendered {counts.get(kind, 0)}",
+                )
+            report.check(counts.get("Secret", 0) <= 1, name, "more than one Secret")
+        listed = ", ".join(f"{k} x{v}" if v > 1 else str(k) for k, v in sorted(counts.items(), key=str))
+        print(f"     {name}: {listed}")
+    (out / "monitoring.json").write_text(json.dumps(monitoring), encoding="utf-8")
+    return report.done("split")
+
+
+# ---------------------------------------------------------------- rules
+
+
+def rules(rules_file, committed, args):
+    report = Report()
+    documents = load_all(rules_file)
+    if not report.check(
+        len(documents) == 1 and isinstance(documents[0], dict) and "groups" in documents[0],
+        rules_file,
+        "not a Prometheus rules file with `groups:`",
+    ):
+        return report.done("spec.groups")
+    groups = documents[0]["groups"]
+    sources = [("committed " + committed, load_all(committed))]
+    sources += [(f"{name} (rendered)", load_all(path)) for name, path in named_args(args)]
+    for where, docs in sources:
+        found = [d for d in docs if d.get("kind") == "PrometheusRule"]
+        if not report.check(len(found) == 1, where, f"expected one PrometheusRule, found {len(found)}"):
+            continue
+        spec = found[0].get("spec") or {}
+        report.check(
+            set(spec) == {"groups"},
+            where,
+            f"PrometheusRule spec has keys {sorted(spec)}, expected only groups",
+        )
+        if spec.get("groups") != groups:
+            report.fail(where, f"PrometheusRule spec.groups differ from {rules_file}: {first_difference(spec.get('groups'), groups)}")
+        else:
+            rules_count = sum(len(g.get("rules") or []) for g in groups)
+            print(f"ok   {where}: spec.groups == {rules_file} ({len(groups)} groups, {rules_count} rules)")
+    return report.done("spec.groups")
+
+
+def first_difference(found, wanted, path="groups"):
+    """Where two parsed YAML values first differ, for the message."""
+    if isinstance(found, dict) and isinstance(wanted, dict):
+        for key in list(wanted) + [k for k in found if k not in wanted]:
+            if found.get(key) != wanted.get(key):
+                return first_difference(found.get(key), wanted.get(key), f"{path}.{key}")
+    if isinstance(found, list) and isinstance(wanted, list):
+        for i in range(max(len(found), len(wanted))):
+            a = found[i] if i < len(found) else None
+            b = wanted[i] if i < len(wanted) else None
+            if a != b:
+                return first_difference(a, b, f"{path}[{i}]")
+    return f"{path} is {json.dumps(found, default=str)}, the rules file has {json.dumps(wanted, default=str)}"
+
+
+# ---------------------------------------------------------------- policy
+
+QUANTITY = re.compile(r"^([0-9.]+)(m|k|Ki|M|Mi|G|Gi|T|Ti)?$")
+FACTORS = {
+    None: 1,
+    "m": 1e-3,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "Ki": 1024,
+    "Mi": 1024**2,
+    "Gi": 1024**3,
+    "Ti": 1024**4,
+}
+DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+def quantity(value):
+    match = QUANTITY.match(str(value))
+    if not match:
+        return None
+    return float(match.group(1)) * FACTORS[match.group(2)]
+
+
+def seconds(text):
+    parts = DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text.replace(" ", ""):
+        return None
+    return sum(float(n) * UNITS[u] for n, u in parts)
+
+
+def matches(selector, labels):
+    return bool(selector) and all((labels or {}).get(k) == v for k, v in selector.items())
+
+
+def arg_value(args, flag):
+    for i, arg in enumerate(args):
+        if arg == flag and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def check_container(report, where, container):
+    sc = container.get("securityContext") or {}
+    name = f"{where} container {container.get('name')}"
+    report.check(sc.get("allowPrivilegeEscalation") is False, name, "securityContext.allowPrivilegeEscalation must be false")
+    report.check(sc.get("readOnlyRootFilesystem") is True, name, "securityContext.readOnlyRootFilesystem must be true")
+    report.check(sc.get("privileged") in (None, False), name, "securityContext.privileged must not be true")
+    caps = sc.get("capabilities") or {}
+    report.check(caps.get("drop") == ["ALL"], name, f"securityContext.capabilities.drop must be [ALL], is {caps.get('drop')}")
+    report.check(
+        set(caps.get("add") or []) <= {"NET_BIND_SERVICE"},
+        name,
+        f"capabilities.add {caps.get('add')} is not allowed by the restricted profile",
+    )
+    report.check(sc.get("runAsNonRoot") in (None, True), name, "securityContext.runAsNonRoot must not be false")
+    report.check(sc.get("runAsUser") in (None, UID), name, f"securityContext.runAsUser must be {UID}")
+    seccomp = (sc.get("seccompProfile") or {}).get("type")
+    report.check(seccomp in (None, "RuntimeDefault", "Localhost"), name, f"seccompProfile.type {seccomp} not allowed")
+    report.check(not any(p.get("hostPort") for p in container.get("ports") or []), name, "hostPort is not allowed")
+
+
+def check_probe(report, where, probe, path, kind):
+    if not report.check(isinstance(probe, dict), where, f"no {kind}Probe"):
+        return
+    get = probe.get("httpGet") or {}
+    report.check(get.get("path") == path, where, f"{kind}Probe must GET {path}, gets {get.get('path')}")
+    report.check(get.get("port") in (PORT_NAME, PORT), where, f"{kind}Probe port must be {PORT_NAME}, is {get.get('port')}")
+    report.check(get.get("scheme", "HTTP") == "HTTP", where, f"{kind}Probe scheme must be HTTP")
+    for field in ("periodSeconds", "timeoutSeconds", "failureThreshold"):
+        report.check(isinstance(probe.get(field), int) and probe[field] > 0, where, f"{kind}Probe.{field} must be set")
+
+
+def secret_keys(obj):
+    return set((obj.get("data") or {}).keys()) | set((obj.get("stringData") or {}).keys())
+
+
+def config_tenants(report, where, configmap):
+    """Tenants of the main config and of the tenant files among the keys."""
+    data = configmap.get("data") or {}
+    try:
+        main = yaml.safe_load(data.get(CONFIG_KEY, "")) or {}
+    except yaml.YAMLError as error:
+        report.fail(where, f"ConfigMap key {CONFIG_KEY} is not YAML: {error}")
+        return []
+    tenants = list(main.get("tenants") or [])
+    for pattern in main.get("tenant_files") or []:
+        report.check("/" not in pattern, where, f"tenant_files pattern {pattern!r} has a folder: a ConfigMap volume is flat")
+        report.check(
+            not fnmatch.fnmatch(CONFIG_KEY, pattern),
+            where,
+            f"tenant_files pattern {pattern!r} matches {CONFIG_KEY} itself",
+        )
+        for key in sorted(data):
+            if key != CONFIG_KEY and fnmatch.fnmatch(key, pattern):
+                found = yaml.safe_load(data[key])
+                if isinstance(found, dict) and "tenants" in found:
+                    tenants += found["tenants"] or []
+                elif isinstance(found, list):
+                    tenants += found
+                elif isinstance(found, dict):
+                    tenants.append(found)
+    return tenants
+
+
+def policy(out, secret_example, args):
+    report = Report()
+    out = Path(out)
+    example_docs = load_all(secret_example)
+    example_keys = set()
+    for obj in example_docs:
+        report.check(obj.get("kind") == "Secret", secret_example, f"{ident(obj)} is not a Secret")
+        example_keys |= secret_keys(obj)
+        for key, value in (obj.get("stringData") or {}).items():
+            report.check(value == "replace-me", secret_example, f"key {key} must hold the placeholder replace-me")
+
+    for name, path in named_args(args):
+        before = len(report.failures)
+        docs = load_all(path)
+        by_kind = {}
+        for obj in docs:
+            by_kind.setdefault(obj.get("kind"), []).append(obj)
+        one = {kind: objs[0] for kind, objs in by_kind.items() if len(objs) == 1}
+        missing = [k for k in sorted(REQUIRED_ONCE) if k not in one]
+        if not report.check(not missing, name, f"cannot check: missing {missing}"):
+            continue
+        dep, svc, cm, sa = one["Deployment"], one["Service"], one["ConfigMap"], one["ServiceAccount"]
+        netpol, pdb, smon = one["NetworkPolicy"], one["PodDisruptionBudget"], one["ServiceMonitor"]
+        secret = one.get("Secret")
+        where = f"{name} {ident(dep)}"
+
+        namespaces = {(o.get("metadata") or {}).get("namespace") for o in docs}
+        report.check(len(namespaces) == 1, name, f"objects are in different namespaces: {namespaces}")
+        for obj in docs:
+            labels = (obj.get("metadata") or {}).get("labels") or {}
+            report.check(
+                labels.get("app.kubernetes.io/name") == NAME,
+                name,
+                f"{ident(obj)} lacks the label app.kubernetes.io/name: {NAME}",
+            )
+
+        spec = dep.get("spec") or {}
+        template = spec.get("template") or {}
+        pod_labels = (template.get("metadata") or {}).get("labels") or {}
+        pod = template.get("spec") or {}
+        containers = pod.get("containers") or []
+        report.check(
+            matches((spec.get("selector") or {}).get("matchLabels"), pod_labels),
+            where,
+            "spec.selector does not match the pod template's labels",
+        )
+
+        # Restricted Pod Security, pod level.
+        psc = pod.get("securityContext") or {}
+        report.check(psc.get("runAsNonRoot") is True, where, "pod securityContext.runAsNonRoot must be true")
+        report.check(psc.get("runAsUser") == UID, where, f"pod securityContext.runAsUser must be {UID}")
+        report.check(psc.get("runAsGroup") == UID, where, f"pod securityContext.runAsGroup must be {UID}")
+        report.check(psc.get("fsGroup") == UID, where, f"pod securityContext.fsGroup must be {UID}")
+        report.check(
+            (psc.get("seccompProfile") or {}).get("type") == "RuntimeDefault",
+            where,
+            "pod securityContext.seccompProfile.type must be RuntimeDefault",
+        )
+        for field in ("hostNetwork", "hostPID", "hostIPC"):
+            report.check(not pod.get(field), where, f"{field} must not be set")
+        report.check(pod.get("automountServiceAccountToken") is False, where, "pod automountServiceAccountToken must be false")
+        report.check(
+            pod.get("serviceAccountName") == sa["metadata"]["name"],
+            where,
+            f"serviceAccountName must be {sa['metadata']['name']}",
+        )
+        report.check(sa.get("automountServiceAccountToken") is False, name, "ServiceAccount automountServiceAccountToken must be false")
+        for container in containers + (pod.get("initContainers") or []):
+            check_container(report, where, container)
+
+        main = [c for c in containers if c.get("name") == NAME]
+        if not report.check(len(main) == 1, where, f"no container named {NAME}"):
+            continue
+        c = main[0]
+        cwhere = f"{where} container {NAME}"
+        image = c.get("image") or ""
+        report.check(
+            image.startswith(IMAGE_REPOSITORY + ":") or image.startswith(IMAGE_REPOSITORY + "@"),
+            cwhere,
+            f"image {image!r} is not {IMAGE_REPOSITORY}:<tag>",
+        )
+        report.check(not image.endswith(":latest"), cwhere, "image tag must not be latest")
+
+        args_ = [str(a) for a in (c.get("args") or [])]
+        report.check(args_[:1] == ["run"], cwhere, f"args must start with run, are {args_}")
+        report.check(arg_value(args_, "--config") == CONFIG_FILE, cwhere, f"args must have --config {CONFIG_FILE}")
+        report.check("--config.watch" in args_, cwhere, "args must have --config.watch")
+        report.check(arg_value(args_, "--log.format") == "json", cwhere, "args must have --log.format json")
+        listen = arg_value(args_, "--web.listen-address") or f"0.0.0.0:{PORT}"
+        report.check(listen.endswith(f":{PORT}"), cwhere, f"--web.listen-address {listen} is not port {PORT}")
+        report.check(not listen.startswith("127."), cwhere, "--web.listen-address must not be loopback")
+        grace = seconds(arg_value(args_, "--shutdown.grace") or "10s")
+        termination = pod.get("terminationGracePeriodSeconds", 30)
+        report.check(
+            grace is not None and termination > grace,
+            where,
+            f"terminationGracePeriodSeconds {termination} must exceed --shutdown.grace ({grace}s)",
+        )
+
+        ports = c.get("ports") or []
+        report.check(
+            any(p.get("name") == PORT_NAME and p.get("containerPort") == PORT for p in ports),
+            cwhere,
+            f"needs port {PORT_NAME}: {PORT}",
+        )
+        check_probe(report, cwhere, c.get("livenessProbe"), "/-/healthy", "liveness")
+        check_probe(report, cwhere, c.get("readinessProbe"), "/-/ready", "readiness")
+        if c.get("startupProbe"):
+            report.check(
+                (c["startupProbe"].get("httpGet") or {}).get("path") != "/-/ready",
+                cwhere,
+                "a startupProbe on /-/ready restarts a pod whose first cycle is slow",
+            )
+
+        resources = c.get("resources") or {}
+        for kind in ("requests", "limits"):
+            for res in ("cpu", "memory"):
+                value = (resources.get(kind) or {}).get(res)
+                report.check(quantity(value) is not None, cwhere, f"resources.{kind}.{res} must be set")
+        for res in ("cpu", "memory"):
+            low = quantity((resources.get("requests") or {}).get(res))
+            high = quantity((resources.get("limits") or {}).get(res))
+            if low is not None and high is not None:
+                report.check(low <= high, cwhere, f"resources.requests.{res} above the limit")
+
+        replicas = spec.get("replicas", 1)
+        report.check(
+            replicas == 1 or "--shard.count" in " ".join(args_),
+            where,
+            f"{replicas} replicas without --shard.count would each probe every tenant",
+        )
+
+        # Mounts: config directory from the ConfigMap, secrets as files.
+        volumes = {v.get("name"): v for v in pod.get("volumes") or []}
+        mounts = {m.get("mountPath"): m for m in c.get("volumeMounts") or []}
+        cmount, smount = mounts.get(CONFIG_DIR), mounts.get(SECRET_DIR)
+        if report.check(cmount, cwhere, f"nothing mounted at {CONFIG_DIR}"):
+            report.check("subPath" not in cmount and "subPathExpr" not in cmount, cwhere, f"{CONFIG_DIR} must be a directory mount, not subPath (it would never see ConfigMap updates)")
+            report.check(cmount.get("readOnly") is True, cwhere, f"{CONFIG_DIR} must be mounted readOnly")
+            cvol = (volumes.get(cmount.get("name")) or {}).get("configMap")
+            if report.check(cvol, cwhere, f"{CONFIG_DIR} is not a configMap volume"):
+                report.check(
+                    cvol.get("name") == cm["metadata"]["name"],
+                    cwhere,
+                    f"config volume names ConfigMap {cvol.get('name')}, rendered is {cm['metadata']['name']}",
+                )
+                report.check(not cvol.get("items"), cwhere, "config volume must not pick items (tenant files would be missing)")
+        report.check(CONFIG_KEY in (cm.get("data") or {}), name, f"ConfigMap lacks the key {CONFIG_KEY}")
+        report.check(
+            re.fullmatch(rf"{NAME}-[a-z0-9]{{10}}", cm["metadata"]["name"]) is not None,
+            name,
+            f"ConfigMap {cm['metadata']['name']} has no content-hash suffix (configMapGenerator)",
+        )
+        secret_name = None
+        if report.check(smount, cwhere, f"nothing mounted at {SECRET_DIR}"):
+            report.check("subPath" not in smount, cwhere, f"{SECRET_DIR} must be a directory mount, not subPath")
+            report.check(smount.get("readOnly") is True, cwhere, f"{SECRET_DIR} must be mounted readOnly")
+            svol = (volumes.get(smount.get("name")) or {}).get("secret")
+            if report.check(svol, cwhere, f"{SECRET_DIR} is not a secret volume"):
+                secret_name = svol.get("secretName")
+                report.check(
+                    svol.get("defaultMode") == 0o400,
+                    cwhere,
+                    f"secret volume defaultMode must be 0400 (256), is {svol.get('defaultMode')}",
+                )
+                report.check(not svol.get("items"), cwhere, "secret volume must not pick items")
+        for volume in volumes.values():
+            report.check("hostPath" not in volume, where, f"hostPath volume {volume.get('name')} is not allowed")
+
+        # The config's secret files are keys of the Secret.
+        keys = example_keys
+        if secret is not None:
+            keys = secret_keys(secret)
+            report.check(
+                secret["metadata"]["name"] == secret_name,
+                name,
+                f"Secret {secret['metadata']['name']} is not the mounted {secret_name}",
+            )
+        tenants = config_tenants(report, name, cm)
+        report.check(tenants, name, "the ConfigMap's config has no tenant")
+        for tenant in tenants:
+            twhere = f"{name} ConfigMap tenant {tenant.get('name')}"
+            report.check("client_secret" not in tenant, twhere, "inline client_secret in a ConfigMap: use client_secret_file")
+            file = tenant.get("client_secret_file")
+            if file is None:
+                continue
+            report.check(
+                str(file).startswith(SECRET_DIR + "/") and str(file).count("/") == SECRET_DIR.count("/") + 1,
+                twhere,
+                f"client_secret_file {file} is not a file directly in {SECRET_DIR}",
+            )
+            key = str(file).rsplit("/", 1)[-1]
+            report.check(
+                key in keys,
+                twhere,
+                f"client_secret_file {file}: key {key!r} is not in the "
+                + (f"Secret {secret['metadata']['name']}" if secret is not None else secret_example)
+                + f" (keys {sorted(keys)})",
+            )
+
+        # Config for check-config, secret paths pointed at placeholder files.
+        config_dir = (out / "configs" / name).resolve()
+        (config_dir / "secrets").mkdir(parents=True, exist_ok=True)
+        for key, text in (cm.get("data") or {}).items():
+            (config_dir / key).write_text(text.replace(SECRET_DIR + "/", f"{config_dir}/secrets/"), encoding="utf-8")
+        # Only the Secret's keys exist, as in the pod: a tenant naming
+        # another file fails check-config too.
+        for key in keys:
+            (config_dir / "secrets" / key).write_text("replace-me\n", encoding="utf-8")
+
+        # Service, ServiceMonitor, NetworkPolicy, PDB wiring.
+        sspec = svc.get("spec") or {}
+        swhere = f"{name} {ident(svc)}"
+        report.check(sspec.get("type", "ClusterIP") == "ClusterIP", swhere, "type must be ClusterIP")
+        report.check(matches(sspec.get("selector"), pod_labels), swhere, "selector does not match the pod labels")
+        report.check(
+            any(
+                p.get("name") == PORT_NAME and p.get("targetPort") in (PORT_NAME, PORT)
+                for p in sspec.get("ports") or []
+            ),
+            swhere,
+            f"needs a port named {PORT_NAME} targeting {PORT_NAME}",
+        )
+        mspec = smon.get("spec") or {}
+        mwhere = f"{name} {ident(smon)}"
+        report.check(
+            matches((mspec.get("selector") or {}).get("matchLabels"), (svc.get("metadata") or {}).get("labels")),
+            mwhere,
+            "selector does not match the Service's labels",
+        )
+        endpoints = mspec.get("endpoints") or []
+        report.check(
+            endpoints and all(e.get("port") == PORT_NAME for e in endpoints),
+            mwhere,
+            f"endpoints must scrape the Service port {PORT_NAME}",
+        )
+        report.check(
+            all(e.get("path", "/metrics") == "/metrics" for e in endpoints),
+            mwhere,
+            "endpoints must scrape /metrics",
+        )
+        report.check(any(e.get("interval") == "30s" for e in endpoints), mwhere, "interval must be 30s")
+        report.check(
+            all(
+                any(
+                    str(r.get("action", "")).lower() == "labeldrop" and r.get("regex") == "endpoint"
+                    for r in e.get("relabelings") or []
+                )
+                for e in endpoints
+            ),
+            mwhere,
+            "endpoints must drop the operator's `endpoint` target label (relabelings: "
+            "{action: labeldrop, regex: endpoint}), else credprobe's endpoint label "
+            "becomes exported_endpoint",
+        )
+        report.check(not mspec.get("jobLabel"), mwhere, "jobLabel would change the job label the alert rules match")
+        report.check(
+            "credprobe" in svc["metadata"]["name"],
+            swhere,
+            "the Service name is the job label and must contain `credprobe` (CredprobeDown matches it)",
+        )
+
+        nspec = netpol.get("spec") or {}
+        nwhere = f"{name} {ident(netpol)}"
+        report.check(matches((nspec.get("podSelector") or {}).get("matchLabels"), pod_labels), nwhere, "podSelector does not match the pod labels")
+        report.check(set(nspec.get("policyTypes") or []) == {"Ingress", "Egress"}, nwhere, "policyTypes must be Ingress and Egress")
+        ingress_ports = set()
+        for rule in nspec.get("ingress") or []:
+            report.check(rule.get("ports"), nwhere, "an ingress rule without ports allows every port")
+            ingress_ports |= {(p.get("protocol", "TCP"), p.get("port")) for p in rule.get("ports") or []}
+        report.check(
+            ingress_ports and ingress_ports <= {("TCP", PORT_NAME), ("TCP", PORT)},
+            nwhere,
+            f"ingress must allow only the metrics port, allows {sorted(map(str, ingress_ports))}",
+        )
+        egress_ports = set()
+        for rule in nspec.get("egress") or []:
+            report.check(rule.get("ports"), nwhere, "an egress rule without ports allows every port")
+            egress_ports |= {(p.get("protocol", "TCP"), p.get("port")) for p in rule.get("ports") or []}
+        report.check(
+            egress_ports == {("UDP", 53), ("TCP", 53), ("TCP", 443)},
+            nwhere,
+            f"egress must be DNS (UDP+TCP 53) and TCP 443 only, is {sorted(map(str, egress_ports))}",
+        )
+
+        pspec = pdb.get("spec") or {}
+        pwhere = f"{name} {ident(pdb)}"
+        report.check(matches((pspec.get("selector") or {}).get("matchLabels"), pod_labels), pwhere, "selector does not match the pod labels")
+        max_unavailable, min_available = pspec.get("maxUnavailable"), pspec.get("minAvailable")
+        report.check(
+            (isinstance(max_unavailable, int) and max_unavailable >= 1)
+            or (isinstance(min_available, int) and min_available < replicas),
+            pwhere,
+            f"with {replicas} replica(s) this budget blocks node drains "
+            f"(maxUnavailable {max_unavailable}, minAvailable {min_available})",
+        )
+
+        if len(report.failures) == before:
+            print(f"ok   {name}: restricted pod security, probes, mounts, secrets, wiring")
+    return report.done("policy")
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    command, args = sys.argv[1], sys.argv[2:]
+    if command == "prepare" and len(args) >= 2:
+        return prepare(args[0], args[1:])
+    if command == "rules" and len(args) >= 2:
+        return rules(args[0], args[1], args[2:])
+    if command == "policy" and len(args) >= 3:
+        return policy(args[0], args[1], args[2:])
+    sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
