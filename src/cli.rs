@@ -155,7 +155,7 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             let config_error = error.chain().any(|e| e.is::<ConfigError>());
-            tracing::error!("{error:#}");
+            // Plain text, not a log line: a multi-line config report stays readable.
             eprintln!("credprobe: {error:#}");
             if config_error {
                 ExitCode::from(2)

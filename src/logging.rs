@@ -26,9 +26,10 @@ pub enum LogLevel {
     Error,
     /// Errors and warnings.
     Warn,
-    /// Plus failed probes, reloads, start and stop (default).
+    /// Plus results that changed (a failure starting or ending), reloads,
+    /// start and stop (default). Failures are warnings.
     Info,
-    /// Plus every probe.
+    /// Plus every probe result, repeats included.
     Debug,
     /// Everything credprobe logs.
     Trace,

@@ -95,7 +95,7 @@ impl Transport {
             .pool_idle_timeout(Duration::from_secs(90))
             .redirect(match role {
                 Role::Token => reqwest::redirect::Policy::none(),
-                Role::Endpoint => reqwest::redirect::Policy::limited(5),
+                Role::Endpoint => reqwest::redirect::Policy::custom(endpoint_redirects),
             });
         if let Some(proxy) = &profile.proxy {
             let proxy = reqwest::Proxy::all(proxy.as_str()).map_err(|e| e.to_string())?;
@@ -178,6 +178,22 @@ impl Transport {
             self.backoff.note_retry_after(&url, &answer.headers);
         }
         Ok(Exchange { latency, answer })
+    }
+}
+
+/// Endpoint redirects: at most five, and never from https down to plain
+/// http on a host that is not loopback. A redirect not followed is the
+/// answer (a 3xx, so `unexpected_status`), not a transport error.
+/// (reqwest itself drops `Authorization` when the host changes.)
+fn endpoint_redirects(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::redirect::Action {
+    let downgrade = attempt.url().scheme() == "http"
+        && attempt.previous().iter().any(|u| u.scheme() == "https")
+        && !matches!(attempt.url().host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+        && attempt.url().host_str() != Some("localhost");
+    if attempt.previous().len() > 5 || downgrade {
+        attempt.stop()
+    } else {
+        attempt.follow()
     }
 }
 
