@@ -466,11 +466,15 @@ impl Metrics {
     /// The text exposition of every family.
     pub fn render(&self) -> Result<Vec<u8>, prometheus::Error> {
         let mut families = self.registry.gather();
+        // A family without series is invalid exposition (and the registry
+        // drops its own): with no tenants, tenant_info has none.
         families.extend(
             self.tenant_info
                 .read()
                 .expect("tenant info poisoned")
-                .collect(),
+                .collect()
+                .into_iter()
+                .filter(|family| !family.get_metric().is_empty()),
         );
         families.sort_by(|a, b| a.name().cmp(b.name()));
         let mut out = Vec::with_capacity(64 * 1024);

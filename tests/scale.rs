@@ -118,3 +118,16 @@ async fn scrapes_are_gzipped_when_the_scraper_asks() {
     };
     assert_eq!(names(&plain), names(&text));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shard_without_tenants_still_serves_metrics() {
+    let sim = start_simulator(Scenario::from_yaml_str("accept_any: true").unwrap()).await;
+    let config = fleet(&sim.base_url(), 1);
+    let owner = credprobe::shard::shard_of("t00", 2);
+    let idle = (1 - owner).to_string();
+    let daemon = Daemon::start(&config, &["--shard.count", "2", "--shard.index", &idle]);
+    let text = daemon.metrics().await;
+    assert_eq!(value(&text, "credprobe_tenants", &[]), Some(0.0));
+    assert!(!text.contains("credprobe_tenant_info"), "{text}");
+    assert_eq!(daemon.get("/-/ready").await.0, 200);
+}

@@ -18,6 +18,17 @@
       tree's config, with the secret paths pointed at placeholder files, to
       OUT/configs/NAME/credprobe.yml for `credprobe check-config`.
 
+  check_rendered.py shards BASE=RENDERED.yaml NAME=RENDERED.yaml ... [--statefulset NAME ...]
+      The workload of every tree shards consistently: a Deployment has one
+      replica and no --shard.from-hostname (its pod names have no ordinal);
+      a StatefulSet has --shard.count equal to spec.replicas,
+      --shard.from-hostname and no --shard.index, ordinals from 0, and a
+      serviceName naming the tree's headless Service (clusterIP: None).
+      Each tree named after --statefulset must render a StatefulSet and no
+      Deployment, with podManagementPolicy Parallel and the pod template of
+      the base tree's Deployment (security, probes, mounts, volumes, image,
+      args) apart from the shard flags, the topology spread and resources.
+
 Every failure is printed with the tree and object it concerns; the exit code
 is 1 when there was any.
 """
@@ -30,8 +41,8 @@ from pathlib import Path
 
 import yaml
 
-CORE_KINDS = {
-    "Deployment",
+WORKLOAD_KINDS = {"Deployment", "StatefulSet"}
+CORE_KINDS = WORKLOAD_KINDS | {
     "Service",
     "ConfigMap",
     "Secret",
@@ -40,9 +51,10 @@ CORE_KINDS = {
     "ServiceAccount",
 }
 MONITORING_KINDS = {"ServiceMonitor", "PrometheusRule"}
-# Exactly one of each in every rendered tree; a Secret is optional (real
+# Exactly one of each in every rendered tree, and exactly one workload
+# (a Deployment, or a StatefulSet when sharded); a Secret is optional (real
 # secrets are created out of band).
-REQUIRED_ONCE = (CORE_KINDS - {"Secret"}) | MONITORING_KINDS
+REQUIRED_ONCE = (CORE_KINDS - {"Secret"} - WORKLOAD_KINDS) | MONITORING_KINDS
 
 NAME = "credprobe"
 IMAGE_REPOSITORY = "ghcr.io/credprobe/credprobe"
@@ -131,6 +143,12 @@ def prepare(out, args):
                     name,
                     f"expected exactly one {kind}, rendered {counts.get(kind, 0)}",
                 )
+            workloads = {k: counts[k] for k in sorted(WORKLOAD_KINDS) if counts.get(k)}
+            report.check(
+                sum(workloads.values()) == 1,
+                name,
+                f"expected exactly one Deployment or StatefulSet, rendered {workloads or 'none'}",
+            )
             report.check(counts.get("Secret", 0) <= 1, name, "more than one Secret")
         listed = ", ".join(f"{k} x{v}" if v > 1 else str(k) for k, v in sorted(counts.items(), key=str))
         print(f"     {name}: {listed}")
@@ -171,19 +189,19 @@ def rules(rules_file, committed, args):
     return report.done("spec.groups")
 
 
-def first_difference(found, wanted, path="groups"):
+def first_difference(found, wanted, path="groups", other="the rules file"):
     """Where two parsed YAML values first differ, for the message."""
     if isinstance(found, dict) and isinstance(wanted, dict):
         for key in list(wanted) + [k for k in found if k not in wanted]:
             if found.get(key) != wanted.get(key):
-                return first_difference(found.get(key), wanted.get(key), f"{path}.{key}")
+                return first_difference(found.get(key), wanted.get(key), f"{path}.{key}", other)
     if isinstance(found, list) and isinstance(wanted, list):
         for i in range(max(len(found), len(wanted))):
             a = found[i] if i < len(found) else None
             b = wanted[i] if i < len(wanted) else None
             if a != b:
-                return first_difference(a, b, f"{path}[{i}]")
-    return f"{path} is {json.dumps(found, default=str)}, the rules file has {json.dumps(wanted, default=str)}"
+                return first_difference(a, b, f"{path}[{i}]", other)
+    return f"{path} is {json.dumps(found, default=str)}, {other} has {json.dumps(wanted, default=str)}"
 
 
 # ---------------------------------------------------------------- policy
@@ -314,9 +332,12 @@ def policy(out, secret_example, args):
             by_kind.setdefault(obj.get("kind"), []).append(obj)
         one = {kind: objs[0] for kind, objs in by_kind.items() if len(objs) == 1}
         missing = [k for k in sorted(REQUIRED_ONCE) if k not in one]
+        workload = workload_of(by_kind)
+        if workload is None:
+            missing.append("exactly one Deployment or StatefulSet")
         if not report.check(not missing, name, f"cannot check: missing {missing}"):
             continue
-        dep, svc, cm, sa = one["Deployment"], one["Service"], one["ConfigMap"], one["ServiceAccount"]
+        dep, svc, cm, sa = workload, one["Service"], one["ConfigMap"], one["ServiceAccount"]
         netpol, pdb, smon = one["NetworkPolicy"], one["PodDisruptionBudget"], one["ServiceMonitor"]
         secret = one.get("Secret")
         where = f"{name} {ident(dep)}"
@@ -420,12 +441,8 @@ def policy(out, secret_example, args):
             if low is not None and high is not None:
                 report.check(low <= high, cwhere, f"resources.requests.{res} above the limit")
 
+        # Whether the replicas shard consistently: `shards` below.
         replicas = spec.get("replicas", 1)
-        report.check(
-            replicas == 1 or "--shard.count" in " ".join(args_),
-            where,
-            f"{replicas} replicas without --shard.count would each probe every tenant",
-        )
 
         # Mounts: config directory from the ConfigMap, secrets as files.
         volumes = {v.get("name"): v for v in pod.get("volumes") or []}
@@ -597,6 +614,203 @@ def policy(out, secret_example, args):
     return report.done("policy")
 
 
+# ---------------------------------------------------------------- shards
+
+
+def workload_of(by_kind):
+    """The one Deployment or StatefulSet of a tree, or None."""
+    found = [obj for kind in sorted(WORKLOAD_KINDS) for obj in by_kind.get(kind, [])]
+    return found[0] if len(found) == 1 else None
+
+
+def main_container(workload):
+    pod = ((workload.get("spec") or {}).get("template") or {}).get("spec") or {}
+    found = [c for c in pod.get("containers") or [] if c.get("name") == NAME]
+    return found[0] if len(found) == 1 else None
+
+
+SHARD_FLAGS = ("--shard.count", "--shard.index", "--shard.from-hostname")
+
+
+def without_shard_flags(args):
+    """The args with every --shard.* flag (and its value) taken out."""
+    kept, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in ("--shard.count", "--shard.index"):
+            skip = True
+        elif not any(arg == f or arg.startswith(f + "=") for f in SHARD_FLAGS):
+            kept.append(arg)
+    return kept
+
+
+def check_shards(report, name, docs):
+    """Sharding of one tree's workload; returns it (None if there is none)."""
+    by_kind = {}
+    for obj in docs:
+        by_kind.setdefault(obj.get("kind"), []).append(obj)
+    workload = workload_of(by_kind)
+    if workload is None:
+        found = {k: len(by_kind[k]) for k in sorted(WORKLOAD_KINDS) if by_kind.get(k)}
+        report.fail(name, f"expected exactly one Deployment or StatefulSet, rendered {found or 'none'}")
+        return None
+    where = f"{name} {ident(workload)}"
+    spec = workload.get("spec") or {}
+    container = main_container(workload)
+    if not report.check(container is not None, where, f"no container named {NAME}"):
+        return workload
+    args = [str(a) for a in container.get("args") or []]
+    replicas = spec.get("replicas", 1)
+    count = arg_value(args, "--shard.count")
+
+    if workload["kind"] == "Deployment":
+        # Every replica of a Deployment gets the same args, so the same
+        # shard, and a name like credprobe-7d9f8b6c5-x2k4p has no ordinal.
+        report.check(
+            replicas == 1,
+            where,
+            f"{replicas} replicas of a Deployment would all probe the same tenants: "
+            "shard with a StatefulSet (overlays/sharded)",
+        )
+        report.check(
+            "--shard.from-hostname" not in args,
+            where,
+            "--shard.from-hostname needs a StatefulSet: a Deployment's pod names have no ordinal",
+        )
+        return workload
+
+    # StatefulSet: pod <name>-N is shard N of --shard.count.
+    report.check(isinstance(replicas, int) and replicas >= 1, where, f"spec.replicas must be set, is {replicas!r}")
+    if report.check(count is not None, where, "args must have --shard.count N (N = spec.replicas)"):
+        report.check(
+            count.isdigit() and int(count) == replicas,
+            where,
+            f"--shard.count {count} differs from spec.replicas {replicas}: "
+            + (
+                "pods above the count fail to start"
+                if count.isdigit() and int(count) < replicas
+                else "the shards without a pod are never probed"
+            ),
+        )
+    report.check(
+        "--shard.from-hostname" in args,
+        where,
+        "args must have --shard.from-hostname (the shard index is the pod's ordinal)",
+    )
+    report.check(
+        arg_value(args, "--shard.index") is None,
+        where,
+        "--shard.index gives every pod the same shard: use --shard.from-hostname",
+    )
+    start = (spec.get("ordinals") or {}).get("start", 0)
+    report.check(start == 0, where, f"spec.ordinals.start {start}: shard indexes must start at 0")
+    pod = (spec.get("template") or {}).get("spec") or {}
+    report.check(
+        not pod.get("hostname"),
+        where,
+        "the pod template sets hostname: the pods would lose their ordinal host names",
+    )
+    service_name = spec.get("serviceName")
+    services = {(s.get("metadata") or {}).get("name"): s for s in by_kind.get("Service", [])}
+    if report.check(service_name, where, "spec.serviceName must name the headless Service"):
+        service = services.get(service_name)
+        if report.check(
+            service is not None,
+            where,
+            f"spec.serviceName {service_name!r} names no rendered Service (have {sorted(services)})",
+        ):
+            report.check(
+                (service.get("spec") or {}).get("clusterIP") == "None",
+                f"{name} {ident(service)}",
+                "the StatefulSet's serviceName must be headless (clusterIP: None)",
+            )
+    return workload
+
+
+def comparable_template(workload, configmap_names):
+    """The pod template without what the sharded overlay may change."""
+    template = json.loads(json.dumps((workload.get("spec") or {}).get("template") or {}))
+    pod = template.get("spec") or {}
+    pod.pop("topologySpreadConstraints", None)
+    for container in pod.get("containers") or []:
+        container.pop("resources", None)
+        if container.get("name") == NAME:
+            container["args"] = without_shard_flags([str(a) for a in container.get("args") or []])
+    for volume in pod.get("volumes") or []:
+        configmap = volume.get("configMap") or {}
+        if configmap.get("name") in configmap_names:
+            configmap["name"] = "<generated ConfigMap>"
+    return template
+
+
+def shards(base, args):
+    report = Report()
+    required = []
+    if "--statefulset" in args:
+        at = args.index("--statefulset")
+        required = args[at + 1 :]
+        args = args[:at]
+    trees = dict(named_args(args))
+    base_name, base_path = named_args([base])[0]
+    base_docs = load_all(base_path)
+    base_by_kind = {}
+    for obj in base_docs:
+        base_by_kind.setdefault(obj.get("kind"), []).append(obj)
+    base_dep = (base_by_kind.get("Deployment") or [None])[0]
+    report.check(base_dep is not None, base_name, "the base renders no Deployment to compare with")
+
+    for name in required:
+        report.check(name in trees, name, "expected a sharded tree of this name, none rendered")
+    for name, path in trees.items():
+        before = len(report.failures)
+        docs = load_all(path)
+        workload = check_shards(report, name, docs)
+        if name in required:
+            kinds = [obj.get("kind") for obj in docs]
+            report.check(kinds.count("StatefulSet") == 1, name, f"expected one StatefulSet, rendered {kinds.count('StatefulSet')}")
+            report.check(
+                "Deployment" not in kinds,
+                name,
+                "renders a Deployment: it would probe the tenants again, unsharded (delete it in the overlay)",
+            )
+        if name in required and workload is not None and workload.get("kind") == "StatefulSet":
+            where = f"{name} {ident(workload)}"
+            spec = workload.get("spec") or {}
+            report.check(
+                spec.get("podManagementPolicy") == "Parallel",
+                where,
+                "podManagementPolicy must be Parallel (OrderedReady starts the shards one first cycle apart)",
+            )
+            if base_dep is not None:
+                names = {
+                    (o.get("metadata") or {}).get("name")
+                    for o in base_docs + docs
+                    if o.get("kind") == "ConfigMap"
+                }
+                ours, theirs = comparable_template(workload, names), comparable_template(base_dep, names)
+                if ours != theirs:
+                    report.fail(
+                        where,
+                        f"pod template differs from the {base_name} Deployment's beyond the shard flags, "
+                        f"topology spread and resources: "
+                        f"{first_difference(ours, theirs, 'template', f'the {base_name} Deployment')}",
+                    )
+        if len(report.failures) == before and workload is not None:
+            spec = workload.get("spec") or {}
+            if workload["kind"] == "StatefulSet":
+                args_ = [str(a) for a in (main_container(workload) or {}).get("args") or []]
+                print(
+                    f"ok   {name}: StatefulSet, {spec.get('replicas')} replicas = --shard.count "
+                    f"{arg_value(args_, '--shard.count')}, --shard.from-hostname, headless Service "
+                    f"{spec.get('serviceName')}"
+                    + (", pod template of the base Deployment" if name in required else "")
+                )
+            else:
+                print(f"ok   {name}: Deployment, {spec.get('replicas', 1)} replica, not sharded by host name")
+    return report.done("shards")
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -607,6 +821,8 @@ def main():
         return rules(args[0], args[1], args[2:])
     if command == "policy" and len(args) >= 3:
         return policy(args[0], args[1], args[2:])
+    if command == "shards" and len(args) >= 2:
+        return shards(args[0], args[1:])
     sys.exit(__doc__)
 
 
