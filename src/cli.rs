@@ -89,7 +89,8 @@ pub struct RunArgs {
     /// The configuration file (YAML).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Address of the HTTP server (/metrics, /, /-/healthy, /-/ready).
+    /// Address of the HTTP server: /metrics, the status page /, /tenants/NAME,
+    /// /api/v1/tenants, /-/healthy, /-/ready, POST /-/reload.
     #[arg(long = "web.listen-address", value_name = "ADDR", default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
     /// How long probes in flight may take to finish on SIGTERM/SIGINT (a
@@ -101,6 +102,9 @@ pub struct RunArgs {
     /// `POST /-/reload` always reload.
     #[arg(long = "config.watch")]
     pub config_watch: bool,
+    /// How often `--config.watch` looks at the files.
+    #[arg(long = "config.watch-interval", value_name = "DURATION", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub config_watch_interval: Duration,
     /// Split the tenants into this many shards (one per replica).
     #[arg(long = "shard.count", value_name = "N", default_value_t = 1)]
     pub shard_count: u32,
@@ -116,9 +120,6 @@ pub struct RunArgs {
     /// (`credprobe-3` -> 3), as a StatefulSet pod is named.
     #[arg(long = "shard.from-hostname")]
     pub shard_from_hostname: bool,
-    /// How often `--config.watch` looks at the files.
-    #[arg(long = "config.watch-interval", value_name = "DURATION", default_value = "2s", value_parser = humantime::parse_duration)]
-    pub config_watch_interval: Duration,
 }
 
 /// Logging options.
