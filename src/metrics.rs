@@ -20,7 +20,6 @@ use crate::probe::{EndpointOutcome, EndpointResult, TokenOutcome, TokenResult};
 
 /// The metric families, registered in their own registry.
 pub struct Metrics {
-    registry: Registry,
     token_success: GaugeVec,
     token_duration: HistogramVec,
     token_requests: IntCounterVec,
@@ -42,6 +41,7 @@ pub struct Metrics {
     shard_count: IntGauge,
     reload_successful: IntGauge,
     reload_success_time: Gauge,
+    build_info: GaugeVec,
     /// credprobe_tenant_info: its label names are the union of the tenants'
     /// label keys, so it is rebuilt (outside the registry) on each config.
     tenant_info: RwLock<GaugeVec>,
@@ -63,7 +63,9 @@ fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeV
     vec
 }
 
-/// Registers any single metric and hands it back.
+/// Registers any single metric and hands it back. The registry only
+/// guards against two families with one name; rendering walks the
+/// families itself ([`Metrics::render_to`]).
 fn registered<M: Collector + Clone + 'static>(
     registry: &Registry,
     metric: prometheus::Result<M>,
@@ -255,17 +257,19 @@ impl Metrics {
                     "Time of the last successful configuration load (unix seconds).",
                 ),
             ),
+            build_info: gauge(
+                &r,
+                "credprobe_build_info",
+                "Always 1; the version and revision of this build.",
+                &["version", "revision"],
+            ),
             tenant_info: RwLock::new(tenant_info_vec(&[])),
             tls_hosts: Mutex::new(HashMap::new()),
-            registry: r,
         };
-        let build = gauge(
-            &metrics.registry,
-            "credprobe_build_info",
-            "Always 1; the version and revision of this build.",
-            &["version", "revision"],
-        );
-        build.with_label_values(&[VERSION, REVISION]).set(1.0);
+        metrics
+            .build_info
+            .with_label_values(&[VERSION, REVISION])
+            .set(1.0);
         metrics.shard_count.set(1);
         Arc::new(metrics)
     }
@@ -463,23 +467,71 @@ impl Metrics {
             .insert(cert.host.clone());
     }
 
+    /// Every family, for rendering one at a time.
+    fn families(&self) -> Vec<&dyn Collector> {
+        vec![
+            &self.token_success,
+            &self.token_duration,
+            &self.token_requests,
+            &self.token_expiry,
+            &self.token_lifetime,
+            &self.token_last_success,
+            &self.endpoint_success,
+            &self.endpoint_duration,
+            &self.endpoint_requests,
+            &self.endpoint_status,
+            &self.endpoint_last_success,
+            &self.credential_expiry,
+            &self.tls_expiry,
+            &self.cycle_last,
+            &self.interval,
+            &self.lateness,
+            &self.tenants,
+            &self.shard_index,
+            &self.shard_count,
+            &self.reload_successful,
+            &self.reload_success_time,
+            &self.build_info,
+        ]
+    }
+
+    /// Writes the text exposition of every family to `out`, in name order.
+    ///
+    /// One family is collected, written and dropped at a time: at 5,000
+    /// tenants `Registry::gather` would hold ~500k series as label strings
+    /// all at once (hundreds of MiB) on top of the text. With `out` a gzip
+    /// encoder, not even the text is held whole.
+    pub fn render_to<W: std::io::Write>(&self, mut out: W) -> Result<W, prometheus::Error> {
+        let info = self.tenant_info.read().expect("tenant info poisoned");
+        let mut families: Vec<&dyn Collector> = self.families();
+        families.push(&*info);
+        families.sort_by_cached_key(|c| c.desc().first().map(|d| d.fq_name.clone()));
+        let encoder = TextEncoder::new();
+        for collector in families {
+            let mut collected = collector.collect();
+            // A family without series is invalid exposition: with no
+            // tenants, the per-tenant families have none.
+            collected.retain(|family| !family.get_metric().is_empty());
+            encoder.encode(&collected, &mut out)?;
+        }
+        Ok(out)
+    }
+
     /// The text exposition of every family.
     pub fn render(&self) -> Result<Vec<u8>, prometheus::Error> {
-        let mut families = self.registry.gather();
-        // A family without series is invalid exposition (and the registry
-        // drops its own): with no tenants, tenant_info has none.
-        families.extend(
-            self.tenant_info
-                .read()
-                .expect("tenant info poisoned")
-                .collect()
-                .into_iter()
-                .filter(|family| !family.get_metric().is_empty()),
-        );
-        families.sort_by(|a, b| a.name().cmp(b.name()));
-        let mut out = Vec::with_capacity(64 * 1024);
-        TextEncoder::new().encode(&families, &mut out)?;
-        Ok(out)
+        self.render_to(Vec::with_capacity(64 * 1024))
+    }
+}
+
+/// Hands memory freed after a large render back to the system: glibc keeps
+/// freed heap in its arenas, so one scrape of a big fleet would otherwise
+/// leave the process at its peak size for good.
+pub fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages to the kernel; it has no
+    // preconditions and touches no memory in use.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -494,4 +546,117 @@ fn tenant_info_vec(keys: &[String]) -> GaugeVec {
         &labels,
     )
     .expect("label names are validated")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::{LoadOptions, validate::load_str};
+    use crate::probe::{EndpointOutcome, TokenOutcome};
+
+    /// Every `"credprobe_…"` literal of this file: the names it defines.
+    fn defined_names() -> BTreeSet<String> {
+        let source = include_str!("metrics.rs");
+        source
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .filter(|s| {
+                s.starts_with("credprobe_")
+                    && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+            })
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn render_writes_every_family_once_in_name_order_and_zero_tenants_is_valid() {
+        let metrics = Metrics::new(&crate::config::DEFAULT_HISTOGRAM_BUCKETS);
+        let empty = String::from_utf8(metrics.render().unwrap()).unwrap();
+        assert!(
+            !empty.contains("credprobe_tenant_info"),
+            "an empty family is not written"
+        );
+
+        let config = load_str(
+            "tenants: [{name: a, labels: {tier: gold}, credential_expires: \"2030-01-01\", base_url: \"http://127.0.0.1:9\", token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s, endpoints: [{name: e, path: /x}]}]",
+            Path::new("test.yml"),
+            &LoadOptions { warn_inline_secrets: false },
+        )
+        .unwrap();
+        let tenant = &config.tenants[0];
+        metrics.set_tenants(&config.tenants);
+        metrics.add_tenant(tenant);
+        metrics.record_lateness(Duration::from_millis(3));
+        metrics.record_cycle("a");
+        metrics.config_loaded(true);
+        let certificate = Some(CertificateSeen {
+            host: "h".into(),
+            not_after: 1,
+        });
+        metrics.record_token(
+            "a",
+            &TokenOutcome {
+                result: TokenResult::Success,
+                latency: Duration::from_millis(5),
+                status: Some(200),
+                detail: None,
+                token: Some(crate::probe::IssuedToken {
+                    access_token: secrecy::SecretString::from("t".to_owned()),
+                    obtained_at: SystemTime::now(),
+                    lifetime: Some(Duration::from_secs(900)),
+                    expires_at: Some(SystemTime::now() + Duration::from_secs(900)),
+                }),
+                certificate: certificate.clone(),
+            },
+        );
+        metrics.record_endpoint(
+            "a",
+            "e",
+            &EndpointOutcome {
+                result: EndpointResult::Success,
+                latency: Some(Duration::from_millis(2)),
+                status: Some(200),
+                detail: None,
+                certificate,
+            },
+        );
+        let text = String::from_utf8(metrics.render().unwrap()).unwrap();
+        let written: Vec<String> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .map(|l| l.split(' ').next().unwrap().to_owned())
+            .collect();
+        let mut sorted = written.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(
+            written, sorted,
+            "families are written once each, in name order"
+        );
+        assert_eq!(
+            written.into_iter().collect::<BTreeSet<_>>(),
+            defined_names()
+        );
+        // Gzip output is the same text.
+        let gz = metrics
+            .render_to(flate2::write::GzEncoder::new(
+                Vec::new(),
+                flate2::Compression::fast(),
+            ))
+            .unwrap()
+            .finish()
+            .unwrap();
+        let mut unzipped = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut unzipped)
+            .unwrap();
+        assert_eq!(
+            unzipped.lines().filter(|l| l.starts_with("# TYPE")).count(),
+            text.lines().filter(|l| l.starts_with("# TYPE")).count()
+        );
+    }
 }

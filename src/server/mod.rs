@@ -10,8 +10,6 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use std::io::Write as _;
-
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -72,13 +70,15 @@ async fn metrics(State(state): State<ServerState>, headers: HeaderMap) -> Respon
     // off the runtime's workers.
     let metrics = Arc::clone(&state.metrics);
     let rendered = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
-        let text = metrics.render().map_err(|e| e.to_string())?;
-        if !gzip {
-            return Ok(text);
-        }
-        let mut encoder = GzEncoder::new(Vec::with_capacity(text.len() / 8), Compression::fast());
-        encoder.write_all(&text).map_err(|e| e.to_string())?;
-        encoder.finish().map_err(|e| e.to_string())
+        let body = if gzip {
+            let encoder = GzEncoder::new(Vec::with_capacity(256 * 1024), Compression::fast());
+            let encoder = metrics.render_to(encoder).map_err(|e| e.to_string())?;
+            encoder.finish().map_err(|e| e.to_string())?
+        } else {
+            metrics.render().map_err(|e| e.to_string())?
+        };
+        crate::metrics::release_freed_memory();
+        Ok(body)
     })
     .await;
     match rendered {
