@@ -95,6 +95,7 @@ impl Scheduler {
         self.ctx.status.set_tenants(&config.tenants);
         self.ctx.metrics.set_tenants(&config.tenants);
 
+        let offsets = start_offsets(&config.tenants);
         for tenant in &config.tenants {
             match self.tasks.get(&tenant.name) {
                 Some(task) if task.tenant.same_settings(tenant) => summary.unchanged += 1,
@@ -102,11 +103,11 @@ impl Scheduler {
                     let task = self.tasks.remove(&tenant.name).expect("matched above");
                     self.stop_now(task).await;
                     self.ctx.status.reset(&tenant.name);
-                    self.start(Arc::clone(tenant));
+                    self.start(Arc::clone(tenant), offsets[&tenant.name]);
                     summary.changed.push(tenant.name.clone());
                 }
                 None => {
-                    self.start(Arc::clone(tenant));
+                    self.start(Arc::clone(tenant), offsets[&tenant.name]);
                     summary.added.push(tenant.name.clone());
                 }
             }
@@ -144,13 +145,14 @@ impl Scheduler {
         self.tasks.clear();
     }
 
-    fn start(&mut self, tenant: Arc<Tenant>) {
+    fn start(&mut self, tenant: Arc<Tenant>, offset: Duration) {
         self.ctx.metrics.add_tenant(&tenant);
         let stop = CancellationToken::new();
         let abort = CancellationToken::new();
         let handle = self.tracker.spawn(tenant_loop(
             self.ctx.clone(),
             Arc::clone(&tenant),
+            offset,
             stop.clone(),
             abort.clone(),
         ));
@@ -177,21 +179,40 @@ impl Scheduler {
     }
 }
 
-/// The offset of a tenant's first cycle within its interval: a hash of its
-/// name, so restarts keep the spread and tenants never all fire at once.
-pub fn start_offset(name: &str, interval: Duration) -> Duration {
-    let hash = crate::shard::fnv1a(name.as_bytes());
-    let millis = interval.as_millis().max(1) as u64;
-    Duration::from_millis(hash % millis)
+/// Start offsets that spread tenants evenly over their interval: the
+/// tenants sharing an interval are ordered by a hash of their name and the
+/// k-th of N starts at k × interval / N. (A hash modulo the interval alone
+/// leaves random clumps: 3× the average second at 100 tenants.) The hash
+/// order keeps the spread independent of naming schemes, and restarts of
+/// the same configuration give the same offsets.
+pub fn start_offsets(tenants: &[Arc<Tenant>]) -> HashMap<String, Duration> {
+    let mut groups: HashMap<Duration, Vec<(u64, &str)>> = HashMap::new();
+    for tenant in tenants {
+        let hash = crate::shard::fnv1a(tenant.name.as_bytes());
+        groups
+            .entry(tenant.interval)
+            .or_default()
+            .push((hash, tenant.name.as_str()));
+    }
+    let mut offsets = HashMap::new();
+    for (interval, mut members) in groups {
+        members.sort_unstable();
+        let n = members.len() as u32;
+        for (k, (_, name)) in members.into_iter().enumerate() {
+            offsets.insert(name.to_owned(), interval * k as u32 / n);
+        }
+    }
+    offsets
 }
 
 async fn tenant_loop(
     ctx: ProbeContext,
     tenant: Arc<Tenant>,
+    offset: Duration,
     stop: CancellationToken,
     abort: CancellationToken,
 ) {
-    let first = Instant::now() + start_offset(&tenant.name, tenant.interval);
+    let first = Instant::now() + offset;
     let mut ticks = tokio::time::interval_at(first, tenant.interval);
     // A cycle that overran its interval is not made up with a burst.
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -259,4 +280,47 @@ pub fn record(ctx: &ProbeContext, tenant: &Tenant, report: &probe::CycleReport) 
     }
     ctx.metrics.record_cycle(&tenant.name);
     ctx.status.record(&tenant.name, report);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::{LoadOptions, validate::load_str};
+
+    #[test]
+    fn start_offsets_spread_tenants_evenly_over_each_interval() {
+        let mut text = String::from("tenants:\n");
+        for i in 0..100 {
+            text.push_str(&format!(
+                "  - {{name: t{i}, interval: 60s, token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s}}\n"
+            ));
+        }
+        text.push_str("  - {name: slow, interval: 5m, token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s}\n");
+        let config = load_str(
+            &text,
+            Path::new("t.yml"),
+            &LoadOptions {
+                warn_inline_secrets: false,
+            },
+        )
+        .unwrap();
+        let offsets = start_offsets(&config.tenants);
+        assert_eq!(offsets.len(), 101);
+        let mut per_second = [0u32; 60];
+        for i in 0..100 {
+            let offset = offsets[&format!("t{i}")];
+            assert!(offset < Duration::from_secs(60));
+            per_second[offset.as_secs() as usize] += 1;
+        }
+        // 100 tenants over 60 s: 1 or 2 start in any second, never more.
+        assert!(
+            per_second.iter().all(|n| (1..=2).contains(n)),
+            "{per_second:?}"
+        );
+        // Alone on its interval, the 5-minute tenant starts at once.
+        assert_eq!(offsets["slow"], Duration::ZERO);
+        assert_eq!(offsets, start_offsets(&config.tenants), "deterministic");
+    }
 }

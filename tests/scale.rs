@@ -91,6 +91,12 @@ async fn bad_shard_flags_are_usage_errors() {
 async fn scrapes_are_gzipped_when_the_scraper_asks() {
     let sim = start_simulator(Scenario::from_yaml_str("accept_any: true").unwrap()).await;
     let daemon = Daemon::start(&fleet(&sim.base_url(), 5), &[]);
+    // Both scrapes after every tenant's first cycle, so they hold the same families.
+    let start = std::time::Instant::now();
+    while daemon.get("/-/ready").await.0 != 200 {
+        assert!(start.elapsed() < Duration::from_secs(10), "never ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let plain = daemon.metrics().await;
     let response = common::client()
         .get(daemon.url("/metrics"))

@@ -407,30 +407,53 @@ async fn status_page_detail_and_json_show_states_history_and_no_secret() {
 async fn tenants_are_pending_before_their_first_cycle() {
     let sim = start_simulator(scenario()).await;
     let base = sim.base_url();
-    // A long interval: the first cycle is staggered well into the hour.
+    // A long interval: two tenants are spread over it, the second starts
+    // half an hour in.
+    let tenant_line = |name: &str| {
+        format!(
+            "  - {{name: {name}, base_url: \"{base}\", token_url: \"{base}/oauth2/token\", client_id: ok, client_secret: {}}}\n",
+            SECRETS[0].1
+        )
+    };
     let daemon = Daemon::start(
         &format!(
-            "defaults: {{interval: 1h, timeout: 500ms}}\ntenants:\n  - {{name: later, base_url: \"{base}\", token_url: \"{base}/oauth2/token\", client_id: ok, client_secret: {}}}\n",
-            SECRETS[0].1
+            "defaults: {{interval: 1h, timeout: 500ms}}\ntenants:\n{}{}",
+            tenant_line("sooner"),
+            tenant_line("later-a")
         ),
         &[],
     );
-    let offset = credprobe::scheduler::start_offset("later", Duration::from_secs(3600));
-    assert!(
-        offset > Duration::from_secs(60),
-        "pick another name: {offset:?}"
-    );
-    let (_, list) = get_json(&daemon, "/api/v1/tenants").await;
-    let later = tenant(&list, "later");
+    // Whichever the spread puts second is pending for half an hour.
+    let start = std::time::Instant::now();
+    let list = loop {
+        let (_, list) = get_json(&daemon, "/api/v1/tenants").await;
+        if list["summary"]["pending"] == 1 {
+            break list;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{list}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let pending = list["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["state"] == "pending")
+        .unwrap()["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let later = tenant(&list, &pending);
     assert_eq!(later["state"], "pending", "{list}");
     assert_eq!(later["failing"], false);
     assert_eq!(later["last_cycle_at"], Value::Null);
     assert_eq!(later["token"]["result"], Value::Null);
-    assert_eq!(list["summary"]["pending"], 1);
     let (_, html) = daemon.get("/").await;
-    assert!(row_of(&html, "later").contains(">pending</span>"), "{html}");
+    assert!(
+        row_of(&html, &pending).contains(">pending</span>"),
+        "{html}"
+    );
     assert!(html.contains("<b class=\"n-grey\">1</b> pending"), "{html}");
-    let (status, page) = daemon.get("/tenants/later").await;
+    let (status, page) = daemon.get(&format!("/tenants/{pending}")).await;
     assert_eq!(status, 200);
     assert!(page.contains("No probe yet."), "{page}");
 }

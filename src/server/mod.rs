@@ -6,6 +6,7 @@
 
 pub mod pages;
 
+use std::io::BufWriter;
 use std::sync::Arc;
 
 use axum::Router;
@@ -71,8 +72,12 @@ async fn metrics(State(state): State<ServerState>, headers: HeaderMap) -> Respon
     let metrics = Arc::clone(&state.metrics);
     let rendered = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
         let body = if gzip {
+            // The encoder writes many tiny pieces: buffer them, or deflate
+            // runs once per label value.
             let encoder = GzEncoder::new(Vec::with_capacity(256 * 1024), Compression::fast());
-            let encoder = metrics.render_to(encoder).map_err(|e| e.to_string())?;
+            let buffered = BufWriter::with_capacity(128 * 1024, encoder);
+            let buffered = metrics.render_to(buffered).map_err(|e| e.to_string())?;
+            let encoder = buffered.into_inner().map_err(|e| e.to_string())?;
             encoder.finish().map_err(|e| e.to_string())?
         } else {
             metrics.render().map_err(|e| e.to_string())?
