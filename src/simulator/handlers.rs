@@ -1,6 +1,6 @@
 //! The simulated HTTP surface: three token endpoints, four Nexthink-like API
 //! endpoints, the simulator's own `/__simulator/*` endpoints, and the
-//! middleware that records every request.
+//! middleware that records and counts every request.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -78,6 +78,7 @@ pub(super) fn router(state: Arc<SimState>) -> Router {
             "/__simulator/requests",
             get(recorded_requests).fallback(not_found),
         )
+        .route("/__simulator/stats", get(traffic).fallback(not_found))
         .route(
             "/__simulator/healthy",
             get(|| async { "ok" }).fallback(not_found),
@@ -97,13 +98,16 @@ async fn record(State(state): State<Arc<SimState>>, request: Request, next: Next
         return next.run(request).await;
     }
     let at = SystemTime::now();
+    state.count_arrival(at, is_token_path(request.uri().path()));
     let (parts, body) = request.into_parts();
     let (body, refusal) = read_body(&parts.headers, body).await;
     state.record(recorded_request(&state, at, &parts, &body));
-    if let Some(refusal) = refusal {
-        return refusal;
-    }
-    next.run(Request::from_parts(parts, Body::from(body))).await
+    let response = match refusal {
+        Some(refusal) => refusal,
+        None => next.run(Request::from_parts(parts, Body::from(body))).await,
+    };
+    state.count_answer(response.status().as_u16());
+    response
 }
 
 /// Whether reading a body failed on the size limit. That error's type lives
@@ -212,6 +216,14 @@ fn is_token_path(path: &str) -> bool {
 
 async fn recorded_requests(State(state): State<Arc<SimState>>) -> Response {
     axum::Json(state.recorded()).into_response()
+}
+
+/// Request totals, answers by class and requests per wall-clock second
+/// (`[[unix_second, requests], ...]`, seconds without requests left out), so
+/// a benchmark can count a client's upstream requests and how evenly they
+/// arrive.
+async fn traffic(State(state): State<Arc<SimState>>) -> Response {
+    axum::Json(state.traffic()).into_response()
 }
 
 async fn not_found() -> Response {

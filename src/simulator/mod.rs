@@ -13,12 +13,16 @@
 //! Every request is recorded ([`Simulator::requests`], or
 //! `GET /__simulator/requests` from another process) so tests can check what
 //! credprobe sent: headers, body, and which client it was attributed to.
+//! Every request is also counted, in total and per wall-clock second
+//! (`GET /__simulator/stats`), so benchmarks can count upstream requests and
+//! check how evenly they arrive.
 //!
 //! # Layout
 //!
 //! - `scenario`: [`Scenario`], [`ClientBehaviour`] and their YAML form.
 //! - `handlers`: the routes, the token and API logic, request recording.
-//! - `state`: issued tokens, counters and the request log, shared by handlers.
+//! - `state`: issued tokens, counters, the request log and the traffic
+//!   counters, shared by handlers.
 //! - `listener`: plain and TLS listeners whose connections end on shutdown.
 
 mod handlers;

@@ -1,5 +1,6 @@
 //! The simulator's shared state: the current scenario, the issued tokens,
-//! the per-client counters of the rate_limited knob and the request log.
+//! the per-client counters of the rate_limited knob, the request log and the
+//! traffic counters (totals and requests per second, for benchmarks).
 //!
 //! Every lock here is a `std::sync::Mutex`/`RwLock` held for a few
 //! statements, never across an `.await`.
@@ -26,6 +27,9 @@ pub(super) const SCOPE: &str = "service:integration";
 /// Below this many stored tokens, never bother pruning expired ones.
 const MIN_PRUNE_AT: usize = 1024;
 
+/// How many wall-clock seconds of per-second request counts are kept.
+pub(super) const TRAFFIC_SECONDS: usize = 3600;
+
 /// Locks a mutex even if a panicking thread poisoned it: the data here stays
 /// consistent statement by statement, and a simulator must keep answering.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -42,6 +46,8 @@ pub(super) struct SimState {
     counters: Mutex<HashMap<String, RequestCounts>>,
     /// The last [`LOG_CAPACITY`] requests.
     log: Mutex<VecDeque<RecordedRequest>>,
+    /// Request totals and requests per second.
+    traffic: Mutex<Traffic>,
     /// Cancelled when the simulator starts stopping: delays end early.
     pub(super) stopping: CancellationToken,
 }
@@ -53,6 +59,7 @@ impl SimState {
             tokens: Mutex::new(TokenStore::new()),
             counters: Mutex::new(HashMap::new()),
             log: Mutex::new(VecDeque::with_capacity(256)),
+            traffic: Mutex::new(Traffic::default()),
             stopping,
         }
     }
@@ -135,6 +142,94 @@ impl SimState {
 
     pub(super) fn recorded(&self) -> Vec<RecordedRequest> {
         lock(&self.log).iter().cloned().collect()
+    }
+
+    /// Counts a request as it arrives, in its wall-clock second.
+    pub(super) fn count_arrival(&self, at: SystemTime, token: bool) {
+        let second = at
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs());
+        lock(&self.traffic).arrival(second, token);
+    }
+
+    /// Counts the status of an answer sent.
+    pub(super) fn count_answer(&self, status: u16) {
+        let mut traffic = lock(&self.traffic);
+        if (200..300).contains(&status) {
+            traffic.answers_2xx += 1;
+        } else {
+            traffic.answers_other += 1;
+        }
+    }
+
+    /// The traffic counters, for `GET /__simulator/stats`.
+    pub(super) fn traffic(&self) -> serde_json::Value {
+        let traffic = lock(&self.traffic);
+        serde_json::json!({
+            "requests_total": traffic.token + traffic.api,
+            "token_requests_total": traffic.token,
+            "api_requests_total": traffic.api,
+            "answers_2xx_total": traffic.answers_2xx,
+            "answers_other_total": traffic.answers_other,
+            "per_second": traffic.per_second.iter().map(|&(second, count)| [second, count]).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// What `GET /__simulator/stats` reports: every request except the
+/// simulator's own `/__simulator/*` ones, so a benchmark can count the
+/// upstream requests a client made and see how evenly they arrive.
+#[derive(Default)]
+struct Traffic {
+    /// Requests to a token path.
+    token: u64,
+    /// Every other request (API calls, unknown paths).
+    api: u64,
+    /// Answers with a 2xx status.
+    answers_2xx: u64,
+    /// Answers with any other status.
+    answers_other: u64,
+    /// (unix second, requests that arrived in it), oldest first, only
+    /// seconds that had requests, the last [`TRAFFIC_SECONDS`] of them.
+    per_second: VecDeque<(u64, u64)>,
+}
+
+impl Traffic {
+    fn arrival(&mut self, second: u64, token: bool) {
+        if token {
+            self.token += 1;
+        } else {
+            self.api += 1;
+        }
+        if self
+            .per_second
+            .back()
+            .is_none_or(|&(last, _)| last < second)
+        {
+            if self.per_second.len() >= TRAFFIC_SECONDS {
+                self.per_second.pop_front();
+            }
+            self.per_second.push_back((second, 1));
+            return;
+        }
+        // A request stamped just before a racing one that opened a newer
+        // second: it belongs a little before the end.
+        let len = self.per_second.len();
+        for index in (len.saturating_sub(8)..len).rev() {
+            let (seen, count) = &mut self.per_second[index];
+            if *seen == second {
+                *count += 1;
+                return;
+            }
+            if *seen < second {
+                self.per_second.insert(index + 1, (second, 1));
+                if self.per_second.len() > TRAFFIC_SECONDS {
+                    self.per_second.pop_front();
+                }
+                return;
+            }
+        }
+        // Older than the last few seconds: in the totals only.
     }
 }
 

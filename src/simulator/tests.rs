@@ -845,6 +845,62 @@ async fn accept_any_takes_unlisted_clients_with_the_convention_secret() {
     simulator.shutdown().await;
 }
 
+#[tokio::test]
+async fn stats_count_requests_answers_and_requests_per_second() {
+    let simulator = start(Scenario {
+        clients: Vec::new(),
+        accept_any: true,
+    })
+    .await;
+    let before = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let token = token(&simulator, "tenant-1", "secret-tenant-1").await;
+    assert_eq!(
+        get_with(&simulator, "/api/v1/workflows", &token)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        get_with(&simulator, "/api/v1/workflows", "forged")
+            .await
+            .status,
+        401
+    );
+    assert_eq!(login(&simulator, "tenant-1", "wrong").await.status, 401);
+    let after = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // The simulator's own endpoints are not counted.
+    call(&simulator, "GET", "/__simulator/healthy", &[], b"").await;
+    let reply = call(&simulator, "GET", "/__simulator/stats", &[], b"").await;
+    assert_eq!(reply.status, 200);
+    let stats = reply.json();
+    assert_eq!(stats["requests_total"], 4);
+    assert_eq!(stats["token_requests_total"], 2);
+    assert_eq!(stats["api_requests_total"], 2);
+    assert_eq!(stats["answers_2xx_total"], 2);
+    assert_eq!(stats["answers_other_total"], 2);
+    let per_second = stats["per_second"].as_array().unwrap();
+    let mut counted = 0;
+    let mut previous = 0;
+    for entry in per_second {
+        let second = entry[0].as_u64().unwrap();
+        assert!(
+            (before..=after).contains(&second),
+            "{entry} outside {before}..={after}"
+        );
+        assert!(second > previous, "seconds ascend: {per_second:?}");
+        previous = second;
+        counted += entry[1].as_u64().unwrap();
+    }
+    assert_eq!(counted, 4);
+    simulator.shutdown().await;
+}
+
 fn self_signed() -> (String, String) {
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
     (certified.cert.pem(), certified.signing_key.serialize_pem())

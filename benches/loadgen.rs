@@ -1,0 +1,315 @@
+//! Paced request loops for `bench/run` (loopback only, bounded in time).
+//!
+//! - `blackbox`: drives blackbox_exporter's `/probe` at a fixed rate, one
+//!   module per tenant, alternating between two targets. Its own CPU is not
+//!   what the benchmark measures (blackbox_exporter's is).
+//! - `floor`: the same upstream requests as a credprobe cycle (a
+//!   client-credentials token request, then two GETs with that token) at a
+//!   fixed request rate, on the HTTP stack credprobe uses (reqwest, hyper,
+//!   tokio), with nothing else around it. Its own CPU is the figure: it
+//!   reports the CPU it used while sending.
+//!
+//! Each prints one JSON object on stdout. Without a mode (as `cargo bench`
+//! and `cargo test --all-targets` run it) it prints its usage and exits 0.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+
+const USAGE: &str = "\
+usage: loadgen blackbox --exporter URL --targets URL,URL --modules N --module-prefix P --rate PROBES_PER_S --seconds S
+       loadgen floor --simulator URL --tenants N --rate REQUESTS_PER_S --seconds S
+Only 127.0.0.1 addresses are accepted.";
+
+/// Requests in flight above this are not started (counted as skipped), so a
+/// stalled peer cannot make the loop pile up work.
+const MAX_IN_FLIGHT: usize = 512;
+/// Every request gives up after this.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// After the paced window, requests still in flight get this long.
+const DRAIN: Duration = Duration::from_secs(12);
+/// No window longer than this.
+const MAX_SECONDS: f64 = 900.0;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(mode) = args.first().filter(|arg| !arg.starts_with('-')).cloned() else {
+        eprintln!("{USAGE}");
+        return;
+    };
+    let options = match Options::parse(&args[1..]) {
+        Ok(options) => options,
+        Err(problem) => fail(&problem),
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|error| fail(&format!("tokio runtime: {error}")));
+    let result = match mode.as_str() {
+        "blackbox" => runtime.block_on(blackbox(&options)),
+        "floor" => runtime.block_on(floor(&options)),
+        other => Err(format!("unknown mode {other:?}")),
+    };
+    match result {
+        Ok(json) => println!("{json}"),
+        Err(problem) => fail(&problem),
+    }
+}
+
+fn fail(problem: &str) -> ! {
+    eprintln!("loadgen: {problem}\n{USAGE}");
+    std::process::exit(2);
+}
+
+/// `--name value` pairs.
+struct Options(Vec<(String, String)>);
+
+impl Options {
+    fn parse(args: &[String]) -> Result<Options, String> {
+        let mut pairs = Vec::new();
+        let mut rest = args.iter();
+        while let Some(name) = rest.next() {
+            let Some(name) = name.strip_prefix("--") else {
+                return Err(format!("expected --option, got {name:?}"));
+            };
+            let value = rest
+                .next()
+                .ok_or_else(|| format!("--{name} needs a value"))?;
+            pairs.push((name.to_owned(), value.clone()));
+        }
+        Ok(Options(pairs))
+    }
+
+    fn text(&self, name: &str) -> Result<&str, String> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+            .ok_or_else(|| format!("--{name} is required"))
+    }
+
+    fn number(&self, name: &str) -> Result<f64, String> {
+        let text = self.text(name)?;
+        let number: f64 = text
+            .parse()
+            .map_err(|_| format!("--{name} {text:?} is not a number"))?;
+        if !(number.is_finite() && number > 0.0) {
+            return Err(format!("--{name} must be positive"));
+        }
+        Ok(number)
+    }
+
+    fn seconds(&self) -> Result<Duration, String> {
+        Ok(Duration::from_secs_f64(
+            self.number("seconds")?.min(MAX_SECONDS),
+        ))
+    }
+
+    /// A URL on 127.0.0.0/8, without a trailing slash.
+    fn loopback_url(&self, name: &str) -> Result<String, String> {
+        loopback(self.text(name)?)
+    }
+}
+
+fn loopback(url: &str) -> Result<String, String> {
+    let host = url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.split(['/', ':']).next())
+        .unwrap_or("");
+    if !host.starts_with("127.") || host.parse::<std::net::Ipv4Addr>().is_err() {
+        return Err(format!("{url:?} is not an http://127.x.y.z URL"));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+fn client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .user_agent("credprobe-bench-loadgen")
+        .timeout(REQUEST_TIMEOUT)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|error| error.to_string())
+}
+
+/// This process's user+system CPU in clock ticks (utime + stime of
+/// /proc/self/stat).
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name: state is field 3,
+    // utime field 14, stime field 15.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
+    field(14).unwrap_or(0) + field(15).unwrap_or(0)
+}
+
+#[derive(Default)]
+struct Tally {
+    ok: AtomicU64,
+    failed: AtomicU64,
+    errors: AtomicU64,
+    requests: AtomicU64,
+}
+
+impl Tally {
+    fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// Starts `work(i)` every 1/rate seconds for `window`, then waits (bounded)
+/// for what is in flight. Returns (started, skipped, paced seconds).
+async fn paced<F, Fut>(rate: f64, window: Duration, mut work: F) -> (u64, u64, f64)
+where
+    F: FnMut(u64) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let period = Duration::from_secs_f64(1.0 / rate);
+    let started_at = Instant::now();
+    let deadline = tokio::time::Instant::now() + window;
+    // The default (burst) catch-up keeps the average rate exact.
+    let mut ticks = tokio::time::interval(period);
+    let mut tasks = JoinSet::new();
+    let (mut started, mut skipped) = (0u64, 0u64);
+    loop {
+        let tick = ticks.tick().await;
+        if tick >= deadline {
+            break;
+        }
+        while tasks.try_join_next().is_some() {}
+        if tasks.len() >= MAX_IN_FLIGHT {
+            skipped += 1;
+            continue;
+        }
+        tasks.spawn(work(started));
+        started += 1;
+    }
+    let paced_seconds = started_at.elapsed().as_secs_f64();
+    let _ = tokio::time::timeout(DRAIN, async { while tasks.join_next().await.is_some() {} }).await;
+    tasks.abort_all();
+    (started, skipped, paced_seconds)
+}
+
+async fn blackbox(options: &Options) -> Result<String, String> {
+    let exporter = options.loopback_url("exporter")?;
+    let targets: Vec<String> = options
+        .text("targets")?
+        .split(',')
+        .map(loopback)
+        .collect::<Result<_, _>>()?;
+    let modules = options.number("modules")? as u64;
+    let prefix = options.text("module-prefix")?.to_owned();
+    let rate = options.number("rate")?;
+    let window = options.seconds()?;
+    let client = client()?;
+    let tally = Arc::new(Tally::default());
+    let (started, skipped, seconds) = paced(rate, window, |i| {
+        let target = &targets[(i % targets.len() as u64) as usize];
+        // Consecutive probes of one tenant hit both targets, as credprobe's
+        // cycle calls both endpoints.
+        let module = format!("{prefix}{:05}", (i / targets.len() as u64) % modules);
+        let url = format!("{exporter}/probe?target={target}&module={module}");
+        let (client, tally) = (client.clone(), tally.clone());
+        async move {
+            let answer = match client.get(&url).send().await {
+                Ok(response) => response.text().await,
+                Err(error) => Err(error),
+            };
+            match answer {
+                Ok(body) if body.lines().any(|line| line == "probe_success 1") => {
+                    Tally::add(&tally.ok, 1)
+                }
+                Ok(_) => Tally::add(&tally.failed, 1),
+                Err(_) => Tally::add(&tally.errors, 1),
+            }
+        }
+    })
+    .await;
+    Ok(format!(
+        "{{\"mode\":\"blackbox\",\"rate\":{rate},\"paced_seconds\":{seconds:.3},\"probes\":{started},\"skipped\":{skipped},\"probe_success\":{},\"probe_failed\":{},\"errors\":{}}}",
+        Tally::get(&tally.ok),
+        Tally::get(&tally.failed),
+        Tally::get(&tally.errors),
+    ))
+}
+
+async fn floor(options: &Options) -> Result<String, String> {
+    let simulator = options.loopback_url("simulator")?;
+    let tenants = options.number("tenants")? as u64;
+    let rate = options.number("rate")?;
+    let window = options.seconds()?;
+    let client = client()?;
+    let tally = Arc::new(Tally::default());
+    let token_url = format!("{simulator}/oauth2/token");
+    let endpoints = [
+        format!("{simulator}/api/v1/workflows"),
+        format!("{simulator}/api/v1/act/remote-action"),
+    ];
+    let ticks_before = cpu_ticks();
+    // Three requests per cycle.
+    let (started, skipped, seconds) = paced(rate / 3.0, window, |i| {
+        let id = format!("tenant-{:05}", i % tenants);
+        let (client, tally) = (client.clone(), tally.clone());
+        let (token_url, endpoints) = (token_url.clone(), endpoints.clone());
+        async move {
+            let outcome = floor_cycle(&client, &token_url, &endpoints, &id, &tally).await;
+            match outcome {
+                Ok(true) => Tally::add(&tally.ok, 1),
+                Ok(false) => Tally::add(&tally.failed, 1),
+                Err(_) => Tally::add(&tally.errors, 1),
+            }
+        }
+    })
+    .await;
+    let ticks = cpu_ticks().saturating_sub(ticks_before);
+    let mut json = String::new();
+    let _ = write!(
+        json,
+        "{{\"mode\":\"floor\",\"rate\":{rate},\"paced_seconds\":{seconds:.3},\"cycles\":{started},\"skipped\":{skipped},\"requests\":{},\"cycles_ok\":{},\"cycles_failed\":{},\"errors\":{},\"cpu_ticks\":{ticks}}}",
+        Tally::get(&tally.requests),
+        Tally::get(&tally.ok),
+        Tally::get(&tally.failed),
+        Tally::get(&tally.errors),
+    );
+    Ok(json)
+}
+
+/// A token request then each endpoint with the token; true when all
+/// answered 2xx.
+async fn floor_cycle(
+    client: &reqwest::Client,
+    token_url: &str,
+    endpoints: &[String],
+    id: &str,
+    tally: &Tally,
+) -> Result<bool, reqwest::Error> {
+    Tally::add(&tally.requests, 1);
+    let response = client
+        .post(token_url)
+        .basic_auth(id, Some(format!("secret-{id}")))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await?;
+    let ok = response.status().is_success();
+    let body: serde_json::Value = response.json().await?;
+    let Some(token) = body.get("access_token").and_then(|t| t.as_str()) else {
+        return Ok(false);
+    };
+    let mut all_ok = ok;
+    for endpoint in endpoints {
+        Tally::add(&tally.requests, 1);
+        let response = client.get(endpoint).bearer_auth(token).send().await?;
+        all_ok &= response.status().is_success();
+        response.bytes().await?;
+    }
+    Ok(all_ok)
+}
