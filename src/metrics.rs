@@ -100,7 +100,9 @@ fn histogram(
     vec
 }
 
-fn unix_seconds(time: SystemTime) -> f64 {
+/// Unix seconds of `time`, the unit of every timestamp credprobe exports
+/// (metrics, status page, JSON).
+pub fn unix_seconds(time: SystemTime) -> f64 {
     match time.duration_since(SystemTime::UNIX_EPOCH) {
         Ok(d) => d.as_secs_f64(),
         Err(e) => -e.duration().as_secs_f64(),

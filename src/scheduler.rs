@@ -234,6 +234,15 @@ async fn tenant_loop(
     }
 }
 
+/// Whether a result is worth an info/warn line: it differs from the last
+/// one, or it is a failure with nothing before it.
+fn is_news<R: PartialEq>(last: Option<R>, now: R, ok: bool) -> bool {
+    match last {
+        Some(last) => last != now,
+        None => !ok,
+    }
+}
+
 /// Hands a cycle's outcomes to the metrics, the status board and the log.
 /// A result that differs from the previous one is logged at info (warn for
 /// a failure), a repeat only at debug: with thousands of tenants the log
@@ -243,8 +252,7 @@ pub fn record(ctx: &ProbeContext, tenant: &Tenant, report: &probe::CycleReport) 
     if let Some(token) = &report.token {
         ctx.metrics.record_token(&tenant.name, token);
         let ok = token.result == probe::TokenResult::Success;
-        let changed =
-            last_token.is_some_and(|last| last != token.result) || (last_token.is_none() && !ok);
+        let changed = is_news(last_token, token.result, ok);
         let detail = token.detail.as_deref().unwrap_or("");
         let latency_ms = token.latency.as_millis() as u64;
         match (changed, ok) {
@@ -263,7 +271,7 @@ pub fn record(ctx: &ProbeContext, tenant: &Tenant, report: &probe::CycleReport) 
         ctx.metrics.record_endpoint(&tenant.name, name, outcome);
         let ok = outcome.result == probe::EndpointResult::Success;
         let last = last_endpoints.get(name).copied();
-        let changed = last.is_some_and(|last| last != outcome.result) || (last.is_none() && !ok);
+        let changed = is_news(last, outcome.result, ok);
         let detail = outcome.detail.as_deref().unwrap_or("");
         let status = outcome.status.unwrap_or(0);
         match (changed, ok) {

@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::config::Tenant;
+pub use crate::metrics::unix_seconds;
 use crate::probe::{CycleReport, EndpointResult, TokenResult};
 
 /// How many probe records a tenant keeps.
@@ -621,13 +622,6 @@ impl TenantView {
             .split_whitespace()
             .all(|word| text.contains(word))
     }
-}
-
-/// Unix seconds of `time` (0 before the epoch).
-pub fn unix_seconds(time: SystemTime) -> f64 {
-    time.duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_secs_f64()
 }
 
 /// Whole seconds from `now` to `time`, negative when `time` has passed.

@@ -72,8 +72,9 @@ pub fn load_str(text: &str, path: &Path, options: &LoadOptions) -> Result<Config
         .collect();
     let mut tenant_file_patterns = Vec::new();
     for pattern in &raw.tenant_files {
-        tenant_file_patterns.push(resolve_pattern(&base_dir, pattern));
-        read_tenant_files(&base_dir, pattern, path, &mut sources, &mut problems);
+        let full = resolve_pattern(&base_dir, pattern);
+        read_tenant_files(&full, pattern, path, &mut sources, &mut problems);
+        tenant_file_patterns.push(full);
     }
 
     check_defaults(&raw.defaults, path, &mut problems);
@@ -170,15 +171,16 @@ impl Problems {
     }
 }
 
+/// Reads the files matching `full` (the pattern as written, `pattern`,
+/// resolved against the main file's folder).
 fn read_tenant_files(
-    base_dir: &Path,
+    full: &str,
     pattern: &str,
     main: &Path,
     sources: &mut Vec<(PathBuf, RawTenant)>,
     problems: &mut Problems,
 ) {
-    let full = resolve_pattern(base_dir, pattern);
-    let paths = match glob::glob(&full) {
+    let paths = match glob::glob(full) {
         Ok(paths) => paths,
         Err(error) => {
             problems.push(
