@@ -400,7 +400,7 @@ async fn no_secret_or_token_reaches_logs_metrics_or_pages_at_trace_level() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promtool_finds_nothing_wrong_with_a_real_scrape() {
-    let promtool = which("promtool").unwrap_or_else(|| {
+    let promtool = common::which("promtool").unwrap_or_else(|| {
         panic!("promtool is required for this test: run `make test` (it installs Debian's `prometheus` package) or `apt-get install prometheus`")
     });
     let sim = start_simulator(credprobe::demo::demo_scenario()).await;
@@ -455,12 +455,4 @@ async fn promtool_finds_nothing_wrong_with_a_real_scrape() {
         said.trim().is_empty(),
         "promtool check metrics complained:\n{said}"
     );
-}
-
-fn which(tool: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(tool))
-            .find(|path| path.is_file())
-    })
 }

@@ -32,22 +32,6 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn which(tool: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(tool))
-            .find(|path| path.is_file())
-    })
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Starts `credprobe demo` on 127.0.0.1:0 and returns it with its address.
 fn start_demo(dir: &Path) -> (Process, String) {
     let log = dir.join("demo.log");
@@ -62,8 +46,7 @@ fn start_demo(dir: &Path) -> (Process, String) {
     let start = Instant::now();
     loop {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if let Some(at) = text.find("listen=") {
-            let addr = text[at + 7..].split_whitespace().next().unwrap().to_owned();
+        if let Some(addr) = text.lines().find_map(common::listen_address) {
             return (process, addr);
         }
         assert!(
@@ -75,7 +58,7 @@ fn start_demo(dir: &Path) -> (Process, String) {
 }
 
 fn start_prometheus(dir: &Path, target: &str) -> (Process, String) {
-    let prometheus = which("prometheus").unwrap_or_else(|| {
+    let prometheus = common::which("prometheus").unwrap_or_else(|| {
         panic!("the Prometheus server is required: run `make test` (it installs Debian's `prometheus` package) or `apt-get install prometheus`")
     });
     let rules = repo().join("deploy/prometheus/credprobe-rules.yml");
@@ -89,7 +72,7 @@ fn start_prometheus(dir: &Path, target: &str) -> (Process, String) {
         ),
     )
     .unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let listen = format!("127.0.0.1:{port}");
     let child = Command::new(prometheus)
         .arg(format!("--config.file={}", config.display()))

@@ -16,11 +16,6 @@ fn unresolvable_host() -> String {
     format!("{}.invalid", "a".repeat(70))
 }
 
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 const SCENARIO: &str = r#"
 clients:
   - {client_id: ok, client_secret: ok-secret}
@@ -59,7 +54,7 @@ async fn start_tls_simulator() -> Simulator {
 /// 429s: back-off is per host, so they would otherwise hold up the others.
 fn config(sim: &str, tls: &str, rl: &str, rl2: &str) -> String {
     let dns = unresolvable_host();
-    let closed = closed_port();
+    let closed = common::free_port();
     let token_only = |name: &str, client: &str| {
         let host = if client == "limited" { rl } else { sim };
         format!(

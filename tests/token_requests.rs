@@ -213,10 +213,7 @@ async fn proxy_url_routes_the_tenants_requests_through_the_proxy() {
     // The simulator answers absolute-form requests as a forward proxy would
     // see them, so it can stand in for the proxy; the origin port is closed.
     let proxy = start_simulator(Scenario::from_yaml_str(SCENARIO).unwrap()).await;
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let closed = common::free_port();
     let origin = format!("http://127.0.0.1:{closed}");
     let (code, stdout, stderr) = probe(
         &format!(

@@ -159,7 +159,7 @@ impl Drop for Daemon {
 }
 
 /// The address in the daemon's start-up line, logfmt or JSON.
-fn listen_address(line: &str) -> Option<String> {
+pub fn listen_address(line: &str) -> Option<String> {
     if let Some(at) = line.find("listen=") {
         return line[at + 7..].split_whitespace().next().map(str::to_owned);
     }
@@ -268,4 +268,23 @@ pub fn sum(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
             matches.then(|| value.parse::<f64>().ok()).flatten()
         })
         .sum()
+}
+
+/// A tool on PATH, e.g. promtool; tests that need one fail with an install
+/// hint when this is `None`.
+pub fn which(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(tool))
+            .find(|path| path.is_file())
+    })
+}
+
+/// A loopback port nothing listens on (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
