@@ -319,7 +319,11 @@ async fn lifecycle_endpoints_landing_page_info_series_and_sigterm() {
         value(&text, "credprobe_config_last_reload_successful", &[]),
         Some(1.0)
     );
-    assert!(text.contains("credprobe_build_info{revision="), "{text}");
+    let build_info = format!(
+        "credprobe_build_info{{version=\"{}\",revision=",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(text.contains(&build_info), "{text}");
 
     let status = daemon
         .terminate(Duration::from_secs(15))

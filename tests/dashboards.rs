@@ -3,7 +3,7 @@
 //!
 //! Every target's PromQL is parsed with `promql-parser` after the Grafana
 //! variables are substituted, and its syntax tree is checked: every metric
-//! name is one that `src/metrics.rs` registers (plus the histogram series
+//! name is one of `credprobe::metrics::FAMILIES` (plus the histogram series
 //! suffixes and `up`), counters appear only as the range argument of
 //! `rate`/`increase`/`irate` over `$__rate_interval`, and every selector is
 //! filtered by the dashboard's `job`, `instance` and (for per-tenant series)
@@ -187,42 +187,19 @@ pub fn dashboard_queries() -> Vec<(String, String, String)> {
     out
 }
 
-/// The metric names credprobe exports, read from the `"credprobe_..."`
-/// literals of src/metrics.rs, with `_bucket`/`_sum`/`_count` for the
-/// families built by `histogram(...)`, plus `up`. Returns (all names,
-/// histogram family names).
+/// The metric names credprobe exports ([`credprobe::metrics::FAMILIES`]),
+/// with `_bucket`/`_sum`/`_count` for the histogram families, plus `up`.
+/// Returns (all names, histogram family names).
 fn exported_names() -> (BTreeSet<String>, BTreeSet<String>) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/metrics.rs");
-    let source = std::fs::read_to_string(&path).expect("src/metrics.rs");
     let mut names = BTreeSet::new();
     let mut histograms = BTreeSet::new();
-    let mut from = 0;
-    while let Some(found) = source[from..].find("\"credprobe_") {
-        let start = from + found + 1;
-        let len = source[start..]
-            .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
-            .unwrap_or(source.len() - start);
-        from = start + len;
-        if !source[from..].starts_with('"') {
-            continue;
-        }
-        let name = source[start..from].to_owned();
-        // The constructor is the identifier before the last `(` ahead of the
-        // literal: gauge(, counter(, histogram(, IntGauge::new(, Opts::new(.
-        let before = &source[..start - 1];
-        let paren = before.rfind('(').unwrap_or(0);
-        let constructor = before[..paren]
-            .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
-            .next()
-            .unwrap_or_default();
-        if constructor == "histogram" {
-            histograms.insert(name.clone());
-        }
-        names.insert(name);
-    }
-    for family in &histograms {
-        for suffix in ["_bucket", "_sum", "_count"] {
-            names.insert(format!("{family}{suffix}"));
+    for family in credprobe::metrics::FAMILIES {
+        names.insert(family.name.to_owned());
+        if family.kind == credprobe::metrics::Kind::Histogram {
+            histograms.insert(family.name.to_owned());
+            for suffix in ["_bucket", "_sum", "_count"] {
+                names.insert(format!("{}{suffix}", family.name));
+            }
         }
     }
     names.insert("up".into());
@@ -352,7 +329,7 @@ fn assert_no_problems(what: &str, problems: Vec<String>) {
 }
 
 #[test]
-fn metric_names_come_from_metrics_rs() {
+fn metric_names_come_from_the_family_list() {
     let (names, histograms) = exported_names();
     for expected in [
         "credprobe_token_success",
@@ -364,7 +341,7 @@ fn metric_names_come_from_metrics_rs() {
     ] {
         assert!(
             names.contains(expected),
-            "{expected} not found in src/metrics.rs: {names:?}"
+            "{expected} not among the exported families: {names:?}"
         );
     }
     assert!(
