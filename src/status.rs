@@ -10,7 +10,7 @@
 //! show the same data.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, LazyLock, RwLock};
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
@@ -22,14 +22,21 @@ use crate::probe::{CycleReport, EndpointResult, TokenResult};
 /// How many probe records a tenant keeps.
 pub const HISTORY: usize = 50;
 
-/// One step of one cycle, for the history.
+/// The `step` of token records, shared by all of them.
+static TOKEN_STEP: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("token"));
+
+/// One step of one cycle, for the history. Every tenant keeps [`HISTORY`]
+/// of these, so they stay small: the step name is shared rather than
+/// allocated per record, and only failures allocate (their detail, at its
+/// exact length).
 #[derive(Debug, Clone, Serialize)]
 pub struct ProbeRecord {
     /// When it finished (unix seconds).
     #[serde(serialize_with = "serialize_time")]
     pub at: SystemTime,
-    /// `token`, or the endpoint name.
-    pub step: String,
+    /// `token`, or the endpoint name; serialised as a plain string.
+    #[serde(serialize_with = "serialize_shared_str")]
+    pub step: Arc<str>,
     /// The result class.
     pub result: &'static str,
     /// HTTP status, when there was an answer.
@@ -37,7 +44,7 @@ pub struct ProbeRecord {
     /// Latency in seconds, when a request was sent.
     pub latency_seconds: Option<f64>,
     /// What went wrong, when something did.
-    pub detail: Option<String>,
+    pub detail: Option<Box<str>>,
 }
 
 impl ProbeRecord {
@@ -59,8 +66,9 @@ pub struct TenantInfo {
     pub credential_expires: Option<SystemTime>,
     /// The token endpoint, see [`public_url`].
     pub token_url: String,
-    /// Endpoint names and URLs, in configuration order.
-    pub endpoints: Vec<(String, String)>,
+    /// Endpoint names (shared with the history's records) and URLs, in
+    /// configuration order.
+    pub endpoints: Vec<(Arc<str>, String)>,
 }
 
 impl TenantInfo {
@@ -73,9 +81,19 @@ impl TenantInfo {
             endpoints: tenant
                 .endpoints
                 .iter()
-                .map(|e| (e.name.clone(), public_url(&e.url)))
+                .map(|e| (Arc::from(e.name.as_str()), public_url(&e.url)))
                 .collect(),
         }
+    }
+
+    /// The endpoint's name for a record: the configuration's shared copy,
+    /// or a fresh one for a name the configuration no longer has (a cycle
+    /// that began before a reload).
+    fn step_name(&self, name: &str) -> Arc<str> {
+        self.endpoints
+            .iter()
+            .find(|(configured, _)| **configured == *name)
+            .map_or_else(|| Arc::from(name), |(configured, _)| configured.clone())
     }
 }
 
@@ -100,7 +118,7 @@ pub struct StepStatus {
     /// Latency in seconds, when a request was sent.
     pub latency_seconds: Option<f64>,
     /// What went wrong, when something did.
-    pub detail: Option<String>,
+    pub detail: Option<Box<str>>,
     /// When it finished.
     pub at: SystemTime,
     /// When this step last succeeded.
@@ -329,11 +347,11 @@ impl StatusBoard {
         if let Some(token) = &report.token {
             let record = ProbeRecord {
                 at: now,
-                step: "token".to_owned(),
+                step: TOKEN_STEP.clone(),
                 result: token.result.as_str(),
                 status: token.status,
                 latency_seconds: Some(token.latency.as_secs_f64()),
-                detail: token.detail.clone(),
+                detail: token.detail.as_deref().map(Box::from),
             };
             let ok = token.result == TokenResult::Success;
             status.token = Some(StepStatus::next(status.token.as_ref(), &record, ok, now));
@@ -347,11 +365,11 @@ impl StatusBoard {
         for (name, outcome) in &report.endpoints {
             let record = ProbeRecord {
                 at: now,
-                step: name.clone(),
+                step: status.info.step_name(name),
                 result: outcome.result.as_str(),
                 status: outcome.status,
                 latency_seconds: outcome.latency.map(|d| d.as_secs_f64()),
-                detail: outcome.detail.clone(),
+                detail: outcome.detail.as_deref().map(Box::from),
             };
             let ok = outcome.result == EndpointResult::Success;
             let step = StepStatus::next(status.endpoint_steps.get(name), &record, ok, now);
@@ -421,6 +439,11 @@ fn push(status: &mut TenantStatus, record: ProbeRecord, ok: bool) {
     if status.recent.len() >= HISTORY {
         status.recent.pop_front();
     }
+    // Room for exactly HISTORY on the first push: left to grow by
+    // doubling, the buffer would end at 64.
+    status
+        .recent
+        .reserve_exact(HISTORY.saturating_sub(status.recent.len()));
     status.recent.push_back(record);
 }
 
@@ -561,7 +584,7 @@ impl TenantView {
                 result: token.map(|t| t.result),
                 status: token.and_then(|t| t.status),
                 latency_seconds: token.and_then(|t| t.latency_seconds),
-                detail: token.and_then(|t| t.detail.clone()),
+                detail: token.and_then(|t| t.detail.as_deref().map(str::to_owned)),
                 checked_at: token.map(|t| unix_seconds(t.at)),
                 last_success_at: at(token.and_then(|t| t.last_success_at)),
                 expires_at: at(status.token_expires_at),
@@ -578,14 +601,14 @@ impl TenantView {
                 .endpoints
                 .iter()
                 .map(|(name, url)| {
-                    let step = status.endpoint_steps.get(name);
+                    let step = status.endpoint_steps.get(&**name);
                     EndpointView {
-                        name: name.clone(),
+                        name: name.to_string(),
                         url: url.clone(),
                         result: step.map(|s| s.result),
                         status: step.and_then(|s| s.status),
                         latency_seconds: step.and_then(|s| s.latency_seconds),
-                        detail: step.and_then(|s| s.detail.clone()),
+                        detail: step.and_then(|s| s.detail.as_deref().map(str::to_owned)),
                         checked_at: step.map(|s| unix_seconds(s.at)),
                         last_success_at: at(step.and_then(|s| s.last_success_at)),
                     }
@@ -634,6 +657,11 @@ fn seconds_until(time: SystemTime, now: SystemTime) -> i64 {
 
 fn serialize_time<S: serde::Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(unix_seconds(*time))
+}
+
+/// An `Arc<str>` as a plain string (serde's `rc` feature is not enabled).
+fn serialize_shared_str<S: serde::Serializer>(text: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(text)
 }
 
 #[cfg(test)]
@@ -718,6 +746,142 @@ mod tests {
     fn public_urls_lose_credentials() {
         let url = url::Url::parse("https://user:pw@api.example.com/v1/x?api_key=k#f").unwrap();
         assert_eq!(public_url(&url), "https://api.example.com/v1/x");
+    }
+
+    fn board_of_one_tenant() -> StatusBoard {
+        let config = crate::config::validate::load_str(
+            "tenants:\n  - {name: a, token_url: \"http://127.0.0.1:9/t\", client_id: c, \
+             client_secret: s, base_url: \"http://127.0.0.1:9\", \
+             endpoints: [{name: workflows, path: /w}]}\n",
+            std::path::Path::new("t.yml"),
+            &crate::config::LoadOptions {
+                warn_inline_secrets: false,
+            },
+        )
+        .unwrap();
+        let board = StatusBoard::default();
+        board.set_tenants(&config.tenants);
+        board
+    }
+
+    fn cycle(failing: bool) -> CycleReport {
+        CycleReport {
+            token: Some(crate::probe::TokenOutcome {
+                result: if failing {
+                    T::CredentialsRejected
+                } else {
+                    T::Success
+                },
+                latency: Duration::from_millis(12),
+                status: Some(if failing { 401 } else { 200 }),
+                detail: failing.then(|| "HTTP 401: invalid_client".to_owned()),
+                token: None,
+                certificate: None,
+            }),
+            endpoints: vec![(
+                "workflows".to_owned(),
+                crate::probe::EndpointOutcome {
+                    result: if failing { E::NoToken } else { E::Success },
+                    latency: (!failing).then(|| Duration::from_millis(34)),
+                    status: (!failing).then_some(200),
+                    detail: failing.then(|| "no valid token".to_owned()),
+                    certificate: None,
+                },
+            )],
+        }
+    }
+
+    /// 5,000 tenants keep HISTORY records each: 104 bytes apiece (plus a
+    /// step name allocation each) before they were made compact.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn records_stay_small() {
+        assert!(
+            std::mem::size_of::<ProbeRecord>() <= 88,
+            "{}",
+            std::mem::size_of::<ProbeRecord>()
+        );
+    }
+
+    #[test]
+    fn the_history_holds_exactly_history_records_sharing_step_names() {
+        let board = board_of_one_tenant();
+        for i in 0..3 * HISTORY {
+            board.record("a", &cycle(i % 7 == 0));
+        }
+        // The snapshot is a clone; the board's own buffer is what counts.
+        assert_eq!(board.snapshot()["a"].recent.len(), HISTORY);
+        let map = board.tenants.read().unwrap();
+        assert_eq!(map["a"].recent.capacity(), HISTORY);
+        let recent = &map["a"].recent;
+        let token = recent.iter().find(|r| &*r.step == "token").unwrap();
+        let endpoint = recent.iter().find(|r| &*r.step == "workflows").unwrap();
+        assert!(
+            recent
+                .iter()
+                .all(|r| Arc::ptr_eq(&r.step, &token.step) || Arc::ptr_eq(&r.step, &endpoint.step))
+        );
+        assert!(Arc::ptr_eq(&token.step, &TOKEN_STEP));
+        assert!(Arc::ptr_eq(&endpoint.step, &map["a"].info.endpoints[0].0));
+        let error = map["a"].last_error.as_ref().unwrap();
+        assert_eq!(&*error.step, "token");
+        assert_eq!(error.detail.as_deref(), Some("HTTP 401: invalid_client"));
+        // Forgetting the tenant's results starts a new, again exact, buffer.
+        drop(map);
+        board.reset("a");
+        board.record("a", &cycle(false));
+        assert_eq!(
+            board.tenants.read().unwrap()["a"].recent.capacity(),
+            HISTORY
+        );
+    }
+
+    #[test]
+    fn a_record_serialises_as_before() {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_250);
+        let failed = ProbeRecord {
+            at,
+            step: Arc::from("token"),
+            result: "credentials_rejected",
+            status: Some(401),
+            latency_seconds: Some(0.012345),
+            detail: Some("HTTP 401: invalid_client".into()),
+        };
+        assert_eq!(
+            serde_json::to_string(&failed).unwrap(),
+            r#"{"at":1700000000.25,"step":"token","result":"credentials_rejected","status":401,"latency_seconds":0.012345,"detail":"HTTP 401: invalid_client"}"#
+        );
+        let skipped = ProbeRecord {
+            at,
+            step: Arc::from("workflows"),
+            result: "no_token",
+            status: None,
+            latency_seconds: None,
+            detail: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&skipped).unwrap(),
+            r#"{"at":1700000000.25,"step":"workflows","result":"no_token","status":null,"latency_seconds":null,"detail":null}"#
+        );
+    }
+
+    #[test]
+    fn views_show_the_records_details_and_names() {
+        let board = board_of_one_tenant();
+        board.record("a", &cycle(true));
+        let view = board.tenant("a", SystemTime::now()).unwrap();
+        assert_eq!(
+            view.token.detail.as_deref(),
+            Some("HTTP 401: invalid_client")
+        );
+        assert_eq!(view.endpoints[0].name, "workflows");
+        assert_eq!(view.endpoints[0].detail.as_deref(), Some("no valid token"));
+        let recent = view.recent.unwrap();
+        assert_eq!(
+            recent.iter().map(|r| &*r.step).collect::<Vec<_>>(),
+            ["workflows", "token"]
+        );
+        assert_eq!(view.last_error.unwrap().result, "credentials_rejected");
     }
 
     #[test]
