@@ -18,7 +18,9 @@
 //!   certificate expiry ([`probe::tls`]).
 //! - [`scheduler`]: one task per tenant, staggered, under a global cap on
 //!   requests in flight; runs probe cycles and hands outcomes on.
-//! - [`metrics`]: every Prometheus metric family, with HELP text, in one place.
+//! - [`metrics`]: every Prometheus metric family with its HELP text
+//!   ([`metrics::FAMILIES`]), compact per-tenant records of what was seen,
+//!   and the text exposition written straight from them.
 //! - [`status`]: the latest outcomes per tenant, for readiness and people.
 //! - [`daemon`]: the long-running process: scheduler plus server, reloads
 //!   (SIGHUP, `/-/reload`, `--config.watch`) until shutdown.
