@@ -1,6 +1,7 @@
 //! The simulated HTTP surface: three token endpoints, four Nexthink-like API
-//! endpoints, the simulator's own `/__simulator/*` endpoints, and the
-//! middleware that records and counts every request.
+//! endpoints, a redirect endpoint, the simulator's own `/__simulator/*`
+//! control endpoints, and the middleware that records and counts every
+//! request but the control ones.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -16,7 +17,7 @@ use axum::http::header::{
 use axum::http::{HeaderMap, HeaderValue, StatusCode, request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
@@ -35,6 +36,11 @@ pub(super) const GENERIC_TOKEN_PATH: &str = "/oauth2/token";
 const WORKFLOWS_PATH: &str = "/api/v1/workflows";
 const NQL_EXECUTE_PATH: &str = "/api/v2/nql/execute";
 const STATUS_PATH: &str = "/api/v1/status";
+/// Answers any method with a redirect to `?to=`: upstream traffic a client
+/// under test is pointed at, so it is recorded, unlike the control routes.
+pub(super) const REDIRECT_PATH: &str = "/__simulator/redirect";
+/// The most `hops` a redirect chain may ask for.
+const MAX_HOPS: u32 = 100;
 
 /// Request bodies above this are refused (413) rather than buffered.
 const MAX_BODY: usize = 1024 * 1024;
@@ -74,6 +80,7 @@ pub(super) fn router(state: Arc<SimState>) -> Router {
         .route(REMOTE_ACTION_PATH, api(ApiRoute::RemoteActions))
         .route(NQL_EXECUTE_PATH, api(ApiRoute::NqlExecute))
         .route(STATUS_PATH, api(ApiRoute::Status))
+        .route(REDIRECT_PATH, any(redirect))
         .route(
             "/__simulator/requests",
             get(recorded_requests).fallback(not_found),
@@ -94,7 +101,7 @@ pub(super) fn router(state: Arc<SimState>) -> Router {
 /// Buffers the body (bounded in size and time), records the request, then
 /// hands it on with the buffered body.
 async fn record(State(state): State<Arc<SimState>>, request: Request, next: Next) -> Response {
-    if request.uri().path().starts_with("/__simulator/") {
+    if is_control_path(request.uri().path()) {
         return next.run(request).await;
     }
     let at = SystemTime::now();
@@ -207,6 +214,13 @@ fn recorded_request(
     }
 }
 
+/// The simulator's own routes (request log, stats, health), which are not
+/// recorded or counted: everything under `/__simulator/` except the redirect
+/// route, which is where a client under test is sent.
+fn is_control_path(path: &str) -> bool {
+    path.starts_with("/__simulator/") && path != REDIRECT_PATH
+}
+
 fn is_token_path(path: &str) -> bool {
     matches!(
         path,
@@ -228,6 +242,73 @@ async fn traffic(State(state): State<Arc<SimState>>) -> Response {
 
 async fn not_found() -> Response {
     json_response(StatusCode::NOT_FOUND, &json!({"code": "NOT_FOUND"}))
+}
+
+// ---------------------------------------------------------------------------
+// Redirects
+
+/// `/__simulator/redirect?to=URL[&status=S][&hops=N]`, any method: answers
+/// `S` (301, 302, 303, 307 or 308; default 302) with `Location: URL`, an
+/// absolute http(s) URL. With `hops=N` (1 to 100, default 1) the first N - 1
+/// answers redirect back here with one hop less, so a client meets a chain
+/// of N redirects before `URL`. Anything else is a 400 that says why.
+async fn redirect(request: request::Parts) -> Response {
+    match redirect_target(request.uri.query().unwrap_or("")) {
+        Ok((status, location)) => {
+            let mut response = status.into_response();
+            set_header(&mut response, LOCATION, &location);
+            response
+        }
+        Err(problem) => api_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", &problem),
+    }
+}
+
+/// The status and `Location` a redirect query asks for, or what is wrong
+/// with it.
+fn redirect_target(query: &str) -> Result<(StatusCode, String), String> {
+    let mut fields = HashMap::new();
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if !matches!(name.as_ref(), "to" | "status" | "hops") {
+            return Err(format!("unknown parameter {name} (to, status, hops)"));
+        }
+        if fields
+            .insert(name.into_owned(), value.into_owned())
+            .is_some()
+        {
+            return Err("a parameter is repeated".into());
+        }
+    }
+    let to = fields.get("to").ok_or("to (an absolute URL) is required")?;
+    let to_ok = url::Url::parse(to).is_ok_and(|url| matches!(url.scheme(), "http" | "https"));
+    if !to_ok {
+        return Err("to must be an absolute http or https URL".into());
+    }
+    let status = match fields.get("status").map(String::as_str) {
+        None => StatusCode::FOUND,
+        Some("301") => StatusCode::MOVED_PERMANENTLY,
+        Some("302") => StatusCode::FOUND,
+        Some("303") => StatusCode::SEE_OTHER,
+        Some("307") => StatusCode::TEMPORARY_REDIRECT,
+        Some("308") => StatusCode::PERMANENT_REDIRECT,
+        Some(_) => return Err("status must be 301, 302, 303, 307 or 308".into()),
+    };
+    let hops = match fields.get("hops") {
+        None => 1,
+        Some(hops) => hops
+            .parse::<u32>()
+            .ok()
+            .filter(|hops| (1..=MAX_HOPS).contains(hops))
+            .ok_or(format!("hops must be a number from 1 to {MAX_HOPS}"))?,
+    };
+    if hops == 1 {
+        return Ok((status, to.clone()));
+    }
+    let again = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("to", to)
+        .append_pair("status", status.as_str())
+        .append_pair("hops", &(hops - 1).to_string())
+        .finish();
+    Ok((status, format!("{REDIRECT_PATH}?{again}")))
 }
 
 // ---------------------------------------------------------------------------

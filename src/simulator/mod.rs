@@ -10,12 +10,19 @@
 //! responses... so that every result class credprobe exports can be produced
 //! on demand and tested end to end.
 //!
+//! `/__simulator/redirect?to=URL` answers any method with a redirect
+//! (`status=`, `hops=` for a chain), so tests can check which redirects
+//! credprobe follows and what it carries along.
+//!
 //! Every request is recorded ([`Simulator::requests`], or
 //! `GET /__simulator/requests` from another process) so tests can check what
 //! credprobe sent: headers, body, and which client it was attributed to.
 //! Every request is also counted, in total and per wall-clock second
 //! (`GET /__simulator/stats`), so benchmarks can count upstream requests and
-//! check how evenly they arrive.
+//! check how evenly they arrive. The control routes (`/__simulator/requests`,
+//! `stats`, `healthy`) are neither recorded nor counted; the redirect route
+//! is both, as it is traffic of the client under test (and a test counts
+//! the hops it followed there).
 //!
 //! # Layout
 //!

@@ -177,13 +177,14 @@ impl SimState {
 }
 
 /// What `GET /__simulator/stats` reports: every request except the
-/// simulator's own `/__simulator/*` ones, so a benchmark can count the
-/// upstream requests a client made and see how evenly they arrive.
+/// simulator's own control routes (`/__simulator/*` but the redirect
+/// route), so a benchmark can count the upstream requests a client made and
+/// see how evenly they arrive.
 #[derive(Default)]
 struct Traffic {
     /// Requests to a token path.
     token: u64,
-    /// Every other request (API calls, unknown paths).
+    /// Every other request (API calls, redirects, unknown paths).
     api: u64,
     /// Answers with a 2xx status.
     answers_2xx: u64,

@@ -901,6 +901,99 @@ async fn stats_count_requests_answers_and_requests_per_second() {
     simulator.shutdown().await;
 }
 
+const REDIRECT: &str = "/__simulator/redirect";
+
+/// `/__simulator/redirect?...` with the query built from `pairs`.
+fn redirect_target(pairs: &[(&str, &str)]) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    format!("{REDIRECT}?{query}")
+}
+
+#[tokio::test]
+async fn redirect_answers_any_method_with_the_status_and_location_asked_for() {
+    let simulator = start(scenario_of(vec![healthy("acme")])).await;
+    let to = "http://127.0.0.1:9/api/v1/workflows?page=2";
+    let reply = call(&simulator, "GET", &redirect_target(&[("to", to)]), &[], b"").await;
+    assert_eq!(reply.status, 302, "302 by default");
+    assert_eq!(reply.header("location"), Some(to));
+    let authorization = basic("acme", "acme-secret");
+    for status in ["301", "302", "303", "307", "308"] {
+        for method in ["GET", "POST", "HEAD", "PUT"] {
+            let target = redirect_target(&[("to", to), ("status", status)]);
+            let headers = [("authorization", authorization.as_str()), FORM];
+            let reply = call(&simulator, method, &target, &headers, GRANT).await;
+            assert_eq!(reply.status.to_string(), status, "{method}");
+            assert_eq!(reply.header("location"), Some(to), "{method} {status}");
+        }
+    }
+    // Recorded like any upstream request, query and headers included, and
+    // counted; the control routes still are not.
+    let requests = simulator.requests();
+    assert_eq!(requests.len(), 21);
+    assert!(requests.iter().all(|r| r.path == REDIRECT));
+    let posted = requests.iter().find(|r| r.method == "POST").unwrap();
+    assert_eq!(posted.header("authorization"), Some(authorization.as_str()));
+    assert_eq!(posted.body, String::from_utf8_lossy(GRANT));
+    assert_eq!(
+        posted.query.as_deref(),
+        Some("to=http%3A%2F%2F127.0.0.1%3A9%2Fapi%2Fv1%2Fworkflows%3Fpage%3D2&status=301")
+    );
+    let stats = call(&simulator, "GET", "/__simulator/stats", &[], b"").await;
+    assert_eq!(stats.json()["api_requests_total"], 21);
+    assert_eq!(stats.json()["answers_other_total"], 21);
+    assert_eq!(simulator.requests().len(), 21);
+    simulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn redirect_hops_make_a_chain_of_that_length() {
+    let simulator = start(scenario_of(Vec::new())).await;
+    let to = "https://localhost:1/end";
+    let mut target = redirect_target(&[("to", to), ("status", "307"), ("hops", "3")]);
+    let mut chain = Vec::new();
+    while target.starts_with(REDIRECT) {
+        let reply = call(&simulator, "GET", &target, &[], b"").await;
+        assert_eq!(reply.status, 307, "the status is kept along the chain");
+        target = reply.header("location").unwrap().to_owned();
+        chain.push(target.clone());
+        assert!(chain.len() <= 3, "longer than asked: {chain:?}");
+    }
+    assert_eq!(chain.len(), 3, "{chain:?}");
+    assert_eq!(target, to);
+    // Each hop back is relative, so it stays on whatever origin the client used.
+    assert!(chain[0].starts_with("/__simulator/redirect?"), "{chain:?}");
+    assert_eq!(simulator.requests().len(), 3);
+    simulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn redirect_refuses_a_query_it_cannot_honour() {
+    let simulator = start(scenario_of(Vec::new())).await;
+    let to = "http://127.0.0.1:9/x";
+    let cases: [(&[(&str, &str)], &str); 10] = [
+        (&[], "to (an absolute URL) is required"),
+        (&[("to", "/api/v1/workflows")], "absolute http or https URL"),
+        (&[("to", "ftp://127.0.0.1/x")], "absolute http or https URL"),
+        (&[("to", to), ("status", "200")], "status must be"),
+        (&[("to", to), ("status", "304")], "status must be"),
+        (&[("to", to), ("hops", "0")], "hops must be"),
+        (&[("to", to), ("hops", "101")], "hops must be"),
+        (&[("to", to), ("hops", "x")], "hops must be"),
+        (&[("to", to), ("stauts", "307")], "unknown parameter stauts"),
+        (&[("to", to), ("to", to)], "repeated"),
+    ];
+    for (pairs, problem) in cases {
+        let reply = call(&simulator, "GET", &redirect_target(pairs), &[], b"").await;
+        assert_eq!(reply.status, 400, "{pairs:?}");
+        assert_eq!(reply.header("location"), None, "{pairs:?}");
+        let message = reply.json()["message"].as_str().unwrap().to_owned();
+        assert!(message.contains(problem), "{pairs:?}: {message}");
+    }
+    simulator.shutdown().await;
+}
+
 fn self_signed() -> (String, String) {
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
     (certified.cert.pem(), certified.signing_key.serialize_pem())
