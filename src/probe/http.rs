@@ -18,13 +18,15 @@ use crate::config::HttpProfile;
 /// Sent as `User-Agent`, so upstream logs can tell credprobe's traffic.
 pub const USER_AGENT: &str = concat!("credprobe/", env!("CARGO_PKG_VERSION"));
 
+/// The most redirects an endpoint call follows; the next one is the answer.
+const MAX_ENDPOINT_REDIRECTS: usize = 5;
+
 /// What a client is for: token requests never follow redirects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
     /// Token requests: redirects are answers, not followed.
     Token,
-    /// Endpoint calls: redirects followed (reqwest drops Authorization when
-    /// the host changes).
+    /// Endpoint calls: redirects followed as [`may_follow`] allows.
     Endpoint,
 }
 
@@ -181,20 +183,43 @@ impl Transport {
     }
 }
 
-/// Endpoint redirects: at most five, and never from https down to plain
-/// http on a host that is not loopback. A redirect not followed is the
-/// answer (a 3xx, so `unexpected_status`), not a transport error.
-/// (reqwest itself drops `Authorization` when the host changes.)
+/// Endpoint redirects, as [`may_follow`] decides. A redirect not followed
+/// is the answer (a 3xx, so `unexpected_status`), not a transport error.
 fn endpoint_redirects(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::redirect::Action {
-    let downgrade = attempt.url().scheme() == "http"
-        && attempt.previous().iter().any(|u| u.scheme() == "https")
-        && !matches!(attempt.url().host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
-        && attempt.url().host_str() != Some("localhost");
-    if attempt.previous().len() > 5 || downgrade {
-        attempt.stop()
-    } else {
+    if may_follow(attempt.url(), attempt.previous()) {
         attempt.follow()
+    } else {
+        attempt.stop()
     }
+}
+
+/// Whether an endpoint call follows a redirect to `next`; `previous` are the
+/// URLs requested so far, the endpoint's own first, the one that answered
+/// with this redirect last. Followed: at most [`MAX_ENDPOINT_REDIRECTS`],
+/// never from https down to plain http on a host that is not loopback, and
+/// none after the chain has left the endpoint's origin.
+///
+/// That last rule keeps the token on its origin. reqwest drops
+/// `Authorization` on a redirect to another origin (scheme, host, port), but
+/// it compares with the previous hop only and rebuilds each hop from the
+/// original headers (reqwest 0.13 on tower-http's FollowRedirect): after
+/// A -> B, a redirect B -> B would carry A's token to B again.
+/// tests/redirects.rs checks this against real servers.
+fn may_follow(next: &url::Url, previous: &[url::Url]) -> bool {
+    let redirects_so_far = previous.len().saturating_sub(1);
+    let left_origin = previous
+        .first()
+        .is_some_and(|first| previous.iter().any(|url| url.origin() != first.origin()));
+    let downgrade = next.scheme() == "http"
+        && previous.iter().any(|url| url.scheme() == "https")
+        && !is_loopback(next);
+    redirects_so_far < MAX_ENDPOINT_REDIRECTS && !left_origin && !downgrade
+}
+
+/// 127.0.0.0/8 or the name `localhost`.
+fn is_loopback(url: &url::Url) -> bool {
+    matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+        || url.host_str() == Some("localhost")
 }
 
 async fn exchange(
@@ -271,5 +296,83 @@ mod tests {
             transport.client(&proxied, Role::Endpoint).unwrap();
         }
         assert_eq!(transport.client_count(), 3);
+    }
+
+    fn url(text: &str) -> url::Url {
+        url::Url::parse(text).unwrap()
+    }
+
+    fn urls(texts: &[&str]) -> Vec<url::Url> {
+        texts.iter().map(|text| url(text)).collect()
+    }
+
+    #[test]
+    fn five_redirects_are_followed_not_a_sixth() {
+        let start = "https://api.example.com/v1/x";
+        let mut previous = urls(&[start]);
+        for redirect in 1..=5 {
+            assert!(
+                may_follow(&url("https://api.example.com/v1/y"), &previous),
+                "redirect {redirect}"
+            );
+            previous.push(url(&format!("https://api.example.com/v1/hop{redirect}")));
+        }
+        assert!(!may_follow(&url("https://api.example.com/v1/y"), &previous));
+    }
+
+    #[test]
+    fn https_down_to_http_only_on_loopback() {
+        let from = urls(&["https://api.example.com/v1/x"]);
+        for refused in [
+            "http://example.com/x",
+            "http://api.example.com/v1/x",
+            "http://10.0.0.1/x",
+            "http://[::1]/x",
+            "http://localhost.example.com/x",
+        ] {
+            assert!(!may_follow(&url(refused), &from), "{refused}");
+        }
+        for allowed in [
+            "http://127.0.0.1/x",
+            "http://127.0.0.1:8080/x",
+            "http://127.9.9.9/x",
+            "http://localhost/x",
+            "http://localhost:8080/x",
+            "https://example.com/x",
+        ] {
+            assert!(may_follow(&url(allowed), &from), "{allowed}");
+        }
+        // Plain http all along is no downgrade.
+        assert!(may_follow(
+            &url("http://example.com/x"),
+            &urls(&["http://127.0.0.1:8080/x"])
+        ));
+        // An https hop earlier in the chain counts too.
+        assert!(!may_follow(
+            &url("http://example.com/x"),
+            &urls(&["https://api.example.com/a", "https://api.example.com/b"])
+        ));
+    }
+
+    #[test]
+    fn nothing_is_followed_once_the_chain_left_the_origin() {
+        let next = url("http://127.0.0.1:2/again");
+        // Leaving is allowed (reqwest drops Authorization on the way)...
+        assert!(may_follow(&next, &urls(&["http://127.0.0.1:1/a"])));
+        // ...but not a further redirect: by port, host name, scheme, or back.
+        for left in [
+            ["http://127.0.0.1:1/a", "http://127.0.0.1:2/b"],
+            ["http://127.0.0.1:1/a", "http://localhost:1/b"],
+            ["http://localhost:8443/a", "https://localhost:8443/b"],
+        ] {
+            let previous = urls(&left);
+            assert!(!may_follow(&next, &previous), "{left:?}");
+            assert!(!may_follow(&previous[0], &previous), "back: {left:?}");
+        }
+        // The default port spelt out is the same origin.
+        assert!(may_follow(
+            &url("https://api.example.com/c"),
+            &urls(&["https://api.example.com/a", "https://api.example.com:443/b"])
+        ));
     }
 }

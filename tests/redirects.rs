@@ -1,0 +1,479 @@
+//! The redirect policy, end to end: the real daemon probes endpoints and
+//! token URLs that the simulator's `/__simulator/redirect` sends elsewhere,
+//! and each case is checked twice: by its result class on /metrics, and by
+//! what the simulators actually received (the `Authorization` header above
+//! all). Header values are never printed: a failure says only whether one
+//! was there.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Daemon, at_least, start_simulator, value, write};
+use credprobe::probe::{EndpointResult, TokenResult};
+use credprobe::simulator::{RecordedRequest, Scenario, Simulator};
+
+const SCENARIO: &str = "clients: [{client_id: acme, client_secret: acme-secret}]";
+const REDIRECT: &str = "/__simulator/redirect";
+const WORKFLOWS: &str = "/api/v1/workflows";
+
+/// Generous: every case settles in the first cycle or two (2 s interval).
+const SETTLE: Duration = Duration::from_secs(20);
+
+/// `{base}/__simulator/redirect?to=...` plus `extra` query pairs.
+fn redirect_via(base: &str, to: &str, extra: &[(&str, &str)]) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("to", to)
+        .extend_pairs(extra)
+        .finish();
+    format!("{base}{REDIRECT}?{query}")
+}
+
+/// A query parameter of a recorded request.
+fn param(request: &RecordedRequest, name: &str) -> Option<String> {
+    let query = request.query.as_deref()?;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+/// The requests to `path` whose query has `from=<from>` (the endpoint that
+/// was redirected there).
+fn arrivals<'a>(
+    requests: &'a [RecordedRequest],
+    path: &str,
+    from: &str,
+) -> Vec<&'a RecordedRequest> {
+    requests
+        .iter()
+        .filter(|r| r.path == path && param(r, "from").as_deref() == Some(from))
+        .collect()
+}
+
+/// The redirect-route requests whose `to` target carries `from=<from>`.
+fn hops_towards<'a>(requests: &'a [RecordedRequest], from: &str) -> Vec<&'a RecordedRequest> {
+    let marker = format!("from={from}");
+    requests
+        .iter()
+        .filter(|r| r.path == REDIRECT && param(r, "to").is_some_and(|to| to.ends_with(&marker)))
+        .collect()
+}
+
+fn has_authorization(request: &RecordedRequest) -> bool {
+    request.header("authorization").is_some()
+}
+
+fn has_bearer(request: &RecordedRequest) -> bool {
+    request
+        .header("authorization")
+        .is_some_and(|value| value.starts_with("Bearer ") && value.len() > "Bearer ".len())
+}
+
+/// At least one request, and every one carried a bearer token.
+fn all_with_bearer(requests: &[&RecordedRequest]) -> bool {
+    !requests.is_empty() && requests.iter().all(|r| has_bearer(r))
+}
+
+/// A tenant `t` that gets its token from `base` (client acme) and probes
+/// `endpoints`, each `(name, url)`.
+fn tenant_config(base: &str, endpoints: &[(&str, String)]) -> String {
+    let mut text = format!(
+        "defaults: {{interval: 2s, timeout: 1500ms}}\ntenants:\n  - name: t\n    token_url: \"{base}/oauth2/token\"\n    client_id: acme\n    client_secret: acme-secret\n    endpoints:\n"
+    );
+    for (name, url) in endpoints {
+        text.push_str(&format!("      - {{name: {name}, url: \"{url}\"}}\n"));
+    }
+    text
+}
+
+/// Waits until every `(endpoint, result)` has been recorded at least once,
+/// then checks that each endpoint produced only that class and exported
+/// `status` as its last status code. Returns the scrape.
+async fn expect_endpoint_results(daemon: &Daemon, expected: &[(&str, &str, u16)]) -> String {
+    let text = daemon
+        .wait_for_metrics(SETTLE, |text| {
+            expected.iter().all(|(endpoint, result, _)| {
+                at_least(
+                    text,
+                    "credprobe_endpoint_requests_total",
+                    &[("tenant", "t"), ("endpoint", endpoint), ("result", result)],
+                    1.0,
+                )
+            })
+        })
+        .await;
+    for (endpoint, result, status) in expected {
+        for other in EndpointResult::ALL.map(EndpointResult::as_str) {
+            if other != *result {
+                assert_eq!(
+                    value(
+                        &text,
+                        "credprobe_endpoint_requests_total",
+                        &[("tenant", "t"), ("endpoint", endpoint), ("result", other)],
+                    ),
+                    Some(0.0),
+                    "{endpoint} also produced {other}\n{text}"
+                );
+            }
+        }
+        assert_eq!(
+            value(
+                &text,
+                "credprobe_endpoint_status_code",
+                &[("tenant", "t"), ("endpoint", endpoint)],
+            ),
+            Some(f64::from(*status)),
+            "{endpoint}\n{text}"
+        );
+    }
+    text
+}
+
+/// Same origin: followed, and the token goes along (the API needs it), for
+/// one redirect and for a chain of exactly five, the most followed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_origin_redirects_are_followed_with_the_token() {
+    let sim = start_simulator(Scenario::from_yaml_str(SCENARIO).unwrap()).await;
+    let base = sim.base_url();
+    let daemon = Daemon::start(
+        &tenant_config(
+            &base,
+            &[
+                (
+                    "moved",
+                    redirect_via(&base, &format!("{base}{WORKFLOWS}?from=moved"), &[]),
+                ),
+                (
+                    "five",
+                    redirect_via(
+                        &base,
+                        &format!("{base}{WORKFLOWS}?from=five"),
+                        &[("status", "301"), ("hops", "5")],
+                    ),
+                ),
+            ],
+        ),
+        &[],
+    );
+    expect_endpoint_results(
+        &daemon,
+        &[("moved", "success", 200), ("five", "success", 200)],
+    )
+    .await;
+
+    let requests = sim.requests();
+    for from in ["moved", "five"] {
+        let arrived = arrivals(&requests, WORKFLOWS, from);
+        assert!(
+            !arrived.is_empty(),
+            "{from}: the redirect target was never called"
+        );
+        for request in &arrived {
+            assert!(
+                has_bearer(request),
+                "{from}: arrived without its bearer token"
+            );
+            assert_eq!(request.client_id.as_deref(), Some("acme"), "{from}");
+        }
+        assert!(
+            all_with_bearer(&hops_towards(&requests, from)),
+            "{from}: no hop recorded, or one went without the token"
+        );
+    }
+    let hops: Vec<String> = hops_towards(&requests, "five")
+        .iter()
+        .filter_map(|r| param(r, "hops"))
+        .collect();
+    for hop in ["5", "4", "3", "2", "1"] {
+        assert!(
+            hops.iter().any(|h| h == hop),
+            "hop {hop} of five never seen"
+        );
+    }
+    sim.shutdown().await;
+}
+
+/// Another origin: followed, but `Authorization` stays behind, whether the
+/// origin differs by port (a second simulator) or by host name (the same
+/// simulator as `localhost`); the token-less request there answers 401:
+/// `unauthorized`. A further redirect from the other origin, even within it,
+/// is not followed (reqwest would send the token again there): its 307 is
+/// the answer, `unexpected_status`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_origin_redirects_leave_the_token_behind() {
+    let sim = start_simulator(Scenario::from_yaml_str(SCENARIO).unwrap()).await;
+    let other = start_simulator(Scenario::from_yaml_str(SCENARIO).unwrap()).await;
+    let base = sim.base_url();
+    let elsewhere = other.base_url();
+    let by_name = format!("http://localhost:{}", sim.local_addr().port());
+    let daemon = Daemon::start(
+        &tenant_config(
+            &base,
+            &[
+                (
+                    "other_port",
+                    redirect_via(
+                        &base,
+                        &format!("{elsewhere}{WORKFLOWS}?from=other_port"),
+                        &[],
+                    ),
+                ),
+                (
+                    "other_port_twice",
+                    redirect_via(
+                        &base,
+                        &redirect_via(
+                            &elsewhere,
+                            &format!("{elsewhere}{WORKFLOWS}?from=other_port_twice"),
+                            &[("status", "307")],
+                        ),
+                        &[],
+                    ),
+                ),
+                (
+                    "other_host",
+                    redirect_via(&base, &format!("{by_name}{WORKFLOWS}?from=other_host"), &[]),
+                ),
+            ],
+        ),
+        &[],
+    );
+    expect_endpoint_results(
+        &daemon,
+        &[
+            ("other_port", "unauthorized", 401),
+            ("other_port_twice", "unexpected_status", 307),
+            ("other_host", "unauthorized", 401),
+        ],
+    )
+    .await;
+
+    let received = other.requests();
+    let arrived_elsewhere = arrivals(&received, WORKFLOWS, "other_port");
+    assert!(
+        !arrived_elsewhere.is_empty(),
+        "the second simulator was never called"
+    );
+    assert!(
+        !hops_towards(&received, "other_port_twice").is_empty(),
+        "the second simulator's redirect was never reached"
+    );
+    assert!(
+        arrivals(&received, WORKFLOWS, "other_port_twice").is_empty(),
+        "a redirect within the other origin was followed"
+    );
+    for request in &received {
+        assert!(
+            !has_authorization(request),
+            "{} {}?{} on the second simulator arrived with an Authorization header",
+            request.method,
+            request.path,
+            request.query.as_deref().unwrap_or_default()
+        );
+    }
+    let own = sim.requests();
+    let arrived_by_name = arrivals(&own, WORKFLOWS, "other_host");
+    assert!(!arrived_by_name.is_empty(), "localhost was never called");
+    for request in arrived_by_name {
+        assert!(
+            !has_authorization(request),
+            "the redirect to another host name carried Authorization"
+        );
+    }
+    // The redirects themselves were asked with the token: it was dropped on
+    // the way, not missing from the start.
+    assert!(all_with_bearer(&hops_towards(&own, "other_port")));
+    other.shutdown().await;
+    sim.shutdown().await;
+}
+
+/// https down to plain http is followed when the target is loopback (it is
+/// refused for any other host, which `may_follow`'s unit tests cover: such a
+/// host cannot be reached here), and the change of scheme, host and port
+/// leaves the token behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_to_loopback_http_is_followed_without_the_token() {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tls = Simulator::start_tls(
+        listener,
+        Scenario::from_yaml_str(SCENARIO).unwrap(),
+        &cert.pem(),
+        &key.serialize_pem(),
+    )
+    .await
+    .unwrap();
+    let plain = start_simulator(Scenario::from_yaml_str(SCENARIO).unwrap()).await;
+    let secure = tls.base_url();
+    let target = format!("{}{WORKFLOWS}?from=downgrade", plain.base_url());
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "ca.pem", &cert.pem());
+    let config = tenant_config(
+        &secure,
+        &[("downgrade", redirect_via(&secure, &target, &[]))],
+    )
+    .replace(
+        "    client_id: acme\n",
+        "    client_id: acme\n    ca_file: ca.pem\n",
+    );
+    let daemon = Daemon::start_in(dir, &config, &[]);
+    expect_endpoint_results(&daemon, &[("downgrade", "unauthorized", 401)]).await;
+
+    let received = plain.requests();
+    assert!(
+        !arrivals(&received, WORKFLOWS, "downgrade").is_empty(),
+        "the loopback http target was never called"
+    );
+    assert!(
+        received.iter().all(|r| !has_authorization(r)),
+        "the token crossed from https to http"
+    );
+    assert!(all_with_bearer(&hops_towards(&tls.requests(), "downgrade")));
+    plain.shutdown().await;
+    tls.shutdown().await;
+}
+
+/// A sixth redirect is not followed: the 3xx is the answer
+/// (`unexpected_status`, its code exported), and neither a chain of six nor
+/// an endless one gets more than six requests per call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sixth_redirect_is_not_followed() {
+    let sim = start_simulator(Scenario::from_yaml_str(SCENARIO).unwrap()).await;
+    let base = sim.base_url();
+    let daemon = Daemon::start(
+        &tenant_config(
+            &base,
+            &[
+                (
+                    "six",
+                    redirect_via(
+                        &base,
+                        &format!("{base}{WORKFLOWS}?from=six"),
+                        &[("status", "307"), ("hops", "6")],
+                    ),
+                ),
+                (
+                    "endless",
+                    redirect_via(
+                        &base,
+                        &format!("{base}{WORKFLOWS}?from=endless"),
+                        &[("hops", "100")],
+                    ),
+                ),
+            ],
+        ),
+        &[],
+    );
+    expect_endpoint_results(
+        &daemon,
+        &[
+            ("six", "unexpected_status", 307),
+            ("endless", "unexpected_status", 302),
+        ],
+    )
+    .await;
+
+    let requests = sim.requests();
+    for (from, first) in [("six", 6), ("endless", 100)] {
+        assert!(
+            arrivals(&requests, WORKFLOWS, from).is_empty(),
+            "{from}: the target behind the sixth redirect was reached"
+        );
+        let hops: Vec<u32> = hops_towards(&requests, from)
+            .iter()
+            .map(|r| param(r, "hops").unwrap().parse().unwrap())
+            .collect();
+        let calls = hops.iter().filter(|&&hop| hop == first).count();
+        // The first request and five redirects followed: hops first..first-5.
+        let last_followed = first - 5;
+        assert!(
+            hops.contains(&last_followed),
+            "{from}: five redirects were not followed: {hops:?}"
+        );
+        assert!(
+            hops.iter().all(|&hop| hop >= last_followed),
+            "{from}: a sixth redirect was followed: {hops:?}"
+        );
+        assert!(
+            hops.len() <= 6 * calls,
+            "{from}: more than six requests per call: {hops:?}"
+        );
+    }
+    sim.shutdown().await;
+}
+
+/// A token request that meets a redirect stops there (`invalid_response`),
+/// even a 307 to a working token endpoint of the same origin, which would
+/// re-send the credentials and succeed if followed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_requests_never_follow_redirects() {
+    let sim = start_simulator(Scenario::from_yaml_str(SCENARIO).unwrap()).await;
+    let base = sim.base_url();
+    let token_url = redirect_via(&base, &format!("{base}/oauth2/token"), &[("status", "307")]);
+    let daemon = Daemon::start(
+        &format!(
+            "defaults: {{interval: 2s, timeout: 1500ms}}\ntenants:\n  - {{name: t, token_url: \"{token_url}\", client_id: acme, client_secret: acme-secret, endpoints: [{{name: workflows, url: \"{base}{WORKFLOWS}\"}}]}}\n"
+        ),
+        &[],
+    );
+    let text = daemon
+        .wait_for_metrics(SETTLE, |text| {
+            at_least(
+                text,
+                "credprobe_token_requests_total",
+                &[("tenant", "t"), ("result", "invalid_response")],
+                1.0,
+            ) && at_least(
+                text,
+                "credprobe_endpoint_requests_total",
+                &[
+                    ("tenant", "t"),
+                    ("endpoint", "workflows"),
+                    ("result", "no_token"),
+                ],
+                1.0,
+            )
+        })
+        .await;
+    for other in TokenResult::ALL.map(TokenResult::as_str) {
+        if other != "invalid_response" {
+            assert_eq!(
+                value(
+                    &text,
+                    "credprobe_token_requests_total",
+                    &[("tenant", "t"), ("result", other)],
+                ),
+                Some(0.0),
+                "the token request also produced {other}\n{text}"
+            );
+        }
+    }
+    assert_eq!(
+        value(&text, "credprobe_token_success", &[("tenant", "t")]),
+        Some(0.0)
+    );
+
+    let requests = sim.requests();
+    let redirected: Vec<_> = requests.iter().filter(|r| r.path == REDIRECT).collect();
+    assert!(!redirected.is_empty(), "the token URL was never called");
+    assert!(
+        redirected.iter().all(|r| r.method == "POST"),
+        "token requests are POSTs"
+    );
+    let followed: Vec<_> = requests
+        .iter()
+        .filter(|r| r.path == "/oauth2/token")
+        .map(|r| r.method.as_str())
+        .collect();
+    assert!(
+        followed.is_empty(),
+        "the token endpoint behind the redirect was called: {followed:?}"
+    );
+    assert!(
+        !requests.iter().any(|r| r.path == WORKFLOWS),
+        "an endpoint was called without a token"
+    );
+    sim.shutdown().await;
+}
