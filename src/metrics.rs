@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
 use crate::config::Tenant;
@@ -81,6 +81,10 @@ struct Bounds {
 
 impl Bounds {
     fn new(bounds: &[f64]) -> Bounds {
+        debug_assert!(
+            bounds.iter().all(|b| b.is_finite()) && bounds.windows(2).all(|w| w[0] < w[1]),
+            "bucket bounds are finite and ascending (validated with the config): {bounds:?}"
+        );
         let labels = bounds
             .iter()
             .map(|b| Float(*b).to_string().into_boxed_str())
@@ -173,7 +177,7 @@ struct ProcessState {
 
 impl TenantSeries {
     fn lock(&self) -> std::sync::MutexGuard<'_, TenantState> {
-        self.state.lock().expect("tenant metrics poisoned")
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -408,16 +412,20 @@ impl Metrics {
         });
         self.tenants
             .write()
-            .expect("metrics poisoned")
+            .unwrap_or_else(PoisonError::into_inner)
             .insert(tenant.name.clone(), series);
     }
 
-    /// Deletes every series of a tenant that is no longer configured.
+    /// Deletes every series of a tenant that is no longer configured: the
+    /// one added with this very `tenant`, not a newer one of the same name.
     pub fn remove_tenant(&self, tenant: &Tenant) {
-        self.tenants
-            .write()
-            .expect("metrics poisoned")
-            .remove(&tenant.name);
+        let mut tenants = self.tenants.write().unwrap_or_else(PoisonError::into_inner);
+        if tenants
+            .get(&tenant.name)
+            .is_some_and(|series| std::ptr::eq(Arc::as_ptr(&series.tenant), tenant))
+        {
+            tenants.remove(&tenant.name);
+        }
     }
 
     /// Sets the tenant count and the label keys of credprobe_tenant_info
@@ -425,7 +433,10 @@ impl Metrics {
     pub fn set_tenants(&self, tenants: &[Arc<Tenant>]) {
         self.process().tenants = tenants.len();
         let keys = crate::config::validate::label_keys(tenants);
-        *self.info_keys.write().expect("metrics poisoned") = Arc::from(keys);
+        *self
+            .info_keys
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::from(keys);
     }
 
     /// Records which shard this process is.
@@ -452,8 +463,11 @@ impl Metrics {
 
     /// Records a token request.
     pub fn record_token(&self, tenant: &str, outcome: &TokenOutcome) {
+        let class = token_index(outcome.result);
         self.update(tenant, |state| {
-            state.token_requests[token_index(outcome.result)] += 1;
+            if let Some(count) = class.and_then(|i| state.token_requests.get_mut(i)) {
+                *count += 1;
+            }
             observe(&mut state.token_duration, &self.buckets, outcome.latency);
             state.token_success = Some(outcome.result == TokenResult::Success);
             if let Some(token) = &outcome.token {
@@ -474,6 +488,7 @@ impl Metrics {
 
     /// Records an endpoint call.
     pub fn record_endpoint(&self, tenant: &str, endpoint: &str, outcome: &EndpointOutcome) {
+        let class = endpoint_index(outcome.result);
         let Some(series) = self.series(tenant) else {
             return;
         };
@@ -487,7 +502,9 @@ impl Metrics {
         };
         let mut state = series.lock();
         let calls = &mut state.endpoints[index];
-        calls.requests[endpoint_index(outcome.result)] += 1;
+        if let Some(count) = class.and_then(|i| calls.requests.get_mut(i)) {
+            *count += 1;
+        }
         if let Some(latency) = outcome.latency {
             observe(&mut calls.duration, &self.buckets, latency);
         }
@@ -501,13 +518,13 @@ impl Metrics {
     }
 
     fn process(&self) -> std::sync::MutexGuard<'_, ProcessState> {
-        self.process.lock().expect("metrics poisoned")
+        self.process.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn series(&self, tenant: &str) -> Option<Arc<TenantSeries>> {
         self.tenants
             .read()
-            .expect("metrics poisoned")
+            .unwrap_or_else(PoisonError::into_inner)
             .get(tenant)
             .cloned()
     }
@@ -523,19 +540,29 @@ impl Metrics {
     /// ([`FAMILIES`]), series in label order.
     ///
     /// Works on a list of the tenants taken at the start and locks one
-    /// tenant at a time, for the few lines it writes: probes keep recording
-    /// while a large fleet is rendered, and nothing but `out` grows with
-    /// the fleet. With `out` a gzip encoder, not even the text is held
-    /// whole.
+    /// tenant at a time, only while its few lines are formatted: probes
+    /// keep recording while a large fleet is rendered, and nothing but
+    /// `out` grows with the fleet. With `out` a gzip encoder, not even the
+    /// text is held whole.
+    ///
+    /// Each family is one pass over the tenants, so a scrape that overlaps
+    /// a probe may show a counter already incremented beside a gauge from
+    /// the cycle before (as a registry collecting family by family would);
+    /// each series, histograms included, is consistent in itself.
     pub fn render_to<W: Write>(&self, mut out: W) -> io::Result<W> {
         let tenants: Vec<Arc<TenantSeries>> = self
             .tenants
             .read()
-            .expect("metrics poisoned")
+            .unwrap_or_else(PoisonError::into_inner)
             .values()
             .cloned()
             .collect();
-        let info_keys = Arc::clone(&self.info_keys.read().expect("metrics poisoned"));
+        let info_keys = Arc::clone(
+            &self
+                .info_keys
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
         let (lateness, tenant_count, shard_index, shard_count, reload_ok, reload_time) = {
             let p = self.process();
             (
@@ -555,11 +582,8 @@ impl Metrics {
         Writer::new(w, &BUILD_INFO).sample(&[("version", VERSION), ("revision", REVISION)], 1)?;
         Writer::new(w, &RELOAD_SUCCESS_TIME).sample(&[], Float(reload_time))?;
         Writer::new(w, &RELOAD_SUCCESSFUL).sample(&[], u8::from(reload_ok))?;
-        per_tenant(w, &tenants, &CREDENTIAL_EXPIRY, |f, name, t, _| {
-            match t.tenant.credential_expires {
-                Some(at) => f.sample(&[("tenant", name)], Float(unix_seconds(at))),
-                None => Ok(()),
-            }
+        tenant_gauge(w, &tenants, &CREDENTIAL_EXPIRY, |t, _| {
+            t.tenant.credential_expires.map(unix_seconds)
         })?;
         per_endpoint(
             w,
@@ -617,15 +641,10 @@ impl Metrics {
             }
             f.sample(&labels, 1)
         })?;
-        per_tenant(w, &tenants, &INTERVAL, |f, name, t, _| {
-            f.sample(&[("tenant", name)], Float(t.tenant.interval.as_secs_f64()))
+        tenant_gauge(w, &tenants, &INTERVAL, |t, _| {
+            Some(t.tenant.interval.as_secs_f64())
         })?;
-        per_tenant(w, &tenants, &CYCLE_LAST, |f, name, _, s| {
-            match s.cycle_last {
-                Some(at) => f.sample(&[("tenant", name)], Float(at)),
-                None => Ok(()),
-            }
-        })?;
+        tenant_gauge(w, &tenants, &CYCLE_LAST, |_, s| s.cycle_last)?;
         Writer::new(w, &TENANTS).sample(&[], tenant_count)?;
         per_tenant(w, &tenants, &TLS_EXPIRY, |f, name, _, s| {
             for (host, not_after) in &s.tls_expiry {
@@ -633,24 +652,11 @@ impl Metrics {
             }
             Ok(())
         })?;
-        per_tenant(w, &tenants, &TOKEN_EXPIRY, |f, name, _, s| {
-            match s.token_expiry {
-                Some(at) => f.sample(&[("tenant", name)], Float(at)),
-                None => Ok(()),
-            }
+        tenant_gauge(w, &tenants, &TOKEN_EXPIRY, |_, s| s.token_expiry)?;
+        tenant_gauge(w, &tenants, &TOKEN_LAST_SUCCESS, |_, s| {
+            s.token_last_success
         })?;
-        per_tenant(w, &tenants, &TOKEN_LAST_SUCCESS, |f, name, _, s| {
-            match s.token_last_success {
-                Some(at) => f.sample(&[("tenant", name)], Float(at)),
-                None => Ok(()),
-            }
-        })?;
-        per_tenant(w, &tenants, &TOKEN_LIFETIME, |f, name, _, s| {
-            match s.token_lifetime {
-                Some(lifetime) => f.sample(&[("tenant", name)], Float(lifetime)),
-                None => Ok(()),
-            }
-        })?;
+        tenant_gauge(w, &tenants, &TOKEN_LIFETIME, |_, s| s.token_lifetime)?;
         per_tenant(w, &tenants, &TOKEN_DURATION, |f, name, _, s| {
             match &s.token_duration {
                 Some(h) => f.histogram(&[("tenant", name)], buckets, h),
@@ -682,18 +688,21 @@ impl Metrics {
     }
 }
 
-fn token_index(result: TokenResult) -> usize {
-    TokenResult::ALL
-        .iter()
-        .position(|r| *r == result)
-        .expect("ALL lists every class")
+/// The counter index of a token result class. A class missing from
+/// [`TokenResult::ALL`] is a bug that the tests catch (debug builds panic
+/// here, before any lock is taken); a release build leaves it uncounted
+/// rather than take `/metrics` down.
+fn token_index(result: TokenResult) -> Option<usize> {
+    let index = TokenResult::ALL.iter().position(|r| *r == result);
+    debug_assert!(index.is_some(), "TokenResult::ALL lacks {result:?}");
+    index
 }
 
-fn endpoint_index(result: EndpointResult) -> usize {
-    EndpointResult::ALL
-        .iter()
-        .position(|r| *r == result)
-        .expect("ALL lists every class")
+/// The counter index of an endpoint result class, as [`token_index`].
+fn endpoint_index(result: EndpointResult) -> Option<usize> {
+    let index = EndpointResult::ALL.iter().position(|r| *r == result);
+    debug_assert!(index.is_some(), "EndpointResult::ALL lacks {result:?}");
+    index
 }
 
 fn record_certificate(state: &mut TenantState, certificate: Option<&CertificateSeen>) {
@@ -716,19 +725,48 @@ fn label_order<const N: usize>(labels: &[&str; N]) -> [usize; N] {
     order
 }
 
-/// Writes one family, one tenant at a time in name order.
+/// Writes one family, one tenant at a time in name order. A tenant's lines
+/// are written into a small scratch buffer under its lock and passed on to
+/// `out` after it is released: `out` may compress or grow a large buffer,
+/// and a probe recording meanwhile must not wait for that.
 fn per_tenant<W: Write>(
     out: &mut W,
     tenants: &[Arc<TenantSeries>],
     family: &'static Family,
-    mut write: impl FnMut(&mut Writer<'_, W>, &str, &TenantSeries, &TenantState) -> io::Result<()>,
+    mut write: impl FnMut(&mut Writer<'_, Vec<u8>>, &str, &TenantSeries, &TenantState) -> io::Result<()>,
 ) -> io::Result<()> {
-    let mut writer = Writer::new(out, family);
+    let mut scratch = Vec::with_capacity(4096);
+    let mut started = false;
     for series in tenants {
-        let state = series.lock();
-        write(&mut writer, &series.tenant.name, series, &state)?;
+        scratch.clear();
+        {
+            let state = series.lock();
+            let mut writer = Writer {
+                out: &mut scratch,
+                family,
+                started,
+            };
+            write(&mut writer, &series.tenant.name, series, &state)?;
+            started = writer.started;
+        }
+        out.write_all(&scratch)?;
     }
     Ok(())
+}
+
+/// Writes a per-tenant gauge that is absent until its first value.
+fn tenant_gauge<W: Write>(
+    out: &mut W,
+    tenants: &[Arc<TenantSeries>],
+    family: &'static Family,
+    value: impl Fn(&TenantSeries, &TenantState) -> Option<f64>,
+) -> io::Result<()> {
+    per_tenant(out, tenants, family, |f, name, series, state| {
+        match value(series, state) {
+            Some(value) => f.sample(&[("tenant", name)], Float(value)),
+            None => Ok(()),
+        }
+    })
 }
 
 /// Writes one per-endpoint family: tenants in name order, each tenant's
@@ -737,7 +775,11 @@ fn per_endpoint<W: Write>(
     out: &mut W,
     tenants: &[Arc<TenantSeries>],
     family: &'static Family,
-    mut write: impl FnMut(&mut Writer<'_, W>, &[(&str, &str); 2], &EndpointState) -> io::Result<()>,
+    mut write: impl FnMut(
+        &mut Writer<'_, Vec<u8>>,
+        &[(&str, &str); 2],
+        &EndpointState,
+    ) -> io::Result<()>,
 ) -> io::Result<()> {
     per_tenant(out, tenants, family, |writer, name, series, state| {
         for &i in &series.endpoint_order {
@@ -1173,5 +1215,190 @@ mod tests {
                 .iter()
                 .all(|f| !f.help.is_empty() && f.name.starts_with("credprobe_"))
         );
+    }
+
+    #[test]
+    fn token_expiry_and_lifetime_follow_the_newest_token_and_survive_failures() {
+        let metrics = Metrics::new(&[0.1]);
+        let config = tenants(ONE);
+        metrics.add_tenant(&config[0]);
+        metrics.record_token("a", &token(TokenResult::Success, None));
+        let mut without = token(TokenResult::Success, None);
+        let issued = without.token.as_mut().unwrap();
+        issued.lifetime = None;
+        issued.expires_at = None;
+        let first = text(&metrics);
+        assert!(first.contains("credprobe_token_expiry_timestamp_seconds{tenant=\"a\"} "));
+        // A failure keeps what the last token said.
+        metrics.record_token("a", &token(TokenResult::ServerError, None));
+        let failed = text(&metrics);
+        for family in [
+            "credprobe_token_expiry_timestamp_seconds{",
+            "credprobe_token_lifetime_seconds{",
+            "credprobe_token_last_success_timestamp_seconds{",
+        ] {
+            assert_eq!(lines(&first, family), lines(&failed, family), "{family}");
+        }
+        // A new token without expires_in: expiry and lifetime are unknown.
+        metrics.record_token("a", &without);
+        let after = text(&metrics);
+        assert!(!after.contains("credprobe_token_expiry_timestamp_seconds{"));
+        assert!(!after.contains("credprobe_token_lifetime_seconds{"));
+        assert!(after.contains("credprobe_token_last_success_timestamp_seconds{tenant=\"a\"} "));
+    }
+
+    #[test]
+    fn info_series_share_label_names_across_tenants_and_follow_reloads() {
+        let metrics = Metrics::new(&[0.1]);
+        let config = tenants(
+            "tenants: [{name: a, labels: {tier: gold}, base_url: \"http://127.0.0.1:9\", token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s}, {name: b, labels: {customer: x}, base_url: \"http://127.0.0.1:9\", token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s}]",
+        );
+        metrics.set_tenants(&config);
+        for tenant in &config {
+            metrics.add_tenant(tenant);
+        }
+        let text1 = text(&metrics);
+        assert_eq!(
+            lines(&text1, "credprobe_tenant_info{"),
+            [
+                "credprobe_tenant_info{tenant=\"a\",customer=\"\",tier=\"gold\"} 1",
+                "credprobe_tenant_info{tenant=\"b\",customer=\"x\",tier=\"\"} 1",
+            ]
+        );
+        // b leaves and a loses its label: tier is no label name any more.
+        let reloaded = tenants(
+            "tenants: [{name: a, labels: {customer: y}, base_url: \"http://127.0.0.1:9\", token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s}]",
+        );
+        metrics.remove_tenant(&config[1]);
+        metrics.remove_tenant(&config[0]);
+        metrics.set_tenants(&reloaded);
+        metrics.add_tenant(&reloaded[0]);
+        assert_eq!(
+            lines(&text(&metrics), "credprobe_tenant_info{"),
+            ["credprobe_tenant_info{tenant=\"a\",customer=\"y\"} 1"]
+        );
+        // Removing with the old configuration does not touch the new one.
+        metrics.remove_tenant(&config[0]);
+        assert!(text(&metrics).contains("credprobe_tenant_info{tenant=\"a\",customer=\"y\"} 1"));
+    }
+
+    #[test]
+    fn certificates_are_one_series_per_host_in_host_order() {
+        let metrics = Metrics::new(&[0.1]);
+        let config = tenants(ONE);
+        metrics.add_tenant(&config[0]);
+        let seen = |host: &str, not_after| {
+            Some(CertificateSeen {
+                host: host.into(),
+                not_after,
+            })
+        };
+        metrics.record_token(
+            "a",
+            &token(TokenResult::Success, seen("login.example:8443", 5)),
+        );
+        metrics.record_token("a", &token(TokenResult::Success, seen("api.example", 6)));
+        metrics.record_token(
+            "a",
+            &token(TokenResult::Success, seen("login.example:8443", 7)),
+        );
+        assert_eq!(
+            lines(
+                &text(&metrics),
+                "credprobe_tls_certificate_expiry_timestamp_seconds{"
+            ),
+            [
+                "credprobe_tls_certificate_expiry_timestamp_seconds{tenant=\"a\",host=\"api.example\"} 6",
+                "credprobe_tls_certificate_expiry_timestamp_seconds{tenant=\"a\",host=\"login.example:8443\"} 7",
+            ]
+        );
+        metrics.remove_tenant(&config[0]);
+        assert!(!text(&metrics).contains("credprobe_tls_certificate_expiry_timestamp_seconds"));
+    }
+
+    #[test]
+    fn a_call_never_made_counts_without_latency_and_status_zero() {
+        let metrics = Metrics::new(&[0.1]);
+        let config = tenants(ONE);
+        metrics.add_tenant(&config[0]);
+        let mut skipped = call(EndpointResult::NoToken, 0, None);
+        skipped.latency = None;
+        metrics.record_endpoint("a", "e", &skipped);
+        let text = text(&metrics);
+        assert!(text.contains(
+            "credprobe_endpoint_requests_total{tenant=\"a\",endpoint=\"e\",result=\"no_token\"} 1\n"
+        ));
+        assert!(text.contains("credprobe_endpoint_status_code{tenant=\"a\",endpoint=\"e\"} 0\n"));
+        assert!(!text.contains("credprobe_endpoint_request_duration_seconds_count{"));
+    }
+
+    #[test]
+    fn a_value_on_a_bound_is_in_that_bucket_and_process_series_follow_their_setters() {
+        let metrics = Metrics::new(&[0.005, 0.01]);
+        let config = tenants(ONE);
+        metrics.add_tenant(&config[0]);
+        metrics.record_endpoint("a", "e", &call(EndpointResult::Success, 5, Some(200)));
+        metrics.record_lateness(Duration::from_millis(1));
+        metrics.record_lateness(Duration::from_secs(7));
+        metrics.set_shard(crate::shard::Shard { index: 2, count: 3 });
+        metrics.config_loaded(true);
+        let loaded = text(&metrics);
+        metrics.config_loaded(false);
+        let text = text(&metrics);
+        assert!(text.contains("credprobe_endpoint_request_duration_seconds_bucket{tenant=\"a\",endpoint=\"e\",le=\"0.005\"} 1\n"));
+        assert!(text.contains("credprobe_schedule_lateness_seconds_bucket{le=\"0.001\"} 1\n"));
+        assert!(text.contains("credprobe_schedule_lateness_seconds_bucket{le=\"5\"} 1\n"));
+        assert!(text.contains("credprobe_schedule_lateness_seconds_bucket{le=\"+Inf\"} 2\n"));
+        assert!(text.contains("credprobe_shard_index 2\n"));
+        assert!(text.contains("credprobe_shards 3\n"));
+        assert!(text.contains("credprobe_config_last_reload_successful 0\n"));
+        // A failed load keeps the time of the last good one.
+        let time = |t: &str| {
+            lines(t, "credprobe_config_last_reload_success_timestamp_seconds ")[0].to_owned()
+        };
+        assert_eq!(time(&loaded), time(&text));
+        assert_ne!(
+            time(&text),
+            "credprobe_config_last_reload_success_timestamp_seconds 0"
+        );
+    }
+
+    #[test]
+    fn a_failed_write_is_an_error_and_the_next_render_works() {
+        struct Broken(usize);
+        impl Write for Broken {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                if self.0 < buf.len() {
+                    return Err(io::Error::other("scraper went away"));
+                }
+                self.0 -= buf.len();
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let metrics = Metrics::new(&[0.1]);
+        let config = tenants(ONE);
+        metrics.add_tenant(&config[0]);
+        assert!(metrics.render_to(Broken(700)).is_err());
+        metrics.record_token("a", &token(TokenResult::Success, None));
+        assert!(text(&metrics).contains("credprobe_token_success{tenant=\"a\"} 1\n"));
+    }
+
+    #[test]
+    fn help_text_escapes_backslashes_and_newlines_but_not_quotes() {
+        struct Show(&'static str);
+        impl fmt::Display for Show {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                escape(f, self.0, false)
+            }
+        }
+        assert_eq!(Show("a\\b\nc \"d\"").to_string(), "a\\\\b\\nc \"d\"");
+        assert_eq!(
+            LabelValue("a\\b\nc \"d\"").to_string(),
+            "a\\\\b\\nc \\\"d\\\""
+        );
+        assert_eq!(Help("plain").to_string(), "plain");
     }
 }

@@ -502,3 +502,20 @@ fn relative_secret_paths_resolve_beside_the_file_that_names_them() {
     );
     assert_ok(&config, 1, 1);
 }
+
+#[test]
+fn label_names_prometheus_reserves_are_refused_each_by_name() {
+    let (dir, secret) = folder();
+    let tenant = nexthink_tenant("acme", &secret).replacen(
+        "  - name: acme\n",
+        "  - name: acme\n    labels: {tenant: a, job: b, instance: c, le: d, quantile: e, __x: f, team: ok}\n",
+        1,
+    );
+    let config = main_config(dir.path(), &format!("tenants:\n{tenant}"));
+    let stderr = assert_problems(&config, 6);
+    for key in ["tenant", "job", "instance", "le", "quantile", "__x"] {
+        let message = problem(&stderr, &config, "acme", &format!("labels.{key}"));
+        assert!(message.contains("label names must"), "{key}: {message}");
+    }
+    assert!(!stderr.contains("labels.team"), "{stderr}");
+}

@@ -24,6 +24,12 @@ use super::{
 /// upstream, not monitoring.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
 
+/// Label names a tenant's `labels:` may not use on credprobe_tenant_info:
+/// `tenant` is set by credprobe, Prometheus renames `job` and `instance` to
+/// `exported_*` on scrape, and `le` and `quantile` belong to histograms and
+/// summaries (promtool rejects them elsewhere).
+const RESERVED_LABELS: [&str; 5] = ["tenant", "job", "instance", "le", "quantile"];
+
 /// Knobs of loading that are not part of the files.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
@@ -292,10 +298,11 @@ impl TenantCheck<'_> {
             self.problem("name", "must be 1 to 128 letters, digits, '.', '_' or '-'");
         }
         for key in raw.labels.keys() {
-            if !valid_label_name(key) || key == "tenant" {
+            if !valid_label_name(key) || RESERVED_LABELS.contains(&key.as_str()) {
                 self.problem(
                     format!("labels.{key}"),
-                    "label names must match [a-zA-Z_][a-zA-Z0-9_]*, not start with __, and not be `tenant`",
+                    "label names must match [a-zA-Z_][a-zA-Z0-9_]*, not start with __, and not be \
+                     `tenant`, `job`, `instance`, `le` or `quantile`",
                 );
             }
         }
