@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{Daemon, at_least, start_simulator, sum, value, write};
@@ -404,9 +403,6 @@ async fn no_secret_or_token_reaches_logs_metrics_or_pages_at_trace_level() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promtool_finds_nothing_wrong_with_a_real_scrape() {
-    let promtool = common::which("promtool").unwrap_or_else(|| {
-        panic!("promtool is required for this test: run `make test` (it installs Debian's `prometheus` package) or `apt-get install prometheus`")
-    });
     let sim = start_simulator(credprobe::demo::demo_scenario()).await;
     let dir = tempfile::tempdir().unwrap();
     let config = credprobe::demo::demo_config(&sim.base_url())
@@ -431,32 +427,7 @@ async fn promtool_finds_nothing_wrong_with_a_real_scrape() {
             )
         })
         .await;
-    let mut child = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        output.status.success(),
-        "promtool check metrics failed:\n{said}"
-    );
-    assert!(
-        said.trim().is_empty(),
-        "promtool check metrics complained:\n{said}"
-    );
+    if let Err(said) = common::promtool_check_metrics(&text) {
+        panic!("promtool check metrics complained: {said}");
+    }
 }

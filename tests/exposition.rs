@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
 use credprobe::config::validate::{LoadOptions, load_str};
@@ -38,9 +36,6 @@ tenants:
 
 #[test]
 fn promtool_accepts_an_exposition_with_every_edge() {
-    let promtool = common::which("promtool").unwrap_or_else(|| {
-        panic!("promtool is required for this test: run `make test` (it installs Debian's `prometheus` package) or `apt-get install prometheus`")
-    });
     let config = load_str(
         CONFIG,
         Path::new("edges.yml"),
@@ -120,27 +115,7 @@ fn promtool_accepts_an_exposition_with_every_edge() {
     );
     assert!(text.contains("credprobe_tls_certificate_expiry_timestamp_seconds{"));
 
-    let mut child = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("write to promtool");
-    let output = child.wait_with_output().expect("promtool ends");
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        output.status.success() && said.trim().is_empty(),
-        "promtool check metrics complained:\n{said}\n---\n{text}"
-    );
+    if let Err(said) = common::promtool_check_metrics(&text) {
+        panic!("promtool check metrics complained: {said}\n---\n{text}");
+    }
 }

@@ -288,3 +288,37 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// What `promtool check metrics` says of an exposition: `Err` with its
+/// words when it exits non-zero or complains at all. Fails the test, with
+/// how to install it, when promtool is missing.
+pub fn promtool_check_metrics(text: &str) -> Result<(), String> {
+    use std::io::Write as _;
+    let promtool = which("promtool").unwrap_or_else(|| {
+        panic!("promtool is required for this test: run `make test` (it installs Debian's `prometheus` package) or `apt-get install prometheus`")
+    });
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool starts");
+    child
+        .stdin
+        .take()
+        .expect("promtool's stdin")
+        .write_all(text.as_bytes())
+        .expect("write to promtool");
+    let output = child.wait_with_output().expect("promtool ends");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if output.status.success() && said.trim().is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{}: {said}", output.status))
+    }
+}
