@@ -141,6 +141,7 @@ struct TenantSeries {
 
 /// What has been recorded of one tenant. Every `Option` is a series that
 /// is absent until its first value.
+#[derive(Default)]
 struct TenantState {
     token_requests: [u64; TokenResult::ALL.len()],
     token_duration: Option<Histogram>,
@@ -391,19 +392,12 @@ impl Metrics {
         let mut endpoint_order: Vec<usize> = (0..tenant.endpoints.len()).collect();
         endpoint_order.sort_by_key(|&i| tenant.endpoints[i].name.as_str());
         let state = TenantState {
-            token_requests: [0; TokenResult::ALL.len()],
-            token_duration: None,
-            token_success: None,
-            token_expiry: None,
-            token_lifetime: None,
-            token_last_success: None,
-            cycle_last: None,
-            tls_expiry: BTreeMap::new(),
             endpoints: tenant
                 .endpoints
                 .iter()
                 .map(|_| EndpointState::default())
                 .collect(),
+            ..TenantState::default()
         };
         let series = Arc::new(TenantSeries {
             tenant: Arc::clone(tenant),
@@ -463,7 +457,7 @@ impl Metrics {
 
     /// Records a token request.
     pub fn record_token(&self, tenant: &str, outcome: &TokenOutcome) {
-        let class = token_index(outcome.result);
+        let class = class_index(&TokenResult::ALL, &outcome.result);
         self.update(tenant, |state| {
             if let Some(count) = class.and_then(|i| state.token_requests.get_mut(i)) {
                 *count += 1;
@@ -488,7 +482,7 @@ impl Metrics {
 
     /// Records an endpoint call.
     pub fn record_endpoint(&self, tenant: &str, endpoint: &str, outcome: &EndpointOutcome) {
-        let class = endpoint_index(outcome.result);
+        let class = class_index(&EndpointResult::ALL, &outcome.result);
         let Some(series) = self.series(tenant) else {
             return;
         };
@@ -688,20 +682,14 @@ impl Metrics {
     }
 }
 
-/// The counter index of a token result class. A class missing from
-/// [`TokenResult::ALL`] is a bug that the tests catch (debug builds panic
-/// here, before any lock is taken); a release build leaves it uncounted
-/// rather than take `/metrics` down.
-fn token_index(result: TokenResult) -> Option<usize> {
-    let index = TokenResult::ALL.iter().position(|r| *r == result);
-    debug_assert!(index.is_some(), "TokenResult::ALL lacks {result:?}");
-    index
-}
-
-/// The counter index of an endpoint result class, as [`token_index`].
-fn endpoint_index(result: EndpointResult) -> Option<usize> {
-    let index = EndpointResult::ALL.iter().position(|r| *r == result);
-    debug_assert!(index.is_some(), "EndpointResult::ALL lacks {result:?}");
+/// The counter index of a result class: its place in `ALL`
+/// ([`TokenResult::ALL`], [`EndpointResult::ALL`]). A class missing from
+/// `ALL` is a bug that the tests catch (debug builds panic here, before any
+/// lock is taken); a release build leaves it uncounted rather than take
+/// `/metrics` down.
+fn class_index<R: PartialEq + fmt::Debug>(all: &[R], result: &R) -> Option<usize> {
+    let index = all.iter().position(|r| r == result);
+    debug_assert!(index.is_some(), "ALL lacks {result:?}");
     index
 }
 
