@@ -61,19 +61,28 @@ struct ErrorJson {
     error: String,
 }
 
+/// Runs `render` on every tenant's view and the trimmed filter, off the
+/// runtime: with thousands of tenants, building the overview is CPU work.
+/// A malformed query string filters nothing rather than failing the page.
+async fn overview<T: Send + 'static>(
+    state: ServerState,
+    query: Result<Query<Filter>, QueryRejection>,
+    render: impl FnOnce(&Summary, &[TenantView], &str, SystemTime) -> T + Send + 'static,
+) -> Result<T, tokio::task::JoinError> {
+    let filter = query.map(|Query(f)| f).unwrap_or_default();
+    tokio::task::spawn_blocking(move || {
+        let now = SystemTime::now();
+        let (summary, views) = state.status.overview(now);
+        render(&summary, &views, filter.q.trim(), now)
+    })
+    .await
+}
+
 async fn overview_html(
     State(state): State<ServerState>,
     query: Result<Query<Filter>, QueryRejection>,
 ) -> Response {
-    // A malformed query string filters nothing rather than failing the page.
-    let filter = query.map(|Query(f)| f).unwrap_or_default();
-    let rendered = tokio::task::spawn_blocking(move || {
-        let now = SystemTime::now();
-        let (summary, views) = state.status.overview(now);
-        render_overview(&summary, &views, filter.q.trim(), now)
-    })
-    .await;
-    match rendered {
+    match overview(state, query, render_overview).await {
         Ok(body) => html(StatusCode::OK, body),
         Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
     }
@@ -83,16 +92,11 @@ async fn overview_json(
     State(state): State<ServerState>,
     query: Result<Query<Filter>, QueryRejection>,
 ) -> Response {
-    // A malformed query string filters nothing rather than failing the page.
-    let filter = query.map(|Query(f)| f).unwrap_or_default();
-    let rendered = tokio::task::spawn_blocking(move || {
-        let now = SystemTime::now();
-        let (summary, views) = state.status.overview(now);
-        let q = filter.q.trim();
+    let rendered = overview(state, query, |summary, views, q, now| {
         serde_json::to_string(&OverviewJson {
             generated_at: unix_seconds(now),
             query: q,
-            summary: &summary,
+            summary,
             tenants: views.iter().filter(|v| v.matches(q)).collect(),
         })
     })
