@@ -12,12 +12,13 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config};
-use crate::metrics::Metrics;
+use crate::fleet::Fleet;
+use crate::metrics::{Exposition, Telemetry};
 use crate::probe::Transport;
-use crate::scheduler::{ApplySummary, ProbeContext, Scheduler};
-use crate::server::{self, ReloadRequest, ServerState};
+use crate::reload::{ReloadOutcome, ReloadRequest};
+use crate::scheduler::{ProbeContext, Scheduler};
+use crate::server::{self, ServerState};
 use crate::shard::Shard;
-use crate::status::StatusBoard;
 
 /// Settings of the daemon that are not in the configuration file.
 #[derive(Debug, Clone)]
@@ -84,14 +85,14 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let mut config = config;
     let configured = keep_shard(&mut config, options.shard);
-    let metrics = Metrics::new(&config.histogram_buckets);
-    metrics.config_loaded(true);
-    metrics.set_shard(options.shard);
-    let status = Arc::new(StatusBoard::default());
+    let fleet = Fleet::new(&config.histogram_buckets);
+    let telemetry = Arc::new(Telemetry::new());
+    telemetry.config_loaded(true);
+    telemetry.set_shard(options.shard);
     let ctx = ProbeContext {
         transport: Transport::new(config.max_concurrent_requests),
-        metrics: Arc::clone(&metrics),
-        status: Arc::clone(&status),
+        fleet: Arc::clone(&fleet),
+        telemetry: Arc::clone(&telemetry),
     };
     let mut scheduler = Scheduler::new(ctx);
     let summary = scheduler.apply(&config).await;
@@ -113,8 +114,8 @@ pub async fn run(
     let server = tokio::spawn(server::serve(
         listener,
         ServerState {
-            metrics: Arc::clone(&metrics),
-            status,
+            exposition: Exposition::new(Arc::clone(&fleet), Arc::clone(&telemetry)),
+            fleet,
             reload,
         },
         server_stop.clone(),
@@ -134,7 +135,7 @@ pub async fn run(
         tokio::select! {
             _ = controls.shutdown.cancelled() => break,
             Some(request) = controls.reloads.recv() => {
-                let outcome = reload_once(&source, options.shard, &mut running, &mut scheduler, &metrics).await;
+                let outcome = reload_once(&source, options.shard, &mut running, &mut scheduler, &telemetry).await;
                 if let Some(reply) = request.reply {
                     let _ = reply.send(outcome);
                 }
@@ -160,21 +161,26 @@ async fn reload_once(
     shard: Shard,
     running: &mut Config,
     scheduler: &mut Scheduler,
-    metrics: &Metrics,
-) -> Result<String, String> {
+    telemetry: &Telemetry,
+) -> ReloadOutcome {
     let ConfigSource::File(path) = source else {
-        return Err("this process has no configuration file to reload".to_owned());
+        return ReloadOutcome::NoFile;
     };
     let path = path.clone();
-    let loaded = tokio::task::spawn_blocking(move || config::load(&path))
-        .await
-        .map_err(|e| e.to_string())?;
+    let loaded = match tokio::task::spawn_blocking(move || config::load(&path)).await {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            telemetry.config_loaded(false);
+            tracing::error!(%error, "reload failed; the running configuration stays in force");
+            return ReloadOutcome::Failed(error.to_string());
+        }
+    };
     let mut config = match loaded {
         Ok(config) => config,
         Err(error) => {
-            metrics.config_loaded(false);
+            telemetry.config_loaded(false);
             tracing::error!("reload failed; the running configuration stays in force: {error}");
-            return Err(error.to_string());
+            return ReloadOutcome::Rejected(error);
         }
     };
     keep_shard(&mut config, shard);
@@ -185,8 +191,7 @@ async fn reload_once(
         tracing::warn!("max_concurrent_requests changed: takes effect at the next restart");
     }
     let summary = scheduler.apply(&config).await;
-    metrics.config_loaded(true);
-    let text = describe(&summary);
+    telemetry.config_loaded(true);
     tracing::info!(
         added = summary.added.len(),
         removed = summary.removed.len(),
@@ -195,7 +200,7 @@ async fn reload_once(
         "configuration reloaded"
     );
     *running = config;
-    Ok(text)
+    ReloadOutcome::Applied(summary)
 }
 
 /// Drops the tenants other shards probe; returns how many were configured.
@@ -203,26 +208,6 @@ fn keep_shard(config: &mut Config, shard: Shard) -> usize {
     let configured = config.tenants.len();
     config.tenants.retain(|tenant| shard.owns(&tenant.name));
     configured
-}
-
-fn describe(summary: &ApplySummary) -> String {
-    let list = |names: &[String]| {
-        if names.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", names.join(", "))
-        }
-    };
-    format!(
-        "reloaded: {} added{}, {} removed{}, {} changed{}, {} unchanged",
-        summary.added.len(),
-        list(&summary.added),
-        summary.removed.len(),
-        list(&summary.removed),
-        summary.changed.len(),
-        list(&summary.changed),
-        summary.unchanged
-    )
 }
 
 /// Polls the configuration file and the tenant files and asks for a reload

@@ -14,20 +14,31 @@
 //! - [`probe`]: one shared request/measure/classify path ([`probe::http`]),
 //!   the token request ([`probe::token`]), endpoint calls
 //!   ([`probe::endpoint`]), the closed result classes
-//!   ([`probe::classify`]), 429 back-off per host ([`probe::backoff`]) and
+//!   ([`probe::classify`]) and the one outcome type of every step
+//!   ([`probe::outcome`]), 429 back-off per host ([`probe::backoff`]) and
 //!   certificate expiry ([`probe::tls`]).
 //! - [`scheduler`]: one task per tenant, staggered, under a global cap on
-//!   requests in flight; runs probe cycles and hands outcomes on.
-//! - [`metrics`]: every Prometheus metric family with its HELP text
-//!   ([`metrics::FAMILIES`]), compact per-tenant records of what was seen,
-//!   and the text exposition written straight from them.
-//! - [`status`]: the latest outcomes per tenant, for readiness and people.
+//!   requests in flight; each cycle's outcomes go into the tenant's
+//!   record in one write, and to the log.
+//! - [`fleet`]: one record per tenant (latest results, counters,
+//!   histograms, recent history), created and removed with the tenant,
+//!   written only by its task.
+//! - [`views`]: read-only views of the records: the state rule, the tenant
+//!   views of the pages, the JSON and the `probe` report, the log lines.
+//! - [`metrics`]: the families with their HELP text
+//!   ([`metrics::FAMILIES`]), the text writer, the per-tenant series
+//!   written from the records, credprobe's own telemetry (the
+//!   `prometheus` crate), and `/metrics` responses shared by scrapes that
+//!   arrive together.
 //! - [`daemon`]: the long-running process: scheduler plus server, reloads
-//!   (SIGHUP, `/-/reload`, `--config.watch`) until shutdown.
+//!   ([`reload`]: SIGHUP, `/-/reload`, `--config.watch`) until shutdown.
 //! - [`shard`]: which tenants this replica probes (consistent hashing).
 //! - [`signals`]: SIGHUP reloads, SIGTERM/SIGINT shut down (twice: at once).
-//! - [`server`]: the HTTP server: `/metrics`, `/`, `/-/healthy`, `/-/ready`.
+//! - [`server`]: the HTTP server: `/metrics`, the status pages and their
+//!   JSON ([`server::pages`], maud templates), `/-/healthy`, `/-/ready`,
+//!   `/-/reload`.
 //! - [`report`]: the human report of `credprobe probe`.
+//! - [`unix_time`], [`version`]: timestamps as exported, and the build.
 //! - [`demo`]: `credprobe demo`, the simulator plus a daemon probing it.
 //! - [`simulator`]: a simulated Nexthink-like API, the shared fake upstream of
 //!   the demo, the tests and the benchmarks.
@@ -36,13 +47,17 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+pub mod fleet;
 pub mod logging;
 pub mod metrics;
 pub mod probe;
+pub mod reload;
 pub mod report;
 pub mod scheduler;
 pub mod server;
 pub mod shard;
 pub mod signals;
 pub mod simulator;
-pub mod status;
+pub mod unix_time;
+pub mod version;
+pub mod views;

@@ -1,4 +1,5 @@
-//! `credprobe probe`: one cycle now for the chosen tenants, and a report a
+//! `credprobe probe`: one cycle now for the chosen tenants, recorded in
+//! their records like the daemon's, and a report of those records a
 //! person reads at a glance, e.g.
 //! `acme-prod: token OK in 182 ms, expires in 15m; workflows 200 in 95 ms`.
 
@@ -8,7 +9,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::config::{self, Tenant};
-use crate::probe::{self, CycleReport, EndpointResult, TenantState, TokenResult, Transport};
+use crate::fleet::Fleet;
+use crate::probe::{self, ProbeState, ResultClass, Transport};
+use crate::unix_time::unix_seconds;
+use crate::views::{Depth, Health, TenantView};
 
 /// Runs one cycle of each selected tenant (all when `only` is empty),
 /// prints one line per tenant, and returns 0 when everything succeeded,
@@ -39,26 +43,27 @@ pub async fn probe_once(config_path: &Path, only: &[String]) -> anyhow::Result<E
         .cloned()
         .collect();
     let transport = Transport::new(config.max_concurrent_requests);
+    let fleet = Fleet::new(&config.histogram_buckets);
     let mut tasks = tokio::task::JoinSet::new();
-    for (index, tenant) in tenants.iter().enumerate() {
+    for tenant in &tenants {
         let transport = Arc::clone(&transport);
-        let tenant = Arc::clone(tenant);
+        let record = fleet.add(tenant);
         tasks.spawn(async move {
-            let mut state = TenantState::default();
-            let report = probe::run_cycle(&transport, &tenant, &mut state).await;
-            (index, report)
+            let mut state = ProbeState::default();
+            let report = probe::run_cycle(&transport, record.tenant(), &mut state).await;
+            record.record_cycle(&report);
         });
     }
-    let mut reports: Vec<Option<CycleReport>> = (0..tenants.len()).map(|_| None).collect();
     while let Some(joined) = tasks.join_next().await {
-        let (index, report) = joined?;
-        reports[index] = Some(report);
+        joined?;
     }
     let mut all_ok = true;
-    for (tenant, report) in tenants.iter().zip(reports) {
-        let report = report.expect("every task reported");
-        all_ok &= report.all_ok();
-        println!("{}", describe(tenant, &report, SystemTime::now()));
+    let now = SystemTime::now();
+    for tenant in &tenants {
+        let record = fleet.get(&tenant.name).expect("added above");
+        let view = TenantView::of(&record, now, Depth::Latest);
+        all_ok &= view.state == Health::Healthy;
+        println!("{}", describe(&view, now));
     }
     Ok(if all_ok {
         ExitCode::SUCCESS
@@ -67,61 +72,65 @@ pub async fn probe_once(config_path: &Path, only: &[String]) -> anyhow::Result<E
     })
 }
 
-/// One line for one tenant's cycle.
-pub fn describe(tenant: &Tenant, report: &CycleReport, now: SystemTime) -> String {
+/// One line for one tenant's cycle, from its view at `now`.
+pub fn describe(view: &TenantView, now: SystemTime) -> String {
     let mut parts = Vec::new();
-    match &report.token {
-        Some(token) if token.result == TokenResult::Success => {
-            let mut text = format!("token OK in {}", millis(token.latency));
-            match token.token.as_ref().and_then(|t| t.remaining(now)) {
-                Some(left) => text.push_str(&format!(", expires in {}", rounded(left))),
+    let token = &view.token;
+    match token.step.result {
+        Some(result) if result.is_success() => {
+            let mut text = format!("token OK{}", millis(token.step.latency_seconds));
+            match token.expires_at {
+                // Whole seconds, rounded: a 900 s token just issued reads 15m.
+                Some(at) => text.push_str(&format!(
+                    ", expires in {}",
+                    humantime::format_duration(Duration::from_secs(
+                        (at - unix_seconds(now)).round().max(0.0) as u64
+                    ))
+                )),
                 None => text.push_str(", expiry unknown"),
             }
             parts.push(text);
         }
-        Some(token) => parts.push(format!(
-            "token FAILED: {}{} after {}",
-            token.result.as_str(),
-            token
-                .detail
-                .as_deref()
-                .map(|d| format!(" ({d})"))
-                .unwrap_or_default(),
-            millis(token.latency)
+        Some(result) => parts.push(format!(
+            "token FAILED: {}{}{}",
+            result.as_str(),
+            detail(token.step.detail.as_deref()),
+            millis(token.step.latency_seconds).replacen(" in ", " after ", 1)
         )),
         None => parts.push("token not requested (host asked to wait)".to_owned()),
     }
-    for (name, outcome) in &report.endpoints {
-        let status = outcome
+    for endpoint in &view.endpoints {
+        let step = &endpoint.step;
+        let Some(result) = step.result else {
+            continue;
+        };
+        let status = step
             .status
             .map(|s| s.to_string())
             .unwrap_or_else(|| "-".to_owned());
-        let latency = outcome
-            .latency
-            .map(|l| format!(" in {}", millis(l)))
-            .unwrap_or_default();
-        if outcome.result == EndpointResult::Success {
-            parts.push(format!("{name} {status}{latency}"));
+        let latency = millis(step.latency_seconds);
+        if result.is_success() {
+            parts.push(format!("{} {status}{latency}", endpoint.name));
         } else {
             parts.push(format!(
-                "{name} FAILED: {} {status}{latency}{}",
-                outcome.result.as_str(),
-                outcome
-                    .detail
-                    .as_deref()
-                    .map(|d| format!(" ({d})"))
-                    .unwrap_or_default()
+                "{} FAILED: {} {status}{latency}{}",
+                endpoint.name,
+                result.as_str(),
+                detail(step.detail.as_deref())
             ));
         }
     }
-    format!("{}: {}", tenant.name, parts.join("; "))
+    format!("{}: {}", view.name, parts.join("; "))
 }
 
-fn millis(d: Duration) -> String {
-    format!("{} ms", d.as_millis())
+/// " in 182 ms", or nothing when no request was sent.
+fn millis(seconds: Option<f64>) -> String {
+    seconds
+        .map(|s| format!(" in {} ms", (s * 1000.0) as u64))
+        .unwrap_or_default()
 }
 
-/// A duration rounded to whole seconds, printed like `15m` or `14m 59s`.
-fn rounded(d: Duration) -> String {
-    humantime::format_duration(Duration::from_secs(d.as_secs_f64().round() as u64)).to_string()
+/// " (what went wrong)", or nothing.
+fn detail(detail: Option<&str>) -> String {
+    detail.map(|d| format!(" ({d})")).unwrap_or_default()
 }

@@ -1,12 +1,15 @@
 //! One task per tenant, started at a deterministic offset within its
-//! interval so tenants never fire all at once; outcomes go to the metrics
-//! and the status board.
+//! interval so tenants never fire all at once; each cycle's outcomes go
+//! into the tenant's record ([`crate::fleet`]) in one write, and to the
+//! log.
 //!
-//! A new configuration is applied as a diff: new tenants start, removed
-//! ones stop and lose their series, changed ones restart, unchanged ones
-//! keep their task, cached token and counters.
+//! A new configuration is applied as a diff: new tenants start with a new
+//! record, removed ones stop and their record goes, changed ones restart
+//! with a new record, unchanged ones keep their task, cached token and
+//! record.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,24 +19,26 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, Tenant};
-use crate::metrics::Metrics;
-use crate::probe::{self, TenantState, Transport};
-use crate::status::StatusBoard;
+use crate::fleet::{Fleet, TenantRecord};
+use crate::metrics::Telemetry;
+use crate::probe::{self, ProbeState, Transport};
+use crate::views::log::{LastSeen, log_cycle};
 
 /// What the tenant tasks share.
 #[derive(Debug, Clone)]
 pub struct ProbeContext {
     /// Clients, in-flight cap and back-off.
     pub transport: Arc<Transport>,
-    /// Where outcomes are exported.
-    pub metrics: Arc<Metrics>,
-    /// Where outcomes are shown.
-    pub status: Arc<StatusBoard>,
+    /// The tenants' records.
+    pub fleet: Arc<Fleet>,
+    /// Schedule lateness and the tenant count.
+    pub telemetry: Arc<Telemetry>,
 }
 
 /// A running tenant task.
 struct TenantTask {
-    tenant: Arc<Tenant>,
+    /// The tenant's record (and through it, its configuration).
+    record: Arc<TenantRecord>,
     /// Stops the task between cycles (shutdown lets a cycle finish).
     stop: CancellationToken,
     /// Drops the task even mid-cycle (removal, restart, end of grace).
@@ -52,6 +57,29 @@ pub struct ApplySummary {
     pub changed: Vec<String>,
     /// Tenants left running as they were.
     pub unchanged: usize,
+}
+
+impl fmt::Display for ApplySummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |names: &[String]| {
+            if names.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", names.join(", "))
+            }
+        };
+        write!(
+            f,
+            "reloaded: {} added{}, {} removed{}, {} changed{}, {} unchanged",
+            self.added.len(),
+            list(&self.added),
+            self.removed.len(),
+            list(&self.removed),
+            self.changed.len(),
+            list(&self.changed),
+            self.unchanged
+        )
+    }
 }
 
 /// The running tenant tasks.
@@ -92,17 +120,13 @@ impl Scheduler {
             summary.removed.push(name);
         }
 
-        self.ctx.status.set_tenants(&config.tenants);
-        self.ctx.metrics.set_tenants(&config.tenants);
-
         let offsets = start_offsets(&config.tenants);
         for tenant in &config.tenants {
             match self.tasks.get(&tenant.name) {
-                Some(task) if task.tenant.same_settings(tenant) => summary.unchanged += 1,
+                Some(task) if task.record.tenant().same_settings(tenant) => summary.unchanged += 1,
                 Some(_) => {
                     let task = self.tasks.remove(&tenant.name).expect("matched above");
                     self.stop_now(task).await;
-                    self.ctx.status.reset(&tenant.name);
                     self.start(Arc::clone(tenant), offsets[&tenant.name]);
                     summary.changed.push(tenant.name.clone());
                 }
@@ -112,6 +136,7 @@ impl Scheduler {
                 }
             }
         }
+        self.ctx.telemetry.set_tenants(self.tasks.len());
         summary
     }
 
@@ -145,13 +170,15 @@ impl Scheduler {
         self.tasks.clear();
     }
 
+    /// Creates the tenant's record and starts its task.
     fn start(&mut self, tenant: Arc<Tenant>, offset: Duration) {
-        self.ctx.metrics.add_tenant(&tenant);
+        let record = self.ctx.fleet.add(&tenant);
         let stop = CancellationToken::new();
         let abort = CancellationToken::new();
         let handle = self.tracker.spawn(tenant_loop(
-            self.ctx.clone(),
-            Arc::clone(&tenant),
+            self.ctx.telemetry.clone(),
+            self.ctx.transport.clone(),
+            Arc::clone(&record),
             offset,
             stop.clone(),
             abort.clone(),
@@ -159,7 +186,7 @@ impl Scheduler {
         self.tasks.insert(
             tenant.name.clone(),
             TenantTask {
-                tenant,
+                record,
                 stop,
                 abort,
                 handle,
@@ -168,14 +195,13 @@ impl Scheduler {
     }
 
     /// Ends a task at once and, once it can record nothing more, deletes
-    /// its series.
+    /// its record.
     async fn stop_now(&self, task: TenantTask) {
         task.stop.cancel();
         task.abort.cancel();
-        // Once the task has ended no late sample can resurrect a deleted
-        // series.
+        // Once the task has ended, nothing can write to the record.
         let _ = task.handle.await;
-        self.ctx.metrics.remove_tenant(&task.tenant);
+        self.ctx.fleet.remove(&task.record);
     }
 }
 
@@ -205,89 +231,39 @@ pub fn start_offsets(tenants: &[Arc<Tenant>]) -> HashMap<String, Duration> {
     offsets
 }
 
+/// A tenant's task: a cycle at every tick, its outcomes logged and
+/// written into the tenant's record.
 async fn tenant_loop(
-    ctx: ProbeContext,
-    tenant: Arc<Tenant>,
+    telemetry: Arc<Telemetry>,
+    transport: Arc<Transport>,
+    record: Arc<TenantRecord>,
     offset: Duration,
     stop: CancellationToken,
     abort: CancellationToken,
 ) {
+    let tenant = Arc::clone(record.tenant());
     let first = Instant::now() + offset;
     let mut ticks = tokio::time::interval_at(first, tenant.interval);
     // A cycle that overran its interval is not made up with a burst.
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut state = TenantState::default();
+    let mut state = ProbeState::default();
+    let mut seen = LastSeen::default();
     loop {
         let scheduled = tokio::select! {
             biased;
             _ = stop.cancelled() => return,
             scheduled = ticks.tick() => scheduled,
         };
-        ctx.metrics.record_lateness(scheduled.elapsed());
-        let cycle = probe::run_cycle(&ctx.transport, &tenant, &mut state);
+        telemetry.record_lateness(scheduled.elapsed());
+        let cycle = probe::run_cycle(&transport, &tenant, &mut state);
         let report = tokio::select! {
             biased;
             _ = abort.cancelled() => return,
             report = cycle => report,
         };
-        record(&ctx, &tenant, &report);
+        log_cycle(&tenant, &report, &mut seen);
+        record.record_cycle(&report);
     }
-}
-
-/// Whether a result is worth an info/warn line: it differs from the last
-/// one, or it is a failure with nothing before it.
-fn is_news<R: PartialEq>(last: Option<R>, now: R, ok: bool) -> bool {
-    match last {
-        Some(last) => last != now,
-        None => !ok,
-    }
-}
-
-/// Hands a cycle's outcomes to the metrics, the status board and the log.
-/// A result that differs from the previous one is logged at info (warn for
-/// a failure), a repeat only at debug: with thousands of tenants the log
-/// shows what changed, not the same failure every interval.
-pub fn record(ctx: &ProbeContext, tenant: &Tenant, report: &probe::CycleReport) {
-    let (last_token, last_endpoints) = ctx.status.last_results(&tenant.name);
-    if let Some(token) = &report.token {
-        ctx.metrics.record_token(&tenant.name, token);
-        let ok = token.result == probe::TokenResult::Success;
-        let changed = is_news(last_token, token.result, ok);
-        let detail = token.detail.as_deref().unwrap_or("");
-        let latency_ms = token.latency.as_millis() as u64;
-        match (changed, ok) {
-            (true, false) => {
-                tracing::warn!(tenant = %tenant.name, result = token.result.as_str(), status = token.status.unwrap_or(0), detail, "token request failed")
-            }
-            (true, true) => {
-                tracing::info!(tenant = %tenant.name, latency_ms, "token request succeeds again")
-            }
-            (false, _) => {
-                tracing::debug!(tenant = %tenant.name, result = token.result.as_str(), status = token.status.unwrap_or(0), latency_ms, detail, "token request")
-            }
-        }
-    }
-    for (name, outcome) in &report.endpoints {
-        ctx.metrics.record_endpoint(&tenant.name, name, outcome);
-        let ok = outcome.result == probe::EndpointResult::Success;
-        let last = last_endpoints.get(name).copied();
-        let changed = is_news(last, outcome.result, ok);
-        let detail = outcome.detail.as_deref().unwrap_or("");
-        let status = outcome.status.unwrap_or(0);
-        match (changed, ok) {
-            (true, false) => {
-                tracing::warn!(tenant = %tenant.name, endpoint = %name, result = outcome.result.as_str(), status, detail, "endpoint call failed")
-            }
-            (true, true) => {
-                tracing::info!(tenant = %tenant.name, endpoint = %name, status, "endpoint call succeeds again")
-            }
-            (false, _) => {
-                tracing::debug!(tenant = %tenant.name, endpoint = %name, result = outcome.result.as_str(), status, detail, "endpoint call")
-            }
-        }
-    }
-    ctx.metrics.record_cycle(&tenant.name);
-    ctx.status.record(&tenant.name, report);
 }
 
 #[cfg(test)]

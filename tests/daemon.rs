@@ -318,11 +318,25 @@ async fn lifecycle_endpoints_landing_page_info_series_and_sigterm() {
         value(&text, "credprobe_config_last_reload_successful", &[]),
         Some(1.0)
     );
-    let build_info = format!(
-        "credprobe_build_info{{version=\"{}\",revision=",
-        env!("CARGO_PKG_VERSION")
+    assert_eq!(
+        value(
+            &text,
+            "credprobe_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        ),
+        Some(1.0),
+        "{text}"
     );
-    assert!(text.contains(&build_info), "{text}");
+    assert!(text.contains("credprobe_build_info{revision=\""), "{text}");
+    // Every exporter's process series.
+    for name in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_start_time_seconds",
+    ] {
+        assert!(value(&text, name, &[]).is_some(), "{name} missing:\n{text}");
+    }
 
     let status = daemon
         .terminate(Duration::from_secs(15))

@@ -8,10 +8,13 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use std::sync::Arc;
+
 use credprobe::config::validate::{LoadOptions, load_str};
-use credprobe::metrics::Metrics;
+use credprobe::fleet::Fleet;
+use credprobe::metrics::{Encoding, Exposition, Telemetry};
 use credprobe::probe::tls::CertificateSeen;
-use credprobe::probe::{EndpointOutcome, EndpointResult, IssuedToken, TokenOutcome, TokenResult};
+use credprobe::probe::{CycleReport, EndpointResult, Grant, Outcome, TokenResult};
 
 const CONFIG: &str = r#"
 histogram_buckets: [0.000001, 0.5, 1000000]
@@ -44,76 +47,84 @@ fn promtool_accepts_an_exposition_with_every_edge() {
         },
     )
     .expect("valid configuration");
-    let metrics = Metrics::new(&config.histogram_buckets);
-    metrics.set_tenants(&config.tenants);
-    for tenant in &config.tenants {
-        metrics.add_tenant(tenant);
-    }
+    let fleet = Fleet::new(&config.histogram_buckets);
+    let telemetry = Arc::new(Telemetry::new());
+    let records: Vec<_> = config.tenants.iter().map(|t| fleet.add(t)).collect();
     let seen = |host: &str| {
         Some(CertificateSeen {
             host: host.into(),
             not_after: 4_102_444_800,
         })
     };
-    let name = "quoted.tenant_1";
-    metrics.record_token(
-        name,
-        &TokenOutcome {
+    // quoted.tenant_1: endpoints in configuration order are z-last, a-first.
+    let quoted = records
+        .iter()
+        .find(|r| r.tenant().name == "quoted.tenant_1")
+        .unwrap();
+    quoted.record_cycle(&CycleReport {
+        token: Some(Outcome {
             result: TokenResult::Success,
-            latency: Duration::from_nanos(1),
+            latency: Some(Duration::from_nanos(1)),
             status: Some(200),
             detail: None,
-            token: Some(IssuedToken {
-                access_token: "not-a-real-token".to_owned().into(),
-                obtained_at: SystemTime::now(),
-                lifetime: Some(Duration::from_secs(u64::from(u32::MAX))),
-                expires_at: Some(SystemTime::now() + Duration::from_secs(86_400 * 365 * 50)),
-            }),
             certificate: seen("login.example.test:8443"),
-        },
-    );
-    metrics.record_endpoint(
-        name,
-        "a-first",
-        &EndpointOutcome {
-            result: EndpointResult::Success,
-            latency: Some(Duration::from_secs(5_000_000)),
-            status: Some(200),
-            detail: None,
-            certificate: seen("api.example.test"),
-        },
-    );
-    metrics.record_endpoint(
-        name,
-        "z-last",
-        &EndpointOutcome {
-            result: EndpointResult::Timeout,
-            latency: None,
-            status: None,
-            detail: None,
-            certificate: None,
-        },
-    );
-    metrics.record_token(
-        "plain-2",
-        &TokenOutcome {
-            result: TokenResult::CredentialsRejected,
-            latency: Duration::from_millis(250),
-            status: Some(401),
-            detail: Some("invalid_client".into()),
-            token: None,
-            certificate: None,
-        },
-    );
-    metrics.record_lateness(Duration::from_secs(3600));
-    metrics.record_cycle(name);
-    metrics.config_loaded(true);
-    let text = String::from_utf8(metrics.render().expect("render")).expect("UTF-8");
+        }),
+        grant: Some(Grant {
+            lifetime: Some(Duration::from_secs(u64::from(u32::MAX))),
+            expires_at: Some(SystemTime::now() + Duration::from_secs(86_400 * 365 * 50)),
+        }),
+        endpoints: vec![
+            (
+                1,
+                Outcome {
+                    result: EndpointResult::Success,
+                    latency: Some(Duration::from_secs(5_000_000)),
+                    status: Some(200),
+                    detail: None,
+                    certificate: seen("api.example.test"),
+                },
+            ),
+            (
+                0,
+                Outcome::failed(EndpointResult::Timeout, None, "no answer"),
+            ),
+        ],
+    });
+    let plain = records
+        .iter()
+        .find(|r| r.tenant().name == "plain-2")
+        .unwrap();
+    plain.record_cycle(&CycleReport {
+        token: Some(Outcome {
+            latency: Some(Duration::from_millis(250)),
+            ..Outcome::failed(
+                TokenResult::CredentialsRejected,
+                Some(401),
+                "invalid_client",
+            )
+        }),
+        ..CycleReport::default()
+    });
+    telemetry.record_lateness(Duration::from_secs(3600));
+    telemetry.config_loaded(true);
+    let exposition = Exposition::new(Arc::clone(&fleet), telemetry);
+    let text =
+        String::from_utf8(exposition.render(Encoding::Plain).expect("render")).expect("UTF-8");
     assert!(
         text.contains(r#"customer="Q \"uoted\" \\ back\nslash""#),
         "{text}"
     );
     assert!(text.contains("credprobe_tls_certificate_expiry_timestamp_seconds{"));
+    // The process collector's series come with the tenant series.
+    for name in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_start_time_seconds",
+        "credprobe_build_info{",
+    ] {
+        assert!(text.contains(name), "{name} missing:\n{text}");
+    }
 
     if let Err(said) = common::promtool_check_metrics(&text) {
         panic!("promtool check metrics complained: {said}\n---\n{text}");

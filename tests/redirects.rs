@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Daemon, at_least, start_simulator, value, write};
-use credprobe::probe::{EndpointResult, TokenResult};
+use credprobe::probe::{EndpointResult, ResultClass, TokenResult};
 use credprobe::simulator::{RecordedRequest, Scenario, Simulator};
 
 const SCENARIO: &str = "clients: [{client_id: acme, client_secret: acme-secret}]";
@@ -99,7 +99,7 @@ async fn expect_endpoint_results(daemon: &Daemon, expected: &[(&str, &str, u16)]
         })
         .await;
     for (endpoint, result, status) in expected {
-        for other in EndpointResult::ALL.map(EndpointResult::as_str) {
+        for other in EndpointResult::ALL.iter().map(|r| r.as_str()) {
             if other != *result {
                 assert_eq!(
                     value(
@@ -405,7 +405,7 @@ async fn token_requests_never_follow_redirects() {
             )
         })
         .await;
-    for other in TokenResult::ALL.map(TokenResult::as_str) {
+    for other in TokenResult::ALL.iter().map(|r| r.as_str()) {
         if other != "invalid_response" {
             assert_eq!(
                 value(

@@ -8,6 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Daemon, at_least, start_simulator, value};
+use credprobe::probe::{ResultClass, TokenResult};
 use credprobe::simulator::{Scenario, Simulator};
 
 /// A host name glibc refuses to look up (a label over 63 bytes), so the DNS
@@ -225,7 +226,7 @@ async fn every_result_class_is_observed_on_metrics() {
 
     // Each tenant produced only the class it was built for.
     for (tenant, result) in token_expectations {
-        for other in credprobe::probe::TokenResult::ALL {
+        for other in TokenResult::ALL {
             let count = value(
                 &text,
                 "credprobe_token_requests_total",

@@ -177,17 +177,36 @@ async fn status_page_detail_and_json_show_states_history_and_no_secret() {
     assert!(row_of(&html, "revoked").contains("customer=</i>globex"));
     assert!(row_of(&html, "healthy").contains("tier=</i>gold"));
     assert!(row_of(&html, "healthy").contains("credential</small>"));
-    // Self-contained: nothing to fetch from anywhere.
+    // Nothing inline to run and nothing to fetch from elsewhere: only the
+    // pages' own stylesheet and script, by a relative path.
+    assert_eq!(html.matches("<link").count(), 1, "{html}");
+    assert!(html.contains("<link rel=\"stylesheet\" href=\"assets/style.css\">"));
+    assert_eq!(html.matches("<script").count(), 1, "{html}");
+    assert!(html.contains("<script src=\"assets/page.js\"></script>"));
     for external in [
-        "<link",
-        " src=",
+        " style=",
         "@import",
         "url(",
         "href=\"http",
         "href=\"//",
+        "src=\"http",
+        "src=\"//",
     ] {
         assert!(!html.contains(external), "overview references {external}");
     }
+    // A strip of each tenant's recent probes: red cells for failures.
+    assert!(
+        row_of(&html, "revoked").contains(
+            "<div class=\"strip\"><i class=\"bad\" title=\"token credentials_rejected 401"
+        ),
+        "{}",
+        row_of(&html, "revoked")
+    );
+    assert!(
+        row_of(&html, "healthy").contains("<div class=\"strip\"><i title=\"token success 200"),
+        "{}",
+        row_of(&html, "healthy")
+    );
     bodies.push(("/".into(), html.clone()));
 
     // --- The label `<script>` appears only escaped.
@@ -283,6 +302,21 @@ async fn status_page_detail_and_json_show_states_history_and_no_secret() {
     assert!(recent.contains(">403</td>"), "{recent}");
     assert!(page.contains("permission missing"));
     assert!(page.contains("href=\"../metrics\""));
+    assert!(page.contains("href=\"../assets/style.css\""));
+    // The latency chart: a line per step, the 403s as failed points.
+    let chart = between(&page, "<figure class=\"chart\">", "</figure>");
+    assert_eq!(chart.matches("<polyline").count(), 3, "{chart}");
+    assert!(chart.contains("<circle class=\"fail\""), "{chart}");
+    assert!(
+        chart.contains("<title>remote_actions forbidden "),
+        "{chart}"
+    );
+    for step in ["token", "workflows", "remote_actions"] {
+        assert!(
+            chart.contains(&format!("<b></b>{step}</span>")),
+            "{step}: {chart}"
+        );
+    }
     bodies.push(("/tenants/noperm".into(), page));
 
     let (status, view) = get_json(&daemon, "/api/v1/tenants/noperm").await;
@@ -400,6 +434,82 @@ async fn status_page_detail_and_json_show_states_history_and_no_secret() {
                 "{path} shows a secret or token"
             );
         }
+    }
+}
+
+/// Text from upstream (here a token_type the provider sent) is shown as
+/// text on every page, never as markup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_text_holding_markup_is_shown_as_text() {
+    const MARKUP: &str = "<script>alert(2)</script>";
+    const ESCAPED: &str = "&lt;script&gt;alert(2)&lt;/script&gt;";
+    let sim = start_simulator(
+        Scenario::from_yaml_str(&format!(
+            "clients:\n  - {{client_id: odd, client_secret: s3, token_type: \"{MARKUP}\"}}\n"
+        ))
+        .unwrap(),
+    )
+    .await;
+    let base = sim.base_url();
+    let daemon = Daemon::start(
+        &format!(
+            "defaults: {{interval: 1s, timeout: 500ms}}\ntenants:\n  - {{name: odd, base_url: \"{base}\", token_url: \"{base}/oauth2/token\", client_id: odd, client_secret: s3}}\n"
+        ),
+        &[],
+    );
+    let start = Instant::now();
+    let view = loop {
+        let (_, view) = get_json(&daemon, "/api/v1/tenants/odd").await;
+        if view["token"]["result"] == "invalid_response" {
+            break view;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{view}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // The JSON carries the text as it came (JSON strings are not markup).
+    assert!(
+        view["token"]["detail"].as_str().unwrap().contains(MARKUP),
+        "{view}"
+    );
+    for path in ["/", "/tenants/odd"] {
+        let (status, html) = daemon.get(path).await;
+        assert_eq!(status, 200);
+        assert!(html.contains(ESCAPED), "{path}: {html}");
+        assert!(
+            !html.contains(MARKUP),
+            "{path} shows upstream markup: {html}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_allow_only_their_own_assets_and_serve_them() {
+    let sim = start_simulator(scenario()).await;
+    let daemon = Daemon::start(&config(&sim.base_url()), &[]);
+    let client = common::client();
+    let page = client.get(daemon.url("/")).send().await.unwrap();
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("style-src 'self'"),
+        "{csp}"
+    );
+    for (path, kind, needle) in [
+        ("/assets/style.css", "text/css", "--ok:"),
+        ("/assets/page.js", "text/javascript", "data-script"),
+    ] {
+        let response = client.get(daemon.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(content_type.starts_with(kind), "{path}: {content_type}");
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        assert!(response.text().await.unwrap().contains(needle), "{path}");
     }
 }
 

@@ -1,8 +1,80 @@
 //! The closed sets of result classes, and the one place that maps HTTP
 //! statuses and transport errors to them. The metric label `result` is the
-//! class's [`TokenResult::as_str`] / [`EndpointResult::as_str`].
+//! class's [`ResultClass::as_str`].
+//!
+//! Both sets implement [`ResultClass`], so recording, logging, the views
+//! and the exposition are written once for the token request and for
+//! endpoint calls; [`StepResult`] holds either where one list mixes them
+//! (a tenant's history).
 
 use std::error::Error as StdError;
+use std::fmt;
+
+/// What every closed set of result classes offers: its members in counter
+/// order, a label value each, and which one is success.
+pub trait ResultClass: Copy + Eq + fmt::Debug + serde::Serialize + Send + Sync + 'static {
+    /// Every class, in declaration order (the index of a class is its
+    /// place here, see [`ResultClass::index`]).
+    const ALL: &'static [Self];
+    /// The class of a step that did what it should.
+    const SUCCESS: Self;
+    /// Result counters, one per class: `[u64; ALL.len()]`, kept inline in
+    /// the tenant's record instead of behind a pointer.
+    type Counts: Default + Clone + AsRef<[u64]> + AsMut<[u64]> + Send + fmt::Debug;
+
+    /// The `result` label value.
+    fn as_str(self) -> &'static str;
+
+    /// The counter index: the place in [`ResultClass::ALL`].
+    fn index(self) -> usize;
+
+    /// The class as a member of the mixed [`StepResult`].
+    fn step_result(self) -> StepResult;
+
+    /// True for [`ResultClass::SUCCESS`].
+    fn is_success(self) -> bool {
+        self == Self::SUCCESS
+    }
+}
+
+/// A token or endpoint result, where one list holds both (the history).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepResult {
+    /// A token request's class.
+    Token(TokenResult),
+    /// An endpoint call's class.
+    Endpoint(EndpointResult),
+}
+
+impl StepResult {
+    /// The `result` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepResult::Token(r) => r.as_str(),
+            StepResult::Endpoint(r) => r.as_str(),
+        }
+    }
+
+    /// True when the step succeeded.
+    pub fn is_success(self) -> bool {
+        match self {
+            StepResult::Token(r) => r.is_success(),
+            StepResult::Endpoint(r) => r.is_success(),
+        }
+    }
+}
+
+impl serde::Serialize for StepResult {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl fmt::Display for StepResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Why a token request ended as it did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -33,9 +105,8 @@ pub enum TokenResult {
     InvalidResponse,
 }
 
-impl TokenResult {
-    /// Every class, in the order metrics pre-initialise them.
-    pub const ALL: [TokenResult; 11] = [
+impl ResultClass for TokenResult {
+    const ALL: &'static [TokenResult] = &[
         TokenResult::Success,
         TokenResult::CredentialsRejected,
         TokenResult::Forbidden,
@@ -48,9 +119,10 @@ impl TokenResult {
         TokenResult::TlsError,
         TokenResult::InvalidResponse,
     ];
+    const SUCCESS: TokenResult = TokenResult::Success;
+    type Counts = [u64; 11];
 
-    /// The `result` label value.
-    pub fn as_str(self) -> &'static str {
+    fn as_str(self) -> &'static str {
         match self {
             TokenResult::Success => "success",
             TokenResult::CredentialsRejected => "credentials_rejected",
@@ -66,6 +138,16 @@ impl TokenResult {
         }
     }
 
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    fn step_result(self) -> StepResult {
+        StepResult::Token(self)
+    }
+}
+
+impl TokenResult {
     /// Classifies a token endpoint's status; `oauth_error` is the `error`
     /// field of a JSON error body, when there was one.
     pub fn from_status(status: u16, oauth_error: Option<&str>) -> TokenResult {
@@ -133,9 +215,8 @@ pub enum EndpointResult {
     NoToken,
 }
 
-impl EndpointResult {
-    /// Every class, in the order metrics pre-initialise them.
-    pub const ALL: [EndpointResult; 14] = [
+impl ResultClass for EndpointResult {
+    const ALL: &'static [EndpointResult] = &[
         EndpointResult::Success,
         EndpointResult::Unauthorized,
         EndpointResult::Forbidden,
@@ -151,9 +232,10 @@ impl EndpointResult {
         EndpointResult::ValidationFailed,
         EndpointResult::NoToken,
     ];
+    const SUCCESS: EndpointResult = EndpointResult::Success;
+    type Counts = [u64; 14];
 
-    /// The `result` label value.
-    pub fn as_str(self) -> &'static str {
+    fn as_str(self) -> &'static str {
         match self {
             EndpointResult::Success => "success",
             EndpointResult::Unauthorized => "unauthorized",
@@ -172,6 +254,16 @@ impl EndpointResult {
         }
     }
 
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    fn step_result(self) -> StepResult {
+        StepResult::Endpoint(self)
+    }
+}
+
+impl EndpointResult {
     /// Classifies a status that is not in the endpoint's expected list.
     pub fn from_unexpected_status(status: u16) -> EndpointResult {
         match status {
@@ -326,17 +418,21 @@ mod tests {
         );
     }
 
-    #[test]
-    fn label_values_are_unique_snake_case() {
+    fn classes_are_complete<R: ResultClass>() {
         let mut seen = std::collections::HashSet::new();
-        for r in TokenResult::ALL {
-            assert!(seen.insert(r.as_str()));
+        for (i, r) in R::ALL.iter().enumerate() {
+            assert!(seen.insert(r.as_str()), "{r:?} twice");
             assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+            assert_eq!(r.index(), i, "{r:?}: ALL is in declaration order");
+            assert_eq!(r.step_result().as_str(), r.as_str());
+            assert_eq!(r.is_success(), r.as_str() == "success");
         }
-        seen.clear();
-        for r in EndpointResult::ALL {
-            assert!(seen.insert(r.as_str()));
-            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
-        }
+        assert_eq!(R::Counts::default().as_ref().len(), R::ALL.len());
+    }
+
+    #[test]
+    fn label_values_are_unique_snake_case_and_indexes_follow_all() {
+        classes_are_complete::<TokenResult>();
+        classes_are_complete::<EndpointResult>();
     }
 }

@@ -7,24 +7,9 @@ use secrecy::ExposeSecret;
 
 use super::classify::EndpointResult;
 use super::http::{Answer, NotSent, Role, Transport};
-use super::tls::CertificateSeen;
+use super::outcome::Outcome;
 use super::token::IssuedToken;
 use crate::config::{Endpoint, Expect, JsonCondition, Tenant};
-
-/// What one endpoint call found.
-#[derive(Debug, Clone)]
-pub struct EndpointOutcome {
-    /// The class of the result (the `result` label).
-    pub result: EndpointResult,
-    /// Latency; `None` when no request was sent (no token).
-    pub latency: Option<Duration>,
-    /// The HTTP status, when there was an answer.
-    pub status: Option<u16>,
-    /// What went wrong, in words fit for logs.
-    pub detail: Option<String>,
-    /// The API host's leaf certificate, for https.
-    pub certificate: Option<CertificateSeen>,
-}
 
 /// Calls `endpoint` with `token`. `None` when the host's Retry-After
 /// outlasts `max_wait`, so nothing was sent.
@@ -34,15 +19,13 @@ pub async fn call(
     endpoint: &Endpoint,
     token: Option<&IssuedToken>,
     max_wait: Duration,
-) -> Option<EndpointOutcome> {
+) -> Option<Outcome<EndpointResult>> {
     let Some(token) = token else {
-        return Some(EndpointOutcome {
-            result: EndpointResult::NoToken,
-            latency: None,
-            status: None,
-            detail: Some("no valid token to send".to_owned()),
-            certificate: None,
-        });
+        return Some(Outcome::failed(
+            EndpointResult::NoToken,
+            None,
+            "no valid token to send",
+        ));
     };
     let builder = match transport.request(
         &tenant.http,
@@ -51,15 +34,7 @@ pub async fn call(
         endpoint.url.clone(),
     ) {
         Ok(builder) => builder,
-        Err(detail) => {
-            return Some(EndpointOutcome {
-                result: EndpointResult::ConnectError,
-                latency: None,
-                status: None,
-                detail: Some(detail),
-                certificate: None,
-            });
-        }
+        Err(detail) => return Some(Outcome::failed(EndpointResult::ConnectError, None, detail)),
     };
     let mut builder = builder
         .headers(endpoint.headers.clone())
@@ -80,7 +55,7 @@ pub async fn call(
     Some(match exchange.answer {
         Ok(answer) => {
             let (result, detail) = judge(&endpoint.expect, &answer);
-            EndpointOutcome {
+            Outcome {
                 result,
                 latency: Some(exchange.latency),
                 status: Some(answer.status),
@@ -88,12 +63,9 @@ pub async fn call(
                 certificate: answer.certificate,
             }
         }
-        Err((failure, detail)) => EndpointOutcome {
-            result: failure.into(),
+        Err((failure, detail)) => Outcome {
             latency: Some(exchange.latency),
-            status: None,
-            detail: Some(detail),
-            certificate: None,
+            ..Outcome::failed(failure.into(), None, detail)
         },
     })
 }

@@ -5,6 +5,7 @@
 //! - [`token`]: the token request and its parsing.
 //! - [`endpoint`]: endpoint calls and body expectations.
 //! - [`classify`]: the closed result classes.
+//! - [`outcome`]: the one outcome type of every step.
 //! - [`backoff`]: Retry-After per host.
 //! - [`tls`]: leaf certificate expiry.
 
@@ -12,21 +13,22 @@ pub mod backoff;
 pub mod classify;
 pub mod endpoint;
 pub mod http;
+pub mod outcome;
 pub mod tls;
 pub mod token;
 
 use std::time::SystemTime;
 
-pub use classify::{EndpointResult, TokenResult};
-pub use endpoint::EndpointOutcome;
+pub use classify::{EndpointResult, ResultClass, StepResult, TokenResult};
 pub use http::Transport;
-pub use token::{IssuedToken, TokenOutcome};
+pub use outcome::{Grant, Outcome};
+pub use token::IssuedToken;
 
 use crate::config::{Tenant, TokenReuse};
 
-/// What a tenant carries from one cycle to the next.
+/// What a tenant's task carries from one cycle to the next.
 #[derive(Debug, Default)]
-pub struct TenantState {
+pub struct ProbeState {
     /// The newest token obtained, valid or not.
     pub token: Option<IssuedToken>,
     /// Cycles run so far; endpoint intervals count in cycles.
@@ -34,24 +36,27 @@ pub struct TenantState {
 }
 
 /// What one cycle did.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct CycleReport {
     /// The token request, if one was sent.
-    pub token: Option<TokenOutcome>,
-    /// The endpoint calls made this cycle, by endpoint name.
-    pub endpoints: Vec<(String, EndpointOutcome)>,
+    pub token: Option<Outcome<TokenResult>>,
+    /// What the token this cycle obtained said of itself, when one came.
+    pub grant: Option<Grant>,
+    /// The endpoint calls made this cycle: the endpoint's index in the
+    /// tenant's `endpoints`, and what the call found.
+    pub endpoints: Vec<(usize, Outcome<EndpointResult>)>,
 }
 
 impl CycleReport {
+    /// True when the cycle sent or decided anything; a cycle whose every
+    /// request waited out a Retry-After proves nothing.
+    pub fn did_something(&self) -> bool {
+        self.token.is_some() || !self.endpoints.is_empty()
+    }
+
     /// True when nothing failed.
     pub fn all_ok(&self) -> bool {
-        self.token
-            .as_ref()
-            .is_none_or(|t| t.result == TokenResult::Success)
-            && self
-                .endpoints
-                .iter()
-                .all(|(_, e)| e.result == EndpointResult::Success)
+        self.token.as_ref().is_none_or(Outcome::ok) && self.endpoints.iter().all(|(_, e)| e.ok())
     }
 }
 
@@ -60,7 +65,7 @@ impl CycleReport {
 pub async fn run_cycle(
     transport: &Transport,
     tenant: &Tenant,
-    state: &mut TenantState,
+    state: &mut ProbeState,
 ) -> CycleReport {
     // Waiting out a Retry-After is worth it only if the cycle still fits.
     let max_wait = tenant.interval.saturating_sub(tenant.token.timeout) / 2;
@@ -73,13 +78,15 @@ pub async fn run_cycle(
             !token.valid_at(now + margin, tenant.interval)
         }
     };
-    let token_outcome = if needs_token {
-        token::request_token(transport, tenant, max_wait).await
-    } else {
-        None
-    };
-    if let Some(fresh) = token_outcome.as_ref().and_then(|o| o.token.clone()) {
-        state.token = Some(fresh);
+    let mut report = CycleReport::default();
+    if needs_token
+        && let Some((outcome, fresh)) = token::request_token(transport, tenant, max_wait).await
+    {
+        if let Some(fresh) = fresh {
+            report.grant = Some(fresh.grant());
+            state.token = Some(fresh);
+        }
+        report.token = Some(outcome);
     }
 
     let now = SystemTime::now();
@@ -87,8 +94,7 @@ pub async fn run_cycle(
         .token
         .as_ref()
         .filter(|t| t.valid_at(now, tenant.interval));
-    let mut endpoints = Vec::new();
-    for endpoint in &tenant.endpoints {
+    for (index, endpoint) in tenant.endpoints.iter().enumerate() {
         if !state
             .cycles
             .is_multiple_of(u64::from(endpoint.every_cycles))
@@ -96,12 +102,9 @@ pub async fn run_cycle(
             continue;
         }
         if let Some(outcome) = endpoint::call(transport, tenant, endpoint, valid, max_wait).await {
-            endpoints.push((endpoint.name.clone(), outcome));
+            report.endpoints.push((index, outcome));
         }
     }
     state.cycles += 1;
-    CycleReport {
-        token: token_outcome,
-        endpoints,
-    }
+    report
 }

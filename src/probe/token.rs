@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::classify::TokenResult;
 use super::http::{Answer, NotSent, Role, Transport};
-use super::tls::CertificateSeen;
+use super::outcome::{Grant, Outcome};
 use crate::config::{ClientAuth, Tenant};
 
 /// A token obtained from the identity provider.
@@ -33,29 +33,17 @@ impl IssuedToken {
         now < end
     }
 
-    /// Time left before expiry at `now` (zero once expired), when known.
-    pub fn remaining(&self, now: SystemTime) -> Option<Duration> {
-        self.expires_at
-            .map(|end| end.duration_since(now).unwrap_or(Duration::ZERO))
+    /// What may be kept of the token: its expiry and lifetime.
+    pub fn grant(&self) -> Grant {
+        Grant {
+            expires_at: self.expires_at,
+            lifetime: self.lifetime,
+        }
     }
 }
 
-/// What one token request found.
-#[derive(Debug, Clone)]
-pub struct TokenOutcome {
-    /// The class of the result (the `result` label).
-    pub result: TokenResult,
-    /// The request's latency (no value when it could not even be built).
-    pub latency: Duration,
-    /// The HTTP status, when there was an answer.
-    pub status: Option<u16>,
-    /// What went wrong, in words fit for logs (never a secret or token).
-    pub detail: Option<String>,
-    /// The token, on success.
-    pub token: Option<IssuedToken>,
-    /// The token host's leaf certificate, for https.
-    pub certificate: Option<CertificateSeen>,
-}
+/// A token request's outcome, and the token when one came back.
+pub type TokenAttempt = (Outcome<TokenResult>, Option<IssuedToken>);
 
 /// Requests a fresh token for `tenant`. `None` when the token host's
 /// Retry-After outlasts `max_wait`, so nothing was sent.
@@ -63,7 +51,7 @@ pub async fn request_token(
     transport: &Transport,
     tenant: &Tenant,
     max_wait: Duration,
-) -> Option<TokenOutcome> {
+) -> Option<TokenAttempt> {
     let settings = &tenant.token;
     let builder = match transport.request(
         &tenant.http,
@@ -72,7 +60,12 @@ pub async fn request_token(
         settings.url.clone(),
     ) {
         Ok(builder) => builder,
-        Err(detail) => return Some(failure(TokenResult::ConnectError, None, detail)),
+        Err(detail) => {
+            return Some((
+                Outcome::failed(TokenResult::ConnectError, None, detail),
+                None,
+            ));
+        }
     };
     let secret = settings.secret.current().await;
     let mut builder = builder.header(reqwest::header::ACCEPT, "application/json");
@@ -107,40 +100,33 @@ pub async fn request_token(
             return None;
         }
     };
-    let latency = exchange.latency;
-    let mut outcome = match exchange.answer {
+    let (mut outcome, token) = match exchange.answer {
         Ok(answer) => classify_answer(&answer),
-        Err((failure_class, detail)) => failure(failure_class.into(), None, detail),
+        Err((failure_class, detail)) => (Outcome::failed(failure_class.into(), None, detail), None),
     };
-    outcome.latency = latency;
-    Some(outcome)
-}
-
-fn failure(result: TokenResult, status: Option<u16>, detail: String) -> TokenOutcome {
-    TokenOutcome {
-        result,
-        latency: Duration::ZERO,
-        status,
-        detail: Some(detail),
-        token: None,
-        certificate: None,
-    }
+    outcome.latency = Some(exchange.latency);
+    Some((outcome, token))
 }
 
 /// Classifies a token endpoint's answer and, on success, reads the token.
-fn classify_answer(answer: &Answer) -> TokenOutcome {
+fn classify_answer(answer: &Answer) -> TokenAttempt {
     let status = answer.status;
-    let mut outcome = if (200..300).contains(&status) {
+    let (mut outcome, token) = if (200..300).contains(&status) {
         match parse_token(answer) {
-            Ok(token) => TokenOutcome {
-                result: TokenResult::Success,
-                latency: Duration::ZERO,
-                status: Some(status),
-                detail: None,
-                token: Some(token),
-                certificate: None,
-            },
-            Err(why) => failure(TokenResult::InvalidResponse, Some(status), why),
+            Ok(token) => (
+                Outcome {
+                    result: TokenResult::Success,
+                    latency: None,
+                    status: Some(status),
+                    detail: None,
+                    certificate: None,
+                },
+                Some(token),
+            ),
+            Err(why) => (
+                Outcome::failed(TokenResult::InvalidResponse, Some(status), why),
+                None,
+            ),
         }
     } else {
         let oauth_error = oauth_error(&answer.body);
@@ -153,10 +139,10 @@ fn classify_answer(answer: &Answer) -> TokenOutcome {
         if (300..400).contains(&status) {
             detail.push_str(" (redirects of token requests are not followed)");
         }
-        failure(result, Some(status), detail)
+        (Outcome::failed(result, Some(status), detail), None)
     };
     outcome.certificate = answer.certificate.clone();
-    outcome
+    (outcome, token)
 }
 
 /// The RFC 6749 `error` code of an error body, if it looks like one. Only
@@ -274,12 +260,12 @@ mod tests {
 
     #[test]
     fn success_with_numeric_string_expiry() {
-        let outcome = classify_answer(&answer(
+        let (outcome, token) = classify_answer(&answer(
             200,
             r#"{"access_token":"abc","token_type":"BEARER","expires_in":"900"}"#,
         ));
         assert_eq!(outcome.result, TokenResult::Success);
-        let token = outcome.token.unwrap();
+        let token = token.unwrap();
         assert_eq!(token.lifetime, Some(Duration::from_secs(900)));
     }
 
@@ -287,20 +273,20 @@ mod tests {
     fn missing_expires_in_falls_back_to_jwt_exp() {
         let token = jwt(r#"{"iat":1700000000,"exp":1700000900}"#);
         let body = format!(r#"{{"access_token":"{token}","token_type":"Bearer"}}"#);
-        let outcome = classify_answer(&answer(200, &body));
-        let token = outcome.token.unwrap();
+        let (_, token) = classify_answer(&answer(200, &body));
+        let token = token.unwrap();
         assert_eq!(
             token.expires_at,
             Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_900))
         );
         assert_eq!(token.lifetime, Some(Duration::from_secs(900)));
 
-        let opaque = classify_answer(&answer(
+        let (opaque, token) = classify_answer(&answer(
             200,
             r#"{"access_token":"opaque","token_type":"bearer"}"#,
         ));
         assert_eq!(opaque.result, TokenResult::Success);
-        assert_eq!(opaque.token.unwrap().expires_at, None);
+        assert_eq!(token.unwrap().expires_at, None);
     }
 
     #[test]
@@ -315,25 +301,25 @@ mod tests {
             r#"{"access_token":"a","token_type":"Bearer","expires_in":-5}"#,
             r#"{"access_token":"a","token_type":"Bearer","expires_in":"soon"}"#,
         ] {
-            let outcome = classify_answer(&answer(200, body));
+            let (outcome, token) = classify_answer(&answer(200, body));
             assert_eq!(outcome.result, TokenResult::InvalidResponse, "{body}");
             assert!(outcome.detail.is_some());
-            assert!(outcome.token.is_none());
+            assert!(token.is_none());
         }
         let mut big = answer(200, r#"{"access_token":"a""#);
         big.over_limit = true;
-        assert_eq!(classify_answer(&big).result, TokenResult::InvalidResponse);
+        assert_eq!(classify_answer(&big).0.result, TokenResult::InvalidResponse);
     }
 
     #[test]
     fn oauth_errors_are_classified_and_sanitised() {
-        let rejected = classify_answer(&answer(
+        let (rejected, _) = classify_answer(&answer(
             400,
             r#"{"error":"invalid_grant","error_description":"secret abc"}"#,
         ));
         assert_eq!(rejected.result, TokenResult::CredentialsRejected);
         assert_eq!(rejected.detail.as_deref(), Some("HTTP 400 invalid_grant"));
-        let odd = classify_answer(&answer(400, r#"{"error":"has spaces and s3cret"}"#));
+        let (odd, _) = classify_answer(&answer(400, r#"{"error":"has spaces and s3cret"}"#));
         assert_eq!(odd.result, TokenResult::ClientError);
         assert_eq!(odd.detail.as_deref(), Some("HTTP 400"));
     }

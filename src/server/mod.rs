@@ -6,40 +6,31 @@
 
 pub mod pages;
 
-use std::io::BufWriter;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use flate2::Compression;
-use flate2::write::GzEncoder;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::Metrics;
-use crate::status::StatusBoard;
+use crate::fleet::Fleet;
+use crate::metrics::{Encoding, Exposition};
+use crate::reload::{ReloadOutcome, ReloadRequest};
 
 /// What the handlers read.
 #[derive(Debug, Clone)]
 pub struct ServerState {
     /// Rendered on `/metrics`.
-    pub metrics: Arc<Metrics>,
+    pub exposition: Arc<Exposition>,
     /// Read for readiness and the status views.
-    pub status: Arc<StatusBoard>,
+    pub fleet: Arc<Fleet>,
     /// Where `POST /-/reload` asks the daemon to reload; `None` when the
     /// configuration has no file to reload from (the demo).
     pub reload: Option<mpsc::Sender<ReloadRequest>>,
-}
-
-/// A request to reload the configuration, with where to send the outcome
-/// (a summary, or the error text).
-#[derive(Debug)]
-pub struct ReloadRequest {
-    /// Receives the outcome; `None` for a SIGHUP or a file change.
-    pub reply: Option<oneshot::Sender<Result<String, String>>>,
 }
 
 /// The routes.
@@ -65,47 +56,30 @@ pub async fn serve(
         .await
 }
 
+/// `/metrics`: the tenant series and the telemetry, gzipped when the
+/// scraper accepts it; scrapes that arrive together share one render.
 async fn metrics(State(state): State<ServerState>, headers: HeaderMap) -> Response {
-    let gzip = accepts_gzip(&headers);
-    // Rendering (and compressing) thousands of tenants is CPU work: keep it
-    // off the runtime's workers.
-    let metrics = Arc::clone(&state.metrics);
-    let rendered = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
-        let body = if gzip {
-            // The encoder writes many tiny pieces: buffer them, or deflate
-            // runs once per label value.
-            let encoder = GzEncoder::new(Vec::with_capacity(256 * 1024), Compression::fast());
-            let buffered = BufWriter::with_capacity(128 * 1024, encoder);
-            let buffered = metrics.render_to(buffered).map_err(|e| e.to_string())?;
-            let encoder = buffered.into_inner().map_err(|e| e.to_string())?;
-            encoder.finish().map_err(|e| e.to_string())?
-        } else {
-            metrics.render().map_err(|e| e.to_string())?
-        };
-        crate::metrics::release_freed_memory();
-        Ok(body)
-    })
-    .await;
-    match rendered {
-        Ok(Ok(body)) => {
+    let encoding = if accepts_gzip(&headers) {
+        Encoding::Gzip
+    } else {
+        Encoding::Plain
+    };
+    match state.exposition.scrape(encoding).await {
+        Ok(body) => {
             let mut response = (
                 [(
                     header::CONTENT_TYPE,
                     "text/plain; version=0.0.4; charset=utf-8",
                 )],
-                body,
+                Body::from(body),
             )
                 .into_response();
-            if gzip {
+            if encoding == Encoding::Gzip {
                 response
                     .headers_mut()
                     .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
             }
             response
-        }
-        Ok(Err(error)) => {
-            tracing::error!(%error, "cannot render metrics");
-            (StatusCode::INTERNAL_SERVER_ERROR, error).into_response()
         }
         Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
     }
@@ -131,7 +105,7 @@ async fn healthy() -> &'static str {
 }
 
 async fn ready(State(state): State<ServerState>) -> Response {
-    let (done, total) = state.status.readiness();
+    let (done, total) = state.fleet.readiness();
     if done == total {
         (StatusCode::OK, "Ready\n").into_response()
     } else {
@@ -162,8 +136,14 @@ async fn reload(State(state): State<ServerState>) -> Response {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
     }
     match tokio::time::timeout(std::time::Duration::from_secs(60), answer).await {
-        Ok(Ok(Ok(summary))) => (StatusCode::OK, format!("{summary}\n")).into_response(),
-        Ok(Ok(Err(error))) => (StatusCode::BAD_REQUEST, format!("{error}\n")).into_response(),
+        Ok(Ok(outcome)) => {
+            let status = match outcome {
+                ReloadOutcome::Applied(_) => StatusCode::OK,
+                ReloadOutcome::Rejected(_) | ReloadOutcome::NoFile => StatusCode::BAD_REQUEST,
+                ReloadOutcome::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            (status, format!("{outcome}\n")).into_response()
+        }
         Ok(Err(_)) => (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response(),
         Err(_) => (
             StatusCode::GATEWAY_TIMEOUT,

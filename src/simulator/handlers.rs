@@ -566,6 +566,9 @@ fn token_success(state: &SimState, client: &ClientBehaviour) -> Response {
         "access_token": token,
         "scope": SCOPE,
     });
+    if let Some(kind) = &client.token_type {
+        body["token_type"] = json!(kind);
+    }
     match client.token_response {
         TokenResponse::TokenTypeMac => body["token_type"] = json!("mac"),
         TokenResponse::ZeroExpiresIn => body["expires_in"] = json!(0),

@@ -184,6 +184,9 @@ pub struct ClientBehaviour {
     pub token_lifetime: u64,
     /// The shape of a successful token response.
     pub token_response: TokenResponse,
+    /// `token_type` of successful token responses, verbatim, instead of
+    /// `Bearer` (e.g. markup, to prove it is shown as text).
+    pub token_type: Option<String>,
     /// Retry-After sent with a 429 token answer, verbatim (seconds or an HTTP
     /// date); forced 429s send none when unset, the rate_limited knob sends "2".
     pub token_retry_after: Option<String>,
@@ -221,6 +224,7 @@ impl ClientBehaviour {
             token_error: None,
             token_lifetime: 900,
             token_response: TokenResponse::Normal,
+            token_type: None,
             token_retry_after: None,
             revoked: false,
             api_delay: Duration::ZERO,
@@ -319,6 +323,7 @@ struct RawClientBehaviour {
     token_error: Option<String>,
     token_lifetime: Option<u64>,
     token_response: Option<TokenResponse>,
+    token_type: Option<String>,
     token_retry_after: Option<HeaderText>,
     revoked: Option<bool>,
     #[serde(default, with = "humantime_serde")]
@@ -372,6 +377,9 @@ impl TryFrom<RawClientBehaviour> for ClientBehaviour {
         set(&mut client.token_error, raw.token_error.map(Some));
         set(&mut client.token_lifetime, raw.token_lifetime);
         set(&mut client.token_response, raw.token_response);
+        if raw.token_type.is_some() {
+            client.token_type = raw.token_type;
+        }
         set(
             &mut client.token_retry_after,
             raw.token_retry_after.map(|v| Some(v.into())),

@@ -1,0 +1,219 @@
+//! Tests of the tenant records, and builders the other modules' tests
+//! share (tenants from YAML, cycle reports).
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::*;
+use crate::config::LoadOptions;
+use crate::config::validate::load_str;
+use crate::probe::tls::CertificateSeen;
+use crate::probe::{EndpointResult, Grant, Outcome, TokenResult};
+
+/// The tenants of a YAML configuration (inline secrets, no warning).
+pub(crate) fn tenants(yaml: &str) -> Vec<Arc<Tenant>> {
+    load_str(
+        yaml,
+        Path::new("test.yml"),
+        &LoadOptions {
+            warn_inline_secrets: false,
+        },
+    )
+    .expect("valid test configuration")
+    .tenants
+}
+
+/// One tenant `a` with labels, a credential expiry and one endpoint `e`.
+pub(crate) const ONE: &str = "tenants: [{name: a, labels: {tier: gold}, credential_expires: \"2030-01-01\", base_url: \"http://127.0.0.1:9\", token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s, endpoints: [{name: e, path: /x}]}]";
+
+/// A token outcome of `result` after 5 ms, with status 200 or 401.
+pub(crate) fn token(result: TokenResult) -> Outcome<TokenResult> {
+    Outcome {
+        result,
+        latency: Some(Duration::from_millis(5)),
+        status: Some(if result.is_success() { 200 } else { 401 }),
+        detail: (!result.is_success()).then(|| "HTTP 401 invalid_client".to_owned()),
+        certificate: None,
+    }
+}
+
+/// An endpoint outcome of `result` after `ms`, with `status`.
+pub(crate) fn call(
+    result: EndpointResult,
+    ms: u64,
+    status: Option<u16>,
+) -> Outcome<EndpointResult> {
+    Outcome {
+        result,
+        latency: Some(Duration::from_millis(ms)),
+        status,
+        detail: (!result.is_success()).then(|| format!("HTTP {}", status.unwrap_or(0))),
+        certificate: None,
+    }
+}
+
+/// A 900 s token, issued now.
+pub(crate) fn grant() -> Grant {
+    Grant {
+        expires_at: Some(SystemTime::now() + Duration::from_secs(900)),
+        lifetime: Some(Duration::from_secs(900)),
+    }
+}
+
+/// A cycle of a token outcome (with a grant on success) and endpoint
+/// outcomes by index.
+pub(crate) fn cycle(
+    token_outcome: Option<Outcome<TokenResult>>,
+    endpoints: Vec<(usize, Outcome<EndpointResult>)>,
+) -> CycleReport {
+    CycleReport {
+        grant: token_outcome.as_ref().filter(|t| t.ok()).map(|_| grant()),
+        token: token_outcome,
+        endpoints,
+    }
+}
+
+#[test]
+fn one_cycle_is_one_write_of_every_step_history_and_last_error() {
+    let fleet = Fleet::new(&[0.01, 0.1]);
+    let tenant = &tenants(ONE)[0];
+    let record = fleet.add(tenant);
+    record.record_cycle(&cycle(
+        Some(token(TokenResult::CredentialsRejected)),
+        vec![(
+            0,
+            Outcome::failed(EndpointResult::NoToken, None, "no valid token to send"),
+        )],
+    ));
+    record.read(|state| {
+        assert_eq!(state.cycles, 1);
+        assert_eq!(state.token.count(TokenResult::CredentialsRejected), 1);
+        assert_eq!(state.endpoints[0].count(EndpointResult::NoToken), 1);
+        assert!(state.endpoints[0].duration.is_none(), "nothing was sent");
+        assert!(state.grant.is_none());
+        assert!(state.last_success_at.is_none());
+        // The token's failure is the cycle's error, not the no_token it caused.
+        let error = state.last_error.as_ref().unwrap();
+        assert_eq!(&*error.step, "token");
+        assert_eq!(error.result.as_str(), "credentials_rejected");
+        let steps: Vec<&str> = state.history.iter().map(|r| &*r.step).collect();
+        assert_eq!(steps, ["token", "e"]);
+    });
+    record.record_cycle(&cycle(
+        Some(token(TokenResult::Success)),
+        vec![(0, call(EndpointResult::Success, 20, Some(200)))],
+    ));
+    record.read(|state| {
+        assert_eq!(state.cycles, 2);
+        assert!(state.grant.is_some());
+        assert!(state.last_success_at.is_some());
+        assert_eq!(
+            state.endpoints[0].last_result(),
+            Some(EndpointResult::Success)
+        );
+        assert_eq!(state.history.len(), 4);
+        // Records share the step names instead of allocating them.
+        let names: Vec<&Arc<str>> = state.history.iter().map(|r| &r.step).collect();
+        assert!(Arc::ptr_eq(names[0], names[2]));
+        assert!(Arc::ptr_eq(names[1], names[3]));
+        assert!(Arc::ptr_eq(names[0], &TOKEN_STEP));
+    });
+}
+
+#[test]
+fn a_failed_token_keeps_the_last_grant_and_a_new_token_replaces_it() {
+    let fleet = Fleet::new(&[0.1]);
+    let record = fleet.add(&tenants(ONE)[0]);
+    record.record_cycle(&cycle(Some(token(TokenResult::Success)), vec![]));
+    let first = record.read(|s| s.grant);
+    record.record_cycle(&cycle(Some(token(TokenResult::ServerError)), vec![]));
+    assert_eq!(record.read(|s| s.grant), first);
+    let without_expiry = CycleReport {
+        token: Some(token(TokenResult::Success)),
+        grant: Some(Grant {
+            expires_at: None,
+            lifetime: None,
+        }),
+        endpoints: vec![],
+    };
+    record.record_cycle(&without_expiry);
+    assert_eq!(record.read(|s| s.grant.unwrap().expires_at), None);
+}
+
+#[test]
+fn a_cycle_that_did_nothing_is_not_a_success_but_is_a_cycle() {
+    let fleet = Fleet::new(&[0.1]);
+    let record = fleet.add(&tenants(ONE)[0]);
+    record.record_cycle(&CycleReport::default());
+    record.read(|state| {
+        assert_eq!(state.cycles, 1);
+        assert!(state.last_cycle_at.is_some());
+        assert!(state.last_success_at.is_none());
+        assert!(state.history.is_empty());
+    });
+    assert_eq!(fleet.readiness(), (1, 1));
+}
+
+#[test]
+fn certificates_are_kept_per_host_and_updated() {
+    let fleet = Fleet::new(&[0.1]);
+    let record = fleet.add(&tenants(ONE)[0]);
+    let seen = |host: &str, not_after| CertificateSeen {
+        host: host.into(),
+        not_after,
+    };
+    for (host, not_after) in [
+        ("login.example:8443", 5),
+        ("api.example", 6),
+        ("login.example:8443", 7),
+    ] {
+        let mut outcome = token(TokenResult::Success);
+        outcome.certificate = Some(seen(host, not_after));
+        record.record_cycle(&cycle(Some(outcome), vec![]));
+    }
+    let hosts: Vec<(String, i64)> = record.read(|s| {
+        s.tls_expiry
+            .iter()
+            .map(|(h, n)| (h.to_string(), *n))
+            .collect()
+    });
+    assert_eq!(
+        hosts,
+        [
+            ("api.example".to_owned(), 6),
+            ("login.example:8443".to_owned(), 7)
+        ]
+    );
+}
+
+#[test]
+fn a_record_lives_from_add_to_remove_and_only_the_one_removed_goes() {
+    let fleet = Fleet::new(&[0.1]);
+    let config = tenants(ONE);
+    let old = fleet.add(&config[0]);
+    old.record_cycle(&cycle(Some(token(TokenResult::Success)), vec![]));
+    assert_eq!(fleet.readiness(), (1, 1));
+    // A restart: a new record of the same name starts from zero.
+    let new = fleet.add(&config[0]);
+    assert_eq!(fleet.readiness(), (0, 1));
+    // Removing the old record leaves the new one alone.
+    fleet.remove(&old);
+    assert!(Arc::ptr_eq(&fleet.get("a").unwrap(), &new));
+    // A late write to the old record shows nowhere.
+    old.record_cycle(&cycle(Some(token(TokenResult::Success)), vec![]));
+    assert_eq!(fleet.get("a").unwrap().read(|s| s.cycles), 0);
+    fleet.remove(&new);
+    assert!(fleet.is_empty());
+    assert_eq!(fleet.readiness(), (0, 0));
+}
+
+#[test]
+fn label_keys_are_the_union_of_the_tenants_labels() {
+    let fleet = Fleet::new(&[0.1]);
+    for tenant in tenants(
+        "tenants: [{name: a, labels: {tier: gold}, token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s}, {name: b, labels: {customer: x}, token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s}]",
+    ) {
+        fleet.add(&tenant);
+    }
+    assert_eq!(label_keys(&fleet.records()), ["customer", "tier"]);
+}

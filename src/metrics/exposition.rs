@@ -1,0 +1,137 @@
+//! A `/metrics` response: the tenant series then the telemetry, plain or
+//! gzip, rendered off the runtime, and shared by the scrapes that arrive
+//! while it is being rendered (single flight, per encoding), so a burst of
+//! scrapes costs one render's memory, not one per scrape.
+
+use std::io::{self, BufWriter, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use axum::body::Bytes;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use tokio::sync::watch;
+
+use super::telemetry::{Encoding, Telemetry};
+use super::tenant_series;
+use crate::fleet::Fleet;
+
+/// The result of one render, shared by every scrape that waited for it.
+pub type Rendered = Result<Bytes, Arc<str>>;
+
+/// Renders `/metrics` for the fleet and the process.
+#[derive(Debug)]
+pub struct Exposition {
+    fleet: Arc<Fleet>,
+    telemetry: Arc<Telemetry>,
+    /// The render in progress per encoding (plain, gzip), if any: a scrape
+    /// that arrives meanwhile waits for its result instead of starting
+    /// another.
+    in_flight: [Mutex<Option<watch::Receiver<Option<Rendered>>>>; 2],
+    /// Size of the last plain render, so the next one allocates its buffer
+    /// once instead of doubling its way there.
+    last_plain_bytes: AtomicUsize,
+}
+
+impl Exposition {
+    /// An exposition of `fleet`'s records and `telemetry`.
+    pub fn new(fleet: Arc<Fleet>, telemetry: Arc<Telemetry>) -> Arc<Exposition> {
+        Arc::new(Exposition {
+            fleet,
+            telemetry,
+            in_flight: [Mutex::new(None), Mutex::new(None)],
+            last_plain_bytes: AtomicUsize::new(0),
+        })
+    }
+
+    /// The response body for `encoding`: the render in progress when one
+    /// is, else a new one. The render runs on a blocking thread and
+    /// finishes even if every scrape waiting for it goes away.
+    pub async fn scrape(self: &Arc<Self>, encoding: Encoding) -> Rendered {
+        let slot = &self.in_flight[encoding as usize];
+        let mut result = {
+            let mut current = slot.lock().unwrap_or_else(PoisonError::into_inner);
+            match &*current {
+                Some(waiting) => waiting.clone(),
+                None => {
+                    let (done, waiting) = watch::channel(None);
+                    *current = Some(waiting.clone());
+                    let this = Arc::clone(self);
+                    tokio::task::spawn_blocking(move || {
+                        let rendered = this.render_timed(encoding);
+                        let mut current = this.in_flight[encoding as usize]
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner);
+                        *current = None;
+                        // Every receiver may be gone; the render is then unused.
+                        let _ = done.send(Some(rendered));
+                    });
+                    waiting
+                }
+            }
+        };
+        match result.wait_for(Option::is_some).await {
+            Ok(rendered) => rendered.clone().expect("waited for Some"),
+            Err(_) => Err(Arc::from("the render ended without a result")),
+        }
+    }
+
+    fn render_timed(&self, encoding: Encoding) -> Rendered {
+        let started = Instant::now();
+        let rendered = self.render(encoding);
+        release_freed_memory();
+        match rendered {
+            Ok(body) => {
+                self.telemetry
+                    .observe_scrape(encoding, started.elapsed(), body.len());
+                Ok(Bytes::from(body))
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot render metrics");
+                Err(Arc::from(error.to_string()))
+            }
+        }
+    }
+
+    /// Renders the whole response now, on this thread.
+    pub fn render(&self, encoding: Encoding) -> io::Result<Vec<u8>> {
+        match encoding {
+            Encoding::Plain => {
+                let last = self.last_plain_bytes.load(Ordering::Relaxed);
+                let mut text = Vec::with_capacity((last + last / 16).max(64 * 1024));
+                self.write_to(&mut text)?;
+                self.last_plain_bytes.store(text.len(), Ordering::Relaxed);
+                Ok(text)
+            }
+            Encoding::Gzip => {
+                // The encoder is given many tiny pieces: buffer them, or
+                // deflate runs once per label value.
+                let encoder = GzEncoder::new(Vec::with_capacity(256 * 1024), Compression::fast());
+                let mut buffered = BufWriter::with_capacity(128 * 1024, encoder);
+                self.write_to(&mut buffered)?;
+                buffered.into_inner().map_err(|e| e.into_error())?.finish()
+            }
+        }
+    }
+
+    /// Writes the text exposition: tenant series, then telemetry.
+    pub fn write_to<W: Write>(&self, out: &mut W) -> io::Result<()> {
+        let records = self.fleet.records();
+        tenant_series::write(&records, self.fleet.buckets(), out)?;
+        drop(records);
+        self.telemetry.write(out)
+    }
+}
+
+/// Hands memory freed after a large render back to the system: glibc keeps
+/// freed heap in its arenas, so one scrape of a big fleet would otherwise
+/// leave the process at its peak size for good.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages to the kernel; it has no
+    // preconditions and touches no memory in use.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}

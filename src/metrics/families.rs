@@ -1,0 +1,247 @@
+//! Every metric family credprobe exports, with its type and HELP text,
+//! in one place: the tenant series writer and the telemetry registry both
+//! take their names from here, and nothing else invents a metric name.
+
+/// The `# TYPE` of a family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A value that goes up and down.
+    Gauge,
+    /// A count that only goes up (reset when the tenant restarts).
+    Counter,
+    /// `_bucket`, `_sum` and `_count` series.
+    Histogram,
+}
+
+impl Kind {
+    /// The word in `# TYPE`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Gauge => "gauge",
+            Kind::Counter => "counter",
+            Kind::Histogram => "histogram",
+        }
+    }
+}
+
+/// One metric family: what the README, the dashboards' and rules' tests and
+/// the renderer agree on.
+#[derive(Debug)]
+pub struct Family {
+    /// The metric name.
+    pub name: &'static str,
+    /// The `# HELP` text.
+    pub help: &'static str,
+    /// The `# TYPE`.
+    pub kind: Kind,
+}
+
+/// A family, for the constants below.
+const fn family(name: &'static str, help: &'static str, kind: Kind) -> Family {
+    Family { name, help, kind }
+}
+
+/// `credprobe_build_info`.
+pub const BUILD_INFO: Family = family(
+    "credprobe_build_info",
+    "Always 1; the version and revision of this build.",
+    Kind::Gauge,
+);
+/// `credprobe_config_last_reload_success_timestamp_seconds`.
+pub const RELOAD_SUCCESS_TIME: Family = family(
+    "credprobe_config_last_reload_success_timestamp_seconds",
+    "Time of the last successful configuration load (unix seconds).",
+    Kind::Gauge,
+);
+/// `credprobe_config_last_reload_successful`.
+pub const RELOAD_SUCCESSFUL: Family = family(
+    "credprobe_config_last_reload_successful",
+    "1 if the last configuration load succeeded, 0 if it failed.",
+    Kind::Gauge,
+);
+/// `credprobe_credential_expiry_timestamp_seconds`.
+pub const CREDENTIAL_EXPIRY: Family = family(
+    "credprobe_credential_expiry_timestamp_seconds",
+    "Configured expiry of the tenant's client secret (unix seconds).",
+    Kind::Gauge,
+);
+/// `credprobe_endpoint_last_success_timestamp_seconds`.
+pub const ENDPOINT_LAST_SUCCESS: Family = family(
+    "credprobe_endpoint_last_success_timestamp_seconds",
+    "Time of the last successful call of the endpoint (unix seconds).",
+    Kind::Gauge,
+);
+/// `credprobe_endpoint_request_duration_seconds`.
+pub const ENDPOINT_DURATION: Family = family(
+    "credprobe_endpoint_request_duration_seconds",
+    "Latency of endpoint calls, from send to the last body byte.",
+    Kind::Histogram,
+);
+/// `credprobe_endpoint_requests_total`.
+pub const ENDPOINT_REQUESTS: Family = family(
+    "credprobe_endpoint_requests_total",
+    "Endpoint calls by result class.",
+    Kind::Counter,
+);
+/// `credprobe_endpoint_status_code`.
+pub const ENDPOINT_STATUS: Family = family(
+    "credprobe_endpoint_status_code",
+    "HTTP status of the last call, 0 when there was no response.",
+    Kind::Gauge,
+);
+/// `credprobe_endpoint_success`.
+pub const ENDPOINT_SUCCESS: Family = family(
+    "credprobe_endpoint_success",
+    "1 if the last call of the endpoint succeeded, 0 if it failed.",
+    Kind::Gauge,
+);
+/// `credprobe_schedule_lateness_seconds`.
+pub const LATENESS: Family = family(
+    "credprobe_schedule_lateness_seconds",
+    "How late probe cycles start against their schedule; grows when the process is overloaded.",
+    Kind::Histogram,
+);
+/// `credprobe_shard_index`.
+pub const SHARD_INDEX: Family = family(
+    "credprobe_shard_index",
+    "Which shard this process is (--shard.index), from 0.",
+    Kind::Gauge,
+);
+/// `credprobe_shards`.
+pub const SHARDS: Family = family(
+    "credprobe_shards",
+    "How many shards the tenants are split into (--shard.count); not credprobe_shard_count, as a _count suffix is reserved for histograms.",
+    Kind::Gauge,
+);
+/// `credprobe_tenant_info`.
+pub const TENANT_INFO: Family = family(
+    "credprobe_tenant_info",
+    "Always 1; the tenant's configured labels, to join on tenant.",
+    Kind::Gauge,
+);
+/// `credprobe_tenant_interval_seconds`.
+pub const INTERVAL: Family = family(
+    "credprobe_tenant_interval_seconds",
+    "The tenant's configured probe interval.",
+    Kind::Gauge,
+);
+/// `credprobe_tenant_last_cycle_timestamp_seconds`.
+pub const CYCLE_LAST: Family = family(
+    "credprobe_tenant_last_cycle_timestamp_seconds",
+    "When the tenant's last probe cycle finished (unix seconds); stale means the scheduler is stuck.",
+    Kind::Gauge,
+);
+/// `credprobe_tenants`.
+pub const TENANTS: Family = family(
+    "credprobe_tenants",
+    "Tenants probed by this process.",
+    Kind::Gauge,
+);
+/// `credprobe_tls_certificate_expiry_timestamp_seconds`.
+pub const TLS_EXPIRY: Family = family(
+    "credprobe_tls_certificate_expiry_timestamp_seconds",
+    "notAfter of the leaf certificate presented by the token or API host (unix seconds).",
+    Kind::Gauge,
+);
+/// `credprobe_token_expiry_timestamp_seconds`.
+pub const TOKEN_EXPIRY: Family = family(
+    "credprobe_token_expiry_timestamp_seconds",
+    "When the newest token expires (unix seconds); absent when the expiry is unknown.",
+    Kind::Gauge,
+);
+/// `credprobe_token_last_success_timestamp_seconds`.
+pub const TOKEN_LAST_SUCCESS: Family = family(
+    "credprobe_token_last_success_timestamp_seconds",
+    "Time of the last successful token request (unix seconds).",
+    Kind::Gauge,
+);
+/// `credprobe_token_lifetime_seconds`.
+pub const TOKEN_LIFETIME: Family = family(
+    "credprobe_token_lifetime_seconds",
+    "Lifetime granted to the newest token (expires_in).",
+    Kind::Gauge,
+);
+/// `credprobe_token_request_duration_seconds`.
+pub const TOKEN_DURATION: Family = family(
+    "credprobe_token_request_duration_seconds",
+    "Latency of token requests, from send to the last body byte.",
+    Kind::Histogram,
+);
+/// `credprobe_token_requests_total`.
+pub const TOKEN_REQUESTS: Family = family(
+    "credprobe_token_requests_total",
+    "Token requests by result class.",
+    Kind::Counter,
+);
+/// `credprobe_token_success`.
+pub const TOKEN_SUCCESS: Family = family(
+    "credprobe_token_success",
+    "1 if the last token request succeeded, 0 if it failed.",
+    Kind::Gauge,
+);
+/// `credprobe_scrape_duration_seconds`.
+pub const SCRAPE_DURATION: Family = family(
+    "credprobe_scrape_duration_seconds",
+    "Time to render and compress a /metrics response, by encoding (plain or gzip); scrapes that arrive together share one render.",
+    Kind::Histogram,
+);
+/// `credprobe_scrape_response_bytes`.
+pub const SCRAPE_BYTES: Family = family(
+    "credprobe_scrape_response_bytes",
+    "Size of the last /metrics response body, by encoding (plain or gzip).",
+    Kind::Gauge,
+);
+
+/// Every family credprobe exports, in name order: what the README, the
+/// dashboards' and rules' tests and the two writers (tenant series and
+/// telemetry) agree on.
+pub const FAMILIES: [&Family; 25] = [
+    &BUILD_INFO,
+    &RELOAD_SUCCESS_TIME,
+    &RELOAD_SUCCESSFUL,
+    &CREDENTIAL_EXPIRY,
+    &ENDPOINT_LAST_SUCCESS,
+    &ENDPOINT_DURATION,
+    &ENDPOINT_REQUESTS,
+    &ENDPOINT_STATUS,
+    &ENDPOINT_SUCCESS,
+    &LATENESS,
+    &SCRAPE_DURATION,
+    &SCRAPE_BYTES,
+    &SHARD_INDEX,
+    &SHARDS,
+    &TENANT_INFO,
+    &INTERVAL,
+    &CYCLE_LAST,
+    &TENANTS,
+    &TLS_EXPIRY,
+    &TOKEN_EXPIRY,
+    &TOKEN_LAST_SUCCESS,
+    &TOKEN_LIFETIME,
+    &TOKEN_DURATION,
+    &TOKEN_REQUESTS,
+    &TOKEN_SUCCESS,
+];
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn families_are_listed_in_name_order_once_each_with_help() {
+        let names: Vec<&str> = FAMILIES.iter().map(|f| f.name).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(names, sorted);
+        let unique: BTreeSet<&str> = names.iter().copied().collect();
+        assert_eq!(unique.len(), FAMILIES.len());
+        assert!(
+            FAMILIES
+                .iter()
+                .all(|f| !f.help.is_empty() && f.name.starts_with("credprobe_"))
+        );
+    }
+}

@@ -1,0 +1,250 @@
+//! The per-tenant series, written straight from the tenant records
+//! ([`crate::fleet`]) in the text format: kube-state-metrics' design for
+//! many object series. A general registry keeps the help text, label names
+//! and values with every series (about 30 KiB per tenant here); the
+//! records keep counters and histograms compactly and this writes them.
+//!
+//! The table [`FAMILIES`] says where each family's values come from; the
+//! token request and the endpoints share [`StepSeries`], so each kind of
+//! step series is written by one piece of code.
+
+use std::io::{self, Write};
+use std::sync::Arc;
+
+use super::families::{self as f, Family};
+use super::text::{FamilyWriter, Float, le_labels};
+use crate::config::Tenant;
+use crate::fleet::{self, StepRecord, TenantRecord, TenantState};
+use crate::probe::{EndpointResult, ResultClass, TokenResult};
+use crate::unix_time::unix_seconds;
+
+/// One kind of series every step (token request or endpoint) has.
+#[derive(Debug, Clone, Copy)]
+pub enum StepSeries {
+    /// When the step last succeeded.
+    LastSuccess,
+    /// The latency histogram.
+    Duration,
+    /// Results by class, every class present from the start.
+    Requests,
+    /// The last HTTP status, 0 when there was no answer.
+    Status,
+    /// 1 if the last result was success.
+    Success,
+}
+
+/// Where a tenant family's values come from.
+#[derive(Debug, Clone, Copy)]
+pub enum Source {
+    /// A series of the token request, labelled `tenant`.
+    Token(StepSeries),
+    /// A series of each endpoint, labelled `tenant` and `endpoint`.
+    Endpoint(StepSeries),
+    /// One gauge per tenant, absent while `None`.
+    Gauge(fn(&Tenant, &TenantState) -> Option<f64>),
+    /// credprobe_tenant_info: the configured labels.
+    Info,
+    /// One series per TLS host seen.
+    Tls,
+}
+
+/// Every per-tenant family in name order, with its source.
+pub const FAMILIES: [(&Family, Source); 16] = [
+    (&f::CREDENTIAL_EXPIRY, Source::Gauge(credential_expiry)),
+    (
+        &f::ENDPOINT_LAST_SUCCESS,
+        Source::Endpoint(StepSeries::LastSuccess),
+    ),
+    (
+        &f::ENDPOINT_DURATION,
+        Source::Endpoint(StepSeries::Duration),
+    ),
+    (
+        &f::ENDPOINT_REQUESTS,
+        Source::Endpoint(StepSeries::Requests),
+    ),
+    (&f::ENDPOINT_STATUS, Source::Endpoint(StepSeries::Status)),
+    (&f::ENDPOINT_SUCCESS, Source::Endpoint(StepSeries::Success)),
+    (&f::TENANT_INFO, Source::Info),
+    (&f::INTERVAL, Source::Gauge(interval)),
+    (&f::CYCLE_LAST, Source::Gauge(last_cycle)),
+    (&f::TLS_EXPIRY, Source::Tls),
+    (&f::TOKEN_EXPIRY, Source::Gauge(token_expiry)),
+    (
+        &f::TOKEN_LAST_SUCCESS,
+        Source::Token(StepSeries::LastSuccess),
+    ),
+    (&f::TOKEN_LIFETIME, Source::Gauge(token_lifetime)),
+    (&f::TOKEN_DURATION, Source::Token(StepSeries::Duration)),
+    (&f::TOKEN_REQUESTS, Source::Token(StepSeries::Requests)),
+    (&f::TOKEN_SUCCESS, Source::Token(StepSeries::Success)),
+];
+
+fn credential_expiry(tenant: &Tenant, _: &TenantState) -> Option<f64> {
+    tenant.credential_expires.map(unix_seconds)
+}
+
+fn interval(tenant: &Tenant, _: &TenantState) -> Option<f64> {
+    Some(tenant.interval.as_secs_f64())
+}
+
+fn last_cycle(_: &Tenant, state: &TenantState) -> Option<f64> {
+    state.last_cycle_at.map(unix_seconds)
+}
+
+fn token_expiry(_: &Tenant, state: &TenantState) -> Option<f64> {
+    state.grant?.expires_at.map(unix_seconds)
+}
+
+fn token_lifetime(_: &Tenant, state: &TenantState) -> Option<f64> {
+    state.grant?.lifetime.map(|l| l.as_secs_f64())
+}
+
+/// What every family's writing shares, computed once per render.
+struct Shared<'a> {
+    /// `le` values of the latency buckets.
+    le: Vec<Box<str>>,
+    /// Result class indexes in label value order, per kind of step.
+    token_order: Vec<usize>,
+    endpoint_order: Vec<usize>,
+    /// Label names of credprobe_tenant_info.
+    info_keys: Vec<&'a str>,
+}
+
+/// Writes every per-tenant family of `records` (in tenant name order) to
+/// `out`, families in name order, series in label order.
+///
+/// Each tenant is locked only while its few lines are written into a
+/// small scratch buffer; `out` (which may compress, or grow a large
+/// buffer) gets them after the lock is released, so probes keep recording
+/// while a large fleet is rendered. Each family is one pass over the
+/// tenants, so a scrape that overlaps a probe may show a counter already
+/// incremented beside a gauge from the cycle before; each series,
+/// histograms included, is consistent in itself.
+pub fn write<W: Write>(
+    records: &[Arc<TenantRecord>],
+    buckets: &[f64],
+    out: &mut W,
+) -> io::Result<()> {
+    let shared = Shared {
+        le: le_labels(buckets),
+        token_order: label_order::<TokenResult>(),
+        endpoint_order: label_order::<EndpointResult>(),
+        info_keys: fleet::label_keys(records),
+    };
+    let mut scratch = Vec::with_capacity(4096);
+    for (family, source) in FAMILIES {
+        let mut started = false;
+        for record in records {
+            scratch.clear();
+            record.read(|state| {
+                let mut writer = FamilyWriter::resume(&mut scratch, family, started);
+                write_tenant(&mut writer, record, state, source, &shared)?;
+                started = writer.started();
+                io::Result::Ok(())
+            })?;
+            out.write_all(&scratch)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_tenant<W: Write>(
+    w: &mut FamilyWriter<'_, W>,
+    record: &TenantRecord,
+    state: &TenantState,
+    source: Source,
+    shared: &Shared<'_>,
+) -> io::Result<()> {
+    let tenant = record.tenant();
+    let name = tenant.name.as_str();
+    match source {
+        Source::Token(series) => write_step(
+            w,
+            &[("tenant", name)],
+            &state.token,
+            series,
+            &shared.le,
+            &shared.token_order,
+        ),
+        Source::Endpoint(series) => {
+            for &i in record.endpoint_order() {
+                let labels = [
+                    ("tenant", name),
+                    ("endpoint", tenant.endpoints[i].name.as_str()),
+                ];
+                write_step(
+                    w,
+                    &labels,
+                    &state.endpoints[i],
+                    series,
+                    &shared.le,
+                    &shared.endpoint_order,
+                )?;
+            }
+            Ok(())
+        }
+        Source::Gauge(value) => match value(tenant, state) {
+            Some(value) => w.sample(&[("tenant", name)], Float(value)),
+            None => Ok(()),
+        },
+        Source::Info => {
+            let mut labels = Vec::with_capacity(shared.info_keys.len() + 1);
+            labels.push(("tenant", name));
+            for key in &shared.info_keys {
+                labels.push((key, tenant.labels.get(*key).map_or("", String::as_str)));
+            }
+            w.sample(&labels, 1)
+        }
+        Source::Tls => {
+            for (host, not_after) in &state.tls_expiry {
+                w.sample(&[("tenant", name), ("host", host)], not_after)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// One step's series of one kind; `order` lists result class indexes in
+/// label value order.
+fn write_step<W: Write, R: ResultClass>(
+    w: &mut FamilyWriter<'_, W>,
+    labels: &[(&str, &str)],
+    step: &StepRecord<R>,
+    series: StepSeries,
+    le: &[Box<str>],
+    order: &[usize],
+) -> io::Result<()> {
+    match series {
+        StepSeries::LastSuccess => match step.last_success_at {
+            Some(at) => w.sample(labels, Float(unix_seconds(at))),
+            None => Ok(()),
+        },
+        StepSeries::Duration => match &step.duration {
+            Some(h) => w.histogram(labels, le, h.counts(), h.sum()),
+            None => Ok(()),
+        },
+        StepSeries::Requests => {
+            let counts = step.counts.as_ref();
+            for &i in order {
+                w.sample_with(labels, ("result", R::ALL[i].as_str()), counts[i])?;
+            }
+            Ok(())
+        }
+        StepSeries::Status => match &step.last {
+            Some(last) => w.sample(labels, last.status.unwrap_or(0)),
+            None => Ok(()),
+        },
+        StepSeries::Success => match &step.last {
+            Some(last) => w.sample(labels, u8::from(last.result.is_success())),
+            None => Ok(()),
+        },
+    }
+}
+
+/// Indexes of `R::ALL` in the order of their label values.
+fn label_order<R: ResultClass>() -> Vec<usize> {
+    let mut order: Vec<usize> = (0..R::ALL.len()).collect();
+    order.sort_by_key(|&i| R::ALL[i].as_str());
+    order
+}

@@ -1,0 +1,389 @@
+//! Tests of the whole `/metrics` response: the tenant series written from
+//! the records, the telemetry after them, both encodings, single flight.
+
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::*;
+use crate::fleet::Fleet;
+use crate::fleet::tests::{ONE, call, cycle, tenants, token};
+use crate::probe::tls::CertificateSeen;
+use crate::probe::{EndpointResult, Outcome, ResultClass, TokenResult};
+
+fn exposition(fleet: &Arc<Fleet>) -> (Arc<Exposition>, Arc<Telemetry>) {
+    let telemetry = Arc::new(Telemetry::new());
+    (
+        Exposition::new(Arc::clone(fleet), Arc::clone(&telemetry)),
+        telemetry,
+    )
+}
+
+fn text(exposition: &Exposition) -> String {
+    String::from_utf8(exposition.render(Encoding::Plain).unwrap()).unwrap()
+}
+
+/// The sample lines of `text` that start with `prefix`.
+fn lines<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
+    text.lines().filter(|l| l.starts_with(prefix)).collect()
+}
+
+/// The families of `text`, in the order of their `# TYPE` lines.
+fn families(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .map(|l| l.split(' ').next().unwrap())
+        .collect()
+}
+
+#[test]
+fn every_family_is_written_once_tenant_series_in_name_order_then_telemetry() {
+    let fleet = Fleet::new(&crate::config::DEFAULT_HISTOGRAM_BUCKETS);
+    let (exposition, telemetry) = exposition(&fleet);
+    let empty = text(&exposition);
+    assert!(
+        !empty.contains("credprobe_tenant_info"),
+        "an empty family is not written"
+    );
+    assert!(empty.contains("# TYPE credprobe_tenants gauge\ncredprobe_tenants 0\n"));
+
+    let record = fleet.add(&tenants(ONE)[0]);
+    telemetry.record_lateness(Duration::from_millis(3));
+    telemetry.config_loaded(true);
+    telemetry.observe_scrape(Encoding::Gzip, Duration::from_millis(2), 100);
+    let certificate = Some(CertificateSeen {
+        host: "h".into(),
+        not_after: 1,
+    });
+    let mut token_outcome = token(TokenResult::Success);
+    token_outcome.certificate = certificate.clone();
+    let mut endpoint = call(EndpointResult::Success, 2, Some(200));
+    endpoint.certificate = certificate;
+    record.record_cycle(&cycle(Some(token_outcome), vec![(0, endpoint)]));
+    let text = text(&exposition);
+
+    let written = families(&text);
+    let tenant_families: Vec<&str> = tenant_series::FAMILIES
+        .iter()
+        .map(|(f, _)| f.name)
+        .collect();
+    assert_eq!(&written[..tenant_families.len()], &tenant_families[..]);
+    let mut sorted = tenant_families.clone();
+    sorted.sort_unstable();
+    assert_eq!(tenant_families, sorted, "tenant families in name order");
+    for family in FAMILIES {
+        assert_eq!(
+            written.iter().filter(|w| **w == family.name).count(),
+            1,
+            "{} written once",
+            family.name
+        );
+        assert!(
+            text.contains(&format!(
+                "# TYPE {} {}\n",
+                family.name,
+                family.kind.as_str()
+            )),
+            "{} is a {:?}",
+            family.name,
+            family.kind
+        );
+    }
+    // Every credprobe_ family written is listed.
+    for name in written.iter().filter(|n| n.starts_with("credprobe_")) {
+        assert!(
+            FAMILIES.iter().any(|f| f.name == *name),
+            "{name} is not in FAMILIES"
+        );
+    }
+    assert!(text.contains(
+        "credprobe_tls_certificate_expiry_timestamp_seconds{tenant=\"a\",host=\"h\"} 1\n"
+    ));
+    assert!(text.contains("credprobe_tenant_info{tenant=\"a\",tier=\"gold\"} 1\n"));
+    assert!(text.contains("credprobe_token_lifetime_seconds{tenant=\"a\"} 900\n"));
+    assert!(text.contains("credprobe_endpoint_status_code{tenant=\"a\",endpoint=\"e\"} 200\n"));
+    assert!(text.contains("credprobe_tenant_interval_seconds{tenant=\"a\"} 60\n"));
+    assert!(text.contains("credprobe_scrape_response_bytes{encoding=\"gzip\"} 100\n"));
+    assert!(text.contains("credprobe_schedule_lateness_seconds_bucket{le=\"0.005\"} 1\n"));
+    assert!(text.contains("process_resident_memory_bytes "));
+    assert!(text.contains("credprobe_build_info{revision="));
+
+    // Gzip output is the same text, telemetry aside (the gzip render is
+    // a later moment, and the process series move).
+    let gz = exposition.render(Encoding::Gzip).unwrap();
+    let mut unzipped = String::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_string(&mut unzipped)
+        .unwrap();
+    let tenant_part = |t: &str| {
+        t.split("# HELP credprobe_build_info")
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(tenant_part(&unzipped), tenant_part(&text));
+}
+
+#[test]
+fn counters_start_at_zero_for_every_class_in_label_order() {
+    let fleet = Fleet::new(&[0.1]);
+    let (exposition, _) = exposition(&fleet);
+    let record = fleet.add(&tenants(ONE)[0]);
+    for _ in 0..2 {
+        record.record_cycle(&cycle(Some(token(TokenResult::RateLimited)), vec![]));
+    }
+    let text = text(&exposition);
+    let token_lines = lines(&text, "credprobe_token_requests_total{");
+    assert_eq!(token_lines.len(), TokenResult::ALL.len());
+    let results: Vec<&str> = token_lines
+        .iter()
+        .map(|l| {
+            l.split("result=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+        })
+        .collect();
+    let mut sorted = results.clone();
+    sorted.sort_unstable();
+    assert_eq!(results, sorted, "series in label order");
+    assert!(
+        token_lines
+            .contains(&"credprobe_token_requests_total{tenant=\"a\",result=\"rate_limited\"} 2")
+    );
+    assert!(
+        token_lines.contains(&"credprobe_token_requests_total{tenant=\"a\",result=\"success\"} 0")
+    );
+    assert_eq!(
+        lines(&text, "credprobe_endpoint_requests_total{").len(),
+        EndpointResult::ALL.len()
+    );
+    assert!(text.contains("credprobe_token_success{tenant=\"a\"} 0\n"));
+    // No token came back: no expiry, lifetime or last success.
+    assert!(!text.contains("credprobe_token_expiry_timestamp_seconds{"));
+    assert!(!text.contains("credprobe_token_last_success_timestamp_seconds{"));
+    // No call yet: the endpoint's gauges and histogram are absent.
+    assert!(!text.contains("credprobe_endpoint_success{"));
+    assert!(!text.contains("credprobe_endpoint_request_duration_seconds_count{"));
+}
+
+#[test]
+fn endpoint_histograms_gauges_and_a_call_never_made() {
+    let fleet = Fleet::new(&[0.01, 0.1]);
+    let (exposition, _) = exposition(&fleet);
+    let record = fleet.add(&tenants(ONE)[0]);
+    for ms in [5, 10, 50, 2000] {
+        record.record_cycle(&cycle(
+            None,
+            vec![(0, call(EndpointResult::ServerError, ms, Some(503)))],
+        ));
+    }
+    let text = text(&exposition);
+    let family = "credprobe_endpoint_request_duration_seconds";
+    let labels = "tenant=\"a\",endpoint=\"e\"";
+    for line in [
+        format!("{family}_bucket{{{labels},le=\"0.01\"}} 2"),
+        format!("{family}_bucket{{{labels},le=\"0.1\"}} 3"),
+        format!("{family}_bucket{{{labels},le=\"+Inf\"}} 4"),
+        format!("{family}_sum{{{labels}}} 2.065"),
+        format!("{family}_count{{{labels}}} 4"),
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+    }
+    assert!(text.contains("credprobe_endpoint_success{tenant=\"a\",endpoint=\"e\"} 0\n"));
+    assert!(text.contains("credprobe_endpoint_status_code{tenant=\"a\",endpoint=\"e\"} 503\n"));
+    assert!(!text.contains("credprobe_endpoint_last_success_timestamp_seconds{"));
+
+    record.record_cycle(&cycle(
+        None,
+        vec![(
+            0,
+            Outcome::failed(EndpointResult::NoToken, None, "no valid token"),
+        )],
+    ));
+    let text = crate::metrics::tests::text(&exposition);
+    assert!(text.contains(
+        "credprobe_endpoint_requests_total{tenant=\"a\",endpoint=\"e\",result=\"no_token\"} 1\n"
+    ));
+    assert!(text.contains("credprobe_endpoint_status_code{tenant=\"a\",endpoint=\"e\"} 0\n"));
+    assert!(
+        text.contains(&format!("{family}_count{{{labels}}} 4\n")),
+        "no latency, no observation"
+    );
+}
+
+#[test]
+fn label_values_are_escaped_and_info_label_names_follow_the_tenants() {
+    let fleet = Fleet::new(&[0.1]);
+    let (exposition, _) = exposition(&fleet);
+    let config = tenants(
+        "tenants: [{name: a, labels: {team: \"q\\\"b\\\\s\\nn\"}, token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s}, {name: b, labels: {customer: x}, token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s}]",
+    );
+    let records: Vec<_> = config.iter().map(|t| fleet.add(t)).collect();
+    assert_eq!(
+        lines(&text(&exposition), "credprobe_tenant_info{"),
+        [
+            "credprobe_tenant_info{tenant=\"a\",customer=\"\",team=\"q\\\"b\\\\s\\nn\"} 1",
+            "credprobe_tenant_info{tenant=\"b\",customer=\"x\",team=\"\"} 1",
+        ]
+    );
+    // b leaves: team stays a label name only while a tenant has it.
+    fleet.remove(&records[1]);
+    assert_eq!(
+        lines(&text(&exposition), "credprobe_tenant_info{"),
+        ["credprobe_tenant_info{tenant=\"a\",team=\"q\\\"b\\\\s\\nn\"} 1"]
+    );
+}
+
+#[test]
+fn removed_tenants_lose_every_series_and_their_late_results_show_nowhere() {
+    let fleet = Fleet::new(&[0.1]);
+    let (exposition, _) = exposition(&fleet);
+    let config = tenants(
+        "tenants: [{name: a, base_url: \"http://127.0.0.1:9\", token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s, endpoints: [{name: e, path: /x}]}, {name: b, base_url: \"http://127.0.0.1:9\", token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s, endpoints: [{name: z, path: /x}, {name: e, path: /y}]}]",
+    );
+    let records: Vec<_> = config.iter().map(|t| fleet.add(t)).collect();
+    for record in &records {
+        record.record_cycle(&cycle(Some(token(TokenResult::Success)), vec![]));
+    }
+    records[1].record_cycle(&cycle(
+        None,
+        vec![(0, call(EndpointResult::Success, 1, Some(200)))],
+    ));
+    let before = text(&exposition);
+    // Endpoints in name order within a tenant, tenants in name order.
+    let mut order: Vec<&str> = lines(&before, "credprobe_endpoint_requests_total{")
+        .iter()
+        .map(|l| l.split(",result").next().unwrap())
+        .collect();
+    order.dedup();
+    assert_eq!(
+        order,
+        [
+            "credprobe_endpoint_requests_total{tenant=\"a\",endpoint=\"e\"",
+            "credprobe_endpoint_requests_total{tenant=\"b\",endpoint=\"e\"",
+            "credprobe_endpoint_requests_total{tenant=\"b\",endpoint=\"z\"",
+        ]
+    );
+    fleet.remove(&records[0]);
+    records[0].record_cycle(&cycle(Some(token(TokenResult::Success)), vec![]));
+    let after = text(&exposition);
+    assert!(!after.contains("tenant=\"a\""), "{after}");
+    let series = |t: &str| t.lines().filter(|l| l.contains("tenant=\"b\"")).count();
+    assert_eq!(series(&before), series(&after), "b is untouched");
+    // Adding the tenant again starts from zero.
+    fleet.add(&config[0]);
+    assert!(
+        text(&exposition)
+            .contains("credprobe_token_requests_total{tenant=\"a\",result=\"success\"} 0\n")
+    );
+}
+
+#[test]
+fn telemetry_follows_its_setters_and_a_failed_load_keeps_the_last_good_time() {
+    let fleet = Fleet::new(&[0.1]);
+    let (exposition, telemetry) = exposition(&fleet);
+    telemetry.set_shard(crate::shard::Shard { index: 2, count: 3 });
+    telemetry.set_tenants(7);
+    telemetry.record_lateness(Duration::from_secs(7));
+    telemetry.config_loaded(true);
+    let loaded = text(&exposition);
+    telemetry.config_loaded(false);
+    let failed = text(&exposition);
+    assert!(failed.contains("credprobe_shard_index 2\n"));
+    assert!(failed.contains("credprobe_shards 3\n"));
+    assert!(failed.contains("credprobe_tenants 7\n"));
+    assert!(failed.contains("credprobe_config_last_reload_successful 0\n"));
+    assert!(failed.contains("credprobe_schedule_lateness_seconds_bucket{le=\"5\"} 0\n"));
+    assert!(failed.contains("credprobe_schedule_lateness_seconds_bucket{le=\"+Inf\"} 1\n"));
+    let time =
+        |t: &str| lines(t, "credprobe_config_last_reload_success_timestamp_seconds ")[0].to_owned();
+    assert_eq!(time(&loaded), time(&failed));
+    assert_ne!(
+        time(&failed),
+        "credprobe_config_last_reload_success_timestamp_seconds 0"
+    );
+}
+
+#[test]
+fn a_failed_write_is_an_error_and_the_next_render_works() {
+    struct Broken(usize);
+    impl Write for Broken {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.0 < buf.len() {
+                return Err(io::Error::other("scraper went away"));
+            }
+            self.0 -= buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let fleet = Fleet::new(&[0.1]);
+    let (exposition, _) = exposition(&fleet);
+    let record = fleet.add(&tenants(ONE)[0]);
+    assert!(exposition.write_to(&mut Broken(700)).is_err());
+    record.record_cycle(&cycle(Some(token(TokenResult::Success)), vec![]));
+    assert!(text(&exposition).contains("credprobe_token_success{tenant=\"a\"} 1\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrapes_that_arrive_together_share_one_render_per_encoding() {
+    let fleet = Fleet::new(&[0.1]);
+    let (exposition, _) = exposition(&fleet);
+    // Enough tenants that a render takes a while.
+    let mut yaml = String::from("tenants:\n");
+    for i in 0..2000 {
+        yaml.push_str(&format!(
+            "  - {{name: t{i:04}, token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s}}\n"
+        ));
+    }
+    for tenant in tenants(&yaml) {
+        fleet
+            .add(&tenant)
+            .record_cycle(&cycle(Some(token(TokenResult::Success)), vec![]));
+    }
+    let scrapes: Vec<_> = (0..20)
+        .map(|i| {
+            let exposition = Arc::clone(&exposition);
+            let encoding = if i % 2 == 0 {
+                Encoding::Plain
+            } else {
+                Encoding::Gzip
+            };
+            tokio::spawn(async move { (encoding, exposition.scrape(encoding).await.unwrap()) })
+        })
+        .collect();
+    let mut bodies = Vec::new();
+    for scrape in scrapes {
+        bodies.push(scrape.await.unwrap());
+    }
+    let renders = |encoding: Encoding| {
+        let text = text(&exposition);
+        lines(&text, "credprobe_scrape_duration_seconds_count{")
+            .iter()
+            .find(|l| l.contains(&format!("encoding=\"{}\"", encoding.as_str())))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+            .unwrap_or(0)
+    };
+    // Ten scrapes of each encoding, started together: fewer renders than
+    // scrapes, and every scrape of an encoding that shared got the very
+    // same bytes.
+    for encoding in [Encoding::Plain, Encoding::Gzip] {
+        let count = renders(encoding);
+        assert!(
+            (1..10).contains(&count),
+            "{encoding:?}: {count} renders for 10 scrapes"
+        );
+        let same: Vec<_> = bodies.iter().filter(|(e, _)| *e == encoding).collect();
+        let distinct = same
+            .iter()
+            .map(|(_, b)| b.as_ptr())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len() as u64;
+        assert_eq!(distinct, count, "one body per render");
+    }
+}

@@ -1,0 +1,53 @@
+//! What one step of a cycle found: one generic [`Outcome`] for the token
+//! request and for every endpoint call, so everything downstream (the
+//! tenant's record, the log, the views, the exposition) is written once.
+
+use std::time::{Duration, SystemTime};
+
+use super::classify::ResultClass;
+use super::tls::CertificateSeen;
+
+/// The outcome of one step (the token request or one endpoint call).
+#[derive(Debug, Clone)]
+pub struct Outcome<R> {
+    /// The class of the result (the `result` label).
+    pub result: R,
+    /// From send to the last body byte; `None` when nothing was sent.
+    pub latency: Option<Duration>,
+    /// The HTTP status, when there was an answer.
+    pub status: Option<u16>,
+    /// What went wrong, in words fit for logs (never a secret or token).
+    pub detail: Option<String>,
+    /// The leaf certificate of the host that answered, for https.
+    pub certificate: Option<CertificateSeen>,
+}
+
+impl<R: ResultClass> Outcome<R> {
+    /// A step that ended in `result` with `detail` and, when there was an
+    /// answer, its `status`; the latency is filled in by whoever measured it.
+    pub fn failed(result: R, status: Option<u16>, detail: impl Into<String>) -> Outcome<R> {
+        Outcome {
+            result,
+            latency: None,
+            status,
+            detail: Some(detail.into()),
+            certificate: None,
+        }
+    }
+
+    /// True when the step succeeded.
+    pub fn ok(&self) -> bool {
+        self.result.is_success()
+    }
+}
+
+/// What a successful token response said about the token it carried,
+/// without the token itself: what the record, the metrics and the views
+/// may keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant {
+    /// When the token expires, when known.
+    pub expires_at: Option<SystemTime>,
+    /// `expires_in`, or the JWT's `exp - iat`, when known.
+    pub lifetime: Option<Duration>,
+}

@@ -1,0 +1,141 @@
+//! A tenant's page (`/tenants/{name}`): its state, token and credential,
+//! each endpoint, a latency chart of the recent probes per step, and the
+//! recent probes themselves.
+
+use std::time::SystemTime;
+
+use maud::{Markup, html};
+
+use super::chart;
+use super::format::{ago, latency, span, utc};
+use super::layout::{badge, expiry, labels, latency_suffix, page, result, status_code, when};
+use crate::fleet::ProbeRecord;
+use crate::unix_time::unix_seconds;
+use crate::views::TenantView;
+
+/// The tenant's page.
+pub fn render(view: &TenantView, now: SystemTime) -> Markup {
+    let now_s = unix_seconds(now);
+    let recent = view.recent.as_deref().unwrap_or(&[]);
+    let link = super::format::path_segment(&view.name);
+    let content = html! {
+        header {
+            h1 { a href="../" { "credprobe" } " › " (view.name) }
+            nav {
+                a href="../" { "All tenants" }
+                a href="../metrics" { "Metrics" }
+                a href={ "../api/v1/tenants/" (link) } { "JSON" }
+            }
+        }
+        p.summary { (badge(view.state)) " " span.muted { "every " (span(view.interval_seconds.round() as u64)) } }
+        dl {
+            dt { "Labels" }
+            dd { (labels(view)) @if view.labels.is_empty() { span.muted { "none" } } }
+            dt { "Last cycle" } dd { (when(view.last_cycle_at, now_s, "—")) }
+            dt { "Last success" } dd { (when(view.last_success_at, now_s, "never")) }
+            dt { "Last error" }
+            dd {
+                @match &view.last_error {
+                    Some(error) => {
+                        span.bad { (error.result) } " " (error.step) (status_code(error.status)) " "
+                        (when(Some(unix_seconds(error.at)), now_s, "")) " "
+                        span.detail { (error.detail.as_deref().unwrap_or("")) }
+                    },
+                    None => span.muted { "none" },
+                }
+            }
+            dt { "Token endpoint" } dd { code { (view.token.step.url) } }
+            dt { "Token" }
+            dd {
+                @match view.token.step.result {
+                    Some(token) => {
+                        (result(token)) (status_code(view.token.step.status))
+                        (latency_suffix(view.token.step.latency_seconds)) " "
+                        span.detail { (view.token.step.detail.as_deref().unwrap_or("")) }
+                    },
+                    None => span.muted { "no request yet" },
+                }
+            }
+            dt { "Token expires" }
+            dd {
+                (expiry(view.token.expires_at, view.token.expires_in_seconds, 60))
+                @if let Some(lifetime) = view.token.lifetime_seconds {
+                    " " small { "(lifetime " (span(lifetime.round() as u64)) ")" }
+                }
+            }
+            dt { "Credential expires" }
+            dd { (expiry(view.credential_expires_at, view.credential_expires_in_seconds, 14 * 86_400)) }
+        }
+        h2 { "Endpoints" }
+        table #endpoints {
+            thead { tr {
+                th { "Endpoint" } th { "URL" } th { "Result" } th { "Status" } th { "Latency" }
+                th { "Checked" } th { "Last success" } th { "Detail" }
+            } }
+            tbody {
+                @for endpoint in &view.endpoints {
+                    @let step = &endpoint.step;
+                    tr {
+                        td { b { (endpoint.name) } }
+                        td { code { (step.url) } }
+                        td {
+                            @match step.result {
+                                Some(r) => (result(r)),
+                                None => span.muted { "not called yet" },
+                            }
+                        }
+                        td.mono { @if let Some(status) = step.status { (status) } }
+                        td.nowrap { @if let Some(seconds) = step.latency_seconds { (latency(seconds)) } }
+                        td.nowrap { (when(step.checked_at, now_s, "")) }
+                        td.nowrap { (when(step.last_success_at, now_s, if step.result.is_some() { "never" } else { "" })) }
+                        td.detail { (step.detail.as_deref().unwrap_or("")) }
+                    }
+                }
+                @if view.endpoints.is_empty() {
+                    tr { td colspan="8" .muted { "No endpoint configured: only the token is probed." } }
+                }
+            }
+        }
+        h2 { "Latency " small { "(recent probes per step)" } }
+        (chart::latency_chart(view, recent))
+        h2 { "Recent probes " small { "(last " (recent.len()) ", newest first)" } }
+        table #recent {
+            thead { tr { th { "Time" } th { "Step" } th { "Result" } th { "Status" } th { "Latency" } th { "Error" } } }
+            tbody {
+                @for record in recent { (recent_row(record, now_s)) }
+                @if recent.is_empty() { tr { td colspan="6" .muted { "No probe yet." } } }
+            }
+        }
+    };
+    page(
+        &format!("{}: {} · credprobe", view.name, view.state.text()),
+        "../",
+        false,
+        now,
+        content,
+    )
+}
+
+fn recent_row(record: &ProbeRecord, now: f64) -> Markup {
+    let at = unix_seconds(record.at);
+    html! {
+        tr class=(if record.ok() { "pass" } else { "fail" }) {
+            td.nowrap { span.mono { (utc(at)) } " " small { (ago(at, now)) } }
+            td { (record.step) }
+            td { span class=(if record.ok() { "ok" } else { "bad" }) { (record.result) } }
+            td.mono { @if let Some(status) = record.status { (status) } }
+            td.nowrap { @if let Some(seconds) = record.latency_seconds { (latency(seconds)) } }
+            td.detail { (record.detail.as_deref().unwrap_or("")) }
+        }
+    }
+}
+
+/// The page for a name no tenant has.
+pub fn not_found(name: &str, now: SystemTime) -> Markup {
+    let content = html! {
+        header { h1 { a href="../" { "credprobe" } } }
+        p.summary { "No tenant named " code { (name) } " is configured." }
+        p { a href="../" { "All tenants" } }
+    };
+    page("Unknown tenant · credprobe", "../", false, now, content)
+}

@@ -1,0 +1,11 @@
+//! Read-only views of the tenant records ([`crate::fleet`]): the state
+//! rule ([`health`]), the tenant views that the status pages, the JSON API
+//! and the `probe` report render ([`tenant`]), and the log lines of a
+//! cycle ([`log`]).
+
+pub mod health;
+pub mod log;
+pub mod tenant;
+
+pub use health::Health;
+pub use tenant::{Depth, EndpointView, StepView, Summary, TenantView, TokenView};

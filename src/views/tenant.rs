@@ -1,0 +1,289 @@
+//! Tenant views: what the status pages render, what `/api/v1/tenants`
+//! serialises and what `credprobe probe` prints, all read from the tenant
+//! records, so every form shows the same data. Times are unix seconds
+//! (`*_at`) and, for expiries, whole seconds remaining (`*_in_seconds`,
+//! negative once passed). Nothing here holds a secret or a token: only
+//! classes, codes, latencies, the probes' log-safe details, and from the
+//! configuration the labels, interval, credential expiry and URLs without
+//! user information, query or fragment.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use super::health::Health;
+use crate::fleet::{Fleet, ProbeRecord, StepRecord, TenantRecord, TenantState};
+use crate::probe::{EndpointResult, ResultClass, TokenResult};
+use crate::unix_time::{seconds_until, unix_seconds};
+
+/// How many recent probes the overview's strip shows per tenant.
+pub const STRIP: usize = 20;
+
+/// How much of a tenant's history a view carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// The latest results only (the JSON overview).
+    Latest,
+    /// Plus the last [`STRIP`] probes (the HTML overview's strip).
+    Strip,
+    /// Plus the whole history (a tenant's own page and JSON).
+    History,
+}
+
+/// One tenant as the status pages, the JSON and the `probe` report show
+/// it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantView {
+    /// The tenant's name.
+    pub name: String,
+    /// The state (see [`Health`]).
+    pub state: Health,
+    /// The state in words.
+    pub state_text: &'static str,
+    /// True for failing states.
+    pub failing: bool,
+    /// The configured labels.
+    pub labels: BTreeMap<String, String>,
+    /// Time between two cycles, in seconds.
+    pub interval_seconds: f64,
+    /// When the last cycle finished.
+    pub last_cycle_at: Option<f64>,
+    /// When a cycle last finished with every step successful.
+    pub last_success_at: Option<f64>,
+    /// The newest failed step.
+    pub last_error: Option<ProbeRecord>,
+    /// The token request.
+    pub token: TokenView,
+    /// When the client secret expires, if configured.
+    pub credential_expires_at: Option<f64>,
+    /// Seconds until then.
+    pub credential_expires_in_seconds: Option<i64>,
+    /// Each configured endpoint, in configuration order.
+    pub endpoints: Vec<EndpointView>,
+    /// The recent probes, newest first ([`Depth::History`] only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recent: Option<Vec<ProbeRecord>>,
+    /// The last [`STRIP`] probes, oldest first ([`Depth::Strip`] only;
+    /// the HTML's, not part of the JSON).
+    #[serde(skip)]
+    pub strip: Vec<ProbeRecord>,
+}
+
+/// The latest result of one step, token request or endpoint.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepView<R> {
+    /// The URL requested (no user information, query or fragment).
+    pub url: String,
+    /// The last result class; `null` before the first request.
+    pub result: Option<R>,
+    /// The last HTTP status.
+    pub status: Option<u16>,
+    /// The last latency in seconds.
+    pub latency_seconds: Option<f64>,
+    /// What went wrong last time, when something did.
+    pub detail: Option<String>,
+    /// When the last request finished.
+    pub checked_at: Option<f64>,
+    /// When the step last succeeded.
+    pub last_success_at: Option<f64>,
+}
+
+/// The token request of a tenant: its step, and what the newest token
+/// said of itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenView {
+    /// The request's latest result.
+    #[serde(flatten)]
+    pub step: StepView<TokenResult>,
+    /// When the newest token expires.
+    pub expires_at: Option<f64>,
+    /// Seconds until then.
+    pub expires_in_seconds: Option<i64>,
+    /// The lifetime granted to the newest token, in seconds.
+    pub lifetime_seconds: Option<f64>,
+}
+
+/// One endpoint of a tenant.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointView {
+    /// The configured name.
+    pub name: String,
+    /// The call's latest result.
+    #[serde(flatten)]
+    pub step: StepView<EndpointResult>,
+}
+
+impl<R: ResultClass> StepView<R> {
+    fn of(url: &url::Url, step: &StepRecord<R>) -> StepView<R> {
+        let last = step.last.as_ref();
+        StepView {
+            url: public_url(url),
+            result: last.map(|l| l.result),
+            status: last.and_then(|l| l.status),
+            latency_seconds: last.and_then(|l| l.latency).map(|d| d.as_secs_f64()),
+            detail: last.and_then(|l| l.detail.as_deref()).map(str::to_owned),
+            checked_at: last.map(|l| unix_seconds(l.at)),
+            last_success_at: step.last_success_at.map(unix_seconds),
+        }
+    }
+
+    /// True when the last result was success.
+    pub fn ok(&self) -> bool {
+        self.result.is_some_and(ResultClass::is_success)
+    }
+}
+
+impl TenantView {
+    /// The view of one record at `now`.
+    pub fn of(record: &TenantRecord, now: SystemTime, depth: Depth) -> TenantView {
+        record.read(|state| TenantView::of_state(record, state, now, depth))
+    }
+
+    fn of_state(
+        record: &TenantRecord,
+        state: &TenantState,
+        now: SystemTime,
+        depth: Depth,
+    ) -> TenantView {
+        let tenant = record.tenant();
+        let health = Health::of_state(state);
+        let at = |t: Option<SystemTime>| t.map(unix_seconds);
+        let expires_at = state.grant.and_then(|g| g.expires_at);
+        TenantView {
+            name: tenant.name.clone(),
+            state: health,
+            state_text: health.text(),
+            failing: health.is_failing(),
+            labels: tenant.labels.clone(),
+            interval_seconds: tenant.interval.as_secs_f64(),
+            last_cycle_at: at(state.last_cycle_at),
+            last_success_at: at(state.last_success_at),
+            last_error: state.last_error.clone(),
+            token: TokenView {
+                step: StepView::of(&tenant.token.url, &state.token),
+                expires_at: at(expires_at),
+                expires_in_seconds: expires_at.map(|t| seconds_until(t, now)),
+                lifetime_seconds: state
+                    .grant
+                    .and_then(|g| g.lifetime)
+                    .map(|d| d.as_secs_f64()),
+            },
+            credential_expires_at: at(tenant.credential_expires),
+            credential_expires_in_seconds: tenant.credential_expires.map(|t| seconds_until(t, now)),
+            endpoints: tenant
+                .endpoints
+                .iter()
+                .zip(state.endpoints.iter())
+                .map(|(endpoint, step)| EndpointView {
+                    name: endpoint.name.clone(),
+                    step: StepView::of(&endpoint.url, step),
+                })
+                .collect(),
+            recent: (depth == Depth::History)
+                .then(|| state.history.iter().rev().cloned().collect()),
+            strip: match depth {
+                Depth::Strip => {
+                    let skip = state.history.len().saturating_sub(STRIP);
+                    state.history.iter().skip(skip).cloned().collect()
+                }
+                _ => Vec::new(),
+            },
+        }
+    }
+
+    /// The lower-case text `?q=` searches: name, labels (`key=value`) and
+    /// the state (machine name and words).
+    pub fn search_text(&self) -> String {
+        let mut text = format!(
+            "{} {} {}",
+            self.name,
+            self.state.as_str(),
+            self.state.text()
+        );
+        for (key, value) in &self.labels {
+            text.push(' ');
+            text.push_str(key);
+            text.push('=');
+            text.push_str(value);
+        }
+        text.to_lowercase()
+    }
+
+    /// True when every whitespace-separated word of `query` occurs in
+    /// [`search_text`](TenantView::search_text), ignoring case.
+    pub fn matches(&self, query: &str) -> bool {
+        let text = self.search_text();
+        query
+            .to_lowercase()
+            .split_whitespace()
+            .all(|word| text.contains(word))
+    }
+}
+
+/// Tenants per state.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Summary {
+    /// Tenants configured.
+    pub tenants: usize,
+    /// Tenants whose state is healthy.
+    pub healthy: usize,
+    /// Tenants in a failing state (every state but pending and healthy).
+    pub failing: usize,
+    /// Tenants without a finished cycle.
+    pub pending: usize,
+    /// Tenants per state (`state` values), every state present.
+    pub by_state: BTreeMap<&'static str, usize>,
+}
+
+impl Summary {
+    /// Counts the views' states.
+    pub fn of(views: &[TenantView]) -> Summary {
+        let mut summary = Summary {
+            tenants: views.len(),
+            by_state: Health::ALL.iter().map(|h| (h.as_str(), 0)).collect(),
+            ..Summary::default()
+        };
+        for view in views {
+            *summary.by_state.entry(view.state.as_str()).or_default() += 1;
+            match view.state {
+                Health::Healthy => summary.healthy += 1,
+                Health::Pending => summary.pending += 1,
+                _ => summary.failing += 1,
+            }
+        }
+        summary
+    }
+}
+
+/// Every tenant's view, failing first, and the counts per state.
+pub fn overview(fleet: &Fleet, now: SystemTime, depth: Depth) -> (Summary, Vec<TenantView>) {
+    let mut views: Vec<TenantView> = fleet
+        .records()
+        .iter()
+        .map(|record| TenantView::of(record, now, depth))
+        .collect();
+    views.sort_by(|a, b| a.state.cmp(&b.state).then_with(|| a.name.cmp(&b.name)));
+    (Summary::of(&views), views)
+}
+
+/// One tenant's view with its whole history.
+pub fn tenant(fleet: &Fleet, name: &str, now: SystemTime) -> Option<TenantView> {
+    fleet
+        .get(name)
+        .map(|record| TenantView::of(&record, now, Depth::History))
+}
+
+/// A URL fit for display: without user name, password, query or fragment
+/// (any of which may carry a credential).
+pub fn public_url(url: &url::Url) -> String {
+    let mut url = url.clone();
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_query(None);
+    url.set_fragment(None);
+    url.to_string()
+}
+
+#[cfg(test)]
+mod tests;
