@@ -98,7 +98,7 @@ impl Scheduler {
         let offsets = start_offsets(&config.tenants);
         for tenant in &config.tenants {
             match self.tasks.get(&tenant.name) {
-                Some(task) if task.tenant.same_settings(tenant) => summary.unchanged += 1,
+                Some(task) if *task.tenant == **tenant => summary.unchanged += 1,
                 Some(_) => {
                     let task = self.tasks.remove(&tenant.name).expect("matched above");
                     self.stop_now(task).await;

@@ -16,7 +16,7 @@ use super::secrets::{SecretFile, SecretSource};
 use super::{
     Config, ConfigError, ConfigProblem, DEFAULT_HISTOGRAM_BUCKETS, DEFAULT_INTERVAL,
     DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_MAX_TOKEN_BODY_BYTES,
-    DEFAULT_TIMEOUT, Endpoint, Expect, HttpProfile, JsonCheck, JsonCondition, Tenant,
+    DEFAULT_TIMEOUT, Endpoint, Expect, HttpProfile, JsonCheck, JsonCondition, Pattern, Tenant,
     TokenSettings, nexthink,
 };
 
@@ -787,7 +787,7 @@ impl TenantCheck<'_> {
                 .size_limit(1 << 20)
                 .build()
             {
-                Ok(re) => Some(re),
+                Ok(re) => Some(Pattern::from(re)),
                 Err(error) => {
                     self.problem(format!("{field}.expect.body_regex"), error.to_string());
                     None
