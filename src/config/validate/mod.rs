@@ -12,7 +12,8 @@
 //!   expires;
 //! - `endpoint`: a tenant's endpoints and their expectations;
 //! - `rules`: the small rules several levels share (names, the minimum
-//!   interval, the timeout-below-interval rule).
+//!   interval, the timeout-below-interval rule);
+//! - `tests`: the loader, case by case.
 
 mod credential;
 mod endpoint;
@@ -20,6 +21,9 @@ mod files;
 mod rules;
 mod targets;
 mod tenant;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
