@@ -123,7 +123,9 @@ impl Scheduler {
         let offsets = start_offsets(&config.tenants);
         for tenant in &config.tenants {
             match self.tasks.get(&tenant.name) {
-                Some(task) if task.record.tenant().same_settings(tenant) => summary.unchanged += 1,
+                // Derived equality: every setting, so a field added later
+                // cannot be forgotten here.
+                Some(task) if **task.record.tenant() == **tenant => summary.unchanged += 1,
                 Some(_) => {
                     let task = self.tasks.remove(&tenant.name).expect("matched above");
                     self.stop_now(task).await;

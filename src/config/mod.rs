@@ -10,6 +10,9 @@ pub mod raw;
 pub mod secrets;
 pub mod validate;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -52,11 +55,18 @@ pub struct Config {
 }
 
 /// One tenant, ready to probe.
-#[derive(Debug)]
+///
+/// Equality is derived, so it covers every field, including any added later:
+/// a reload leaves a tenant's task, cached token and counters alone exactly
+/// when the new tenant compares equal to the running one, and restarts it
+/// otherwise.
+#[derive(Debug, PartialEq)]
 pub struct Tenant {
     /// Unique name; the `tenant` label.
     pub name: String,
-    /// The file that defined it, for messages.
+    /// The file that defined it, for messages. Part of equality on purpose:
+    /// relative secret and CA paths resolve against this file's folder, so a
+    /// tenant moved to another file is restarted.
     pub source: PathBuf,
     /// Labels exported on credprobe_tenant_info.
     pub labels: BTreeMap<String, String>,
@@ -75,24 +85,6 @@ pub struct Tenant {
 }
 
 impl Tenant {
-    /// True when `other` would probe exactly the same way, so a reload can
-    /// leave this tenant's task, cached token and counters alone.
-    pub fn same_settings(&self, other: &Tenant) -> bool {
-        self.name == other.name
-            && self.labels == other.labels
-            && self.interval == other.interval
-            && self.token_reuse == other.token_reuse
-            && self.token.same_as(&other.token)
-            && self.endpoints.len() == other.endpoints.len()
-            && self
-                .endpoints
-                .iter()
-                .zip(&other.endpoints)
-                .all(|(a, b)| a.same_as(b))
-            && self.credential_expires == other.credential_expires
-            && self.http == other.http
-    }
-
     /// The names of this tenant's endpoints, e.g. to delete their series.
     pub fn endpoint_names(&self) -> impl Iterator<Item = &str> {
         self.endpoints.iter().map(|e| e.name.as_str())
@@ -100,7 +92,7 @@ impl Tenant {
 }
 
 /// The token request of a tenant.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub struct TokenSettings {
     /// The token endpoint.
     pub url: url::Url,
@@ -119,20 +111,8 @@ pub struct TokenSettings {
     pub max_body_bytes: usize,
 }
 
-impl TokenSettings {
-    fn same_as(&self, other: &TokenSettings) -> bool {
-        self.url == other.url
-            && self.client_id == other.client_id
-            && self.secret.same_as(&other.secret)
-            && self.client_auth == other.client_auth
-            && self.form == other.form
-            && self.timeout == other.timeout
-            && self.max_body_bytes == other.max_body_bytes
-    }
-}
-
 /// One endpoint of a tenant.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub struct Endpoint {
     /// Unique within the tenant; the `endpoint` label.
     pub name: String,
@@ -154,37 +134,62 @@ pub struct Endpoint {
     pub expect: Expect,
 }
 
-impl Endpoint {
-    fn same_as(&self, other: &Endpoint) -> bool {
-        self.name == other.name
-            && self.url == other.url
-            && self.method == other.method
-            && self.headers == other.headers
-            && self.body == other.body
-            && self.every_cycles == other.every_cycles
-            && self.timeout == other.timeout
-            && self.max_body_bytes == other.max_body_bytes
-            && self.expect == other.expect
-    }
-}
-
 /// What a successful endpoint answer looks like.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub struct Expect {
     /// Accepted status codes; any 2xx when `None`.
     pub status: Option<Vec<u16>>,
     /// A pattern the body must match.
-    pub body_regex: Option<regex::Regex>,
+    pub body_regex: Option<Pattern>,
     /// JSON pointer checks.
     pub json: Vec<JsonCheck>,
 }
 
-impl PartialEq for Expect {
-    fn eq(&self, other: &Expect) -> bool {
-        self.status == other.status
-            && self.body_regex.as_ref().map(regex::Regex::as_str)
-                == other.body_regex.as_ref().map(regex::Regex::as_str)
-            && self.json == other.json
+/// A compiled regular expression that compares by its source text.
+///
+/// [`regex::Regex`] has no `PartialEq`; this newtype gives it one, so the
+/// types holding a pattern (like [`Expect`]) can derive theirs and a reload
+/// sees a changed pattern.
+#[derive(Clone)]
+pub struct Pattern(regex::Regex);
+
+impl Pattern {
+    /// The pattern as written, for messages such as "body does not match".
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// Whether the pattern matches anywhere in `text`.
+    pub fn is_match(&self, text: &str) -> bool {
+        self.0.is_match(text)
+    }
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Pattern) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Pattern {}
+
+impl std::ops::Deref for Pattern {
+    type Target = regex::Regex;
+
+    fn deref(&self) -> &regex::Regex {
+        &self.0
+    }
+}
+
+impl From<regex::Regex> for Pattern {
+    fn from(regex: regex::Regex) -> Pattern {
+        Pattern(regex)
+    }
+}
+
+impl fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Pattern({:?})", self.as_str())
     }
 }
 

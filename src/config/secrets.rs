@@ -28,12 +28,16 @@ impl SecretSource {
             SecretSource::File(file) => file.current().await,
         }
     }
+}
 
-    /// True when both sources are the same file or the same fixed value, so a
-    /// reload can tell an unchanged tenant.
-    pub fn same_as(&self, other: &SecretSource) -> bool {
+/// Two sources are equal when they are the same file or the same fixed value,
+/// so a reload can tell an unchanged tenant. A file compares by path only: its
+/// content is re-read whenever it changes, so a rotated secret needs no
+/// restart. A fixed value is exposed only inside this comparison.
+impl PartialEq for SecretSource {
+    fn eq(&self, other: &SecretSource) -> bool {
         match (self, other) {
-            (SecretSource::File(a), SecretSource::File(b)) => a.path == b.path,
+            (SecretSource::File(a), SecretSource::File(b)) => a == b,
             (SecretSource::Fixed(a), SecretSource::Fixed(b)) => {
                 a.expose_secret() == b.expose_secret()
             }
@@ -61,12 +65,23 @@ impl FileStamp {
 }
 
 /// A secret file with the last value read from it.
+///
+/// Debug shows the path and the cache; [`SecretString`]'s Debug redacts the
+/// value.
 #[derive(Debug)]
 pub struct SecretFile {
     /// The file, as configured.
     path: PathBuf,
     /// The version last read and its value.
     cached: Mutex<(FileStamp, SecretString)>,
+}
+
+/// Two handles on the same path are the same secret file: the cache is what
+/// was last read from it, not part of what was configured.
+impl PartialEq for SecretFile {
+    fn eq(&self, other: &SecretFile) -> bool {
+        self.path == other.path
+    }
 }
 
 /// Why a secret could not be read at load time.

@@ -178,7 +178,7 @@ mod tests {
     fn body_checks() {
         let expect = Expect {
             status: None,
-            body_regex: Some(regex::Regex::new("ok").unwrap()),
+            body_regex: Some(regex::Regex::new("ok").unwrap().into()),
             json: vec![
                 JsonCheck {
                     pointer: "/state".into(),

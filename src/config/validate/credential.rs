@@ -1,0 +1,119 @@
+//! The credential of a tenant: its client id, where its secret comes from
+//! (read now, so a missing secret is a configuration problem), and when it
+//! expires.
+
+use std::time::SystemTime;
+
+use secrecy::SecretString;
+
+use super::LoadOptions;
+use super::tenant::TenantCheck;
+use crate::config::raw::RawTenant;
+use crate::config::secrets::{SecretFile, SecretSource};
+
+impl TenantCheck<'_> {
+    /// The client id, trimmed; required.
+    pub(super) fn client_id(&mut self, raw: &RawTenant) -> String {
+        match raw.client_id.as_deref().map(str::trim) {
+            Some(id) if !id.is_empty() => id.to_owned(),
+            _ => {
+                self.problem("client_id", "required");
+                String::new()
+            }
+        }
+    }
+
+    /// Exactly one of a file (relative to the defining file's folder), an
+    /// environment variable or an inline value, read and non-empty.
+    pub(super) fn secret(
+        &mut self,
+        raw: &RawTenant,
+        options: &LoadOptions,
+    ) -> Option<SecretSource> {
+        let given = [
+            raw.client_secret_file.is_some(),
+            raw.client_secret_env.is_some(),
+            raw.client_secret.is_some(),
+        ]
+        .iter()
+        .filter(|g| **g)
+        .count();
+        if given != 1 {
+            self.problem(
+                "client_secret_file",
+                "exactly one of client_secret_file, client_secret_env or client_secret is required",
+            );
+            return None;
+        }
+        if let Some(path) = &raw.client_secret_file {
+            let path = self.base_dir.join(path);
+            return match SecretFile::open(&path) {
+                Ok(file) => Some(SecretSource::File(file)),
+                Err(error) => {
+                    self.problem("client_secret_file", error.to_string());
+                    None
+                }
+            };
+        }
+        if let Some(var) = &raw.client_secret_env {
+            return self.secret_from_env(var);
+        }
+        let inline = raw.client_secret.as_deref().unwrap_or_default();
+        if inline.trim().is_empty() {
+            self.problem("client_secret", "is empty");
+            return None;
+        }
+        if options.warn_inline_secrets {
+            tracing::warn!(
+                file = %self.file.display(),
+                tenant = self.tenant,
+                "client_secret is written inline in the configuration; prefer client_secret_file or client_secret_env"
+            );
+        }
+        Some(SecretSource::Fixed(SecretString::from(inline.to_owned())))
+    }
+
+    fn secret_from_env(&mut self, var: &str) -> Option<SecretSource> {
+        match std::env::var(var) {
+            Ok(value) if !value.trim().is_empty() => {
+                Some(SecretSource::Fixed(SecretString::from(value)))
+            }
+            Ok(_) => {
+                self.problem(
+                    "client_secret_env",
+                    format!("environment variable {var} is empty"),
+                );
+                None
+            }
+            Err(_) => {
+                self.problem(
+                    "client_secret_env",
+                    format!("environment variable {var} is not set"),
+                );
+                None
+            }
+        }
+    }
+
+    /// When the client secret expires, if configured.
+    pub(super) fn credential_expires(&mut self, raw: &RawTenant) -> Option<SystemTime> {
+        let text = raw.credential_expires.as_deref()?;
+        let time = parse_date(text);
+        if time.is_none() {
+            self.problem(
+                "credential_expires",
+                format!("{text:?} is not a date (YYYY-MM-DD) or RFC 3339 time"),
+            );
+        }
+        time
+    }
+}
+
+/// `2027-06-30` (midnight UTC, the start of that day) or an RFC 3339 time.
+fn parse_date(text: &str) -> Option<SystemTime> {
+    let text = text.trim();
+    if text.len() == 10 {
+        return humantime::parse_rfc3339(&format!("{text}T00:00:00Z")).ok();
+    }
+    humantime::parse_rfc3339_weak(text).ok()
+}

@@ -1,0 +1,47 @@
+//! Rules that more than one level of the configuration applies, each written
+//! once so the levels cannot drift apart.
+
+use std::time::Duration;
+
+use super::MIN_INTERVAL;
+
+/// An interval must be at least [`MIN_INTERVAL`].
+pub(super) fn check_interval(interval: Duration) -> Result<(), String> {
+    if interval < MIN_INTERVAL {
+        return Err(format!(
+            "must be at least {}",
+            humantime::format_duration(MIN_INTERVAL)
+        ));
+    }
+    Ok(())
+}
+
+/// A request must end before the next cycle starts: every timeout (defaults,
+/// tenant, endpoint) is above 0 and below the interval it runs in, which
+/// the message calls `interval_name`.
+pub(super) fn check_timeout(
+    timeout: Duration,
+    interval: Duration,
+    interval_name: &str,
+) -> Result<(), String> {
+    if timeout.is_zero() || timeout >= interval {
+        return Err(format!(
+            "must be above 0 and below the {interval_name} ({})",
+            humantime::format_duration(interval)
+        ));
+    }
+    Ok(())
+}
+
+/// Tenant and endpoint names become the `tenant` and `endpoint` label
+/// values, so they keep to a short, plain alphabet.
+pub(super) fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// The message for a name [`valid_name`] refuses.
+pub(super) const NAME_RULE: &str = "must be 1 to 128 letters, digits, '.', '_' or '-'";

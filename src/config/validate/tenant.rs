@@ -1,0 +1,198 @@
+//! One tenant: the check that reports each problem with the tenant's file
+//! and name, and the pieces of a tenant that are its own (identity and
+//! labels, timing, the token request's form). Targets, credential and
+//! endpoints have their own files.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::rules::{NAME_RULE, check_interval, check_timeout, valid_name};
+use super::targets::Targets;
+use super::{LoadOptions, Problems};
+use crate::config::raw::{RawDefaults, RawTenant};
+use crate::config::{
+    DEFAULT_INTERVAL, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_TOKEN_BODY_BYTES, DEFAULT_TIMEOUT,
+    Tenant, TokenSettings,
+};
+
+/// Label names a tenant's `labels:` may not use on credprobe_tenant_info:
+/// `tenant` is set by credprobe, Prometheus renames `job` and `instance` to
+/// `exported_*` on scrape, and `le` and `quantile` belong to histograms and
+/// summaries (promtool rejects them elsewhere).
+const RESERVED_LABELS: [&str; 5] = ["tenant", "job", "instance", "le", "quantile"];
+
+/// Validation of one tenant, with where its problems go.
+pub(super) struct TenantCheck<'a> {
+    /// The file that defines the tenant.
+    pub(super) file: &'a Path,
+    /// The tenant's name as written.
+    pub(super) tenant: &'a str,
+    /// Where problems are collected.
+    pub(super) problems: &'a mut Problems,
+    /// The defining file's folder: relative secret and CA paths resolve
+    /// against it, so a tenant file can name files beside it.
+    pub(super) base_dir: &'a Path,
+}
+
+/// A tenant's time and size limits, resolved against `defaults:`; its
+/// endpoints inherit them.
+pub(super) struct Timing {
+    /// Time between two cycles.
+    pub(super) interval: Duration,
+    /// Bound on one request.
+    pub(super) timeout: Duration,
+    /// Largest endpoint response body read.
+    pub(super) max_body_bytes: usize,
+    /// Largest token response body read.
+    pub(super) max_token_body_bytes: usize,
+}
+
+impl TenantCheck<'_> {
+    /// Records a problem of this tenant at `field`.
+    pub(super) fn problem(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.problems
+            .push(self.file, Some(self.tenant), field, message);
+    }
+
+    /// Checks every part of the tenant, reporting all problems; the tenant
+    /// is built only when none were found.
+    pub(super) fn tenant(
+        &mut self,
+        raw: &RawTenant,
+        defaults: &RawDefaults,
+        options: &LoadOptions,
+    ) -> Option<Tenant> {
+        let before = self.problems.count();
+        self.identity(raw);
+        let timing = self.timing(raw, defaults);
+        let targets = self.targets(raw);
+        let client_id = self.client_id(raw);
+        let secret = self.secret(raw, options);
+        let form = self.token_form(raw, &targets);
+        let credential_expires = self.credential_expires(raw);
+        let http = self.http_profile(raw);
+        let endpoints = self.endpoints(raw, &targets, &timing);
+
+        if self.problems.count() > before {
+            return None;
+        }
+        Some(Tenant {
+            name: raw.name.clone(),
+            source: self.file.to_owned(),
+            labels: raw.labels.clone(),
+            interval: timing.interval,
+            token_reuse: raw.token_reuse.or(defaults.token_reuse).unwrap_or_default(),
+            token: TokenSettings {
+                url: targets.token_url?,
+                client_id,
+                secret: secret?,
+                client_auth: raw.client_auth.unwrap_or_default(),
+                form,
+                timeout: timing.timeout,
+                max_body_bytes: timing.max_token_body_bytes,
+            },
+            endpoints,
+            credential_expires,
+            http,
+        })
+    }
+
+    /// The name and the label names, both of which end up in series.
+    fn identity(&mut self, raw: &RawTenant) {
+        if !valid_name(&raw.name) {
+            self.problem("name", NAME_RULE);
+        }
+        for key in raw.labels.keys() {
+            if !valid_label_name(key) || RESERVED_LABELS.contains(&key.as_str()) {
+                self.problem(
+                    format!("labels.{key}"),
+                    "label names must match [a-zA-Z_][a-zA-Z0-9_]*, not start with __, and not be \
+                     `tenant`, `job`, `instance`, `le` or `quantile`",
+                );
+            }
+        }
+    }
+
+    /// Interval, timeout and body limits. Interval and timeout are checked
+    /// here only when the tenant sets one of them: otherwise they are the
+    /// defaults, whose problems are reported once, for the main file.
+    fn timing(&mut self, raw: &RawTenant, defaults: &RawDefaults) -> Timing {
+        let interval = raw
+            .interval
+            .or(defaults.interval)
+            .unwrap_or(DEFAULT_INTERVAL);
+        let timeout = raw.timeout.or(defaults.timeout).unwrap_or(DEFAULT_TIMEOUT);
+        if raw.interval.is_some()
+            && let Err(message) = check_interval(interval)
+        {
+            self.problem("interval", message);
+        }
+        if (raw.interval.is_some() || raw.timeout.is_some())
+            && let Err(message) = check_timeout(timeout, interval, "interval")
+        {
+            self.problem("timeout", message);
+        }
+        let max_body_bytes = self.byte_limit(
+            "max_body_bytes",
+            raw.max_body_bytes.or(defaults.max_body_bytes),
+            DEFAULT_MAX_BODY_BYTES,
+        );
+        let max_token_body_bytes = self.byte_limit(
+            "max_token_body_bytes",
+            raw.max_token_body_bytes.or(defaults.max_token_body_bytes),
+            DEFAULT_MAX_TOKEN_BODY_BYTES,
+        );
+        Timing {
+            interval,
+            timeout,
+            max_body_bytes,
+            max_token_body_bytes,
+        }
+    }
+
+    /// A body size limit: `value` if set and above 0, else `default`.
+    pub(super) fn byte_limit(&mut self, field: &str, value: Option<u64>, default: usize) -> usize {
+        match value {
+            Some(0) => {
+                self.problem(field, "must be above 0");
+                default
+            }
+            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            None => default,
+        }
+    }
+
+    /// The token request's form fields: the preset's (or plain
+    /// `grant_type=client_credentials`), `scopes:` replacing any preset
+    /// scope, then `params:`, which may not set what credprobe sets.
+    fn token_form(&mut self, raw: &RawTenant, targets: &Targets) -> Vec<(String, String)> {
+        let mut form: Vec<(String, String)> = match &targets.preset {
+            Some(p) => p.form.clone(),
+            None => vec![("grant_type".into(), "client_credentials".into())],
+        };
+        if let Some(scopes) = &raw.scopes {
+            form.retain(|(k, _)| k != "scope");
+            if !scopes.is_empty() {
+                form.push(("scope".into(), scopes.join(" ")));
+            }
+        }
+        for (key, value) in &raw.params {
+            if ["grant_type", "client_id", "client_secret", "scope"].contains(&key.as_str()) {
+                self.problem(
+                    format!("params.{key}"),
+                    "set by credprobe (use scopes: for scope, client_auth: for the credential)",
+                );
+            }
+            form.push((key.clone(), value.clone()));
+        }
+        form
+    }
+}
+
+/// A Prometheus label name that is not reserved for Prometheus itself.
+fn valid_label_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !name.starts_with("__")
+}
