@@ -352,70 +352,39 @@ mod tests {
 
     #[test]
     fn token_statuses() {
-        assert_eq!(TokenResult::from_status(200, None), TokenResult::Success);
-        assert_eq!(
-            TokenResult::from_status(401, None),
-            TokenResult::CredentialsRejected
-        );
-        for error in ["invalid_client", "unauthorized_client", "invalid_grant"] {
-            assert_eq!(
-                TokenResult::from_status(400, Some(error)),
-                TokenResult::CredentialsRejected
-            );
+        use TokenResult as T;
+        for (status, error, class) in [
+            (200, None, T::Success),
+            (401, None, T::CredentialsRejected),
+            (400, Some("invalid_client"), T::CredentialsRejected),
+            (400, Some("unauthorized_client"), T::CredentialsRejected),
+            (400, Some("invalid_grant"), T::CredentialsRejected),
+            (400, Some("invalid_scope"), T::ClientError),
+            (400, None, T::ClientError),
+            (403, None, T::Forbidden),
+            (429, None, T::RateLimited),
+            (503, None, T::ServerError),
+            (302, None, T::InvalidResponse),
+        ] {
+            assert_eq!(T::from_status(status, error), class, "{status} {error:?}");
         }
-        assert_eq!(
-            TokenResult::from_status(400, Some("invalid_scope")),
-            TokenResult::ClientError
-        );
-        assert_eq!(
-            TokenResult::from_status(400, None),
-            TokenResult::ClientError
-        );
-        assert_eq!(TokenResult::from_status(403, None), TokenResult::Forbidden);
-        assert_eq!(
-            TokenResult::from_status(429, None),
-            TokenResult::RateLimited
-        );
-        assert_eq!(
-            TokenResult::from_status(503, None),
-            TokenResult::ServerError
-        );
-        assert_eq!(
-            TokenResult::from_status(302, None),
-            TokenResult::InvalidResponse
-        );
     }
 
     #[test]
     fn endpoint_statuses() {
-        assert_eq!(
-            EndpointResult::from_unexpected_status(401),
-            EndpointResult::Unauthorized
-        );
-        assert_eq!(
-            EndpointResult::from_unexpected_status(403),
-            EndpointResult::Forbidden
-        );
-        assert_eq!(
-            EndpointResult::from_unexpected_status(404),
-            EndpointResult::NotFound
-        );
-        assert_eq!(
-            EndpointResult::from_unexpected_status(409),
-            EndpointResult::ClientError
-        );
-        assert_eq!(
-            EndpointResult::from_unexpected_status(502),
-            EndpointResult::ServerError
-        );
-        assert_eq!(
-            EndpointResult::from_unexpected_status(204),
-            EndpointResult::UnexpectedStatus
-        );
-        assert_eq!(
-            EndpointResult::from_unexpected_status(301),
-            EndpointResult::UnexpectedStatus
-        );
+        use EndpointResult as E;
+        for (status, class) in [
+            (401, E::Unauthorized),
+            (403, E::Forbidden),
+            (404, E::NotFound),
+            (409, E::ClientError),
+            (429, E::RateLimited),
+            (502, E::ServerError),
+            (204, E::UnexpectedStatus),
+            (301, E::UnexpectedStatus),
+        ] {
+            assert_eq!(E::from_unexpected_status(status), class, "{status}");
+        }
     }
 
     fn classes_are_complete<R: ResultClass>() {

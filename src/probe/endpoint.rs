@@ -135,13 +135,7 @@ mod tests {
     use crate::config::JsonCheck;
 
     fn answer(status: u16, body: &str) -> Answer {
-        Answer {
-            status,
-            headers: Default::default(),
-            body: body.as_bytes().to_vec(),
-            over_limit: false,
-            certificate: None,
-        }
+        Answer::of(status, body)
     }
 
     #[test]

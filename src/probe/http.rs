@@ -56,6 +56,20 @@ pub struct Answer {
     pub certificate: Option<CertificateSeen>,
 }
 
+#[cfg(test)]
+impl Answer {
+    /// A plain answer for unit tests of the classifiers.
+    pub(crate) fn of(status: u16, body: &str) -> Answer {
+        Answer {
+            status,
+            headers: HeaderMap::new(),
+            body: body.as_bytes().to_vec(),
+            over_limit: false,
+            certificate: None,
+        }
+    }
+}
+
 /// One request's outcome and how long it took.
 #[derive(Debug)]
 pub struct Exchange {

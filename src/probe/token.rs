@@ -244,13 +244,7 @@ mod tests {
     use super::*;
 
     fn answer(status: u16, body: &str) -> Answer {
-        Answer {
-            status,
-            headers: Default::default(),
-            body: body.as_bytes().to_vec(),
-            over_limit: false,
-            certificate: None,
-        }
+        Answer::of(status, body)
     }
 
     fn jwt(claims: &str) -> String {
