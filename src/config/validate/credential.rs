@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use secrecy::SecretString;
 
 use super::LoadOptions;
-use super::tenant::TenantCheck;
+use super::check::TenantCheck;
 use crate::config::raw::RawTenant;
 use crate::config::secrets::{SecretFile, SecretSource};
 

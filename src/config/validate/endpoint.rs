@@ -7,9 +7,9 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
+use super::check::{TenantCheck, Timing};
 use super::rules::{NAME_RULE, check_timeout, valid_name};
 use super::targets::{Targets, join};
-use super::tenant::{TenantCheck, Timing};
 use crate::config::raw::{RawEndpoint, RawExpect, RawTenant};
 use crate::config::{Endpoint, Expect, JsonCheck, JsonCondition, Pattern, nexthink};
 

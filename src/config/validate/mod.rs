@@ -5,6 +5,8 @@
 //!   (`defaults`, `max_concurrent_requests`, `histogram_buckets`), unique
 //!   tenant names, and the assembled [`Config`];
 //! - `files`: the tenant files matched by `tenant_files`;
+//! - `check`: where one tenant's problems go, and what its endpoints
+//!   inherit;
 //! - `tenant`: one tenant: identity, labels, timing, token form;
 //! - `targets`: where a tenant's requests go: URLs, the Nexthink preset,
 //!   proxy and CA;
@@ -15,6 +17,7 @@
 //!   interval, the timeout-below-interval rule);
 //! - `tests`: the loader, case by case.
 
+mod check;
 mod credential;
 mod endpoint;
 mod files;
@@ -25,7 +28,7 @@ mod tenant;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,7 +38,7 @@ use super::{
     Config, ConfigError, ConfigProblem, DEFAULT_HISTOGRAM_BUCKETS, DEFAULT_INTERVAL,
     DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_TIMEOUT, Tenant,
 };
-use tenant::TenantCheck;
+use check::TenantCheck;
 
 /// The shortest interval accepted: probing faster than this is abuse of the
 /// upstream, not monitoring.
@@ -228,11 +231,4 @@ fn tenants(
     }
     tenants.sort_by(|a, b| a.name.cmp(&b.name));
     tenants
-}
-
-/// Every label key any tenant sets, sorted: the label names of
-/// credprobe_tenant_info.
-pub fn label_keys(tenants: &[Arc<Tenant>]) -> Vec<String> {
-    let keys: BTreeSet<&String> = tenants.iter().flat_map(|t| t.labels.keys()).collect();
-    keys.into_iter().cloned().collect()
 }

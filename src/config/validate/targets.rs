@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use url::Url;
 
-use super::tenant::TenantCheck;
+use super::check::TenantCheck;
 use crate::config::HttpProfile;
 use crate::config::nexthink::{self, NexthinkTargets, PresetError};
 use crate::config::raw::RawTenant;

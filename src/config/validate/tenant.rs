@@ -1,14 +1,12 @@
-//! One tenant: the check that reports each problem with the tenant's file
-//! and name, and the pieces of a tenant that are its own (identity and
-//! labels, timing, the token request's form). Targets, credential and
-//! endpoints have their own files.
+//! One tenant: the check of every part in order, and the pieces of a
+//! tenant that are its own (identity and labels, timing, the token
+//! request's form). Targets, credential and endpoints have their own
+//! files; [`super::check`] is where their problems go.
 
-use std::path::Path;
-use std::time::Duration;
-
+use super::LoadOptions;
+use super::check::{TenantCheck, Timing};
 use super::rules::{NAME_RULE, check_interval, check_timeout, valid_name};
 use super::targets::Targets;
-use super::{LoadOptions, Problems};
 use crate::config::raw::{RawDefaults, RawTenant};
 use crate::config::{
     DEFAULT_INTERVAL, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_TOKEN_BODY_BYTES, DEFAULT_TIMEOUT,
@@ -21,39 +19,7 @@ use crate::config::{
 /// summaries (promtool rejects them elsewhere).
 const RESERVED_LABELS: [&str; 5] = ["tenant", "job", "instance", "le", "quantile"];
 
-/// Validation of one tenant, with where its problems go.
-pub(super) struct TenantCheck<'a> {
-    /// The file that defines the tenant.
-    pub(super) file: &'a Path,
-    /// The tenant's name as written.
-    pub(super) tenant: &'a str,
-    /// Where problems are collected.
-    pub(super) problems: &'a mut Problems,
-    /// The defining file's folder: relative secret and CA paths resolve
-    /// against it, so a tenant file can name files beside it.
-    pub(super) base_dir: &'a Path,
-}
-
-/// A tenant's time and size limits, resolved against `defaults:`; its
-/// endpoints inherit them.
-pub(super) struct Timing {
-    /// Time between two cycles.
-    pub(super) interval: Duration,
-    /// Bound on one request.
-    pub(super) timeout: Duration,
-    /// Largest endpoint response body read.
-    pub(super) max_body_bytes: usize,
-    /// Largest token response body read.
-    pub(super) max_token_body_bytes: usize,
-}
-
 impl TenantCheck<'_> {
-    /// Records a problem of this tenant at `field`.
-    pub(super) fn problem(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.problems
-            .push(self.file, Some(self.tenant), field, message);
-    }
-
     /// Checks every part of the tenant, reporting all problems; the tenant
     /// is built only when none were found.
     pub(super) fn tenant(

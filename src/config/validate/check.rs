@@ -1,0 +1,42 @@
+//! The context of one tenant's validation: where its problems go (with
+//! the tenant's file and name) and what its endpoints inherit. The checks
+//! of each part (`tenant`, `targets`, `credential`, `endpoint`) extend it.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::Problems;
+
+/// Validation of one tenant, with where its problems go.
+pub(super) struct TenantCheck<'a> {
+    /// The file that defines the tenant.
+    pub(super) file: &'a Path,
+    /// The tenant's name as written.
+    pub(super) tenant: &'a str,
+    /// Where problems are collected.
+    pub(super) problems: &'a mut Problems,
+    /// The defining file's folder: relative secret and CA paths resolve
+    /// against it, so a tenant file can name files beside it.
+    pub(super) base_dir: &'a Path,
+}
+
+/// A tenant's time and size limits, resolved against `defaults:`; its
+/// endpoints inherit them.
+pub(super) struct Timing {
+    /// Time between two cycles.
+    pub(super) interval: Duration,
+    /// Bound on one request.
+    pub(super) timeout: Duration,
+    /// Largest endpoint response body read.
+    pub(super) max_body_bytes: usize,
+    /// Largest token response body read.
+    pub(super) max_token_body_bytes: usize,
+}
+
+impl TenantCheck<'_> {
+    /// Records a problem of this tenant at `field`.
+    pub(super) fn problem(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.problems
+            .push(self.file, Some(self.tenant), field, message);
+    }
+}
