@@ -97,7 +97,7 @@ pub fn describe(view: &TenantView, now: SystemTime) -> String {
             detail(token.step.detail.as_deref()),
             millis(token.step.latency_seconds).replacen(" in ", " after ", 1)
         )),
-        None => parts.push("token not requested (host asked to wait)".to_owned()),
+        None => parts.push("token not requested (the cached token is still valid)".to_owned()),
     }
     for endpoint in &view.endpoints {
         let step = &endpoint.step;

@@ -18,6 +18,9 @@ pub trait ResultClass: Copy + Eq + fmt::Debug + serde::Serialize + Send + Sync +
     const ALL: &'static [Self];
     /// The class of a step that did what it should.
     const SUCCESS: Self;
+    /// The class of a request not sent because its scope is backing off
+    /// after a 429 with Retry-After.
+    const BACKED_OFF: Self;
     /// Result counters, one per class: `[u64; ALL.len()]`, kept inline in
     /// the tenant's record instead of behind a pointer.
     type Counts: Default + Clone + AsRef<[u64]> + AsMut<[u64]> + Send + fmt::Debug;
@@ -34,6 +37,11 @@ pub trait ResultClass: Copy + Eq + fmt::Debug + serde::Serialize + Send + Sync +
     /// True for [`ResultClass::SUCCESS`].
     fn is_success(self) -> bool {
         self == Self::SUCCESS
+    }
+
+    /// True for [`ResultClass::BACKED_OFF`].
+    fn is_backed_off(self) -> bool {
+        self == Self::BACKED_OFF
     }
 }
 
@@ -103,6 +111,9 @@ pub enum TokenResult {
     TlsError,
     /// A 2xx (or a redirect) that is not a usable token response.
     InvalidResponse,
+    /// Not sent: this credential at this token endpoint is backing off
+    /// after a 429 with Retry-After.
+    BackedOff,
 }
 
 impl ResultClass for TokenResult {
@@ -118,9 +129,11 @@ impl ResultClass for TokenResult {
         TokenResult::ConnectError,
         TokenResult::TlsError,
         TokenResult::InvalidResponse,
+        TokenResult::BackedOff,
     ];
     const SUCCESS: TokenResult = TokenResult::Success;
-    type Counts = [u64; 11];
+    const BACKED_OFF: TokenResult = TokenResult::BackedOff;
+    type Counts = [u64; 12];
 
     fn as_str(self) -> &'static str {
         match self {
@@ -135,6 +148,7 @@ impl ResultClass for TokenResult {
             TokenResult::ConnectError => "connect_error",
             TokenResult::TlsError => "tls_error",
             TokenResult::InvalidResponse => "invalid_response",
+            TokenResult::BackedOff => "backed_off",
         }
     }
 
@@ -213,6 +227,9 @@ pub enum EndpointResult {
     ValidationFailed,
     /// No valid token to send, so the call was not made.
     NoToken,
+    /// Not sent: this tenant is backing off this origin after a 429 with
+    /// Retry-After.
+    BackedOff,
 }
 
 impl ResultClass for EndpointResult {
@@ -231,9 +248,11 @@ impl ResultClass for EndpointResult {
         EndpointResult::UnexpectedStatus,
         EndpointResult::ValidationFailed,
         EndpointResult::NoToken,
+        EndpointResult::BackedOff,
     ];
     const SUCCESS: EndpointResult = EndpointResult::Success;
-    type Counts = [u64; 14];
+    const BACKED_OFF: EndpointResult = EndpointResult::BackedOff;
+    type Counts = [u64; 15];
 
     fn as_str(self) -> &'static str {
         match self {
@@ -251,6 +270,7 @@ impl ResultClass for EndpointResult {
             EndpointResult::UnexpectedStatus => "unexpected_status",
             EndpointResult::ValidationFailed => "validation_failed",
             EndpointResult::NoToken => "no_token",
+            EndpointResult::BackedOff => "backed_off",
         }
     }
 

@@ -1,31 +1,26 @@
 //! Endpoint calls: send the configured request with the bearer token and
 //! check the answer against the endpoint's expectations.
 
-use std::time::Duration;
-
 use secrecy::ExposeSecret;
 
 use super::classify::EndpointResult;
-use super::http::{Answer, NotSent, Role, Transport};
+use super::http::{Answer, NotSent, Pacing, Role, Transport};
 use super::outcome::Outcome;
 use super::token::IssuedToken;
 use crate::config::{Endpoint, Expect, JsonCondition, Tenant};
 
-/// Calls `endpoint` with `token`. `None` when the host's Retry-After
-/// outlasts `max_wait`, so nothing was sent.
+/// Calls `endpoint` with `token`: `no_token` without one, `backed_off`
+/// without sending when the tenant's back-off on the endpoint's origin
+/// outlasts `pacing.max_wait`.
 pub async fn call(
     transport: &Transport,
     tenant: &Tenant,
     endpoint: &Endpoint,
     token: Option<&IssuedToken>,
-    max_wait: Duration,
-) -> Option<Outcome<EndpointResult>> {
+    pacing: &Pacing,
+) -> Outcome<EndpointResult> {
     let Some(token) = token else {
-        return Some(Outcome::failed(
-            EndpointResult::NoToken,
-            None,
-            "no valid token to send",
-        ));
+        return Outcome::failed(EndpointResult::NoToken, None, "no valid token to send");
     };
     let builder = match transport.request(
         &tenant.http,
@@ -34,7 +29,7 @@ pub async fn call(
         endpoint.url.clone(),
     ) {
         Ok(builder) => builder,
-        Err(detail) => return Some(Outcome::failed(EndpointResult::ConnectError, None, detail)),
+        Err(detail) => return Outcome::failed(EndpointResult::ConnectError, None, detail),
     };
     let mut builder = builder
         .headers(endpoint.headers.clone())
@@ -43,16 +38,13 @@ pub async fn call(
         builder = builder.body(body.clone());
     }
     let exchange = match transport
-        .send(builder, endpoint.timeout, endpoint.max_body_bytes, max_wait)
+        .send(builder, endpoint.timeout, endpoint.max_body_bytes, pacing)
         .await
     {
         Ok(exchange) => exchange,
-        Err(NotSent::BackedOff(_)) => {
-            tracing::debug!(tenant = %tenant.name, endpoint = %endpoint.name, "API host asked to wait (Retry-After); call skipped this cycle");
-            return None;
-        }
+        Err(NotSent::BackedOff(wait)) => return Outcome::backed_off(wait),
     };
-    Some(match exchange.answer {
+    match exchange.answer {
         Ok(answer) => {
             let (result, detail) = judge(&endpoint.expect, &answer);
             Outcome {
@@ -67,7 +59,7 @@ pub async fn call(
             latency: Some(exchange.latency),
             ..Outcome::failed(failure.into(), None, detail)
         },
-    })
+    }
 }
 
 /// Checks status, then body, against the expectations.

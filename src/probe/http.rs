@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use reqwest::header::HeaderMap;
 use tokio::sync::Semaphore;
 
-use super::backoff::Backoff;
+use super::backoff::{Backoff, BackoffScope};
 use super::classify::TransportFailure;
 use super::tls::CertificateSeen;
 use crate::config::HttpProfile;
@@ -37,7 +37,8 @@ pub struct Transport {
     clients: Mutex<HashMap<(HttpProfile, Role), reqwest::Client>>,
     /// The global cap on requests in flight.
     in_flight: Semaphore,
-    /// Hosts that answered 429 with Retry-After.
+    /// Scopes (a credential at a token endpoint, a tenant on an origin)
+    /// that were answered 429 with Retry-After.
     pub backoff: Backoff,
 }
 
@@ -82,8 +83,22 @@ pub struct Exchange {
 /// Why a request was not sent at all.
 #[derive(Debug, Clone, Copy)]
 pub enum NotSent {
-    /// The host's Retry-After lasts longer than the caller will wait.
+    /// The scope's Retry-After lasts longer than the caller will wait; the
+    /// time still to wait.
     BackedOff(Duration),
+}
+
+/// How a request deals with rate limits.
+#[derive(Debug, Clone)]
+pub struct Pacing {
+    /// What a 429 answer to this request backs off.
+    pub scope: BackoffScope,
+    /// The longest wait for a back-off to end before the request is
+    /// skipped instead.
+    pub max_wait: Duration,
+    /// The longest back-off a Retry-After may impose (see
+    /// [`super::backoff::cap_for`]).
+    pub cap: Duration,
 }
 
 impl Transport {
@@ -143,15 +158,16 @@ impl Transport {
         self.clients.lock().expect("client cache poisoned").len()
     }
 
-    /// Sends one request: waits out a back-off shorter than `max_wait`, takes
-    /// a slot under the in-flight cap, bounds the whole exchange by
-    /// `timeout`, reads at most `body_limit` bytes, and notes Retry-After.
+    /// Sends one request: waits out a back-off of its scope shorter than
+    /// `pacing.max_wait` (a longer one skips it), takes a slot under the
+    /// in-flight cap, bounds the whole exchange by `timeout`, reads at most
+    /// `body_limit` bytes, and notes a 429's Retry-After for its scope.
     pub async fn send(
         &self,
         request: reqwest::RequestBuilder,
         timeout: Duration,
         body_limit: usize,
-        max_wait: Duration,
+        pacing: &Pacing,
     ) -> Result<Exchange, NotSent> {
         let (client, request) = request.build_split();
         let request = match request {
@@ -163,13 +179,12 @@ impl Transport {
                 });
             }
         };
-        if let Some(wait) = self.backoff.remaining(request.url()) {
-            if wait > max_wait {
+        if let Some(wait) = self.backoff.remaining(&pacing.scope) {
+            if wait > pacing.max_wait {
                 return Err(NotSent::BackedOff(wait));
             }
             tokio::time::sleep(wait).await;
         }
-        let url = request.url().clone();
         let _permit = self
             .in_flight
             .acquire()
@@ -191,7 +206,8 @@ impl Transport {
         if let Ok(answer) = &answer
             && answer.status == 429
         {
-            self.backoff.note_retry_after(&url, &answer.headers);
+            self.backoff
+                .note_retry_after(pacing.scope.clone(), &answer.headers, pacing.cap);
         }
         Ok(Exchange { latency, answer })
     }

@@ -6,7 +6,8 @@
 //! - [`endpoint`]: endpoint calls and body expectations.
 //! - [`classify`]: the closed result classes.
 //! - [`outcome`]: the one outcome type of every step.
-//! - [`backoff`]: Retry-After per host.
+//! - [`backoff`]: Retry-After, per credential at a token endpoint and per
+//!   tenant on an API origin.
 //! - [`tls`]: leaf certificate expiry.
 
 pub mod backoff;
@@ -20,7 +21,9 @@ pub mod token;
 use std::time::SystemTime;
 
 pub use classify::{EndpointResult, ResultClass, StepResult, TokenResult};
-pub use http::Transport;
+pub use http::{Pacing, Transport};
+
+use backoff::BackoffScope;
 pub use outcome::{Grant, Outcome};
 pub use token::IssuedToken;
 
@@ -69,6 +72,7 @@ pub async fn run_cycle(
 ) -> CycleReport {
     // Waiting out a Retry-After is worth it only if the cycle still fits.
     let max_wait = tenant.interval.saturating_sub(tenant.token.timeout) / 2;
+    let cap = backoff::cap_for(tenant.interval);
     let now = SystemTime::now();
     let needs_token = match (tenant.token_reuse, &state.token) {
         (TokenReuse::Never, _) | (TokenReuse::UntilExpiry, None) => true,
@@ -79,9 +83,13 @@ pub async fn run_cycle(
         }
     };
     let mut report = CycleReport::default();
-    if needs_token
-        && let Some((outcome, fresh)) = token::request_token(transport, tenant, max_wait).await
-    {
+    if needs_token {
+        let pacing = Pacing {
+            scope: BackoffScope::token(&tenant.token.url, &tenant.token.client_id),
+            max_wait,
+            cap,
+        };
+        let (outcome, fresh) = token::request_token(transport, tenant, &pacing).await;
         if let Some(fresh) = fresh {
             report.grant = Some(fresh.grant());
             state.token = Some(fresh);
@@ -101,9 +109,13 @@ pub async fn run_cycle(
         {
             continue;
         }
-        if let Some(outcome) = endpoint::call(transport, tenant, endpoint, valid, max_wait).await {
-            report.endpoints.push((index, outcome));
-        }
+        let pacing = Pacing {
+            scope: BackoffScope::api(&tenant.name, &endpoint.url),
+            max_wait,
+            cap,
+        };
+        let outcome = endpoint::call(transport, tenant, endpoint, valid, &pacing).await;
+        report.endpoints.push((index, outcome));
     }
     state.cycles += 1;
     report

@@ -35,6 +35,20 @@ impl<R: ResultClass> Outcome<R> {
         }
     }
 
+    /// A request not sent because its scope backs off after a 429, for
+    /// `remaining` more.
+    pub fn backed_off(remaining: Duration) -> Outcome<R> {
+        let remaining = Duration::from_secs(remaining.as_secs_f64().ceil() as u64);
+        Outcome::failed(
+            R::BACKED_OFF,
+            None,
+            format!(
+                "not sent: backing off after HTTP 429 (Retry-After), {} left",
+                humantime::format_duration(remaining)
+            ),
+        )
+    }
+
     /// True when the step succeeded.
     pub fn ok(&self) -> bool {
         self.result.is_success()

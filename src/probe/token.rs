@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use super::classify::TokenResult;
-use super::http::{Answer, NotSent, Role, Transport};
+use super::http::{Answer, NotSent, Pacing, Role, Transport};
 use super::outcome::{Grant, Outcome};
 use crate::config::{ClientAuth, Tenant};
 
@@ -45,13 +45,14 @@ impl IssuedToken {
 /// A token request's outcome, and the token when one came back.
 pub type TokenAttempt = (Outcome<TokenResult>, Option<IssuedToken>);
 
-/// Requests a fresh token for `tenant`. `None` when the token host's
-/// Retry-After outlasts `max_wait`, so nothing was sent.
+/// Requests a fresh token for `tenant`; `backed_off` without sending when
+/// this credential's back-off at this token endpoint outlasts
+/// `pacing.max_wait`.
 pub async fn request_token(
     transport: &Transport,
     tenant: &Tenant,
-    max_wait: Duration,
-) -> Option<TokenAttempt> {
+    pacing: &Pacing,
+) -> TokenAttempt {
     let settings = &tenant.token;
     let builder = match transport.request(
         &tenant.http,
@@ -61,10 +62,10 @@ pub async fn request_token(
     ) {
         Ok(builder) => builder,
         Err(detail) => {
-            return Some((
+            return (
                 Outcome::failed(TokenResult::ConnectError, None, detail),
                 None,
-            ));
+            );
         }
     };
     let secret = settings.secret.current().await;
@@ -87,25 +88,18 @@ pub async fn request_token(
         builder = builder.form(&form);
     }
     let exchange = match transport
-        .send(builder, settings.timeout, settings.max_body_bytes, max_wait)
+        .send(builder, settings.timeout, settings.max_body_bytes, pacing)
         .await
     {
         Ok(exchange) => exchange,
-        Err(NotSent::BackedOff(wait)) => {
-            tracing::debug!(
-                tenant = %tenant.name,
-                wait = %humantime::format_duration(Duration::from_secs(wait.as_secs())),
-                "token host asked to wait (Retry-After); token request skipped this cycle"
-            );
-            return None;
-        }
+        Err(NotSent::BackedOff(wait)) => return (Outcome::backed_off(wait), None),
     };
     let (mut outcome, token) = match exchange.answer {
         Ok(answer) => classify_answer(&answer),
         Err((failure_class, detail)) => (Outcome::failed(failure_class.into(), None, detail), None),
     };
     outcome.latency = Some(exchange.latency);
-    Some((outcome, token))
+    (outcome, token)
 }
 
 /// Classifies a token endpoint's answer and, on success, reads the token.

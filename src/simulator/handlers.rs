@@ -23,7 +23,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use super::RecordedRequest;
-use super::scenario::{ClientBehaviour, REMOTE_ACTION_PATH, TokenResponse};
+use super::scenario::{ApiResponse, BodyFault, ClientBehaviour, REMOTE_ACTION_PATH, TokenResponse};
 use super::state::{SCOPE, SimState};
 
 /// Nexthink's current ("login") token path.
@@ -393,13 +393,19 @@ async fn token_request(
     if !state.pause(client.token_delay).await {
         return shutting_down();
     }
+    let answer = token_answer(state, &client, &credentials);
+    with_fault(state, answer, client.token_fault).await
+}
+
+/// The answer to a token request from a known client.
+fn token_answer(state: &SimState, client: &ClientBehaviour, credentials: &Credentials) -> Response {
     let secret_ok = credentials.secret == client.client_secret
         || form_decode(&credentials.secret) == client.client_secret.as_str();
     if client.revoked || !secret_ok {
         return invalid_client();
     }
     if client.token_status != 200 {
-        return forced_token_error(&client);
+        return forced_token_error(client);
     }
     if client.rate_limited
         && state
@@ -418,7 +424,38 @@ async fn token_request(
         set_header(&mut response, RETRY_AFTER, retry_after);
         return response;
     }
-    token_success(state, &client)
+    token_success(state, client)
+}
+
+/// `response` with its body broken as `fault` says: the first half of the
+/// body, then a reset connection or a body that never ends (until the
+/// simulator stops).
+async fn with_fault(state: &SimState, response: Response, fault: Option<BodyFault>) -> Response {
+    let Some(fault) = fault else {
+        return response;
+    };
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let first = bytes.slice(..bytes.len() / 2);
+    // Chunked, so the client cannot tell the body is short from its length.
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    let stopping = state.stopping.clone();
+    let rest = futures_util::stream::once(async move {
+        if fault == BodyFault::Stall {
+            stopping.cancelled().await;
+        }
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "simulated connection reset",
+        ))
+    });
+    let stream = futures_util::StreamExt::chain(
+        futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(first) }),
+        rest,
+    );
+    Response::from_parts(parts, Body::from_stream(stream))
 }
 
 /// The form fields of a token request. A non-empty body must be a form, and
@@ -578,6 +615,11 @@ fn token_success(state: &SimState, client: &ClientBehaviour) -> Response {
             body.as_object_mut()
                 .map(|fields| fields.remove("expires_in"));
         }
+        TokenResponse::WrongTypes => {
+            body["access_token"] = json!(12345);
+            body["token_type"] = json!(true);
+            body["expires_in"] = json!({"seconds": lifetime});
+        }
         TokenResponse::Oversized => {
             body["padding"] = json!("");
             let missing = OVERSIZED_TOKEN_BODY.saturating_sub(body.to_string().len());
@@ -657,6 +699,17 @@ async fn api_call(state: &SimState, route: ApiRoute, headers: &HeaderMap, body: 
     if !state.pause(client.api_delay).await {
         return shutting_down();
     }
+    let answer = api_answer(state, &client, route, body);
+    with_fault(state, answer, client.api_fault).await
+}
+
+/// The answer to an API call of a client with a valid token.
+fn api_answer(
+    state: &SimState,
+    client: &ClientBehaviour,
+    route: ApiRoute,
+    body: &[u8],
+) -> Response {
     if client.reject_tokens {
         return unauthorized();
     }
@@ -703,12 +756,30 @@ async fn api_call(state: &SimState, route: ApiRoute, headers: &HeaderMap, body: 
         );
     }
     match route.answer(body) {
+        Some(_) if client.api_response == ApiResponse::NotJson => (
+            StatusCode::OK,
+            [(CONTENT_TYPE, "text/html")],
+            "<html><body><h1>Gateway</h1>Service temporarily moved</body></html>",
+        )
+            .into_response(),
+        Some(answer) if client.api_response == ApiResponse::WrongTypes => {
+            padded_json(&wrong_types(&answer), client.api_body_size)
+        }
         Some(answer) => padded_json(&answer, client.api_body_size),
         None => api_error(
             StatusCode::BAD_REQUEST,
             "BAD_REQUEST",
             "expected a JSON body {\"queryId\":\"#...\"}",
         ),
+    }
+}
+
+/// `answer` with every value a number: an object keeps its keys, an array
+/// becomes one object with a numeric `items`.
+fn wrong_types(answer: &Value) -> Value {
+    match answer {
+        Value::Object(fields) => fields.keys().map(|k| (k.clone(), json!(1))).collect(),
+        _ => json!({"items": 1}),
     }
 }
 

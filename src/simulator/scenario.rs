@@ -157,6 +157,34 @@ pub enum TokenResponse {
     Oversized,
     /// 302 to `/oauth2/token` (token requests must not follow redirects).
     Redirect,
+    /// JSON of the right shape with the wrong types: `access_token` a
+    /// number, `token_type` a boolean, `expires_in` an object.
+    WrongTypes,
+}
+
+/// The shape of a successful API answer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiResponse {
+    /// The route's normal JSON.
+    #[default]
+    Normal,
+    /// 200 with an HTML page (a proxy's error page).
+    NotJson,
+    /// JSON whose every value is a number (`{"state": 1}`, `{"items": 1}`).
+    WrongTypes,
+}
+
+/// A way an answer breaks after its status and headers were sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyFault {
+    /// The connection breaks mid-answer, before the client has the whole
+    /// answer (in practice before its head: a reset connection).
+    Reset,
+    /// The first bytes of the body come, the rest never does (until the
+    /// simulator stops): a slow body that outlasts any timeout.
+    Stall,
 }
 
 /// How the simulated API treats one client: its credentials and every
@@ -187,6 +215,12 @@ pub struct ClientBehaviour {
     /// `token_type` of successful token responses, verbatim, instead of
     /// `Bearer` (e.g. markup, to prove it is shown as text).
     pub token_type: Option<String>,
+    /// How every token answer's body breaks, if it does.
+    pub token_fault: Option<BodyFault>,
+    /// The shape of successful API answers.
+    pub api_response: ApiResponse,
+    /// How every API answer's body breaks, if it does.
+    pub api_fault: Option<BodyFault>,
     /// Retry-After sent with a 429 token answer, verbatim (seconds or an HTTP
     /// date); forced 429s send none when unset, the rate_limited knob sends "2".
     pub token_retry_after: Option<String>,
@@ -225,6 +259,9 @@ impl ClientBehaviour {
             token_lifetime: 900,
             token_response: TokenResponse::Normal,
             token_type: None,
+            token_fault: None,
+            api_response: ApiResponse::Normal,
+            api_fault: None,
             token_retry_after: None,
             revoked: false,
             api_delay: Duration::ZERO,
@@ -324,6 +361,9 @@ struct RawClientBehaviour {
     token_lifetime: Option<u64>,
     token_response: Option<TokenResponse>,
     token_type: Option<String>,
+    token_fault: Option<BodyFault>,
+    api_response: Option<ApiResponse>,
+    api_fault: Option<BodyFault>,
     token_retry_after: Option<HeaderText>,
     revoked: Option<bool>,
     #[serde(default, with = "humantime_serde")]
@@ -380,6 +420,9 @@ impl TryFrom<RawClientBehaviour> for ClientBehaviour {
         if raw.token_type.is_some() {
             client.token_type = raw.token_type;
         }
+        set(&mut client.token_fault, raw.token_fault.map(Some));
+        set(&mut client.api_response, raw.api_response);
+        set(&mut client.api_fault, raw.api_fault.map(Some));
         set(
             &mut client.token_retry_after,
             raw.token_retry_after.map(|v| Some(v.into())),

@@ -510,6 +510,7 @@ async fn token_response_variants() {
         ("no_expires_in", NoExpiresIn),
         ("oversized", Oversized),
         ("redirect", Redirect),
+        ("wrong_types", WrongTypes),
     ];
     let yaml: String = variants
         .iter()
@@ -553,6 +554,11 @@ async fn token_response_variants() {
                     Oversized => {
                         assert_eq!(reply.body.len(), 200 * 1024);
                         assert!(body["access_token"].is_string());
+                    }
+                    WrongTypes => {
+                        assert!(body["access_token"].is_number());
+                        assert!(body["token_type"].is_boolean());
+                        assert!(expires_in.is_object());
                     }
                     NotJson | Redirect => unreachable!(),
                 }
@@ -1378,5 +1384,69 @@ async fn reqwest_gets_a_token_and_calls_the_api_over_tls() {
         .await
         .unwrap();
     assert_eq!(revoked.status().as_u16(), 401);
+    simulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn api_response_shapes_and_body_faults() {
+    let scenario = Scenario::from_yaml_str(
+        "clients:\n\
+         \x20 - {client_id: html, api_response: not_json}\n\
+         \x20 - {client_id: numbers, api_response: wrong_types}\n\
+         \x20 - {client_id: reset, api_fault: reset}\n\
+         \x20 - {client_id: stall, token_fault: stall}\n",
+    )
+    .unwrap();
+    assert_eq!(scenario.clients[2].api_fault, Some(BodyFault::Reset));
+    let simulator = start(scenario).await;
+    let html = token(&simulator, "html", "html-secret").await;
+    let reply = get_with(&simulator, "/api/v1/status", &html).await;
+    assert_eq!(reply.status, 200);
+    assert!(
+        reply
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let numbers = token(&simulator, "numbers", "numbers-secret").await;
+    let reply = get_with(&simulator, "/api/v1/status", &numbers).await;
+    assert_eq!(reply.json(), serde_json::json!({"state": 1}));
+    let reply = get_with(&simulator, "/api/v1/workflows", &numbers).await;
+    assert_eq!(reply.json(), serde_json::json!({"items": 1}));
+
+    // A reset: the connection breaks mid-answer (hyper has not even sent
+    // the head by then, so the client sees the connection close).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let base = simulator.base_url();
+    let reset = token(&simulator, "reset", "reset-secret").await;
+    let answer = match client
+        .get(format!("{base}/api/v1/workflows"))
+        .bearer_auth(&reset)
+        .send()
+        .await
+    {
+        Ok(response) => response.bytes().await.map(|_| ()),
+        Err(error) => Err(error),
+    };
+    let error = answer.expect_err("the connection breaks");
+    assert!(!error.is_timeout(), "{error}");
+    // A stall: the head arrives, the body never ends.
+    let response = client
+        .post(format!("{base}{GENERIC}"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "stall"),
+            ("client_secret", "stall-secret"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let error = response.bytes().await.unwrap_err();
+    assert!(error.is_timeout(), "{error}");
     simulator.shutdown().await;
 }

@@ -14,7 +14,8 @@ use crate::probe::{EndpointResult, TokenResult};
 /// result of every endpoint:
 /// 1. no cycle has finished yet → [`Pending`](Health::Pending);
 /// 2. token `credentials_rejected` → [`CredentialsRejected`](Health::CredentialsRejected);
-/// 3. token `rate_limited`, or any endpoint `rate_limited` → [`RateLimited`](Health::RateLimited);
+/// 3. token `rate_limited` or `backed_off`, or any endpoint `rate_limited`
+///    or `backed_off` → [`RateLimited`](Health::RateLimited);
 /// 4. token `forbidden`, `client_error`, `server_error`, `timeout`,
 ///    `dns_error`, `connect_error`, `tls_error` or `invalid_response` →
 ///    [`IdpDown`](Health::IdpDown): the identity provider, or the path to
@@ -35,7 +36,8 @@ pub enum Health {
     PermissionMissing,
     /// An endpoint fails.
     EndpointFailing,
-    /// The identity provider or the API answers 429.
+    /// The identity provider or the API answers 429, or credprobe is
+    /// waiting out its Retry-After.
     RateLimited,
     /// No cycle has finished yet.
     Pending,
@@ -67,10 +69,13 @@ impl Health {
         let endpoints: Vec<EndpointResult> = endpoints.into_iter().collect();
         match token {
             Some(TokenResult::CredentialsRejected) => return Health::CredentialsRejected,
-            Some(TokenResult::RateLimited) => return Health::RateLimited,
+            Some(TokenResult::RateLimited | TokenResult::BackedOff) => return Health::RateLimited,
             _ => {}
         }
-        if endpoints.contains(&EndpointResult::RateLimited) {
+        if endpoints
+            .iter()
+            .any(|e| matches!(e, EndpointResult::RateLimited | EndpointResult::BackedOff))
+        {
             return Health::RateLimited;
         }
         if token.is_some_and(|t| t != TokenResult::Success) {
@@ -147,6 +152,14 @@ mod tests {
         );
         assert_eq!(
             Health::of(true, Some(T::RateLimited), [E::Success]),
+            Health::RateLimited
+        );
+        assert_eq!(
+            Health::of(true, Some(T::BackedOff), [E::Success]),
+            Health::RateLimited
+        );
+        assert_eq!(
+            Health::of(true, Some(T::Success), [E::BackedOff]),
             Health::RateLimited
         );
         assert_eq!(

@@ -53,13 +53,32 @@ fn log_step<R: ResultClass>(
         "token request"
     };
     let news = is_news(*last, outcome.result);
+    let was_backing_off = last.is_some_and(ResultClass::is_backed_off);
     *last = Some(outcome.result);
     let name = tenant.name.as_str();
     let result = outcome.result.as_str();
     let status = outcome.status.unwrap_or(0);
     let latency_ms = outcome.latency.map(|l| l.as_millis() as u64);
     let detail = outcome.detail.as_deref().unwrap_or("");
+    // A back-off is logged when it starts and when it ends.
+    if was_backing_off && !outcome.result.is_backed_off() {
+        tracing::info!(
+            tenant = name,
+            endpoint,
+            result,
+            "{what} no longer backing off"
+        );
+    }
     match (news, outcome.ok()) {
+        (true, false) if outcome.result.is_backed_off() => {
+            tracing::warn!(
+                tenant = name,
+                endpoint,
+                result,
+                detail,
+                "{what} backing off (Retry-After)"
+            )
+        }
         (true, false) => {
             tracing::warn!(
                 tenant = name,
