@@ -59,7 +59,7 @@ tenants:
     token_url: {sim}/oauth2/default/v1/token
     client_id: hooli-flaky
     client_secret: hooli-flaky-secret
-  - name: stark-ratelimited         # 429 with Retry-After
+  - name: stark-ratelimited         # 429 with Retry-After: backs off
     labels: {customer: stark, tier: gold}
     nexthink: {instance: stark, region: us}
     base_url: {sim}
@@ -94,6 +94,15 @@ tenants:
 /// scenario plus a malformed-token client and a generic provider client.
 pub fn demo_scenario() -> Scenario {
     let mut scenario = Scenario::demo();
+    // A Retry-After longer than half a cycle: the next token request is
+    // skipped (backed_off) instead of waited for.
+    if let Some(stark) = scenario
+        .clients
+        .iter_mut()
+        .find(|c| c.client_id == "stark-ratelimited")
+    {
+        stark.token_retry_after = Some("15".to_owned());
+    }
     scenario.clients.push(
         ClientBehaviour::new("oscorp-malformed", "oscorp-malformed-secret")
             .with_preset(Preset::MalformedToken),
