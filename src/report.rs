@@ -89,13 +89,32 @@ pub fn describe(view: &TenantView, now: SystemTime) -> String {
                 )),
                 None => text.push_str(", expiry unknown"),
             }
+            if !token.expected_scopes.is_empty() {
+                let missing: Vec<&str> = token
+                    .expected_scopes
+                    .iter()
+                    .filter(|s| s.granted != Some(true))
+                    .map(|s| s.scope.as_str())
+                    .collect();
+                match (&token.granted_scopes, missing.is_empty()) {
+                    (None, _) => text.push_str(", granted scopes unknown"),
+                    (Some(_), true) => text.push_str(", every expected scope granted"),
+                    (Some(_), false) => {
+                        text.push_str(&format!(", scopes MISSING: {}", missing.join(" ")))
+                    }
+                }
+            }
             parts.push(text);
         }
         Some(result) => parts.push(format!(
-            "token FAILED: {}{}{}",
+            "token FAILED: {}{}{}{}",
             result.as_str(),
             detail(token.step.detail.as_deref()),
-            millis(token.step.latency_seconds).replacen(" in ", " after ", 1)
+            millis(token.step.latency_seconds).replacen(" in ", " after ", 1),
+            token
+                .rejection_reason
+                .map(|r| format!(", reason {}", r.as_str()))
+                .unwrap_or_default()
         )),
         None => parts.push("token not requested (the cached token is still valid)".to_owned()),
     }

@@ -72,7 +72,9 @@ fn promtool_accepts_an_exposition_with_every_edge() {
         grant: Some(Grant {
             lifetime: Some(Duration::from_secs(u64::from(u32::MAX))),
             expires_at: Some(SystemTime::now() + Duration::from_secs(86_400 * 365 * 50)),
+            scopes: None,
         }),
+        rejection: None,
         endpoints: vec![
             (
                 1,

@@ -109,7 +109,9 @@ fn a_tenants_record_stays_compact() {
         grant: Some(Grant {
             lifetime: Some(Duration::from_secs(900)),
             expires_at: Some(SystemTime::now() + Duration::from_secs(900)),
+            scopes: None,
         }),
+        rejection: None,
         endpoints: (0..endpoints)
             .map(|i| {
                 (

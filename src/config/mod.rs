@@ -5,7 +5,9 @@
 //! types (parsed URLs, resolved secrets, range-checked durations). Nothing
 //! after this module re-checks or re-parses configuration.
 
+pub mod entra;
 pub mod nexthink;
+pub mod preset;
 pub mod raw;
 pub mod secrets;
 pub mod validate;
@@ -78,6 +80,8 @@ pub struct Tenant {
     pub token: TokenSettings,
     /// What to call with the token.
     pub endpoints: Vec<Endpoint>,
+    /// Scopes the credential must be granted (`expect_scopes:`).
+    pub expect_scopes: Vec<String>,
     /// When the client secret expires, if configured.
     pub credential_expires: Option<SystemTime>,
     /// Proxy and CA: which shared HTTP client serves this tenant.

@@ -99,6 +99,15 @@ pub struct RawTenant {
     /// Nexthink preset: derives base URL, token URL and default endpoint.
     #[serde(default)]
     pub nexthink: Option<RawNexthink>,
+    /// Microsoft Entra ID preset: derives the token URL and the `.default`
+    /// scope of a resource.
+    #[serde(default)]
+    pub entra: Option<RawEntra>,
+    /// Scopes (or roles, permissions) the credential must be granted: each
+    /// is exported as granted or not, read from the token response and the
+    /// JWT access token's claims.
+    #[serde(default)]
+    pub expect_scopes: Option<Vec<String>>,
     /// Base URL the endpoint paths are appended to.
     #[serde(default)]
     pub base_url: Option<String>,
@@ -172,6 +181,39 @@ pub struct RawNexthink {
     /// Which of Nexthink's two token endpoints to use.
     #[serde(default)]
     pub token_endpoint: NexthinkTokenEndpoint,
+    /// The API permission families the credential should have; each listed
+    /// family's read-only endpoint is probed (instead of `endpoints:`).
+    #[serde(default)]
+    pub permissions: Option<Vec<String>>,
+}
+
+/// The `entra:` preset of a tenant (Microsoft Entra ID).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawEntra {
+    /// The directory (tenant) id: a GUID or a verified domain.
+    pub tenant_id: String,
+    /// Which national cloud's login host to use.
+    #[serde(default)]
+    pub cloud: EntraCloud,
+    /// The application ID URI of the API the token is for; the scope
+    /// requested is `{resource}/.default`. Defaults to the base URL's
+    /// origin.
+    #[serde(default)]
+    pub resource: Option<String>,
+}
+
+/// Microsoft's national clouds, each with its own login host.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum EntraCloud {
+    /// `login.microsoftonline.com`.
+    #[default]
+    Global,
+    /// `login.microsoftonline.us` (US Government).
+    Usgov,
+    /// `login.chinacloudapi.cn` (operated by 21Vianet).
+    China,
 }
 
 /// Nexthink's two token endpoint forms.

@@ -25,7 +25,9 @@ pub use history::{HISTORY, History, ProbeRecord};
 pub use step::{LastResult, StepRecord};
 
 use crate::config::Tenant;
-use crate::probe::{CycleReport, EndpointResult, Grant, Outcome, ResultClass, TokenResult};
+use crate::probe::{
+    CycleReport, EndpointResult, Grant, Outcome, RejectionReason, ResultClass, TokenResult,
+};
 
 /// The step name of token records, shared by all of them.
 static TOKEN_STEP: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("token"));
@@ -153,8 +155,10 @@ pub struct TenantRecord {
 pub struct TenantState {
     /// The token request.
     pub token: StepRecord<TokenResult>,
-    /// What the newest token said of itself (expiry, lifetime).
+    /// What the newest token said of itself (expiry, lifetime, scopes).
     pub grant: Option<Grant>,
+    /// Why the newest token request was rejected, while the newest one is.
+    pub rejection: Option<RejectionReason>,
     /// Each endpoint, in configuration order.
     pub endpoints: Box<[StepRecord<EndpointResult>]>,
     /// notAfter of the leaf certificate by `host` label.
@@ -179,6 +183,7 @@ impl TenantRecord {
         let state = TenantState {
             token: StepRecord::default(),
             grant: None,
+            rejection: None,
             endpoints: tenant
                 .endpoints
                 .iter()
@@ -232,9 +237,10 @@ impl TenantRecord {
         }
         if let Some(outcome) = &report.token {
             state.token.record(outcome, &self.buckets, now);
-            if let Some(grant) = report.grant {
-                state.grant = Some(grant);
+            if let Some(grant) = &report.grant {
+                state.grant = Some(grant.clone());
             }
+            state.rejection = report.rejection;
             state.note(&TOKEN_STEP, outcome, now);
         }
         for (index, outcome) in &report.endpoints {

@@ -57,6 +57,7 @@ pub(crate) fn grant() -> Grant {
     Grant {
         expires_at: Some(SystemTime::now() + Duration::from_secs(900)),
         lifetime: Some(Duration::from_secs(900)),
+        scopes: None,
     }
 }
 
@@ -67,6 +68,7 @@ pub(crate) fn cycle(
     endpoints: Vec<(usize, Outcome<EndpointResult>)>,
 ) -> CycleReport {
     CycleReport {
+        rejection: None,
         grant: token_outcome.as_ref().filter(|t| t.ok()).map(|_| grant()),
         token: token_outcome,
         endpoints,
@@ -125,19 +127,21 @@ fn a_failed_token_keeps_the_last_grant_and_a_new_token_replaces_it() {
     let fleet = Fleet::new(&[0.1]);
     let record = fleet.add(&tenants(ONE)[0]);
     record.record_cycle(&cycle(Some(token(TokenResult::Success)), vec![]));
-    let first = record.read(|s| s.grant);
+    let first = record.read(|s| s.grant.clone());
     record.record_cycle(&cycle(Some(token(TokenResult::ServerError)), vec![]));
-    assert_eq!(record.read(|s| s.grant), first);
+    assert_eq!(record.read(|s| s.grant.clone()), first);
     let without_expiry = CycleReport {
         token: Some(token(TokenResult::Success)),
         grant: Some(Grant {
             expires_at: None,
             lifetime: None,
+            scopes: None,
         }),
+        rejection: None,
         endpoints: vec![],
     };
     record.record_cycle(&without_expiry);
-    assert_eq!(record.read(|s| s.grant.unwrap().expires_at), None);
+    assert_eq!(record.read(|s| s.grant.as_ref().unwrap().expires_at), None);
 }
 
 #[test]

@@ -173,6 +173,18 @@ pub const TOKEN_REQUESTS: Family = family(
     "Token requests by result class.",
     Kind::Counter,
 );
+/// `credprobe_token_rejection_reason`.
+pub const TOKEN_REJECTION: Family = family(
+    "credprobe_token_rejection_reason",
+    "1 for the reason the identity provider gave for rejecting the newest token request (expired, invalid_secret, unknown_client, disabled, other); absent while it is not rejected.",
+    Kind::Gauge,
+);
+/// `credprobe_token_scope_granted`.
+pub const TOKEN_SCOPE_GRANTED: Family = family(
+    "credprobe_token_scope_granted",
+    "1 if the newest token grants the expected scope (expect_scopes), 0 if not; absent until a token says what it grants.",
+    Kind::Gauge,
+);
 /// `credprobe_token_success`.
 pub const TOKEN_SUCCESS: Family = family(
     "credprobe_token_success",
@@ -195,7 +207,7 @@ pub const SCRAPE_BYTES: Family = family(
 /// Every family credprobe exports, in name order: what the README, the
 /// dashboards' and rules' tests and the two writers (tenant series and
 /// telemetry) agree on.
-pub const FAMILIES: [&Family; 25] = [
+pub const FAMILIES: [&Family; 27] = [
     &BUILD_INFO,
     &RELOAD_SUCCESS_TIME,
     &RELOAD_SUCCESSFUL,
@@ -218,8 +230,10 @@ pub const FAMILIES: [&Family; 25] = [
     &TOKEN_EXPIRY,
     &TOKEN_LAST_SUCCESS,
     &TOKEN_LIFETIME,
+    &TOKEN_REJECTION,
     &TOKEN_DURATION,
     &TOKEN_REQUESTS,
+    &TOKEN_SCOPE_GRANTED,
     &TOKEN_SUCCESS,
 ];
 

@@ -46,10 +46,14 @@ pub enum Source {
     Info,
     /// One series per TLS host seen.
     Tls,
+    /// The newest token request's rejection reason, while it is rejected.
+    Rejection,
+    /// One series per expected scope, once a token said what it grants.
+    Scopes,
 }
 
 /// Every per-tenant family in name order, with its source.
-pub const FAMILIES: [(&Family, Source); 16] = [
+pub const FAMILIES: [(&Family, Source); 18] = [
     (&f::CREDENTIAL_EXPIRY, Source::Gauge(credential_expiry)),
     (
         &f::ENDPOINT_LAST_SUCCESS,
@@ -75,8 +79,10 @@ pub const FAMILIES: [(&Family, Source); 16] = [
         Source::Token(StepSeries::LastSuccess),
     ),
     (&f::TOKEN_LIFETIME, Source::Gauge(token_lifetime)),
+    (&f::TOKEN_REJECTION, Source::Rejection),
     (&f::TOKEN_DURATION, Source::Token(StepSeries::Duration)),
     (&f::TOKEN_REQUESTS, Source::Token(StepSeries::Requests)),
+    (&f::TOKEN_SCOPE_GRANTED, Source::Scopes),
     (&f::TOKEN_SUCCESS, Source::Token(StepSeries::Success)),
 ];
 
@@ -93,11 +99,11 @@ fn last_cycle(_: &Tenant, state: &TenantState) -> Option<f64> {
 }
 
 fn token_expiry(_: &Tenant, state: &TenantState) -> Option<f64> {
-    state.grant?.expires_at.map(unix_seconds)
+    state.grant.as_ref()?.expires_at.map(unix_seconds)
 }
 
 fn token_lifetime(_: &Tenant, state: &TenantState) -> Option<f64> {
-    state.grant?.lifetime.map(|l| l.as_secs_f64())
+    state.grant.as_ref()?.lifetime.map(|l| l.as_secs_f64())
 }
 
 /// What every family's writing shares, computed once per render.
@@ -199,6 +205,20 @@ fn write_tenant<W: Write>(
         Source::Tls => {
             for (host, not_after) in &state.tls_expiry {
                 w.sample(&[("tenant", name), ("host", host)], not_after)?;
+            }
+            Ok(())
+        }
+        Source::Rejection => match state.rejection {
+            Some(reason) => w.sample(&[("tenant", name), ("reason", reason.as_str())], 1),
+            None => Ok(()),
+        },
+        Source::Scopes => {
+            let Some(granted) = state.grant.as_ref().and_then(|g| g.scopes.as_ref()) else {
+                return Ok(());
+            };
+            for scope in &tenant.expect_scopes {
+                let has = granted.iter().any(|g| **g == **scope);
+                w.sample(&[("tenant", name), ("scope", scope)], u8::from(has))?;
             }
             Ok(())
         }

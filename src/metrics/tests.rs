@@ -9,7 +9,9 @@ use super::*;
 use crate::fleet::Fleet;
 use crate::fleet::tests::{ONE, call, cycle, tenants, token};
 use crate::probe::tls::CertificateSeen;
-use crate::probe::{EndpointResult, Outcome, ResultClass, TokenResult};
+use crate::probe::{
+    CycleReport, EndpointResult, Outcome, RejectionReason, ResultClass, TokenResult,
+};
 
 fn exposition(fleet: &Arc<Fleet>) -> (Arc<Exposition>, Arc<Telemetry>) {
     let telemetry = Arc::new(Telemetry::new());
@@ -47,7 +49,15 @@ fn every_family_is_written_once_tenant_series_in_name_order_then_telemetry() {
     );
     assert!(empty.contains("# TYPE credprobe_tenants gauge\ncredprobe_tenants 0\n"));
 
-    let record = fleet.add(&tenants(ONE)[0]);
+    let config = tenants(
+        "tenants: [{name: a, labels: {tier: gold}, credential_expires: \"2030-01-01\", base_url: \"http://127.0.0.1:9\", token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s, expect_scopes: [read, write], endpoints: [{name: e, path: /x}]}, {name: r, token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s}]",
+    );
+    let record = fleet.add(&config[0]);
+    let rejected = fleet.add(&config[1]);
+    rejected.record_cycle(&CycleReport {
+        rejection: Some(RejectionReason::Expired),
+        ..cycle(Some(token(TokenResult::CredentialsRejected)), vec![])
+    });
     telemetry.record_lateness(Duration::from_millis(3));
     telemetry.config_loaded(true);
     telemetry.observe_scrape(Encoding::Gzip, Duration::from_millis(2), 100);
@@ -59,7 +69,9 @@ fn every_family_is_written_once_tenant_series_in_name_order_then_telemetry() {
     token_outcome.certificate = certificate.clone();
     let mut endpoint = call(EndpointResult::Success, 2, Some(200));
     endpoint.certificate = certificate;
-    record.record_cycle(&cycle(Some(token_outcome), vec![(0, endpoint)]));
+    let mut report = cycle(Some(token_outcome), vec![(0, endpoint)]);
+    report.grant.as_mut().unwrap().scopes = Some(Arc::from(vec![Box::from("read")]));
+    record.record_cycle(&report);
     let text = text(&exposition);
 
     let written = families(&text);
@@ -103,6 +115,11 @@ fn every_family_is_written_once_tenant_series_in_name_order_then_telemetry() {
     assert!(text.contains("credprobe_token_lifetime_seconds{tenant=\"a\"} 900\n"));
     assert!(text.contains("credprobe_endpoint_status_code{tenant=\"a\",endpoint=\"e\"} 200\n"));
     assert!(text.contains("credprobe_tenant_interval_seconds{tenant=\"a\"} 60\n"));
+    assert!(text.contains("credprobe_token_rejection_reason{tenant=\"r\",reason=\"expired\"} 1\n"));
+    assert!(!text.contains("credprobe_token_rejection_reason{tenant=\"a\""));
+    assert!(text.contains("credprobe_token_scope_granted{tenant=\"a\",scope=\"read\"} 1\n"));
+    assert!(text.contains("credprobe_token_scope_granted{tenant=\"a\",scope=\"write\"} 0\n"));
+    assert!(!text.contains("credprobe_token_scope_granted{tenant=\"r\""));
     assert!(text.contains("credprobe_scrape_response_bytes{encoding=\"gzip\"} 100\n"));
     assert!(text.contains("credprobe_schedule_lateness_seconds_bucket{le=\"0.005\"} 1\n"));
     assert!(text.contains("process_resident_memory_bytes "));

@@ -45,6 +45,85 @@ pub trait ResultClass: Copy + Eq + fmt::Debug + serde::Serialize + Send + Sync +
     }
 }
 
+/// Why the identity provider rejected a credential, where it says so: a
+/// closed set, so it can be a label (`reason`) an alert tells apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectionReason {
+    /// The secret (or certificate credential) has expired.
+    Expired,
+    /// The secret, or a client assertion's signature, is wrong.
+    InvalidSecret,
+    /// The identity provider does not know the client (deleted, or a wrong
+    /// client id or tenant).
+    UnknownClient,
+    /// The client exists but is disabled.
+    Disabled,
+    /// The provider rejected the credential without saying why in a way
+    /// credprobe recognises.
+    Other,
+}
+
+impl RejectionReason {
+    /// Every reason.
+    pub const ALL: [RejectionReason; 5] = [
+        RejectionReason::Expired,
+        RejectionReason::InvalidSecret,
+        RejectionReason::UnknownClient,
+        RejectionReason::Disabled,
+        RejectionReason::Other,
+    ];
+
+    /// The `reason` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectionReason::Expired => "expired",
+            RejectionReason::InvalidSecret => "invalid_secret",
+            RejectionReason::UnknownClient => "unknown_client",
+            RejectionReason::Disabled => "disabled",
+            RejectionReason::Other => "other",
+        }
+    }
+
+    /// The reason a rejection's error body gives. Microsoft Entra ID's
+    /// `error_codes` say it exactly (AADSTS7000215 invalid secret, 7000222
+    /// expired secret, 700016 application not found, 7000112 application
+    /// disabled, 700027 invalid assertion signature); other providers
+    /// (Okta, Keycloak, Auth0) only in `error_description`, read for a few
+    /// words and never kept.
+    pub fn of(codes: &[u64], description: Option<&str>) -> RejectionReason {
+        for code in codes {
+            match code {
+                7_000_222 => return RejectionReason::Expired,
+                7_000_215 | 700_027 => return RejectionReason::InvalidSecret,
+                700_016 => return RejectionReason::UnknownClient,
+                7_000_112 => return RejectionReason::Disabled,
+                _ => {}
+            }
+        }
+        let Some(text) = description.map(str::to_ascii_lowercase) else {
+            return RejectionReason::Other;
+        };
+        let has = |words: &[&str]| words.iter().any(|w| text.contains(w));
+        if has(&["expired"]) {
+            RejectionReason::Expired
+        } else if has(&["disabled", "inactive", "deactivated"]) {
+            RejectionReason::Disabled
+        } else if has(&[
+            "not found",
+            "does not exist",
+            "unknown client",
+            "was not found",
+        ]) {
+            RejectionReason::UnknownClient
+        } else if has(&["secret"]) && has(&["invalid", "wrong", "incorrect", "mismatch"]) {
+            RejectionReason::InvalidSecret
+        } else {
+            RejectionReason::Other
+        }
+    }
+}
+
 /// A token or endpoint result, where one list holds both (the history).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepResult {
@@ -388,6 +467,42 @@ mod tests {
         ] {
             assert_eq!(T::from_status(status, error), class, "{status} {error:?}");
         }
+    }
+
+    #[test]
+    fn rejection_reasons_from_entra_codes_and_descriptions() {
+        use RejectionReason as R;
+        for (codes, description, reason) in [
+            (&[7_000_222u64][..], None, R::Expired),
+            (&[7_000_215], None, R::InvalidSecret),
+            (&[700_027], None, R::InvalidSecret),
+            (&[700_016], None, R::UnknownClient),
+            (&[7_000_112], None, R::Disabled),
+            (&[50_000, 7_000_222], None, R::Expired),
+            (&[], None, R::Other),
+            (
+                &[],
+                Some("The client secret supplied for a confidential client is invalid."),
+                R::InvalidSecret,
+            ),
+            (&[], Some("Invalid client secret"), R::InvalidSecret),
+            (&[], Some("Client credentials have expired"), R::Expired),
+            (&[], Some("Client is disabled"), R::Disabled),
+            (
+                &[],
+                Some("Application with identifier 'x' was not found in the directory"),
+                R::UnknownClient,
+            ),
+            (&[], Some("Client authentication failed."), R::Other),
+        ] {
+            assert_eq!(
+                R::of(codes, description),
+                reason,
+                "{codes:?} {description:?}"
+            );
+        }
+        let labels: std::collections::HashSet<&str> = R::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(labels.len(), R::ALL.len());
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub mod token;
 
 use std::time::SystemTime;
 
-pub use classify::{EndpointResult, ResultClass, StepResult, TokenResult};
+pub use classify::{EndpointResult, RejectionReason, ResultClass, StepResult, TokenResult};
 pub use http::{Pacing, Transport};
 
 use backoff::BackoffScope;
@@ -45,6 +45,8 @@ pub struct CycleReport {
     pub token: Option<Outcome<TokenResult>>,
     /// What the token this cycle obtained said of itself, when one came.
     pub grant: Option<Grant>,
+    /// Why this cycle's token request was rejected, when it was.
+    pub rejection: Option<RejectionReason>,
     /// The endpoint calls made this cycle: the endpoint's index in the
     /// tenant's `endpoints`, and what the call found.
     pub endpoints: Vec<(usize, Outcome<EndpointResult>)>,
@@ -89,12 +91,13 @@ pub async fn run_cycle(
             max_wait,
             cap,
         };
-        let (outcome, fresh) = token::request_token(transport, tenant, &pacing).await;
-        if let Some(fresh) = fresh {
+        let attempt = token::request_token(transport, tenant, &pacing).await;
+        if let Some(fresh) = attempt.token {
             report.grant = Some(fresh.grant());
             state.token = Some(fresh);
         }
-        report.token = Some(outcome);
+        report.rejection = attempt.rejection;
+        report.token = Some(attempt.outcome);
     }
 
     let now = SystemTime::now();

@@ -2,6 +2,7 @@
 //! request and for every endpoint call, so everything downstream (the
 //! tenant's record, the log, the views, the exposition) is written once.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::classify::ResultClass;
@@ -58,10 +59,12 @@ impl<R: ResultClass> Outcome<R> {
 /// What a successful token response said about the token it carried,
 /// without the token itself: what the record, the metrics and the views
 /// may keep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     /// When the token expires, when known.
     pub expires_at: Option<SystemTime>,
     /// `expires_in`, or the JWT's `exp - iat`, when known.
     pub lifetime: Option<Duration>,
+    /// The scopes granted, sorted, when the response or the JWT said.
+    pub scopes: Option<Arc<[Box<str>]>>,
 }

@@ -1,13 +1,16 @@
 //! The token request: send the client-credentials grant, classify the
-//! answer, and read the token's lifetime.
+//! answer, and read what the token says of itself (lifetime, granted
+//! scopes) or why it was refused.
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use super::classify::TokenResult;
+use super::classify::{RejectionReason, TokenResult};
 use super::http::{Answer, NotSent, Pacing, Role, Transport};
 use super::outcome::{Grant, Outcome};
 use crate::config::{ClientAuth, Tenant};
@@ -23,6 +26,10 @@ pub struct IssuedToken {
     pub lifetime: Option<Duration>,
     /// When it expires, when known.
     pub expires_at: Option<SystemTime>,
+    /// The scopes, roles and permissions granted, from the response's
+    /// `scope` and the JWT's `scp`, `scope`, `roles` and `permissions`
+    /// claims (read, not verified); `None` when neither says.
+    pub scopes: Option<Arc<[Box<str>]>>,
 }
 
 impl IssuedToken {
@@ -33,17 +40,37 @@ impl IssuedToken {
         now < end
     }
 
-    /// What may be kept of the token: its expiry and lifetime.
+    /// What may be kept of the token: its expiry, lifetime and scopes.
     pub fn grant(&self) -> Grant {
         Grant {
             expires_at: self.expires_at,
             lifetime: self.lifetime,
+            scopes: self.scopes.clone(),
         }
     }
 }
 
-/// A token request's outcome, and the token when one came back.
-pub type TokenAttempt = (Outcome<TokenResult>, Option<IssuedToken>);
+/// What one token request found.
+#[derive(Debug, Clone)]
+pub struct TokenAttempt {
+    /// The step's outcome.
+    pub outcome: Outcome<TokenResult>,
+    /// The token, on success.
+    pub token: Option<IssuedToken>,
+    /// Why the credential was rejected, when it was (`credentials_rejected`).
+    pub rejection: Option<RejectionReason>,
+}
+
+impl TokenAttempt {
+    /// An attempt that ended without a token or a rejection.
+    fn failed(outcome: Outcome<TokenResult>) -> TokenAttempt {
+        TokenAttempt {
+            outcome,
+            token: None,
+            rejection: None,
+        }
+    }
+}
 
 /// Requests a fresh token for `tenant`; `backed_off` without sending when
 /// this credential's back-off at this token endpoint outlasts
@@ -62,10 +89,7 @@ pub async fn request_token(
     ) {
         Ok(builder) => builder,
         Err(detail) => {
-            return (
-                Outcome::failed(TokenResult::ConnectError, None, detail),
-                None,
-            );
+            return TokenAttempt::failed(Outcome::failed(TokenResult::ConnectError, None, detail));
         }
     };
     let secret = settings.secret.current().await;
@@ -92,63 +116,111 @@ pub async fn request_token(
         .await
     {
         Ok(exchange) => exchange,
-        Err(NotSent::BackedOff(wait)) => return (Outcome::backed_off(wait), None),
+        Err(NotSent::BackedOff(wait)) => return TokenAttempt::failed(Outcome::backed_off(wait)),
     };
-    let (mut outcome, token) = match exchange.answer {
+    let mut attempt = match exchange.answer {
         Ok(answer) => classify_answer(&answer),
-        Err((failure_class, detail)) => (Outcome::failed(failure_class.into(), None, detail), None),
+        Err((failure_class, detail)) => {
+            TokenAttempt::failed(Outcome::failed(failure_class.into(), None, detail))
+        }
     };
-    outcome.latency = Some(exchange.latency);
-    (outcome, token)
+    attempt.outcome.latency = Some(exchange.latency);
+    attempt
 }
 
-/// Classifies a token endpoint's answer and, on success, reads the token.
+/// Classifies a token endpoint's answer and, on success, reads the token;
+/// on a rejection, why.
 fn classify_answer(answer: &Answer) -> TokenAttempt {
     let status = answer.status;
-    let (mut outcome, token) = if (200..300).contains(&status) {
+    let mut attempt = if (200..300).contains(&status) {
         match parse_token(answer) {
-            Ok(token) => (
-                Outcome {
+            Ok(token) => TokenAttempt {
+                outcome: Outcome {
                     result: TokenResult::Success,
                     latency: None,
                     status: Some(status),
                     detail: None,
                     certificate: None,
                 },
-                Some(token),
-            ),
-            Err(why) => (
-                Outcome::failed(TokenResult::InvalidResponse, Some(status), why),
-                None,
-            ),
+                token: Some(token),
+                rejection: None,
+            },
+            Err(why) => TokenAttempt::failed(Outcome::failed(
+                TokenResult::InvalidResponse,
+                Some(status),
+                why,
+            )),
         }
     } else {
-        let oauth_error = oauth_error(&answer.body);
-        let result = TokenResult::from_status(status, oauth_error.as_deref());
+        let error = ErrorBody::of(&answer.body);
+        let result = TokenResult::from_status(status, error.code.as_deref());
         let mut detail = format!("HTTP {status}");
-        if let Some(error) = oauth_error {
+        if let Some(code) = &error.code {
             detail.push(' ');
-            detail.push_str(&error);
+            detail.push_str(code);
         }
+        if !error.codes.is_empty() {
+            let codes: Vec<String> = error.codes.iter().map(|c| format!("AADSTS{c}")).collect();
+            detail.push_str(&format!(" ({})", codes.join(", ")));
+        }
+        let rejection = (result == TokenResult::CredentialsRejected)
+            .then(|| RejectionReason::of(&error.codes, error.description.as_deref()));
         if (300..400).contains(&status) {
             detail.push_str(" (redirects of token requests are not followed)");
         }
-        (Outcome::failed(result, Some(status), detail), None)
+        TokenAttempt {
+            outcome: Outcome::failed(result, Some(status), detail),
+            token: None,
+            rejection,
+        }
     };
-    outcome.certificate = answer.certificate.clone();
-    (outcome, token)
+    attempt.outcome.certificate = answer.certificate.clone();
+    attempt
 }
 
-/// The RFC 6749 `error` code of an error body, if it looks like one. Only
-/// a short code of letters and underscores is kept: a free-text field
-/// could echo what was sent.
-fn oauth_error(body: &[u8]) -> Option<String> {
-    let value: Value = serde_json::from_slice(body).ok()?;
-    let code = value.get("error")?.as_str()?;
-    let safe = !code.is_empty()
-        && code.len() <= 64
-        && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    safe.then(|| code.to_owned())
+/// What an error body says, as far as credprobe reads it.
+#[derive(Debug, Default)]
+struct ErrorBody {
+    /// The RFC 6749 `error` code, when it looks like one: only a short
+    /// code of letters and underscores is kept, as a free-text field could
+    /// echo what was sent.
+    code: Option<String>,
+    /// Microsoft Entra ID's `error_codes` (numbers, at most four).
+    codes: Vec<u64>,
+    /// `error_description`, cut to 512 bytes: read for a few words by
+    /// [`RejectionReason::of`], never kept or shown.
+    description: Option<String>,
+}
+
+impl ErrorBody {
+    fn of(body: &[u8]) -> ErrorBody {
+        let Ok(value) = serde_json::from_slice::<Value>(body) else {
+            return ErrorBody::default();
+        };
+        let code = value
+            .get("error")
+            .and_then(Value::as_str)
+            .filter(|code| {
+                !code.is_empty()
+                    && code.len() <= 64
+                    && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            })
+            .map(str::to_owned);
+        let codes = value
+            .get("error_codes")
+            .and_then(Value::as_array)
+            .map(|codes| codes.iter().filter_map(Value::as_u64).take(4).collect())
+            .unwrap_or_default();
+        let description = value
+            .get("error_description")
+            .and_then(Value::as_str)
+            .map(|text| text.chars().take(512).collect());
+        ErrorBody {
+            code,
+            codes,
+            description,
+        }
+    }
 }
 
 /// Reads a successful token response (RFC 6749 section 5.1).
@@ -184,19 +256,56 @@ fn parse_token(answer: &Answer) -> Result<IssuedToken, String> {
         None | Some(Value::Null) => None,
         Some(value) => Some(expires_in(value)?),
     };
+    let claims = jwt_claims(&access_token);
     let (lifetime, expires_at) = match lifetime {
         Some(lifetime) => (Some(lifetime), Some(obtained_at + lifetime)),
-        None => match jwt_times(&access_token) {
+        None => match claims.as_ref().and_then(jwt_times) {
             Some((exp, iat)) => (iat.and_then(|iat| exp.duration_since(iat).ok()), Some(exp)),
             None => (None, None),
         },
     };
+    let scopes = granted_scopes(object.get("scope"), claims.as_ref());
     Ok(IssuedToken {
         access_token: SecretString::from(access_token),
         obtained_at,
         lifetime,
         expires_at,
+        scopes,
     })
+}
+
+/// The most scopes kept of one token, and the longest one: a hostile
+/// token must not grow the record.
+const MAX_SCOPES: usize = 256;
+const MAX_SCOPE_LEN: usize = 256;
+
+/// The scopes a token grants: the union of the response's `scope` and the
+/// JWT's `scp`, `scope`, `roles` and `permissions` claims, each a
+/// space-separated string or a list of strings (providers differ, and
+/// Nexthink does not say which it uses). `None` when none of them is there.
+fn granted_scopes(response: Option<&Value>, claims: Option<&Value>) -> Option<Arc<[Box<str>]>> {
+    let mut found = false;
+    let mut scopes = BTreeSet::new();
+    let mut add = |value: Option<&Value>| {
+        let words: Vec<&str> = match value {
+            Some(Value::String(text)) => text.split_whitespace().collect(),
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+            _ => return,
+        };
+        found = true;
+        for word in words {
+            if scopes.len() < MAX_SCOPES && !word.is_empty() && word.len() <= MAX_SCOPE_LEN {
+                scopes.insert(Box::<str>::from(word));
+            }
+        }
+    };
+    add(response);
+    if let Some(claims) = claims {
+        for claim in ["scp", "scope", "roles", "permissions"] {
+            add(claims.get(claim));
+        }
+    }
+    found.then(|| scopes.into_iter().collect())
 }
 
 /// `expires_in` as a number or a numeric string; zero, negative or
@@ -214,15 +323,21 @@ fn expires_in(value: &Value) -> Result<Duration, String> {
     }
 }
 
-/// `exp` (and `iat`) of a JWT access token, read without verifying the
-/// signature: credprobe only wants to know when to expect expiry.
-fn jwt_times(token: &str) -> Option<(SystemTime, Option<SystemTime>)> {
+/// The claims of a JWT access token, read without verifying the
+/// signature: credprobe only wants to know when to expect expiry and what
+/// was granted.
+fn jwt_claims(token: &str) -> Option<Value> {
     let mut parts = token.split('.');
     let (_header, payload, _signature) = (parts.next()?, parts.next()?, parts.next()?);
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .ok()?;
     let claims: Value = serde_json::from_slice(&bytes).ok()?;
+    claims.is_object().then_some(claims)
+}
+
+/// `exp` (and `iat`) of JWT claims.
+fn jwt_times(claims: &Value) -> Option<(SystemTime, Option<SystemTime>)> {
     let at = |name: &str| {
         claims
             .get(name)?
@@ -248,12 +363,13 @@ mod tests {
 
     #[test]
     fn success_with_numeric_string_expiry() {
-        let (outcome, token) = classify_answer(&answer(
+        let attempt = classify_answer(&answer(
             200,
             r#"{"access_token":"abc","token_type":"BEARER","expires_in":"900"}"#,
         ));
-        assert_eq!(outcome.result, TokenResult::Success);
-        let token = token.unwrap();
+        assert_eq!(attempt.outcome.result, TokenResult::Success);
+        let token = attempt.token.unwrap();
+        assert!(token.scopes.is_none(), "nothing said what was granted");
         assert_eq!(token.lifetime, Some(Duration::from_secs(900)));
     }
 
@@ -261,20 +377,19 @@ mod tests {
     fn missing_expires_in_falls_back_to_jwt_exp() {
         let token = jwt(r#"{"iat":1700000000,"exp":1700000900}"#);
         let body = format!(r#"{{"access_token":"{token}","token_type":"Bearer"}}"#);
-        let (_, token) = classify_answer(&answer(200, &body));
-        let token = token.unwrap();
+        let token = classify_answer(&answer(200, &body)).token.unwrap();
         assert_eq!(
             token.expires_at,
             Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_900))
         );
         assert_eq!(token.lifetime, Some(Duration::from_secs(900)));
 
-        let (opaque, token) = classify_answer(&answer(
+        let opaque = classify_answer(&answer(
             200,
             r#"{"access_token":"opaque","token_type":"bearer"}"#,
         ));
-        assert_eq!(opaque.result, TokenResult::Success);
-        assert_eq!(token.unwrap().expires_at, None);
+        assert_eq!(opaque.outcome.result, TokenResult::Success);
+        assert_eq!(opaque.token.unwrap().expires_at, None);
     }
 
     #[test]
@@ -289,25 +404,100 @@ mod tests {
             r#"{"access_token":"a","token_type":"Bearer","expires_in":-5}"#,
             r#"{"access_token":"a","token_type":"Bearer","expires_in":"soon"}"#,
         ] {
-            let (outcome, token) = classify_answer(&answer(200, body));
-            assert_eq!(outcome.result, TokenResult::InvalidResponse, "{body}");
-            assert!(outcome.detail.is_some());
-            assert!(token.is_none());
+            let attempt = classify_answer(&answer(200, body));
+            assert_eq!(
+                attempt.outcome.result,
+                TokenResult::InvalidResponse,
+                "{body}"
+            );
+            assert!(attempt.outcome.detail.is_some());
+            assert!(attempt.token.is_none());
         }
         let mut big = answer(200, r#"{"access_token":"a""#);
         big.over_limit = true;
-        assert_eq!(classify_answer(&big).0.result, TokenResult::InvalidResponse);
+        assert_eq!(
+            classify_answer(&big).outcome.result,
+            TokenResult::InvalidResponse
+        );
+    }
+
+    #[test]
+    fn entra_error_codes_give_the_reason_and_show_in_the_detail() {
+        let expired = classify_answer(&answer(
+            401,
+            r#"{"error":"invalid_client","error_description":"AADSTS7000222: The provided client secret keys for app 'x' are expired.","error_codes":[7000222],"trace_id":"t"}"#,
+        ));
+        assert_eq!(expired.outcome.result, TokenResult::CredentialsRejected);
+        assert_eq!(expired.rejection, Some(RejectionReason::Expired));
+        assert_eq!(
+            expired.outcome.detail.as_deref(),
+            Some("HTTP 401 invalid_client (AADSTS7000222)")
+        );
+        let missing = classify_answer(&answer(
+            400,
+            r#"{"error":"unauthorized_client","error_codes":[700016]}"#,
+        ));
+        assert_eq!(missing.rejection, Some(RejectionReason::UnknownClient));
+        // Only rejections carry a reason.
+        let down = classify_answer(&answer(
+            503,
+            r#"{"error":"server_error","error_codes":[7000222]}"#,
+        ));
+        assert_eq!(down.outcome.result, TokenResult::ServerError);
+        assert_eq!(down.rejection, None);
+    }
+
+    #[test]
+    fn granted_scopes_come_from_the_response_and_the_jwt_claims() {
+        let token = jwt(
+            r#"{"exp":4102444800,"scp":"Workflows.Read RemoteActions.Read","roles":["Data.Read"],"permissions":"nql"}"#,
+        );
+        let body = format!(
+            r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":900,"scope":"service:integration"}}"#
+        );
+        let scopes = classify_answer(&answer(200, &body))
+            .token
+            .unwrap()
+            .scopes
+            .unwrap();
+        let scopes: Vec<&str> = scopes.iter().map(|s| &**s).collect();
+        assert_eq!(
+            scopes,
+            [
+                "Data.Read",
+                "RemoteActions.Read",
+                "Workflows.Read",
+                "nql",
+                "service:integration"
+            ]
+        );
+        // A hostile token cannot grow the record without bound.
+        let many: Vec<String> = (0..10_000).map(|i| format!("s{i}")).collect();
+        let body = format!(
+            r#"{{"access_token":"a","token_type":"Bearer","scope":"{}"}}"#,
+            many.join(" ")
+        );
+        let scopes = classify_answer(&answer(200, &body))
+            .token
+            .unwrap()
+            .scopes
+            .unwrap();
+        assert_eq!(scopes.len(), MAX_SCOPES);
     }
 
     #[test]
     fn oauth_errors_are_classified_and_sanitised() {
-        let (rejected, _) = classify_answer(&answer(
+        let rejected = classify_answer(&answer(
             400,
             r#"{"error":"invalid_grant","error_description":"secret abc"}"#,
         ));
-        assert_eq!(rejected.result, TokenResult::CredentialsRejected);
-        assert_eq!(rejected.detail.as_deref(), Some("HTTP 400 invalid_grant"));
-        let (odd, _) = classify_answer(&answer(400, r#"{"error":"has spaces and s3cret"}"#));
+        assert_eq!(rejected.outcome.result, TokenResult::CredentialsRejected);
+        assert_eq!(
+            rejected.outcome.detail.as_deref(),
+            Some("HTTP 400 invalid_grant")
+        );
+        assert_eq!(rejected.rejection, Some(RejectionReason::Other));
+        let odd = classify_answer(&answer(400, r#"{"error":"has spaces and s3cret"}"#)).outcome;
         assert_eq!(odd.result, TokenResult::ClientError);
         assert_eq!(odd.detail.as_deref(), Some("HTTP 400"));
     }

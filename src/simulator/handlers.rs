@@ -23,7 +23,9 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use super::RecordedRequest;
-use super::scenario::{ApiResponse, BodyFault, ClientBehaviour, REMOTE_ACTION_PATH, TokenResponse};
+use super::scenario::{
+    ApiResponse, BodyFault, ClientBehaviour, EntraRefusal, REMOTE_ACTION_PATH, TokenResponse,
+};
 use super::state::{SCOPE, SimState};
 
 /// Nexthink's current ("login") token path.
@@ -32,6 +34,8 @@ pub(super) const LOGIN_TOKEN_PATH: &str = "/oauth2/default/v1/token";
 pub(super) const LEGACY_TOKEN_PATH: &str = "/api/v1/token";
 /// A generic OAuth2 provider's token path.
 pub(super) const GENERIC_TOKEN_PATH: &str = "/oauth2/token";
+/// Microsoft Entra ID's v2.0 token path, under any directory (tenant) id.
+pub(super) const ENTRA_TOKEN_PATH: &str = "/{tenant}/oauth2/v2.0/token";
 
 const WORKFLOWS_PATH: &str = "/api/v1/workflows";
 const NQL_EXECUTE_PATH: &str = "/api/v2/nql/execute";
@@ -76,6 +80,7 @@ pub(super) fn router(state: Arc<SimState>) -> Router {
         .route(LOGIN_TOKEN_PATH, token(TokenFlavor::Login))
         .route(LEGACY_TOKEN_PATH, token(TokenFlavor::Legacy))
         .route(GENERIC_TOKEN_PATH, token(TokenFlavor::Generic))
+        .route(ENTRA_TOKEN_PATH, token(TokenFlavor::Generic))
         .route(WORKFLOWS_PATH, api(ApiRoute::Workflows))
         .route(REMOTE_ACTION_PATH, api(ApiRoute::RemoteActions))
         .route(NQL_EXECUTE_PATH, api(ApiRoute::NqlExecute))
@@ -225,7 +230,7 @@ fn is_token_path(path: &str) -> bool {
     matches!(
         path,
         LOGIN_TOKEN_PATH | LEGACY_TOKEN_PATH | GENERIC_TOKEN_PATH
-    )
+    ) || (path.ends_with("/oauth2/v2.0/token") && path.matches('/').count() == 4)
 }
 
 async fn recorded_requests(State(state): State<Arc<SimState>>) -> Response {
@@ -404,6 +409,9 @@ fn token_answer(state: &SimState, client: &ClientBehaviour, credentials: &Creden
     if client.revoked || !secret_ok {
         return invalid_client();
     }
+    if let Some(refusal) = client.entra_refusal {
+        return entra_refusal(client, refusal);
+    }
     if client.token_status != 200 {
         return forced_token_error(client);
     }
@@ -569,6 +577,57 @@ fn forced_token_error(client: &ClientBehaviour) -> Response {
     response
 }
 
+/// A refusal as Microsoft Entra ID words it: an RFC 6749 `error`, an
+/// `AADSTS` description and the numeric `error_codes`.
+fn entra_refusal(client: &ClientBehaviour, refusal: EntraRefusal) -> Response {
+    let id = &client.client_id;
+    let (status, error, code, text) = match refusal {
+        EntraRefusal::InvalidSecret => (
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7_000_215,
+            format!(
+                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{id}'."
+            ),
+        ),
+        EntraRefusal::ExpiredSecret => (
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7_000_222,
+            format!(
+                "The provided client secret keys for app '{id}' are expired. Visit the Azure portal to create new keys for your app."
+            ),
+        ),
+        EntraRefusal::UnknownClient => (
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            700_016,
+            format!(
+                "Application with identifier '{id}' was not found in the directory 'simulated'."
+            ),
+        ),
+        EntraRefusal::Disabled => (
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            7_000_112,
+            format!("Application '{id}' is disabled."),
+        ),
+    };
+    let mut response = json_response(
+        status,
+        &json!({
+            "error": error,
+            "error_description": format!("AADSTS{code}: {text} Trace ID: 00000000-0000-0000-0000-000000000000"),
+            "error_codes": [code],
+            "timestamp": "2026-11-30 00:00:00Z",
+            "trace_id": "00000000-0000-0000-0000-000000000000",
+            "correlation_id": "00000000-0000-0000-0000-000000000000",
+        }),
+    );
+    set_no_store(&mut response);
+    response
+}
+
 fn token_success(state: &SimState, client: &ClientBehaviour) -> Response {
     let lifetime = client.token_lifetime;
     match client.token_response {
@@ -596,13 +655,20 @@ fn token_success(state: &SimState, client: &ClientBehaviour) -> Response {
         }
         _ => {}
     }
-    let token = state.issue_token(&client.client_id, lifetime);
+    let token = state.issue_token(
+        &client.client_id,
+        lifetime,
+        client.granted_scopes.as_deref(),
+    );
     let mut body = json!({
         "token_type": "Bearer",
         "expires_in": lifetime,
         "access_token": token,
-        "scope": SCOPE,
+        "scope": client.granted_scopes.as_ref().map_or_else(|| SCOPE.to_owned(), |s| s.join(" ")),
     });
+    if !client.scope_in_response {
+        body.as_object_mut().map(|fields| fields.remove("scope"));
+    }
     if let Some(kind) = &client.token_type {
         body["token_type"] = json!(kind);
     }

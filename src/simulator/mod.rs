@@ -51,7 +51,9 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use scenario::{ApiResponse, BodyFault, ClientBehaviour, Preset, Scenario, TokenResponse};
+pub use scenario::{
+    ApiResponse, BodyFault, ClientBehaviour, EntraRefusal, Preset, Scenario, TokenResponse,
+};
 
 use listener::{PlainListener, TlsListener};
 use state::SimState;

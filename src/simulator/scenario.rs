@@ -175,6 +175,20 @@ pub enum ApiResponse {
     WrongTypes,
 }
 
+/// How Microsoft Entra ID refuses a credential, with its `error_codes`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntraRefusal {
+    /// 401 `invalid_client`, AADSTS7000215: the secret is wrong.
+    InvalidSecret,
+    /// 401 `invalid_client`, AADSTS7000222: the secret has expired.
+    ExpiredSecret,
+    /// 400 `unauthorized_client`, AADSTS700016: no such application.
+    UnknownClient,
+    /// 400 `unauthorized_client`, AADSTS7000112: the application is disabled.
+    Disabled,
+}
+
 /// A way an answer breaks after its status and headers were sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -217,6 +231,15 @@ pub struct ClientBehaviour {
     pub token_type: Option<String>,
     /// How every token answer's body breaks, if it does.
     pub token_fault: Option<BodyFault>,
+    /// Every token request is refused as Entra ID refuses this way.
+    pub entra_refusal: Option<EntraRefusal>,
+    /// The scopes granted: the token response's `scope` and the JWT's
+    /// `scp` (space-separated) and `roles` (a list); the Nexthink scope
+    /// when unset.
+    pub granted_scopes: Option<Vec<String>>,
+    /// Whether the token response carries `scope` (else only the JWT's
+    /// claims say what was granted).
+    pub scope_in_response: bool,
     /// The shape of successful API answers.
     pub api_response: ApiResponse,
     /// How every API answer's body breaks, if it does.
@@ -260,6 +283,9 @@ impl ClientBehaviour {
             token_response: TokenResponse::Normal,
             token_type: None,
             token_fault: None,
+            entra_refusal: None,
+            granted_scopes: None,
+            scope_in_response: true,
             api_response: ApiResponse::Normal,
             api_fault: None,
             token_retry_after: None,
@@ -362,6 +388,9 @@ struct RawClientBehaviour {
     token_response: Option<TokenResponse>,
     token_type: Option<String>,
     token_fault: Option<BodyFault>,
+    entra_refusal: Option<EntraRefusal>,
+    granted_scopes: Option<Vec<String>>,
+    scope_in_response: Option<bool>,
     api_response: Option<ApiResponse>,
     api_fault: Option<BodyFault>,
     token_retry_after: Option<HeaderText>,
@@ -421,6 +450,9 @@ impl TryFrom<RawClientBehaviour> for ClientBehaviour {
             client.token_type = raw.token_type;
         }
         set(&mut client.token_fault, raw.token_fault.map(Some));
+        set(&mut client.entra_refusal, raw.entra_refusal.map(Some));
+        set(&mut client.granted_scopes, raw.granted_scopes.map(Some));
+        set(&mut client.scope_in_response, raw.scope_in_response);
         set(&mut client.api_response, raw.api_response);
         set(&mut client.api_fault, raw.api_fault.map(Some));
         set(

@@ -112,8 +112,15 @@ impl SimState {
     }
 
     /// Issues a token to `client_id` valid for `lifetime_secs`.
-    pub(super) fn issue_token(&self, client_id: &str, lifetime_secs: u64) -> String {
-        lock(&self.tokens).issue(client_id, lifetime_secs)
+    /// Issues a JWT access token to `client_id`, carrying `scopes` (the
+    /// Nexthink scope when `None`) as `scp` and `roles` claims.
+    pub(super) fn issue_token(
+        &self,
+        client_id: &str,
+        lifetime_secs: u64,
+        scopes: Option<&[String]>,
+    ) -> String {
+        lock(&self.tokens).issue(client_id, lifetime_secs, scopes)
     }
 
     /// The client a token was issued to, if it was issued here and has not
@@ -311,13 +318,13 @@ impl TokenStore {
         }
     }
 
-    fn issue(&mut self, client_id: &str, lifetime_secs: u64) -> String {
+    fn issue(&mut self, client_id: &str, lifetime_secs: u64, scopes: Option<&[String]>) -> String {
         let now = Instant::now();
         if self.by_signature.len() >= self.prune_at {
             self.by_signature.retain(|_, token| token.expires_at > now);
             self.prune_at = (self.by_signature.len() * 2).max(MIN_PRUNE_AT);
         }
-        let (token, signature) = mint_jwt(client_id, lifetime_secs);
+        let (token, signature) = mint_jwt(client_id, lifetime_secs, scopes);
         let lifetime = Duration::from_secs(lifetime_secs);
         self.by_signature.insert(
             signature,
@@ -354,15 +361,22 @@ fn unix_now() -> u64 {
 /// A JWT-shaped token: real header and claims (clients read `exp`), a random
 /// signature that also makes every token unique. Returns the token and its
 /// signature part.
-fn mint_jwt(client_id: &str, lifetime_secs: u64) -> (String, String) {
+fn mint_jwt(client_id: &str, lifetime_secs: u64, scopes: Option<&[String]>) -> (String, String) {
     let now = unix_now();
     let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": "credprobe-simulator"});
-    let claims = serde_json::json!({
+    let mut claims = serde_json::json!({
         "sub": client_id,
         "iat": now,
         "exp": now.saturating_add(lifetime_secs),
-        "scope": SCOPE,
     });
+    match scopes {
+        // As Entra ID does: delegated-style `scp`, application `roles`.
+        Some(scopes) => {
+            claims["scp"] = serde_json::json!(scopes.join(" "));
+            claims["roles"] = serde_json::json!(scopes);
+        }
+        None => claims["scope"] = serde_json::json!(SCOPE),
+    }
     let mut random = [0u8; 32];
     fastrand::fill(&mut random);
     let signature = URL_SAFE_NO_PAD.encode(random);

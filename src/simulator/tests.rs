@@ -1450,3 +1450,51 @@ async fn api_response_shapes_and_body_faults() {
     assert!(error.is_timeout(), "{error}");
     simulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn entra_refusals_carry_error_codes_and_granted_scopes_reach_the_jwt() {
+    let scenario = Scenario::from_yaml_str(
+        "clients:\n\
+         \x20 - {client_id: expired, entra_refusal: expired_secret}\n\
+         \x20 - {client_id: gone, entra_refusal: unknown_client}\n\
+         \x20 - {client_id: scoped, granted_scopes: [Workflows.Read, Data.Read], scope_in_response: false}\n",
+    )
+    .unwrap();
+    let simulator = start(scenario).await;
+    let entra = "/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token";
+    let simulator = &simulator;
+    let post = |id: &str| {
+        let body = format!(
+            "grant_type=client_credentials&client_id={id}&client_secret={id}-secret&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"
+        );
+        async move { call(simulator, "POST", entra, &[FORM], body.as_bytes()).await }
+    };
+    let expired = post("expired").await;
+    assert_eq!(expired.status, 401);
+    assert_eq!(expired.json()["error"], "invalid_client");
+    assert_eq!(expired.json()["error_codes"], json!([7000222]));
+    let gone = post("gone").await;
+    assert_eq!(gone.status, 400);
+    assert_eq!(gone.json()["error"], "unauthorized_client");
+    assert_eq!(gone.json()["error_codes"], json!([700016]));
+    let scoped = post("scoped").await;
+    assert_eq!(scoped.status, 200);
+    let body = scoped.json();
+    assert!(body.get("scope").is_none(), "{body}");
+    let token = claims(body["access_token"].as_str().unwrap());
+    assert_eq!(token["scp"], "Workflows.Read Data.Read");
+    assert_eq!(token["roles"], json!(["Workflows.Read", "Data.Read"]));
+    // The token works on the API like any other.
+    let api = get_with(
+        simulator,
+        "/api/v1/workflows",
+        body["access_token"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(api.status, 200);
+    let recorded = simulator.requests();
+    assert!(
+        recorded.iter().any(|r| r.path == entra),
+        "the Entra path is upstream traffic"
+    );
+}

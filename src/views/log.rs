@@ -5,7 +5,9 @@
 //! ([`LastSeen`]); the record is not asked.
 
 use crate::config::Tenant;
-use crate::probe::{CycleReport, EndpointResult, Outcome, ResultClass, TokenResult};
+use crate::probe::{
+    CycleReport, EndpointResult, Outcome, RejectionReason, ResultClass, TokenResult,
+};
 
 /// The latest result of every step, as the tenant's task last logged it.
 #[derive(Debug, Default)]
@@ -18,14 +20,14 @@ pub struct LastSeen {
 /// Logs every step of a cycle and remembers its result in `seen`.
 pub fn log_cycle(tenant: &Tenant, report: &CycleReport, seen: &mut LastSeen) {
     if let Some(outcome) = &report.token {
-        log_step(tenant, None, outcome, &mut seen.token);
+        log_step(tenant, None, outcome, report.rejection, &mut seen.token);
     }
     seen.endpoints.resize(tenant.endpoints.len(), None);
     for (index, outcome) in &report.endpoints {
         if let (Some(endpoint), Some(last)) =
             (tenant.endpoints.get(*index), seen.endpoints.get_mut(*index))
         {
-            log_step(tenant, Some(&endpoint.name), outcome, last);
+            log_step(tenant, Some(&endpoint.name), outcome, None, last);
         }
     }
 }
@@ -40,11 +42,13 @@ fn is_news<R: ResultClass>(last: Option<R>, now: R) -> bool {
 }
 
 /// One step's line; `endpoint` is `None` for the token request (and the
-/// field is then left out of the line).
+/// field is then left out of the line), `rejection` the reason a rejected
+/// token request was given.
 fn log_step<R: ResultClass>(
     tenant: &Tenant,
     endpoint: Option<&str>,
     outcome: &Outcome<R>,
+    rejection: Option<RejectionReason>,
     last: &mut Option<R>,
 ) {
     let what = if endpoint.is_some() {
@@ -60,6 +64,7 @@ fn log_step<R: ResultClass>(
     let status = outcome.status.unwrap_or(0);
     let latency_ms = outcome.latency.map(|l| l.as_millis() as u64);
     let detail = outcome.detail.as_deref().unwrap_or("");
+    let reason = rejection.map(RejectionReason::as_str);
     // A back-off is logged when it starts and when it ends.
     if was_backing_off && !outcome.result.is_backed_off() {
         tracing::info!(
@@ -84,6 +89,7 @@ fn log_step<R: ResultClass>(
                 tenant = name,
                 endpoint,
                 result,
+                reason,
                 status,
                 detail,
                 "{what} failed"
@@ -103,6 +109,7 @@ fn log_step<R: ResultClass>(
                 tenant = name,
                 endpoint,
                 result,
+                reason,
                 status,
                 latency_ms,
                 detail,

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::health::Health;
 use crate::fleet::{Fleet, ProbeRecord, StepRecord, TenantRecord, TenantState};
-use crate::probe::{EndpointResult, ResultClass, TokenResult};
+use crate::probe::{EndpointResult, RejectionReason, ResultClass, TokenResult};
 use crate::unix_time::{seconds_until, unix_seconds};
 
 /// How many recent probes the overview's strip shows per tenant.
@@ -102,6 +102,23 @@ pub struct TokenView {
     pub expires_in_seconds: Option<i64>,
     /// The lifetime granted to the newest token, in seconds.
     pub lifetime_seconds: Option<f64>,
+    /// Why the newest token request was rejected, while it is.
+    pub rejection_reason: Option<RejectionReason>,
+    /// The scopes the newest token grants, sorted; `null` when neither the
+    /// response nor the token said.
+    pub granted_scopes: Option<Vec<String>>,
+    /// Each expected scope (`expect_scopes`) and whether it is granted
+    /// (`null` until a token said what it grants).
+    pub expected_scopes: Vec<ScopeView>,
+}
+
+/// An expected scope and whether the newest token grants it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScopeView {
+    /// The scope as configured.
+    pub scope: String,
+    /// Granted or not; `None` while unknown.
+    pub granted: Option<bool>,
 }
 
 /// One endpoint of a tenant.
@@ -149,7 +166,8 @@ impl TenantView {
         let tenant = record.tenant();
         let health = Health::of_state(state);
         let at = |t: Option<SystemTime>| t.map(unix_seconds);
-        let expires_at = state.grant.and_then(|g| g.expires_at);
+        let expires_at = state.grant.as_ref().and_then(|g| g.expires_at);
+        let granted = state.grant.as_ref().and_then(|g| g.scopes.as_deref());
         TenantView {
             name: tenant.name.clone(),
             state: health,
@@ -166,8 +184,19 @@ impl TenantView {
                 expires_in_seconds: expires_at.map(|t| seconds_until(t, now)),
                 lifetime_seconds: state
                     .grant
+                    .as_ref()
                     .and_then(|g| g.lifetime)
                     .map(|d| d.as_secs_f64()),
+                rejection_reason: state.rejection,
+                granted_scopes: granted.map(|g| g.iter().map(|s| s.to_string()).collect()),
+                expected_scopes: tenant
+                    .expect_scopes
+                    .iter()
+                    .map(|scope| ScopeView {
+                        scope: scope.clone(),
+                        granted: granted.map(|g| g.iter().any(|s| **s == **scope)),
+                    })
+                    .collect(),
             },
             credential_expires_at: at(tenant.credential_expires),
             credential_expires_in_seconds: tenant.credential_expires.map(|t| seconds_until(t, now)),

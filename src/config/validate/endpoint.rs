@@ -32,17 +32,35 @@ struct Inherited<'a> {
 
 impl TenantCheck<'_> {
     /// The configured endpoints (a Nexthink tenant without any gets the
-    /// preset's), each with a unique name; only valid ones are returned.
+    /// read-only endpoint of each listed permission, or the workflows
+    /// list), each with a unique name; only valid ones are returned.
     pub(super) fn endpoints(
         &mut self,
         raw: &RawTenant,
         targets: &Targets,
         timing: &Timing,
     ) -> Vec<Endpoint> {
-        let raw_endpoints = match (&raw.endpoints, &raw.nexthink) {
-            (Some(list), _) => list.clone(),
-            (None, Some(_)) => nexthink::default_endpoints(),
-            (None, None) => Vec::new(),
+        let permissions = raw.nexthink.as_ref().and_then(|n| n.permissions.as_ref());
+        let raw_endpoints = match (&raw.endpoints, &raw.nexthink, permissions) {
+            (Some(_), _, Some(_)) => {
+                self.problem(
+                    "nexthink.permissions",
+                    "give endpoints: or nexthink.permissions, not both (permissions choose the endpoints)",
+                );
+                return Vec::new();
+            }
+            (Some(list), _, None) => list.clone(),
+            (None, Some(_), Some(permissions)) => {
+                match nexthink::permission_endpoints(permissions) {
+                    Ok(endpoints) => endpoints,
+                    Err(error) => {
+                        self.problem("nexthink.permissions", error.to_string());
+                        return Vec::new();
+                    }
+                }
+            }
+            (None, Some(_), None) => nexthink::default_endpoints(),
+            (None, None, _) => Vec::new(),
         };
         let inherited = Inherited {
             base_url: targets.base_url.as_ref(),

@@ -1,5 +1,5 @@
-//! Where a tenant's requests go: the Nexthink preset, the base and token
-//! URLs (with the one URL rule: https, or http to loopback or with
+//! Where a tenant's requests go: the presets (Nexthink, Entra ID), the
+//! base and token URLs (with the one URL rule: https, or http to loopback or with
 //! `insecure_http`), and the proxy and CA that pick its HTTP client.
 
 use std::net::IpAddr;
@@ -9,13 +9,16 @@ use url::Url;
 
 use super::check::TenantCheck;
 use crate::config::HttpProfile;
-use crate::config::nexthink::{self, NexthinkTargets, PresetError};
+use crate::config::entra::{self, EntraError};
+use crate::config::nexthink::{self, PresetError};
+use crate::config::preset::PresetTargets;
 use crate::config::raw::RawTenant;
 
 /// A tenant's URLs, as far as they could be derived.
 pub(super) struct Targets {
-    /// What the `nexthink:` preset expands to, if used and valid.
-    pub(super) preset: Option<NexthinkTargets>,
+    /// What the `nexthink:` or `entra:` preset expands to, if one is used
+    /// and valid.
+    pub(super) preset: Option<PresetTargets>,
     /// The URL endpoint paths are appended to.
     pub(super) base_url: Option<Url>,
     /// The token endpoint.
@@ -33,27 +36,32 @@ impl TenantCheck<'_> {
         let preset = self.preset(raw);
         let base_url = match (&raw.base_url, &preset) {
             (Some(url), _) => self.url("base_url", url, raw.insecure_http),
-            (None, Some(p)) => Url::parse(&p.base_url).ok(),
+            (None, Some(p)) => p.base_url.as_deref().and_then(|b| Url::parse(b).ok()),
             (None, None) => None,
         };
         let token_url = match (&raw.token_url, &preset) {
             (Some(url), _) => self.url("token_url", url, raw.insecure_http),
             (None, Some(p)) => match &raw.base_url {
                 // The legacy form lives on the API host: follow an overridden base URL.
-                Some(_) if p.form.is_empty() => base_url
+                Some(_) if p.token_on_api_host => base_url
                     .as_ref()
                     .and_then(|b| Url::parse(&join(b, "/api/v1/token")).ok()),
                 _ => Url::parse(&p.token_url).ok(),
             },
             (None, None) => {
-                if raw.nexthink.is_none() {
-                    self.problem("token_url", "required (or use the `nexthink:` preset)");
+                if raw.nexthink.is_none() && raw.entra.is_none() {
+                    self.problem(
+                        "token_url",
+                        "required (or use the `nexthink:` or `entra:` preset)",
+                    );
                 }
                 None
             }
         };
-        let base_url_failed =
-            (raw.base_url.is_some() || raw.nexthink.is_some()) && base_url.is_none();
+        let base_url_failed = (raw.base_url.is_some()
+            || raw.nexthink.is_some()
+            || preset.as_ref().is_some_and(|p| p.base_url.is_some()))
+            && base_url.is_none();
         Targets {
             preset,
             base_url,
@@ -62,7 +70,32 @@ impl TenantCheck<'_> {
         }
     }
 
-    fn preset(&mut self, raw: &RawTenant) -> Option<NexthinkTargets> {
+    fn preset(&mut self, raw: &RawTenant) -> Option<PresetTargets> {
+        if raw.nexthink.is_some() && raw.entra.is_some() {
+            self.problem(
+                "entra",
+                "a tenant uses one preset: nexthink or entra, not both",
+            );
+            return None;
+        }
+        if let Some(e) = &raw.entra {
+            return match entra::targets(
+                &e.tenant_id,
+                e.cloud,
+                e.resource.as_deref(),
+                raw.base_url.as_deref(),
+            ) {
+                Ok(targets) => Some(targets),
+                Err(error) => {
+                    let field = match error {
+                        EntraError::BadTenant(_) => "entra.tenant_id",
+                        EntraError::NoResource | EntraError::BadResource(_) => "entra.resource",
+                    };
+                    self.problem(field, error.to_string());
+                    None
+                }
+            };
+        }
         let n = raw.nexthink.as_ref()?;
         match nexthink::targets(&n.instance, &n.region, n.token_endpoint) {
             Ok(targets) => Some(targets),

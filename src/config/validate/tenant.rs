@@ -9,8 +9,8 @@ use super::rules::{NAME_RULE, check_interval, check_timeout, valid_name};
 use super::targets::Targets;
 use crate::config::raw::{RawDefaults, RawTenant};
 use crate::config::{
-    DEFAULT_INTERVAL, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_TOKEN_BODY_BYTES, DEFAULT_TIMEOUT,
-    Tenant, TokenSettings,
+    ClientAuth, DEFAULT_INTERVAL, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_TOKEN_BODY_BYTES,
+    DEFAULT_TIMEOUT, Tenant, TokenSettings,
 };
 
 /// Label names a tenant's `labels:` may not use on credprobe_tenant_info:
@@ -38,6 +38,7 @@ impl TenantCheck<'_> {
         let credential_expires = self.credential_expires(raw);
         let http = self.http_profile(raw);
         let endpoints = self.endpoints(raw, &targets, &timing);
+        let expect_scopes = self.expect_scopes(raw);
 
         if self.problems.count() > before {
             return None;
@@ -52,15 +53,48 @@ impl TenantCheck<'_> {
                 url: targets.token_url?,
                 client_id,
                 secret: secret?,
-                client_auth: raw.client_auth.unwrap_or_default(),
+                // Entra ID documents the secret in the form body.
+                client_auth: raw.client_auth.unwrap_or(if raw.entra.is_some() {
+                    ClientAuth::Post
+                } else {
+                    ClientAuth::default()
+                }),
                 form,
                 timeout: timing.timeout,
                 max_body_bytes: timing.max_token_body_bytes,
             },
             endpoints,
+            expect_scopes,
             credential_expires,
             http,
         })
+    }
+
+    /// `expect_scopes:`: distinct words without white space, at most 64.
+    fn expect_scopes(&mut self, raw: &RawTenant) -> Vec<String> {
+        let Some(scopes) = &raw.expect_scopes else {
+            return Vec::new();
+        };
+        if scopes.len() > 64 {
+            self.problem("expect_scopes", "at most 64 scopes");
+        }
+        let mut seen = Vec::new();
+        for (i, scope) in scopes.iter().enumerate() {
+            if scope.is_empty() || scope.len() > 256 || scope.chars().any(char::is_whitespace) {
+                self.problem(
+                    format!("expect_scopes[{i}]"),
+                    "a scope is 1 to 256 characters without white space",
+                );
+            } else if seen.contains(&scope) {
+                self.problem(
+                    format!("expect_scopes[{i}]"),
+                    format!("{scope:?} is listed twice"),
+                );
+            } else {
+                seen.push(scope);
+            }
+        }
+        seen.into_iter().cloned().collect()
     }
 
     /// The name and the label names, both of which end up in series.

@@ -302,7 +302,68 @@ const CASES: &[Case] = &[
         "missing token_url",
         "tenants: [{name: acme, client_id: abc, client_secret: s}]\n",
         "token_url",
-        "required (or use the `nexthink:` preset)",
+        "required (or use the `nexthink:` or `entra:` preset)",
+    ),
+    acme_case(
+        "entra tenant_id neither a GUID nor a domain",
+        "tenants: [{name: acme, entra: {tenant_id: common, resource: 'https://graph.microsoft.com'}, \
+         client_id: abc, client_secret: s}]\n",
+        "entra.tenant_id",
+        "must be the directory's GUID",
+    ),
+    acme_case(
+        "entra without a resource or base_url",
+        "tenants: [{name: acme, entra: {tenant_id: contoso.onmicrosoft.com}, client_id: abc, \
+         client_secret: s}]\n",
+        "entra.resource",
+        "needs the resource the token is for",
+    ),
+    acme_case(
+        "entra resource not a URI",
+        "tenants: [{name: acme, entra: {tenant_id: contoso.onmicrosoft.com, resource: graph}, \
+         client_id: abc, client_secret: s}]\n",
+        "entra.resource",
+        "is not an absolute URI",
+    ),
+    acme_case(
+        "both presets",
+        "tenants: [{name: acme, entra: {tenant_id: contoso.onmicrosoft.com, resource: 'https://x.example'}, \
+         nexthink: {instance: acme, region: eu}, client_id: abc, client_secret: s}]\n",
+        "entra",
+        "one preset: nexthink or entra, not both",
+    ),
+    acme_case(
+        "nexthink permission without a read endpoint",
+        "tenants: [{name: acme, nexthink: {instance: acme, region: eu, permissions: [workflows, nql]}, \
+         client_id: abc, client_secret: s}]\n",
+        "nexthink.permissions",
+        "\"nql\" has no read-only endpoint",
+    ),
+    acme_case(
+        "unknown nexthink permission",
+        "tenants: [{name: acme, nexthink: {instance: acme, region: eu, permissions: [admin]}, \
+         client_id: abc, client_secret: s}]\n",
+        "nexthink.permissions",
+        "\"admin\" is not a Nexthink permission",
+    ),
+    acme_case(
+        "nexthink permissions and endpoints",
+        "tenants: [{name: acme, nexthink: {instance: acme, region: eu, permissions: [workflows]}, \
+         endpoints: [{name: w, path: /w}], client_id: abc, client_secret: s}]\n",
+        "nexthink.permissions",
+        "give endpoints: or nexthink.permissions, not both",
+    ),
+    acme_case(
+        "expect_scopes listed twice",
+        acme!(", expect_scopes: [read, read]"),
+        "expect_scopes[1]",
+        "\"read\" is listed twice",
+    ),
+    acme_case(
+        "expect_scopes with white space",
+        acme!(", expect_scopes: ['a b']"),
+        "expect_scopes[0]",
+        "without white space",
     ),
     acme_case(
         "token_url not a URL",
@@ -808,4 +869,71 @@ fn a_tenant_file_resolves_its_secret_beside_itself() {
         config.tenant_file_patterns,
         [dir.path().join("tenants.d/*.yml").to_string_lossy()]
     );
+}
+
+#[test]
+fn the_entra_preset_derives_token_url_scope_and_post_auth() {
+    let tenant = only_tenant(
+        "tenants: [{name: acme, entra: {tenant_id: 72f988bf-86f1-41af-91ab-2d7cd011db47, \
+         resource: 'https://graph.microsoft.com'}, client_id: abc, client_secret: s, \
+         endpoints: [{name: me, path: /v1.0/organization}]}]\n",
+    );
+    assert_eq!(
+        tenant.token.url.as_str(),
+        "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token"
+    );
+    assert_eq!(
+        form(&tenant),
+        [
+            ("grant_type", "client_credentials"),
+            ("scope", "https://graph.microsoft.com/.default")
+        ]
+    );
+    assert_eq!(tenant.token.client_auth, crate::config::ClientAuth::Post);
+    assert_eq!(
+        tenant.endpoints[0].url.as_str(),
+        "https://graph.microsoft.com/v1.0/organization"
+    );
+    // A token_url of its own (a proxy, the simulator) keeps the scope.
+    let own = only_tenant(
+        "tenants: [{name: acme, entra: {tenant_id: contoso.onmicrosoft.com, cloud: usgov}, \
+         base_url: 'https://api.example.us', token_url: 'http://127.0.0.1:9/t/oauth2/v2.0/token', \
+         client_id: abc, client_secret: s, client_auth: basic}]\n",
+    );
+    assert_eq!(
+        own.token.url.as_str(),
+        "http://127.0.0.1:9/t/oauth2/v2.0/token"
+    );
+    assert_eq!(form(&own)[1], ("scope", "https://api.example.us/.default"));
+    assert_eq!(own.token.client_auth, crate::config::ClientAuth::Basic);
+}
+
+#[test]
+fn nexthink_permissions_choose_the_read_only_endpoints() {
+    let tenant = only_tenant(
+        "tenants: [{name: acme, nexthink: {instance: acme, region: eu, \
+         permissions: [remote_actions, workflows]}, client_id: abc, client_secret: s, \
+         expect_scopes: [service:integration]}]\n",
+    );
+    let endpoints: Vec<(&str, &str, &str)> = tenant
+        .endpoints
+        .iter()
+        .map(|e| (e.name.as_str(), e.method.as_str(), e.url.as_str()))
+        .collect();
+    assert_eq!(
+        endpoints,
+        [
+            (
+                "remote_actions",
+                "GET",
+                "https://acme.api.eu.nexthink.cloud/api/v1/act/remote-action"
+            ),
+            (
+                "workflows",
+                "GET",
+                "https://acme.api.eu.nexthink.cloud/api/v1/workflows"
+            ),
+        ]
+    );
+    assert_eq!(tenant.expect_scopes, ["service:integration"]);
 }

@@ -72,7 +72,15 @@ fn row(view: &TenantView, now: f64) -> Markup {
             td { (strip(&view.strip)) }
             td.nowrap {
                 @match view.token.step.result {
-                    Some(_) => (step_brief(&view.token.step, None)),
+                    Some(_) => {
+                        (step_brief(&view.token.step, None))
+                        @if let Some(reason) = view.token.rejection_reason {
+                            " " small.bad { "(" (reason.as_str()) ")" }
+                        }
+                        @for scope in view.token.expected_scopes.iter().filter(|s| s.granted == Some(false)) {
+                            div.bad { "scope missing: " (scope.scope) }
+                        }
+                    },
                     None if view.state == Health::Pending => span.muted { "—" },
                     None => span.muted { "not requested" },
                 }

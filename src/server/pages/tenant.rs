@@ -50,10 +50,28 @@ pub fn render(view: &TenantView, now: SystemTime) -> Markup {
                 @match view.token.step.result {
                     Some(token) => {
                         (result(token)) (status_code(view.token.step.status))
+                        @if let Some(reason) = view.token.rejection_reason {
+                            " " span.bad { "(reason: " (reason.as_str()) ")" }
+                        }
                         (latency_suffix(view.token.step.latency_seconds)) " "
                         span.detail { (view.token.step.detail.as_deref().unwrap_or("")) }
                     },
                     None => span.muted { "no request yet" },
+                }
+            }
+            dt { "Scopes" }
+            dd #scopes {
+                @for expected in &view.token.expected_scopes {
+                    @match expected.granted {
+                        Some(true) => span.label.ok { "✓ " (expected.scope) },
+                        Some(false) => span.label.bad { "✗ " (expected.scope) " missing" },
+                        None => span.label.muted { "? " (expected.scope) },
+                    }
+                }
+                @match &view.token.granted_scopes {
+                    Some(granted) if granted.is_empty() => span.muted { "the token grants no scope" },
+                    Some(granted) => small { "granted: " (granted.join(" ")) },
+                    None => span.muted { "the token response and the token say nothing of their scopes" },
                 }
             }
             dt { "Token expires" }
