@@ -1,7 +1,11 @@
 //! Shared harness of the integration tests: the real `credprobe` binary in
-//! a child process, the simulator in-process, both on 127.0.0.1 port 0.
+//! a child process, the simulator in-process, both on 127.0.0.1 port 0;
+//! [`dashboards`] reads the shipped Grafana dashboards for the tests that
+//! check them.
 
 #![allow(dead_code)]
+
+pub mod dashboards;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
