@@ -1,4 +1,5 @@
-//! Paced request loops for `bench/run` (loopback only, bounded in time).
+//! The load generator and measuring tool of `bench/run` (loopback only,
+//! bounded in time).
 //!
 //! - `blackbox`: drives blackbox_exporter's `/probe` at a fixed rate, one
 //!   module per tenant, alternating between two targets. Its own CPU is not
@@ -11,6 +12,14 @@
 //!
 //! Each prints one JSON object on stdout. Without a mode (as `cargo bench`
 //! and `cargo test --all-targets` run it) it prints its usage and exits 0.
+//!
+//! The exposition readers and statistics of `bench/run` (`quantile`,
+//! `quantile-le`, `bucket`, `sum`, `series`, `median`) live in
+//! `loadgen/expo.rs`, which `tests/loadgen_expo.rs` also includes so that
+//! `cargo test` runs their tests; they print one plain value.
+
+#[path = "loadgen/expo.rs"]
+mod expo;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -37,9 +46,19 @@ const MAX_SECONDS: f64 = 900.0;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(mode) = args.first().filter(|arg| !arg.starts_with('-')).cloned() else {
-        eprintln!("{USAGE}");
+        eprintln!("{USAGE}\n{}", expo::USAGE);
         return;
     };
+    if expo::COMMANDS.contains(&mode.as_str()) {
+        match expo::run(&mode, &args[1..], &read_input) {
+            Ok(value) => println!("{value}"),
+            Err(problem) => {
+                eprintln!("loadgen: {problem}\n{}", expo::USAGE);
+                std::process::exit(2);
+            }
+        }
+        return;
+    }
     let options = match Options::parse(&args[1..]) {
         Ok(options) => options,
         Err(problem) => fail(&problem),
@@ -57,6 +76,17 @@ fn main() {
     match result {
         Ok(json) => println!("{json}"),
         Err(problem) => fail(&problem),
+    }
+}
+
+/// A file's text, or standard input's without a file.
+fn read_input(path: Option<&str>) -> Result<String, String> {
+    match path {
+        Some(path) => {
+            std::fs::read_to_string(path).map_err(|error| format!("cannot read {path}: {error}"))
+        }
+        None => std::io::read_to_string(std::io::stdin())
+            .map_err(|error| format!("cannot read standard input: {error}")),
     }
 }
 
