@@ -11,27 +11,22 @@
 //! uids, a title, description, unit and `${datasource}` on every panel) are
 //! checked on the JSON.
 //!
-//! [`dashboard_queries`] and [`EMPTY_ON_DEMO`] are meant for an end-to-end
-//! test that runs the queries against a Prometheus scraping `credprobe demo`.
+//! The loader, the panel walk, the variable substitution and the demo
+//! queries live in `tests/common/dashboards.rs`, shared with the end-to-end
+//! test (`tests/prometheus_e2e.rs`) that runs those queries against a
+//! Prometheus scraping `credprobe demo`.
+
+mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use common::dashboards::{
+    EMPTY_ON_DEMO, array, dashboard_queries, dashboards, panels, substitute, title, uid,
+};
 use promql_parser::label::MatchOp;
 use promql_parser::parser::{self, Expr, VectorSelector};
 use serde_json::Value;
-
-/// Panels whose queries return nothing on `credprobe demo`, as
-/// (dashboard uid, panel title): the demo's hosts are plain http, so no TLS
-/// certificate expiry series exists. Every other target returns data once a
-/// Prometheus has scraped the demo for a couple of minutes (with `$tenant`
-/// as `.*` or `acme-prod`, the only demo tenant with a credential expiry).
-pub const EMPTY_ON_DEMO: &[(&str, &str)] = &[
-    ("credprobe-fleet", "Soonest TLS certificate expiries"),
-    ("credprobe-tenant", "TLS certificate expires in"),
-    ("credprobe-tenant", "TLS certificate expiry date"),
-];
 
 /// Substituted for `$__rate_interval` by the structural checks, so that a
 /// range selector can be traced back to that variable.
@@ -48,113 +43,12 @@ const PROCESS_METRICS: &[&str] = &[
 
 const DATASOURCE: &str = "${datasource}";
 
-fn dashboards_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboards")
-}
-
-/// Every `dashboards/*.json`, parsed, with its file name, in name order.
-pub fn dashboards() -> Vec<(String, Value)> {
-    let dir = dashboards_dir();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
-        .map(|entry| entry.expect("directory entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no dashboards in {}", dir.display());
-    files
-        .into_iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(&path)
-                .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-            let json = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            (name, json)
-        })
-        .collect()
-}
-
-fn uid(dashboard: &Value) -> &str {
-    dashboard["uid"].as_str().unwrap_or("<no uid>")
-}
-
 /// Every row panel, top level and (never, but checked) nested.
 fn rows(dashboard: &Value) -> Vec<&Value> {
     array(&dashboard["panels"])
         .iter()
         .filter(|panel| panel["type"] == "row")
         .collect()
-}
-
-/// Every panel that is not a row, with the title of the row it belongs to:
-/// panels nested in a collapsed row, and top-level panels after an expanded
-/// row.
-fn panels(dashboard: &Value) -> Vec<(Option<&str>, &Value)> {
-    let mut out = Vec::new();
-    let mut row_title = None;
-    for panel in array(&dashboard["panels"]) {
-        if panel["type"] == "row" {
-            row_title = panel["title"].as_str();
-            for nested in array(&panel["panels"]) {
-                out.push((row_title, nested));
-            }
-        } else {
-            out.push((row_title, panel));
-        }
-    }
-    out
-}
-
-fn array(value: &Value) -> &[Value] {
-    value.as_array().map(Vec::as_slice).unwrap_or_default()
-}
-
-fn title(panel: &Value) -> &str {
-    panel["title"].as_str().unwrap_or("<untitled>")
-}
-
-/// Replaces Grafana variables (`$name`, `${name}`, `${name:format}`) with
-/// `value(name)`; an unknown variable is an error.
-pub fn substitute(expr: &str, value: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
-    let mut out = String::with_capacity(expr.len());
-    let mut rest = expr;
-    while let Some(at) = rest.find('$') {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + 1..];
-        let (name, consumed) = if let Some(braced) = after.strip_prefix('{') {
-            let end = braced
-                .find('}')
-                .ok_or_else(|| format!("unclosed ${{ in {expr:?}"))?;
-            let name = braced[..end].split(':').next().unwrap_or_default();
-            (name, end + 2)
-        } else {
-            let end = after
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(after.len());
-            (&after[..end], end)
-        };
-        if name.is_empty() {
-            return Err(format!("a lone $ in {expr:?}"));
-        }
-        let replacement =
-            value(name).ok_or_else(|| format!("unknown variable ${name} in {expr:?}"))?;
-        out.push_str(&replacement);
-        rest = &after[consumed..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
-/// The values an end-to-end run uses: every series of every replica and
-/// tenant, a one-minute rate window.
-pub fn demo_value(name: &str) -> Option<String> {
-    match name {
-        "__rate_interval" | "__interval" => Some("1m".into()),
-        "__range" => Some("1h".into()),
-        "job" | "instance" | "tenant" => Some(".*".into()),
-        _ => None,
-    }
 }
 
 /// Values for the structural checks: the rate interval is a sentinel and
@@ -168,23 +62,6 @@ fn check_value(name: &str) -> Option<String> {
         "job" | "instance" | "tenant" => Some(format!("VAR_{name}")),
         _ => None,
     }
-}
-
-/// (dashboard uid, panel title, expr with the variables substituted by
-/// [`demo_value`]) for every target of every dashboard.
-pub fn dashboard_queries() -> Vec<(String, String, String)> {
-    let mut out = Vec::new();
-    for (_, dashboard) in dashboards() {
-        for (_, panel) in panels(&dashboard) {
-            for target in array(&panel["targets"]) {
-                let expr = target["expr"].as_str().unwrap_or_default();
-                let expr = substitute(expr, &demo_value)
-                    .unwrap_or_else(|e| panic!("{} / {}: {e}", uid(&dashboard), title(panel)));
-                out.push((uid(&dashboard).to_owned(), title(panel).to_owned(), expr));
-            }
-        }
-    }
-    out
 }
 
 /// The metric names credprobe exports ([`credprobe::metrics::FAMILIES`]),

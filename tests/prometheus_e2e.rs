@@ -9,15 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::dashboards::{dashboard_queries, empty_on_demo};
 use serde_json::Value;
-
-/// Dashboard targets that cannot have data on the demo, with why. Keep short.
-/// The demo serves plain http, so it has no TLS certificate expiry series.
-const EMPTY_ON_DEMO: &[(&str, &str)] = &[
-    ("Soonest TLS certificate expiries", "the demo is plain http"),
-    ("TLS certificate expires in", "the demo is plain http"),
-    ("TLS certificate expiry date", "the demo is plain http"),
-];
 
 struct Process(Child);
 
@@ -102,6 +95,17 @@ async fn query(prometheus: &str, expr: &str) -> Value {
     body["data"].clone()
 }
 
+/// The value of the first series a query returns, 0 when it returns none
+/// (yet): what the wait for enough scrapes compares.
+async fn first_value(prometheus: &str, expr: &str) -> f64 {
+    let data = query(prometheus, expr).await;
+    data["result"][0]["value"][1]
+        .as_str()
+        .unwrap_or("0")
+        .parse::<f64>()
+        .unwrap_or(0.0)
+}
+
 fn result_len(data: &Value) -> usize {
     match &data["result"] {
         Value::Array(items) => items.len(),
@@ -109,57 +113,6 @@ fn result_len(data: &Value) -> usize {
         Value::Null => 0,
         _ => 1,
     }
-}
-
-/// Every (dashboard, panel title, expr) with the variables substituted.
-fn dashboard_queries() -> Vec<(String, String, String)> {
-    let mut out = Vec::new();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join("dashboards"))
-        .expect("dashboards/ exists")
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no dashboards");
-    for file in files {
-        let board: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-        let uid = board["uid"].as_str().unwrap_or_default().to_owned();
-        let mut panels: Vec<&Value> = Vec::new();
-        for panel in board["panels"].as_array().into_iter().flatten() {
-            panels.push(panel);
-            panels.extend(panel["panels"].as_array().into_iter().flatten());
-        }
-        for panel in panels {
-            let title = panel["title"].as_str().unwrap_or_default().to_owned();
-            for target in panel["targets"].as_array().into_iter().flatten() {
-                if let Some(expr) = target["expr"].as_str() {
-                    out.push((uid.clone(), title.clone(), substitute(expr)));
-                }
-            }
-        }
-    }
-    out
-}
-
-fn substitute(expr: &str) -> String {
-    let mut text = expr.to_owned();
-    for (from, to) in [
-        ("${__rate_interval}", "1m"),
-        ("$__rate_interval", "1m"),
-        ("${__interval}", "1m"),
-        ("$__interval", "1m"),
-        ("${__range}", "1h"),
-        ("$__range", "1h"),
-    ] {
-        text = text.replace(from, to);
-    }
-    // The tenant board shows one tenant; the demo's healthy one has every series.
-    let tenant = regex::Regex::new(r#"tenant(=~?)"\$\{?tenant(:[a-z]+)?\}?""#).unwrap();
-    text = tenant
-        .replace_all(&text, r#"tenant=~"acme-prod|.*""#)
-        .into_owned();
-    let other = regex::Regex::new(r"\$\{?[a-z_]+(:[a-z]+)?\}?").unwrap();
-    other.replace_all(&text, ".*").into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -177,18 +130,8 @@ async fn demo_scraped_by_prometheus_feeds_every_panel_and_the_alerts() {
             .await
             .is_ok_and(|r| r.status() == 200);
         if ready {
-            let data = query(&prometheus, "count_over_time(credprobe_token_requests_total{tenant=\"acme-prod\",result=\"success\"}[5m])").await;
-            let samples = data["result"][0]["value"][1]
-                .as_str()
-                .unwrap_or("0")
-                .parse::<f64>()
-                .unwrap_or(0.0);
-            let cycles = query(&prometheus, "credprobe_token_requests_total{tenant=\"globex-revoked\",result=\"credentials_rejected\"}").await;
-            let rejected = cycles["result"][0]["value"][1]
-                .as_str()
-                .unwrap_or("0")
-                .parse::<f64>()
-                .unwrap_or(0.0);
+            let samples = first_value(&prometheus, "count_over_time(credprobe_token_requests_total{tenant=\"acme-prod\",result=\"success\"}[5m])").await;
+            let rejected = first_value(&prometheus, "credprobe_token_requests_total{tenant=\"globex-revoked\",result=\"credentials_rejected\"}").await;
             if samples >= 10.0 && rejected >= 2.0 {
                 break;
             }
@@ -203,6 +146,8 @@ async fn demo_scraped_by_prometheus_feeds_every_panel_and_the_alerts() {
 
     // Every dashboard query returns data.
     let mut empty = Vec::new();
+    // The queries and the panels expected empty (TLS: the demo is plain
+    // http) are the ones tests/dashboards.rs checks structurally.
     let queries = dashboard_queries();
     assert!(
         queries.len() >= 10,
@@ -211,7 +156,7 @@ async fn demo_scraped_by_prometheus_feeds_every_panel_and_the_alerts() {
     );
     for (uid, title, expr) in &queries {
         let data = query(&prometheus, expr).await;
-        let expected_empty = EMPTY_ON_DEMO.iter().any(|(t, _)| t == title);
+        let expected_empty = empty_on_demo(uid, title);
         if result_len(&data) == 0 && !expected_empty {
             empty.push(format!("{uid} / {title}: {expr}"));
         }

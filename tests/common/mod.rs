@@ -1,7 +1,11 @@
 //! Shared harness of the integration tests: the real `credprobe` binary in
-//! a child process, the simulator in-process, both on 127.0.0.1 port 0.
+//! a child process, the simulator in-process, both on 127.0.0.1 port 0;
+//! [`dashboards`] reads the shipped Grafana dashboards for the tests that
+//! check them.
 
 #![allow(dead_code)]
+
+pub mod dashboards;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -24,9 +28,14 @@ pub async fn start_simulator(scenario: Scenario) -> Simulator {
 
 /// A running `credprobe run` child with its stderr captured.
 pub struct Daemon {
+    /// The process, killed when the `Daemon` is dropped so that a failing
+    /// test leaves nothing running.
     pub child: Child,
+    /// Where it listens (`127.0.0.1:PORT`), as its start-up line said.
     pub addr: String,
+    /// Everything it logged so far, for assertions and failure messages.
     pub stderr: Arc<Mutex<String>>,
+    /// Its configuration and secret files; removed with the `Daemon`.
     pub dir: tempfile::TempDir,
 }
 
@@ -90,14 +99,17 @@ impl Daemon {
         }
     }
 
+    /// The daemon's URL for `path`, for clients other than [`Daemon::get`].
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// The configuration file it runs on, for tests that rewrite it and reload.
     pub fn config_path(&self) -> PathBuf {
         self.dir.path().join("credprobe.yml")
     }
 
+    /// A copy of what it logged so far.
     pub fn logs(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
@@ -107,6 +119,7 @@ impl Daemon {
         http_get(&self.url(path)).await
     }
 
+    /// One scrape of `/metrics`, which must answer 200.
     pub async fn metrics(&self) -> String {
         let (status, body) = self.get("/metrics").await;
         assert_eq!(status, 200);
