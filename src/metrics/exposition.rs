@@ -85,7 +85,7 @@ impl Exposition {
             Ok(body) => {
                 self.telemetry
                     .observe_scrape(encoding, started.elapsed(), body.len());
-                Ok(Bytes::from(body))
+                Ok(Bytes::from_owner(TrimmedOnDrop(body)))
             }
             Err(error) => {
                 tracing::error!(%error, "cannot render metrics");
@@ -124,9 +124,32 @@ impl Exposition {
     }
 }
 
+/// A response body that, once the last scrape sharing it has been sent,
+/// hands the memory back to the system (off the runtime's workers).
+struct TrimmedOnDrop(Vec<u8>);
+
+impl AsRef<[u8]> for TrimmedOnDrop {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for TrimmedOnDrop {
+    fn drop(&mut self) {
+        drop(std::mem::take(&mut self.0));
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn_blocking(release_freed_memory);
+            }
+            Err(_) => release_freed_memory(),
+        }
+    }
+}
+
 /// Hands memory freed after a large render back to the system: glibc keeps
 /// freed heap in its arenas, so one scrape of a big fleet would otherwise
-/// leave the process at its peak size for good.
+/// leave the process at its peak size for good. Called after a render (its
+/// scratch) and when the body has been sent.
 fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free pages to the kernel; it has no
