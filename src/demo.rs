@@ -9,7 +9,7 @@ use anyhow::Context as _;
 
 use crate::config::{self, LoadOptions};
 use crate::daemon::{self, ConfigSource, Controls, DaemonOptions};
-use crate::simulator::{ClientBehaviour, Preset, Scenario, Simulator};
+use crate::simulator::{ClientBehaviour, EntraRefusal, Preset, Scenario, Simulator};
 
 /// The demo's configuration; `{sim}` becomes the simulator's base URL.
 /// Each tenant's client id selects its behaviour in [`demo_scenario`].
@@ -88,10 +88,30 @@ tenants:
         expect:
           status: [200]
           json: [{pointer: /state, equals: ok}]
+  - name: contoso-entra-expired     # Microsoft Entra ID: the client secret expired (AADSTS7000222)
+    labels: {customer: contoso, tier: silver}
+    entra: {tenant_id: 72f988bf-86f1-41af-91ab-2d7cd011db47, resource: "https://graph.microsoft.com"}
+    token_url: {sim}/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token
+    base_url: {sim}
+    client_id: contoso-entra-expired
+    client_secret: contoso-entra-expired-secret
+    endpoints:
+      - {name: workflows, path: /api/v1/workflows}
+  - name: fabrikam-scopes           # the token lacks an expected scope (read from the JWT's scp/roles)
+    labels: {customer: fabrikam, tier: gold}
+    entra: {tenant_id: fabrikam.onmicrosoft.com, resource: "https://graph.microsoft.com"}
+    token_url: {sim}/fabrikam.onmicrosoft.com/oauth2/v2.0/token
+    base_url: {sim}
+    client_id: fabrikam-scopes
+    client_secret: fabrikam-scopes-secret
+    expect_scopes: [Workflows.Read, RemoteActions.Read]
+    endpoints:
+      - {name: workflows, path: /api/v1/workflows}
 "#;
 
 /// The simulator's behaviour for the demo tenants: the simulator's own demo
-/// scenario plus a malformed-token client and a generic provider client.
+/// scenario plus a malformed-token client, a generic provider client, an
+/// Entra ID client whose secret expired and one whose token lacks a scope.
 pub fn demo_scenario() -> Scenario {
     let mut scenario = Scenario::demo();
     // A Retry-After longer than half a cycle: the next token request is
@@ -111,6 +131,13 @@ pub fn demo_scenario() -> Scenario {
         "wayne-generic",
         "wayne-generic-secret",
     ));
+    let mut expired = ClientBehaviour::new("contoso-entra-expired", "contoso-entra-expired-secret");
+    expired.entra_refusal = Some(EntraRefusal::ExpiredSecret);
+    scenario.clients.push(expired);
+    let mut scoped = ClientBehaviour::new("fabrikam-scopes", "fabrikam-scopes-secret");
+    scoped.granted_scopes = Some(vec!["Workflows.Read".to_owned()]);
+    scoped.scope_in_response = false;
+    scenario.clients.push(scoped);
     scenario
 }
 

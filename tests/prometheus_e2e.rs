@@ -167,25 +167,35 @@ async fn demo_scraped_by_prometheus_feeds_every_panel_and_the_alerts() {
         empty.join("\n")
     );
 
-    // The revoked tenant raises CredprobeCredentialsRejected; the healthy one nothing.
-    let start = Instant::now();
-    loop {
-        let data = query(
-            &prometheus,
-            "ALERTS{alertname=\"CredprobeCredentialsRejected\", tenant=\"globex-revoked\"}",
-        )
-        .await;
-        if result_len(&data) > 0 {
-            let state = data["result"][0]["metric"]["alertstate"].as_str().unwrap();
-            assert!(state == "pending" || state == "firing", "{data}");
-            break;
+    // The revoked tenant raises CredprobeCredentialsRejected (the Entra
+    // tenant with the provider's reason), the tenant whose token lacks a
+    // scope CredprobeScopeMissing; the healthy one nothing.
+    for alert in [
+        "ALERTS{alertname=\"CredprobeCredentialsRejected\", tenant=\"globex-revoked\", reason=\"other\"}",
+        "ALERTS{alertname=\"CredprobeCredentialsRejected\", tenant=\"contoso-entra-expired\", reason=\"expired\"}",
+        "ALERTS{alertname=\"CredprobeScopeMissing\", tenant=\"fabrikam-scopes\", scope=\"RemoteActions.Read\"}",
+    ] {
+        let start = Instant::now();
+        loop {
+            let data = query(&prometheus, alert).await;
+            if result_len(&data) > 0 {
+                let state = data["result"][0]["metric"]["alertstate"].as_str().unwrap();
+                assert!(state == "pending" || state == "firing", "{data}");
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{alert} never raised"
+            );
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "CredprobeCredentialsRejected never raised"
-        );
-        tokio::time::sleep(Duration::from_secs(1)).await;
     }
+    let granted = query(
+        &prometheus,
+        "ALERTS{alertname=\"CredprobeScopeMissing\", scope=\"Workflows.Read\"}",
+    )
+    .await;
+    assert_eq!(result_len(&granted), 0, "a granted scope raised: {granted}");
     let healthy = query(&prometheus, "ALERTS{tenant=\"acme-prod\"}").await;
     assert_eq!(
         result_len(&healthy),
