@@ -205,7 +205,14 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let config = config::load(&path)?;
+    // Only this shard's tenants are kept, and only their files read.
+    let config = config::load_with(
+        &path,
+        &config::LoadOptions {
+            shard,
+            ..config::LoadOptions::default()
+        },
+    )?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

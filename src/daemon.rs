@@ -83,8 +83,7 @@ pub async fn run(
     options: DaemonOptions,
     mut controls: Controls,
 ) -> anyhow::Result<()> {
-    let mut config = config;
-    let configured = keep_shard(&mut config, options.shard);
+    let configured = config.configured;
     let fleet = Fleet::new(&config.histogram_buckets);
     let telemetry = Arc::new(Telemetry::new());
     telemetry.config_loaded(true);
@@ -167,15 +166,20 @@ async fn reload_once(
         return ReloadOutcome::NoFile;
     };
     let path = path.clone();
-    let loaded = match tokio::task::spawn_blocking(move || config::load(&path)).await {
-        Ok(loaded) => loaded,
-        Err(error) => {
-            telemetry.config_loaded(false);
-            tracing::error!(%error, "reload failed; the running configuration stays in force");
-            return ReloadOutcome::Failed(error.to_string());
-        }
+    let load_options = config::LoadOptions {
+        shard,
+        ..config::LoadOptions::default()
     };
-    let mut config = match loaded {
+    let loaded =
+        match tokio::task::spawn_blocking(move || config::load_with(&path, &load_options)).await {
+            Ok(loaded) => loaded,
+            Err(error) => {
+                telemetry.config_loaded(false);
+                tracing::error!(%error, "reload failed; the running configuration stays in force");
+                return ReloadOutcome::Failed(error.to_string());
+            }
+        };
+    let config = match loaded {
         Ok(config) => config,
         Err(error) => {
             telemetry.config_loaded(false);
@@ -183,7 +187,6 @@ async fn reload_once(
             return ReloadOutcome::Rejected(error);
         }
     };
-    keep_shard(&mut config, shard);
     if config.histogram_buckets != running.histogram_buckets {
         tracing::warn!("histogram_buckets changed: takes effect at the next restart");
     }
@@ -201,13 +204,6 @@ async fn reload_once(
     );
     *running = config;
     ReloadOutcome::Applied(summary)
-}
-
-/// Drops the tenants other shards probe; returns how many were configured.
-fn keep_shard(config: &mut Config, shard: Shard) -> usize {
-    let configured = config.tenants.len();
-    config.tenants.retain(|tenant| shard.owns(&tenant.name));
-    configured
 }
 
 /// Polls the configuration file and the tenant files and asks for a reload

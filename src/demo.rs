@@ -155,6 +155,7 @@ pub async fn run(listen: SocketAddr, controls: Controls) -> anyhow::Result<()> {
     let text = demo_config(&simulator.base_url());
     let options = LoadOptions {
         warn_inline_secrets: false,
+        ..LoadOptions::default()
     };
     let config = config::validate::load_str(&text, Path::new("<demo>"), &options)?;
     let listener = tokio::net::TcpListener::bind(listen)

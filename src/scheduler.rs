@@ -289,6 +289,7 @@ mod tests {
             Path::new("t.yml"),
             &LoadOptions {
                 warn_inline_secrets: false,
+                ..LoadOptions::default()
             },
         )
         .unwrap();

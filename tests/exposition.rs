@@ -44,6 +44,7 @@ fn promtool_accepts_an_exposition_with_every_edge() {
         Path::new("edges.yml"),
         &LoadOptions {
             warn_inline_secrets: false,
+            ..LoadOptions::default()
         },
     )
     .expect("valid configuration");

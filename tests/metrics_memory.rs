@@ -87,6 +87,7 @@ fn a_tenants_record_stays_compact() {
         Path::new("fleet.yml"),
         &LoadOptions {
             warn_inline_secrets: false,
+            ..LoadOptions::default()
         },
     )
     .expect("valid fleet");

@@ -45,8 +45,10 @@ pub const DEFAULT_HISTOGRAM_BUCKETS: [f64; 12] = [
 pub struct Config {
     /// The main file it was loaded from.
     pub source: PathBuf,
-    /// Every tenant, sorted by name.
+    /// This shard's tenants (every tenant without sharding), sorted by name.
     pub tenants: Vec<Arc<Tenant>>,
+    /// How many tenants the whole fleet configures, every shard's.
+    pub configured: usize,
     /// Cap on requests in flight.
     pub max_concurrent_requests: usize,
     /// Latency histogram buckets, ascending.

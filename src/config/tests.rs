@@ -33,6 +33,7 @@ fn only_tenant(dir: &Path, text: &str) -> Arc<Tenant> {
     std::fs::write(&main, text).unwrap();
     let options = LoadOptions {
         warn_inline_secrets: false,
+        ..LoadOptions::default()
     };
     let config = load_with(&main, &options).unwrap_or_else(|error| panic!("{error}"));
     assert_eq!(config.tenants.len(), 1, "{text}");

@@ -17,6 +17,7 @@ pub(crate) fn tenants(yaml: &str) -> Vec<Arc<Tenant>> {
         Path::new("test.yml"),
         &LoadOptions {
             warn_inline_secrets: false,
+            ..LoadOptions::default()
         },
     )
     .expect("valid test configuration")

@@ -18,6 +18,10 @@ pub(super) struct TenantCheck<'a> {
     /// The defining file's folder: relative secret and CA paths resolve
     /// against it, so a tenant file can name files beside it.
     pub(super) base_dir: &'a Path,
+    /// Whether the tenant's secret, key and CA files are read: only for
+    /// the tenants this process probes (another shard's are checked for
+    /// everything but their files).
+    pub(super) read_files: bool,
 }
 
 /// A tenant's time and size limits, resolved against `defaults:`; its

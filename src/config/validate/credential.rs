@@ -46,6 +46,10 @@ impl TenantCheck<'_> {
             return None;
         }
         if let Some(path) = &raw.client_secret_file {
+            if !self.read_files {
+                // Another shard's tenant: its file is that shard's to read.
+                return None;
+            }
             let path = self.base_dir.join(path);
             return match SecretFile::open(&path) {
                 Ok(file) => Some(SecretSource::File(file)),
@@ -63,7 +67,7 @@ impl TenantCheck<'_> {
             self.problem("client_secret", "is empty");
             return None;
         }
-        if options.warn_inline_secrets {
+        if options.warn_inline_secrets && self.read_files {
             tracing::warn!(
                 file = %self.file.display(),
                 tenant = self.tenant,

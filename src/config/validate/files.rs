@@ -1,9 +1,12 @@
 //! The files matched by `tenant_files`: found, read and parsed into raw
-//! tenants, each remembered with the file that defined it.
+//! tenants, each handed on with the file that defined it, one file at a
+//! time.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::Problems;
+use super::split;
 use crate::config::raw::{RawTenant, RawTenantFile};
 
 /// A pattern as written, resolved against the main file's folder unless it
@@ -16,15 +19,21 @@ pub(super) fn resolve_pattern(base_dir: &Path, pattern: &str) -> String {
     }
 }
 
-/// Reads the files matching `full` (the pattern as written, `pattern`,
-/// resolved against the main file's folder), in name order.
-pub(super) fn read_tenant_files(
+/// Hands every tenant of the files matching `full` (the pattern as
+/// written, `pattern`, resolved against the main file's folder) to `each`,
+/// files in name order, one file in memory at a time. With `cut`, a file
+/// holding a `tenants:` block list is cut into its items (see [`split`])
+/// and each is parsed alone; `Err(Uncut)` when an item does not parse on
+/// its own (the caller then loads again without cutting, for the exact
+/// error).
+pub(super) fn each_tenant(
     full: &str,
     pattern: &str,
     main: &Path,
-    sources: &mut Vec<(PathBuf, RawTenant)>,
+    cut: bool,
     problems: &mut Problems,
-) {
+    mut each: impl FnMut(&Arc<Path>, &RawTenant, &mut Problems),
+) -> Result<(), Uncut> {
     let paths = match glob::glob(full) {
         Ok(paths) => paths,
         Err(error) => {
@@ -34,7 +43,7 @@ pub(super) fn read_tenant_files(
                 "tenant_files",
                 format!("bad pattern {pattern:?}: {error}"),
             );
-            return;
+            return Ok(());
         }
     };
     let mut files: Vec<PathBuf> = Vec::new();
@@ -52,15 +61,40 @@ pub(super) fn read_tenant_files(
     }
     files.sort();
     for file in files {
-        match std::fs::read_to_string(&file) {
-            Ok(text) => match parse_tenant_file(&text) {
-                Ok(found) => sources.extend(found.into_iter().map(|t| (file.clone(), t))),
-                Err(message) => problems.push(&file, None, "", message),
-            },
-            Err(error) => problems.push(&file, None, "", format!("cannot read: {error}")),
+        let file: Arc<Path> = Arc::from(file);
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(error) => {
+                problems.push(&file, None, "", format!("cannot read: {error}"));
+                continue;
+            }
+        };
+        if cut
+            && let Some(split) = split::split(&text)
+            && split.rest.trim().is_empty()
+        {
+            for index in 0..split.len() {
+                let (_, item) = split.item(index).ok_or(Uncut)?;
+                let tenant: RawTenant = serde_norway::from_str(&item).map_err(|_| Uncut)?;
+                each(&file, &tenant, problems);
+            }
+            continue;
+        }
+        match parse_tenant_file(&text) {
+            Ok(found) => {
+                for tenant in &found {
+                    each(&file, tenant, problems);
+                }
+            }
+            Err(message) => problems.push(&file, None, "", message),
         }
     }
+    Ok(())
 }
+
+/// An item of a cut list did not parse on its own.
+#[derive(Debug)]
+pub(super) struct Uncut;
 
 /// A tenant file holds `tenants: [...]`, a list of tenants, or one tenant.
 /// The shape is decided first so serde's message (with its line) fits it.

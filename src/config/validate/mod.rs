@@ -4,6 +4,8 @@
 //! - this file: reading the main file, the settings that belong to it
 //!   (`defaults`, `max_concurrent_requests`, `histogram_buckets`), unique
 //!   tenant names, and the assembled [`Config`];
+//! - `split`: the main file's `tenants:` list cut into its items, so a
+//!   large fleet is parsed and checked one tenant at a time;
 //! - `files`: the tenant files matched by `tenant_files`;
 //! - `check`: where one tenant's problems go, and what its endpoints
 //!   inherit;
@@ -22,6 +24,7 @@ mod credential;
 mod endpoint;
 mod files;
 mod rules;
+mod split;
 mod targets;
 mod tenant;
 
@@ -29,7 +32,7 @@ mod tenant;
 mod tests;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,7 +41,9 @@ use super::{
     Config, ConfigError, ConfigProblem, DEFAULT_HISTOGRAM_BUCKETS, DEFAULT_INTERVAL,
     DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_TIMEOUT, Tenant,
 };
+use crate::shard::Shard;
 use check::TenantCheck;
+use files::Uncut;
 
 /// The shortest interval accepted: probing faster than this is abuse of the
 /// upstream, not monitoring.
@@ -50,12 +55,18 @@ pub struct LoadOptions {
     /// Log a warning for each inline `client_secret` (off for the demo,
     /// whose secrets are fake).
     pub warn_inline_secrets: bool,
+    /// The tenants this process keeps: every tenant of the fleet is checked
+    /// (a typo anywhere is an error in every shard, so shards agree), but
+    /// only this shard's are kept, and only theirs have their secret, key
+    /// and CA files read.
+    pub shard: Shard,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
         LoadOptions {
             warn_inline_secrets: true,
+            shard: Shard::ALL,
         }
     }
 }
@@ -75,45 +86,107 @@ pub fn load_with(path: &Path, options: &LoadOptions) -> Result<Config, ConfigErr
 /// Validates configuration text as if it had been read from `path`
 /// (`tenant_files` resolve against its folder; a relative secret or CA
 /// file against the folder of the file that names it).
+///
+/// Tenants are parsed, checked and (unless this shard keeps them) dropped
+/// one at a time, so memory follows the shard, not the fleet: see
+/// [`split`] for how the main file's list is cut, and
+/// [`LoadOptions::shard`] for what is kept.
 pub fn load_str(text: &str, path: &Path, options: &LoadOptions) -> Result<Config, ConfigError> {
+    if let Some(split) = split::split(text) {
+        let rest: RawConfig = if split.rest.trim().is_empty() {
+            RawConfig::default()
+        } else {
+            serde_norway::from_str(&split.rest)
+                .map_err(|error| ConfigError::file(path, error.to_string()))?
+        };
+        if let Ok(loaded) = load_parts(rest, MainTenants::Items(&split), path, options) {
+            return loaded;
+        }
+    }
     let raw: RawConfig = if text.trim().is_empty() {
         RawConfig::default()
     } else {
         serde_norway::from_str(text).map_err(|error| ConfigError::file(path, error.to_string()))?
     };
+    let mut raw = raw;
+    let tenants = std::mem::take(&mut raw.tenants);
+    match load_parts(raw, MainTenants::Parsed(tenants), path, options) {
+        Ok(loaded) => loaded,
+        Err(Uncut) => unreachable!("nothing is cut when the whole document was parsed"),
+    }
+}
+
+/// The main file's tenants: cut into items still to parse, or parsed with
+/// the whole document.
+enum MainTenants<'a> {
+    Items(&'a split::Split<'a>),
+    Parsed(Vec<RawTenant>),
+}
+
+/// Checks the main file's settings, then every tenant of the main file and
+/// the tenant files in turn. `Err(Uncut)` when an item of a cut list (main
+/// file or tenant file) does not parse on its own: the caller parses whole
+/// documents instead, for the exact error (or for what the cut could not
+/// see, such as an alias of an anchor in another item).
+fn load_parts(
+    raw: RawConfig,
+    main_tenants: MainTenants<'_>,
+    path: &Path,
+    options: &LoadOptions,
+) -> Result<Result<Config, ConfigError>, Uncut> {
+    let cut = matches!(main_tenants, MainTenants::Items(_));
     let mut problems = Problems::default();
     let base_dir = path.parent().unwrap_or(Path::new(".")).to_owned();
-
-    let mut sources: Vec<(PathBuf, RawTenant)> = raw
-        .tenants
-        .iter()
-        .cloned()
-        .map(|t| (path.to_owned(), t))
-        .collect();
-    let mut tenant_file_patterns = Vec::new();
-    for pattern in &raw.tenant_files {
-        let full = files::resolve_pattern(&base_dir, pattern);
-        files::read_tenant_files(&full, pattern, path, &mut sources, &mut problems);
-        tenant_file_patterns.push(full);
-    }
-
     check_defaults(&raw.defaults, path, &mut problems);
     let max_concurrent_requests = max_concurrent_requests(&raw, path, &mut problems);
     let histogram_buckets = histogram_buckets(&raw, path, &mut problems);
-    let tenants = tenants(&sources, &raw.defaults, options, &mut problems);
+
+    let mut set = TenantSet::new(&raw.defaults, options);
+    let main: Arc<Path> = Arc::from(path);
+    match main_tenants {
+        MainTenants::Items(split) => {
+            for index in 0..split.len() {
+                let (_, item) = split.item(index).ok_or(Uncut)?;
+                let tenant: RawTenant = serde_norway::from_str(&item).map_err(|_| Uncut)?;
+                set.add(&main, &tenant, &mut problems);
+            }
+        }
+        MainTenants::Parsed(tenants) => {
+            for tenant in &tenants {
+                set.add(&main, tenant, &mut problems);
+            }
+        }
+    }
+    let mut tenant_file_patterns = Vec::new();
+    for pattern in &raw.tenant_files {
+        let full = files::resolve_pattern(&base_dir, pattern);
+        files::each_tenant(
+            &full,
+            pattern,
+            path,
+            cut,
+            &mut problems,
+            |file, tenant, problems| {
+                set.add(file, tenant, problems);
+            },
+        )?;
+        tenant_file_patterns.push(full);
+    }
 
     if !problems.0.is_empty() {
-        return Err(ConfigError {
+        return Ok(Err(ConfigError {
             problems: problems.0,
-        });
+        }));
     }
-    Ok(Config {
+    let (tenants, configured) = set.finish();
+    Ok(Ok(Config {
         source: path.to_owned(),
         tenants,
+        configured,
         max_concurrent_requests,
         histogram_buckets,
         tenant_file_patterns,
-    })
+    }))
 }
 
 /// Problems found so far.
@@ -194,41 +267,62 @@ fn histogram_buckets(raw: &RawConfig, file: &Path, problems: &mut Problems) -> V
     buckets
 }
 
-/// Validates every tenant, in file order, refusing a name seen before (the
-/// problem names the later file and where the name was first defined).
-/// Returns the valid tenants sorted by name.
-fn tenants(
-    sources: &[(PathBuf, RawTenant)],
-    defaults: &RawDefaults,
-    options: &LoadOptions,
-    problems: &mut Problems,
-) -> Vec<Arc<Tenant>> {
-    let mut seen: HashMap<&str, &Path> = HashMap::new();
-    let mut tenants = Vec::new();
-    for (file, raw_tenant) in sources {
-        if let Some(first) = seen.get(raw_tenant.name.as_str()) {
+/// The tenants checked so far: every name seen (a later duplicate is a
+/// problem naming where the first was defined) and the tenants this shard
+/// keeps.
+struct TenantSet<'a> {
+    defaults: &'a RawDefaults,
+    options: &'a LoadOptions,
+    /// Each name and the file that defined it first.
+    seen: HashMap<Box<str>, Arc<Path>>,
+    /// The valid tenants of this shard.
+    kept: Vec<Arc<Tenant>>,
+}
+
+impl<'a> TenantSet<'a> {
+    fn new(defaults: &'a RawDefaults, options: &'a LoadOptions) -> Self {
+        TenantSet {
+            defaults,
+            options,
+            seen: HashMap::new(),
+            kept: Vec::new(),
+        }
+    }
+
+    /// Checks one tenant defined in `file`; keeps it when it is valid and
+    /// this shard's. Another shard's tenant is checked without reading its
+    /// files.
+    fn add(&mut self, file: &Arc<Path>, raw: &RawTenant, problems: &mut Problems) {
+        if let Some(first) = self.seen.get(raw.name.as_str()) {
             problems.push(
                 file,
-                Some(&raw_tenant.name),
+                Some(&raw.name),
                 "name",
                 format!(
                     "duplicate tenant name (first defined in {})",
                     first.display()
                 ),
             );
-            continue;
+            return;
         }
-        seen.insert(&raw_tenant.name, file);
+        self.seen.insert(raw.name.as_str().into(), Arc::clone(file));
+        let ours = self.options.shard.owns(&raw.name);
         let mut check = TenantCheck {
             file,
-            tenant: &raw_tenant.name,
+            tenant: &raw.name,
             problems,
             base_dir: file.parent().unwrap_or(Path::new(".")),
+            read_files: ours,
         };
-        if let Some(tenant) = check.tenant(raw_tenant, defaults, options) {
-            tenants.push(Arc::new(tenant));
+        let tenant = check.tenant(raw, self.defaults, self.options);
+        if ours && let Some(tenant) = tenant {
+            self.kept.push(Arc::new(tenant));
         }
     }
-    tenants.sort_by(|a, b| a.name.cmp(&b.name));
-    tenants
+
+    /// This shard's tenants sorted by name, and how many the fleet has.
+    fn finish(mut self) -> (Vec<Arc<Tenant>>, usize) {
+        self.kept.sort_by(|a, b| a.name.cmp(&b.name));
+        (self.kept, self.seen.len())
+    }
 }

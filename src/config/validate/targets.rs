@@ -172,29 +172,34 @@ impl TenantCheck<'_> {
                     None
                 }
             });
-        let ca = raw.ca_file.as_ref().and_then(|path| {
-            let path = self.base_dir.join(path);
-            let pem = match std::fs::read(&path) {
-                Ok(pem) => pem,
-                Err(error) => {
-                    self.problem(
-                        "ca_file",
-                        format!("cannot read {}: {error}", path.display()),
-                    );
-                    return None;
+        // Another shard's tenant: its CA file is that shard's to read.
+        let ca = raw
+            .ca_file
+            .as_ref()
+            .filter(|_| self.read_files)
+            .and_then(|path| {
+                let path = self.base_dir.join(path);
+                let pem = match std::fs::read(&path) {
+                    Ok(pem) => pem,
+                    Err(error) => {
+                        self.problem(
+                            "ca_file",
+                            format!("cannot read {}: {error}", path.display()),
+                        );
+                        return None;
+                    }
+                };
+                match reqwest::Certificate::from_pem_bundle(&pem) {
+                    Ok(certs) if !certs.is_empty() => Some((path, Arc::new(pem))),
+                    _ => {
+                        self.problem(
+                            "ca_file",
+                            format!("{} holds no PEM certificate", path.display()),
+                        );
+                        None
+                    }
                 }
-            };
-            match reqwest::Certificate::from_pem_bundle(&pem) {
-                Ok(certs) if !certs.is_empty() => Some((path, Arc::new(pem))),
-                _ => {
-                    self.problem(
-                        "ca_file",
-                        format!("{} holds no PEM certificate", path.display()),
-                    );
-                    None
-                }
-            }
-        });
+            });
         HttpProfile { proxy, ca }
     }
 }

@@ -11,6 +11,7 @@ use crate::config::{Config, ConfigProblem, Tenant};
 /// Inline secrets are how these cases stay short; the warning is noise here.
 const QUIET: LoadOptions = LoadOptions {
     warn_inline_secrets: false,
+    shard: crate::shard::Shard::ALL,
 };
 
 /// A main file with one valid tenant, `acme`, plus the flow-mapping entries
