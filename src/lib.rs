@@ -42,7 +42,9 @@
 //!   response headers.
 //! - [`server`]: the HTTP server: `/metrics`, the status pages and their
 //!   JSON ([`server::pages`], maud templates), `/-/healthy`, `/-/ready`,
-//!   `/-/reload`.
+//!   `/-/reload`; the accept loop with its limits and TLS
+//!   ([`server::connections`]); authentication and headers on every path
+//!   ([`server::access`]).
 //! - [`report`]: the human report of `credprobe probe`.
 //! - [`unix_time`], [`version`]: timestamps as exported, and the build.
 //! - [`demo`]: `credprobe demo`, the simulator plus a daemon probing it.
