@@ -1,4 +1,5 @@
-//! The documented web configurations stay valid: the production overlay's
+//! The documented web configurations stay valid: the README's example
+//! loads (with certificate files beside it), and the production overlay's
 //! example web configuration Secret is one credprobe accepts, whose example
 //! scrape password (what the ServiceMonitor sends) is the one its bcrypt
 //! hash was made from: applied as shipped (with a certificate in
@@ -12,6 +13,9 @@ use secrecy::SecretString;
 
 const EXAMPLE: &str = "deploy/kubernetes/overlays/production/web-secret.example.yaml";
 const TLS_DIR: &str = "/var/run/secrets/credprobe-tls/";
+/// The README section whose first YAML block is the web configuration example.
+const README_HEADING: &str = "### The HTTP server: TLS, authentication, limits";
+
 /// A self-signed pair written as `{name}.crt` and `{name}.key` in `dir`.
 fn write_pair(dir: &Path, name: &str) {
     let key = rcgen::KeyPair::generate().unwrap();
@@ -21,6 +25,26 @@ fn write_pair(dir: &Path, name: &str) {
         .unwrap();
     std::fs::write(dir.join(format!("{name}.crt")), cert.pem()).unwrap();
     std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
+}
+
+#[test]
+fn the_readme_web_config_example_loads() {
+    let readme =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let section = &readme[readme
+        .find(README_HEADING)
+        .unwrap_or_else(|| panic!("README.md has no {README_HEADING:?}"))..];
+    let start = section.find("```yaml\n").expect("a yaml block") + 8;
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+
+    let dir = tempfile::tempdir().unwrap();
+    write_pair(dir.path(), "server");
+    std::fs::copy(dir.path().join("server.crt"), dir.path().join("ca.crt")).unwrap();
+    let file = dir.path().join("web.yml");
+    std::fs::write(&file, example).unwrap();
+    let web = WebConfig::load(&file).unwrap_or_else(|error| panic!("README example: {error}"));
+    assert!(web.tls.is_some() && web.basic_auth.is_some() && !web.headers.is_empty());
 }
 
 #[tokio::test]
