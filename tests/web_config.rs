@@ -368,8 +368,17 @@ async fn a_reload_keeps_the_running_web_config_when_the_new_one_is_broken() {
         "{body}"
     );
 
-    // A good one applies to new connections: the new password works, the old
-    // one no longer does.
+    // A good one applies at once: the new password works, the old one no
+    // longer does, on new connections and on one kept alive across the
+    // reload alike.
+    let kept_alive = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(pki.ca_pem.as_bytes()).unwrap()])
+        .build()
+        .unwrap();
+    let (status, _) = get_as(&kept_alive, &metrics, Some((USER, PASSWORD)))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
     write(dir.path(), "web.yml", &web_yml("", "new-password", ""));
     let response = client
         .post(daemon.https("/-/reload"))
@@ -389,6 +398,13 @@ async fn a_reload_keeps_the_running_web_config_when_the_new_one_is_broken() {
         .await
         .unwrap();
     assert_eq!(status, 401);
+    let (status, _) = get_as(&kept_alive, &metrics, Some((USER, PASSWORD)))
+        .await
+        .unwrap();
+    assert_eq!(
+        status, 401,
+        "the old password still works on a kept-alive connection"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,8 +19,9 @@ use tower::ServiceExt as _;
 
 use crate::web_config::WebConfig;
 
-/// Answers one request under the web configuration its connection was
-/// accepted with.
+/// Answers one request under the web configuration current when it
+/// arrived (a reload changes users and headers for kept-alive connections
+/// too).
 pub async fn handle(
     router: Router,
     web: Arc<WebConfig>,

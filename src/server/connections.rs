@@ -62,6 +62,16 @@ impl Default for ServerLimits {
     }
 }
 
+/// What every connection shares: the routes, the current web
+/// configuration, the limits and the shutdown signal.
+#[derive(Clone)]
+struct Serving {
+    router: Router,
+    web: watch::Receiver<Arc<WebConfig>>,
+    limits: ServerLimits,
+    shutdown: CancellationToken,
+}
+
 /// Accepts connections until `shutdown`, then lets the open ones finish
 /// their requests in flight.
 pub async fn accept_loop(
@@ -71,6 +81,12 @@ pub async fn accept_loop(
     limits: ServerLimits,
     shutdown: CancellationToken,
 ) {
+    let serving = Serving {
+        router,
+        web,
+        limits,
+        shutdown: shutdown.clone(),
+    };
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let connections = TaskTracker::new();
     let mut at_limit_logged = false;
@@ -110,14 +126,12 @@ pub async fn accept_loop(
                 }
             },
         };
-        let web = Arc::clone(&web.borrow());
+        let accepted_under = Arc::clone(&serving.web.borrow());
         connections.spawn(connection(
             stream,
             peer,
-            web,
-            router.clone(),
-            limits,
-            shutdown.clone(),
+            accepted_under,
+            serving.clone(),
             slot,
         ));
     }
@@ -126,26 +140,32 @@ pub async fn accept_loop(
     connections.wait().await;
 }
 
-/// One connection: the TLS handshake if configured, then HTTP/1.1 until
-/// the client leaves, a limit cuts it off, or shutdown.
+/// One connection: the TLS handshake under the web configuration of the
+/// moment it was accepted (`accepted_under`), then HTTP/1.1 until the
+/// client leaves, a limit cuts it off, or shutdown. Each request on it is
+/// checked against the web configuration current when it arrives, so a
+/// reload that removes a user or changes a password holds on kept-alive
+/// connections too. The slot is given back when the connection ends.
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
-    web: Arc<WebConfig>,
-    router: Router,
-    limits: ServerLimits,
-    shutdown: CancellationToken,
+    accepted_under: Arc<WebConfig>,
+    serving: Serving,
     _slot: OwnedSemaphorePermit,
 ) {
     let _ = stream.set_nodelay(true);
-    match web.tls.clone() {
-        None => serve_http(stream, peer, web, router, limits, shutdown).await,
+    match accepted_under.tls.clone() {
+        None => serve_http(stream, peer, serving).await,
         Some(config) => {
             let acceptor = tokio_rustls::TlsAcceptor::from(config);
             let handshake =
-                tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream));
-            match handshake.await {
-                Ok(Ok(tls)) => serve_http(tls, peer, web, router, limits, shutdown).await,
+                tokio::time::timeout(serving.limits.header_read_timeout, acceptor.accept(stream));
+            let tls = tokio::select! {
+                _ = serving.shutdown.cancelled() => return,
+                handshake = handshake => handshake,
+            };
+            match tls {
+                Ok(Ok(tls)) => serve_http(tls, peer, serving).await,
                 Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
                 Err(_) => tracing::debug!(%peer, "TLS handshake not finished in time"),
             }
@@ -153,20 +173,20 @@ async fn connection(
     }
 }
 
-async fn serve_http<S>(
-    io: S,
-    peer: SocketAddr,
-    web: Arc<WebConfig>,
-    router: Router,
-    limits: ServerLimits,
-    shutdown: CancellationToken,
-) where
+async fn serve_http<S>(io: S, peer: SocketAddr, serving: Serving)
+where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let Serving {
+        router,
+        web,
+        limits,
+        shutdown,
+    } = serving;
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         access::handle(
             router.clone(),
-            Arc::clone(&web),
+            Arc::clone(&web.borrow()),
             peer,
             request.map(Body::new),
         )

@@ -58,8 +58,9 @@ pub fn router(state: ServerState) -> Router {
 }
 
 /// Serves until `shutdown` is cancelled, then finishes the requests in
-/// flight. Each new connection takes the web configuration `web` holds at
-/// that moment (a reload replaces it), within `limits`.
+/// flight. `web` holds the current web configuration (a reload replaces
+/// it): a new connection takes its TLS settings, every request its users
+/// and headers; all within `limits`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: ServerState,

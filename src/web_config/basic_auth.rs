@@ -17,7 +17,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
@@ -37,8 +37,9 @@ pub struct BasicAuth {
     decoy: String,
     /// Digests of (user, hash, password) that verified.
     verified: Mutex<HashSet<[u8; 32]>>,
-    /// One bcrypt at a time.
-    bcrypt: Semaphore,
+    /// One bcrypt at a time; the permit lives as long as the computation,
+    /// even when the request that started it is dropped.
+    bcrypt: Arc<Semaphore>,
 }
 
 impl BasicAuth {
@@ -54,7 +55,7 @@ impl BasicAuth {
             users,
             decoy,
             verified: Mutex::new(HashSet::new()),
-            bcrypt: Semaphore::new(1),
+            bcrypt: Arc::new(Semaphore::new(1)),
         })
     }
 
@@ -73,12 +74,14 @@ impl BasicAuth {
         if known && self.lock().contains(&digest) {
             return true;
         }
-        let Ok(_slot) = self.bcrypt.acquire().await else {
+        let Ok(slot) = Arc::clone(&self.bcrypt).acquire_owned().await else {
             return false;
         };
         let password = password.clone();
         let matched = tokio::task::spawn_blocking(move || {
-            bcrypt::verify(password.expose_secret(), &hash).unwrap_or(false)
+            let matched = bcrypt::verify(password.expose_secret(), &hash).unwrap_or(false);
+            drop(slot);
+            matched
         })
         .await
         .unwrap_or(false);

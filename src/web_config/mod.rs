@@ -29,8 +29,9 @@ pub use basic_auth::BasicAuth;
 use crate::config::ConfigError;
 
 /// How the HTTP server serves: with or without TLS, who may come in, and
-/// which headers every response carries. Every connection takes the
-/// configuration current when it was accepted.
+/// which headers every response carries. A connection's TLS follows the
+/// configuration current when it was accepted; users and headers follow
+/// the one current at each request.
 #[derive(Debug, Clone, Default)]
 pub struct WebConfig {
     /// The file it was read from, read again on reload; `None` for the
