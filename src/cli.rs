@@ -56,6 +56,10 @@ pub enum Command {
         /// The configuration file.
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
+        /// Also validate this web configuration file (TLS files and CA
+        /// read, hashes parsed), as `run --web.config.file` would load it.
+        #[arg(long = "web.config.file", value_name = "FILE")]
+        web_config_file: Option<PathBuf>,
     },
     /// Run one probe cycle now and print a readable report (exit 1 if
     /// anything failed).
@@ -226,7 +230,20 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         None => run(cli.run).await,
         Some(Command::Run(args)) => run(args).await,
-        Some(Command::CheckConfig { config }) => Ok(check_config(&config)),
+        Some(Command::CheckConfig {
+            config,
+            web_config_file,
+        }) => {
+            let config = check_config(&config);
+            let web = web_config_file.as_deref().map(check_web_config);
+            Ok(
+                if config == ExitCode::SUCCESS && web.is_none_or(|w| w == ExitCode::SUCCESS) {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(2)
+                },
+            )
+        }
         Some(Command::Probe { config, tenant }) => {
             crate::report::probe_once(&config, &tenant).await
         }
@@ -306,6 +323,19 @@ fn check_config(path: &std::path::Path) -> ExitCode {
                 plural(config.tenants.len(), "tenant"),
                 plural(endpoints, "endpoint")
             );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn check_web_config(path: &std::path::Path) -> ExitCode {
+    match WebConfig::load(path) {
+        Ok(web) => {
+            println!("{}: OK, {}", path.display(), web.describe());
             ExitCode::SUCCESS
         }
         Err(error) => {

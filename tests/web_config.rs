@@ -66,6 +66,36 @@ fn a_broken_web_config_stops_start_up_with_exit_2_naming_file_and_field() {
         assert!(stderr.contains(&expected), "{args:?}: {stderr}");
     }
 
+    // check-config validates a web configuration as start-up would.
+    let (code, _, stderr) = common::run_binary(
+        &[
+            "check-config",
+            "--config",
+            &config,
+            "--web.config.file",
+            &broken,
+        ],
+        Duration::from_secs(20),
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains(&expected), "{stderr}");
+    let good = write(dir.path(), "good.yml", &web_yml("", PASSWORD, ""));
+    let (code, stdout, stderr) = common::run_binary(
+        &[
+            "check-config",
+            "--config",
+            &config,
+            "--web.config.file",
+            &good,
+        ],
+        Duration::from_secs(20),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains(&format!("{good}: OK, https, basic auth ({USER})")),
+        "{stdout}"
+    );
+
     // A missing file is named too.
     let missing = dir.path().join("nope.yml").display().to_string();
     let (code, _, stderr) = common::run_binary(
