@@ -181,7 +181,8 @@ pub async fn run(
 
 /// Loads the configuration and the web configuration again and, only if
 /// both are valid, applies them: the tenants' diff to the scheduler, the
-/// web configuration to new connections.
+/// web configuration to the server (TLS for new connections, users and
+/// headers for every request).
 async fn reload_once(
     source: &ConfigSource,
     web_source: Option<&Path>,
@@ -220,7 +221,7 @@ async fn reload_once(
     };
     let web_config = new_web.and_then(|new_web| {
         let path = new_web.source.clone();
-        tracing::info!(web = %new_web.describe(), "web configuration reloaded: new connections use it");
+        tracing::info!(web = %new_web.describe(), "web configuration reloaded");
         web.send_replace(Arc::new(new_web));
         path
     });

@@ -40,7 +40,8 @@ pub struct Reloaded {
     /// The tenants' diff; `None` when the probes' configuration is not
     /// from a file (the demo).
     pub probes: Option<ApplySummary>,
-    /// The web configuration file read again; new connections use it.
+    /// The web configuration file read again: its TLS settings apply to
+    /// new connections, its users and headers to every request.
     pub web_config: Option<PathBuf>,
 }
 
@@ -51,10 +52,7 @@ impl fmt::Display for Reloaded {
             parts.push(summary.to_string());
         }
         if let Some(path) = &self.web_config {
-            parts.push(format!(
-                "web configuration {} reloaded: new connections use it",
-                path.display()
-            ));
+            parts.push(format!("web configuration {} reloaded", path.display()));
         }
         f.write_str(&parts.join("; "))
     }
