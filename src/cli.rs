@@ -152,7 +152,8 @@ pub struct WebArgs {
     #[arg(long = "web.max-connections", value_name = "N", default_value_t = crate::server::DEFAULT_MAX_CONNECTIONS, value_parser = at_least_one)]
     pub max_connections: usize,
     /// How long a client may take to finish the TLS handshake or send a
-    /// request's headers, and may keep an idle connection open.
+    /// request's headers, keep an idle connection open, or leave a response
+    /// unread.
     #[arg(long = "web.header-read-timeout", value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
     pub header_read_timeout: Duration,
 }

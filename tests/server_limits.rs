@@ -12,6 +12,9 @@
 //! - the probes keep their schedule: every tenant cycles, and cycles start
 //!   on time.
 //!
+//! And clients that request responses and never read them (slow readers)
+//! lose their connection, so they cannot hold every slot for long either.
+//!
 //! Bounds are generous (a 2-core machine shared with builds): the test
 //! asserts behaviour, not speed.
 
@@ -270,4 +273,47 @@ async fn slow_and_flooding_clients_neither_starve_the_scrape_nor_the_probes() {
     // And the server is still fine afterwards.
     let (took, _) = scrape(&url).await;
     assert!(took < 5.0, "after the attack a scrape took {took:.1}s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_stop_reading_lose_their_slots_and_the_scrape_gets_in() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    const SLOTS: usize = 4;
+    let daemon = Credprobe::start(
+        &[
+            "demo",
+            "--web.max-connections",
+            &SLOTS.to_string(),
+            "--web.header-read-timeout",
+            HEADER_READ_TIMEOUT,
+        ],
+        &[],
+    );
+    let url = daemon.http("/metrics");
+    // Every slot taken by a client that asks for /metrics a thousand times
+    // over one connection (HTTP/1.1 pipelining, some 38 MB of answers) and
+    // reads none of it: the server's writes stall once the socket buffers
+    // are full.
+    let mut readers = Vec::new();
+    for _ in 0..SLOTS {
+        let addr = daemon.addr.clone();
+        readers.push(tokio::spawn(async move {
+            let mut stream = TcpStream::connect(&addr).await.unwrap();
+            let requests = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".repeat(1000);
+            let _ = stream.write_all(requests.as_bytes()).await;
+            // Hold the connection (unread) until the test ends.
+            tokio::time::sleep(Duration::from_secs(120)).await;
+            drop(stream);
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (took, _) = scrape(&url).await;
+    eprintln!("scrape behind {SLOTS} stalled readers took {took:.2}s");
+    assert!(
+        took < 20.0,
+        "a scrape waited {took:.1}s behind clients that stopped reading"
+    );
+    for reader in readers {
+        reader.abort();
+    }
 }

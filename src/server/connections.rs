@@ -7,22 +7,27 @@
 //!   nothing here) until one closes;
 //! - a client that does not complete its TLS handshake, or the header of
 //!   its next request, within `header_read_timeout` is disconnected, idle
-//!   keep-alive connections included, so a held slot always comes free;
+//!   keep-alive connections included; so is one that stops reading a
+//!   response for as long ([`StallGuard`]): a held slot always comes free;
 //! - request headers are capped at [`MAX_HEADER_BYTES`], bodies at
 //!   [`MAX_REQUEST_BODY_BYTES`](super::MAX_REQUEST_BODY_BYTES).
 //!
 //! Connections are plain tasks on the runtime; the probes never wait for
 //! them.
 
+use std::future::Future as _;
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio_util::sync::CancellationToken;
@@ -44,7 +49,7 @@ pub struct ServerLimits {
     pub max_connections: usize,
     /// How long a client has to finish the TLS handshake, and each request
     /// header (`--web.header-read-timeout`); also how long a keep-alive
-    /// connection may sit idle.
+    /// connection may sit idle, and a response may go unread.
     pub header_read_timeout: Duration,
 }
 
@@ -154,6 +159,7 @@ async fn connection(
     _slot: OwnedSemaphorePermit,
 ) {
     let _ = stream.set_nodelay(true);
+    let stream = StallGuard::new(stream, serving.limits.header_read_timeout);
     match accepted_under.tls.clone() {
         None => serve_http(stream, peer, serving).await,
         Some(config) => {
@@ -208,5 +214,90 @@ where
     };
     if let Err(error) = result {
         tracing::debug!(%peer, %error, "connection closed with an error");
+    }
+}
+
+/// A connection whose client stops reading: a write (or flush) that makes
+/// no progress for `limit` fails, and the connection closes. Without it, a
+/// client that requests `/metrics` and never reads the answer would hold
+/// its slot forever, and enough of them would lock the scrape out.
+/// Prometheus gives up on a scrape after its scrape timeout anyway.
+struct StallGuard<S> {
+    inner: S,
+    limit: Duration,
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> StallGuard<S> {
+    fn new(inner: S, limit: Duration) -> StallGuard<S> {
+        StallGuard {
+            inner,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// The inner write made progress (`Ready`) or is waiting (`Pending`):
+    /// clear the clock, or start and check it.
+    fn watch<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
+        let limit = self.limit;
+        let clock = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match clock.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client stopped reading",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for StallGuard<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for StallGuard<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.watch(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.watch(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_flush(cx);
+        self.watch(cx, poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.watch(cx, poll)
     }
 }
