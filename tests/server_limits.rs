@@ -228,9 +228,11 @@ async fn slow_and_flooding_clients_neither_starve_the_scrape_nor_the_probes() {
         "a scrape during the flood took {worst:.1}s ({waits:?})"
     );
     // The process held at most the limit of client sockets (plus its own:
-    // the listener, the simulator, probe connections).
+    // the listener, and the probes' connections to the in-process
+    // simulator, both ends, which come and go: without the limit it would
+    // be over 100 more).
     assert!(
-        most_sockets <= sockets_before + LIMIT + 16,
+        most_sockets <= sockets_before + LIMIT + 24,
         "{most_sockets} sockets open at most, {sockets_before} before, limit {LIMIT}"
     );
     // Slow and idle clients were cut at the header read timeout: the first
