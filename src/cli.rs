@@ -14,8 +14,10 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{self, ConfigError};
 use crate::daemon::{self, ConfigSource, Controls, DaemonOptions};
 use crate::logging::{self, LogFormat, LogLevel};
+use crate::server::ServerLimits;
 use crate::shard::{Shard, ShardError};
 use crate::simulator::{self, Scenario};
+use crate::web_config::WebConfig;
 
 /// Default address of the daemon's HTTP server.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:9891";
@@ -54,6 +56,10 @@ pub enum Command {
         /// The configuration file.
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
+        /// Also validate this web configuration file (TLS files and CA
+        /// read, hashes parsed), as `run --web.config.file` would load it.
+        #[arg(long = "web.config.file", value_name = "FILE")]
+        web_config_file: Option<PathBuf>,
     },
     /// Run one probe cycle now and print a readable report (exit 1 if
     /// anything failed).
@@ -71,6 +77,10 @@ pub enum Command {
         /// Where the daemon serves /metrics.
         #[arg(long = "web.listen-address", value_name = "ADDR", default_value = DEFAULT_DEMO_LISTEN)]
         listen: SocketAddr,
+        /// TLS, authentication and limits of the HTTP server, as for `run`
+        /// (to try a web configuration out before deploying it).
+        #[command(flatten)]
+        web: WebArgs,
     },
     /// Run only the simulated API (for tests and benchmarks).
     Simulate {
@@ -120,6 +130,56 @@ pub struct RunArgs {
     /// (`credprobe-3` -> 3), as a StatefulSet pod is named.
     #[arg(long = "shard.from-hostname")]
     pub shard_from_hostname: bool,
+    /// TLS, authentication and limits of the HTTP server.
+    #[command(flatten)]
+    pub web: WebArgs,
+}
+
+/// How the HTTP server protects itself and its clients.
+#[derive(Debug, Clone, Args)]
+pub struct WebArgs {
+    /// Web configuration file in the Prometheus exporter-toolkit format:
+    /// TLS (tls_server_config: cert_file, key_file, client_auth_type,
+    /// client_ca_file, min_version, ...), basic_auth_users (bcrypt hashes)
+    /// and http_server_config.headers, applied to every path. Re-read on
+    /// reload (SIGHUP, POST /-/reload, --config.watch); the certificate
+    /// and key files are re-read by themselves when they change. A broken
+    /// file stops start-up (exit 2); on reload it keeps the running one.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+    /// Connections the HTTP server keeps open at once; more wait in the
+    /// listen queue until one closes.
+    #[arg(long = "web.max-connections", value_name = "N", default_value_t = crate::server::DEFAULT_MAX_CONNECTIONS, value_parser = at_least_one)]
+    pub max_connections: usize,
+    /// How long a client may take to finish the TLS handshake or send a
+    /// request's headers, keep an idle connection open, or leave a response
+    /// unread.
+    #[arg(long = "web.header-read-timeout", value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
+}
+
+/// A count of 1 or more.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("expected a whole number of at least 1".to_owned()),
+    }
+}
+
+impl WebArgs {
+    /// Loads the web configuration file (defaults without one); a broken
+    /// file is a [`ConfigError`] naming the file and field.
+    pub fn load(&self) -> Result<(WebConfig, ServerLimits), ConfigError> {
+        let web = match &self.config_file {
+            Some(path) => WebConfig::load(path)?,
+            None => WebConfig::default(),
+        };
+        let limits = ServerLimits {
+            max_connections: self.max_connections,
+            header_read_timeout: self.header_read_timeout,
+        };
+        Ok((web, limits))
+    }
 }
 
 /// Logging options.
@@ -171,13 +231,27 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         None => run(cli.run).await,
         Some(Command::Run(args)) => run(args).await,
-        Some(Command::CheckConfig { config }) => Ok(check_config(&config)),
+        Some(Command::CheckConfig {
+            config,
+            web_config_file,
+        }) => {
+            let config = check_config(&config);
+            let web = web_config_file.as_deref().map(check_web_config);
+            Ok(
+                if config == ExitCode::SUCCESS && web.is_none_or(|w| w == ExitCode::SUCCESS) {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(2)
+                },
+            )
+        }
         Some(Command::Probe { config, tenant }) => {
             crate::report::probe_once(&config, &tenant).await
         }
-        Some(Command::Demo { listen }) => {
+        Some(Command::Demo { listen, web }) => {
             let controls = signal_controls()?;
-            crate::demo::run(listen, controls).await?;
+            let (web, limits) = web.load()?;
+            crate::demo::run(listen, web, limits, controls).await?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Simulate { listen, scenario }) => simulate(listen, scenario).await,
@@ -213,6 +287,7 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             ..config::LoadOptions::default()
         },
     )?;
+    let (web, limits) = args.web.load()?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -220,6 +295,8 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         shutdown_grace: args.shutdown_grace,
         watch: args.config_watch.then_some(args.config_watch_interval),
         shard,
+        web,
+        limits,
     };
     daemon::run(
         ConfigSource::File(path),
@@ -254,6 +331,19 @@ fn check_config(path: &std::path::Path) -> ExitCode {
                 plural(config.tenants.len(), "tenant"),
                 plural(endpoints, "endpoint")
             );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn check_web_config(path: &std::path::Path) -> ExitCode {
+    match WebConfig::load(path) {
+        Ok(web) => {
+            println!("{}: OK, {}", path.display(), web.describe());
             ExitCode::SUCCESS
         }
         Err(error) => {

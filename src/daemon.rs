@@ -1,6 +1,6 @@
 //! The long-running daemon: the scheduler probing every tenant and the
-//! server exporting what it saw, reloading its configuration on request,
-//! until shutdown.
+//! server exporting what it saw, reloading its configuration (and the web
+//! configuration) on request, until shutdown.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::os::unix::fs::MetadataExt;
@@ -8,17 +8,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{self, Config};
+use crate::config::{self, Config, ConfigError};
 use crate::fleet::Fleet;
 use crate::metrics::{Exposition, Telemetry};
 use crate::probe::Transport;
-use crate::reload::{ReloadOutcome, ReloadRequest};
+use crate::reload::{ReloadOutcome, ReloadRequest, Reloaded};
 use crate::scheduler::{ProbeContext, Scheduler};
-use crate::server::{self, ServerState};
+use crate::server::{self, ServerLimits, ServerState};
 use crate::shard::Shard;
+use crate::web_config::WebConfig;
 
 /// Settings of the daemon that are not in the configuration file.
 #[derive(Debug, Clone)]
@@ -29,6 +30,11 @@ pub struct DaemonOptions {
     pub watch: Option<Duration>,
     /// Which tenants this process probes.
     pub shard: Shard,
+    /// How the HTTP server serves (TLS, users, headers), as loaded at
+    /// start; reloaded from its `source` file with the configuration.
+    pub web: WebConfig,
+    /// Bounds on the HTTP server's clients.
+    pub limits: ServerLimits,
 }
 
 impl Default for DaemonOptions {
@@ -37,6 +43,8 @@ impl Default for DaemonOptions {
             shutdown_grace: Duration::from_secs(10),
             watch: None,
             shard: Shard::ALL,
+            web: WebConfig::default(),
+            limits: ServerLimits::default(),
         }
     }
 }
@@ -102,26 +110,33 @@ pub async fn run(
         shard = options.shard.index,
         shards = options.shard.count,
         listen = %listener.local_addr()?,
+        web = %options.web.describe(),
+        max_connections = options.limits.max_connections,
         "credprobe started"
     );
 
+    let web_source = options.web.source.clone();
+    let (web, web_current) = watch::channel(Arc::new(options.web.clone()));
     let server_stop = CancellationToken::new();
-    let reload = match &source {
-        ConfigSource::File(_) => Some(controls.reload_sender.clone()),
-        ConfigSource::Fixed => None,
-    };
+    let reloadable = matches!(source, ConfigSource::File(_)) || web_source.is_some();
     let server = tokio::spawn(server::serve(
         listener,
         ServerState {
             exposition: Exposition::new(Arc::clone(&fleet), Arc::clone(&telemetry)),
             fleet,
-            reload,
+            reload: reloadable.then(|| controls.reload_sender.clone()),
         },
+        web_current,
+        options.limits,
         server_stop.clone(),
     ));
-    if let (Some(every), ConfigSource::File(_)) = (options.watch, &source) {
-        tokio::spawn(watch(
-            config.source.clone(),
+    if let (Some(every), true) = (options.watch, reloadable) {
+        let mut files = options.web.watched_files.clone();
+        if let ConfigSource::File(_) = &source {
+            files.insert(0, config.source.clone());
+        }
+        tokio::spawn(watch_files(
+            files,
             config.tenant_file_patterns.clone(),
             every,
             controls.reload_sender.clone(),
@@ -134,7 +149,16 @@ pub async fn run(
         tokio::select! {
             _ = controls.shutdown.cancelled() => break,
             Some(request) = controls.reloads.recv() => {
-                let outcome = reload_once(&source, options.shard, &mut running, &mut scheduler, &telemetry).await;
+                let outcome = reload_once(
+                    &source,
+                    web_source.as_deref(),
+                    &web,
+                    options.shard,
+                    &mut running,
+                    &mut scheduler,
+                    &telemetry,
+                )
+                .await;
                 if let Some(reply) = request.reply {
                     let _ = reply.send(outcome);
                 }
@@ -154,39 +178,87 @@ pub async fn run(
     Ok(())
 }
 
-/// Loads the configuration again and, only if it is valid, applies it.
+/// Loads the configuration and the web configuration again and, only if
+/// both are valid, applies them: the tenants' diff to the scheduler, the
+/// web configuration to the server (TLS for new connections, users and
+/// headers for every request).
 async fn reload_once(
     source: &ConfigSource,
+    web_source: Option<&Path>,
+    web: &watch::Sender<Arc<WebConfig>>,
     shard: Shard,
     running: &mut Config,
     scheduler: &mut Scheduler,
     telemetry: &Telemetry,
 ) -> ReloadOutcome {
-    let ConfigSource::File(path) = source else {
+    let main = match source {
+        ConfigSource::File(path) => Some(path.clone()),
+        ConfigSource::Fixed => None,
+    };
+    if main.is_none() && web_source.is_none() {
         return ReloadOutcome::NoFile;
-    };
-    let path = path.clone();
-    let load_options = config::LoadOptions {
-        shard,
-        ..config::LoadOptions::default()
-    };
-    let loaded =
-        match tokio::task::spawn_blocking(move || config::load_with(&path, &load_options)).await {
-            Ok(loaded) => loaded,
-            Err(error) => {
-                telemetry.config_loaded(false);
-                tracing::error!(%error, "reload failed; the running configuration stays in force");
-                return ReloadOutcome::Failed(error.to_string());
-            }
-        };
-    let config = match loaded {
-        Ok(config) => config,
-        Err(error) => {
+    }
+    let web_path = web_source.map(Path::to_owned);
+    let loaded = tokio::task::spawn_blocking(move || {
+        load_both(main.as_deref(), web_path.as_deref(), shard)
+    })
+    .await;
+    let (config, new_web) = match loaded {
+        Ok(Ok(both)) => both,
+        Ok(Err(error)) => {
             telemetry.config_loaded(false);
             tracing::error!("reload failed; the running configuration stays in force: {error}");
             return ReloadOutcome::Rejected(error);
         }
+        Err(error) => {
+            telemetry.config_loaded(false);
+            tracing::error!(%error, "reload failed; the running configuration stays in force");
+            return ReloadOutcome::Failed(error.to_string());
+        }
     };
+    let probes = match config {
+        Some(config) => Some(apply_config(config, running, scheduler).await),
+        None => None,
+    };
+    let web_config = new_web.and_then(|new_web| {
+        let path = new_web.source.clone();
+        tracing::info!(web = %new_web.describe(), "web configuration reloaded");
+        web.send_replace(Arc::new(new_web));
+        path
+    });
+    telemetry.config_loaded(true);
+    ReloadOutcome::Applied(Reloaded { probes, web_config })
+}
+
+/// Both files, every problem of both reported together; of the tenants,
+/// only `shard`'s are kept (and only their files read).
+fn load_both(
+    main: Option<&Path>,
+    web: Option<&Path>,
+    shard: Shard,
+) -> Result<(Option<Config>, Option<WebConfig>), ConfigError> {
+    let options = config::LoadOptions {
+        shard,
+        ..config::LoadOptions::default()
+    };
+    let config = main.map(|main| config::load_with(main, &options)).transpose();
+    let web = web.map(WebConfig::load).transpose();
+    match (config, web) {
+        (Ok(config), Ok(web)) => Ok((config, web)),
+        (Err(error), Ok(_)) | (Ok(_), Err(error)) => Err(error),
+        (Err(mut first), Err(second)) => {
+            first.problems.extend(second.problems);
+            Err(first)
+        }
+    }
+}
+
+/// Hands a new valid configuration to the scheduler.
+async fn apply_config(
+    config: Config,
+    running: &mut Config,
+    scheduler: &mut Scheduler,
+) -> crate::scheduler::ApplySummary {
     if config.histogram_buckets != running.histogram_buckets {
         tracing::warn!("histogram_buckets changed: takes effect at the next restart");
     }
@@ -194,7 +266,6 @@ async fn reload_once(
         tracing::warn!("max_concurrent_requests changed: takes effect at the next restart");
     }
     let summary = scheduler.apply(&config).await;
-    telemetry.config_loaded(true);
     tracing::info!(
         added = summary.added.len(),
         removed = summary.removed.len(),
@@ -203,34 +274,35 @@ async fn reload_once(
         "configuration reloaded"
     );
     *running = config;
-    ReloadOutcome::Applied(summary)
+    summary
 }
 
-/// Polls the configuration file and the tenant files and asks for a reload
-/// when any changed. Metadata is read through symlinks, so Kubernetes'
-/// ConfigMap update (an atomic swap of the `..data` symlink) is seen even
-/// though the path itself never changes.
-async fn watch(
-    main: PathBuf,
+/// Polls the configuration file, the tenant files and the web
+/// configuration's files, and asks for a reload when any changed. Metadata
+/// is read through symlinks, so Kubernetes' ConfigMap update (an atomic
+/// swap of the `..data` symlink) is seen even though the path itself never
+/// changes.
+async fn watch_files(
+    files: Vec<PathBuf>,
     patterns: Vec<String>,
     every: Duration,
     reloads: mpsc::Sender<ReloadRequest>,
     shutdown: CancellationToken,
 ) {
-    let stamp = |main: PathBuf, patterns: Vec<String>| async move {
-        tokio::task::spawn_blocking(move || files_stamp(&main, &patterns))
+    let stamp = |files: Vec<PathBuf>, patterns: Vec<String>| async move {
+        tokio::task::spawn_blocking(move || files_stamp(&files, &patterns))
             .await
             .unwrap_or_default()
     };
-    let mut last = stamp(main.clone(), patterns.clone()).await;
+    let mut last = stamp(files.clone(), patterns.clone()).await;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
         }
-        let now = stamp(main.clone(), patterns.clone()).await;
+        let now = stamp(files.clone(), patterns.clone()).await;
         if now != last {
-            tracing::info!(config = %main.display(), "configuration files changed; reloading");
+            tracing::info!("configuration files changed; reloading");
             last = now;
             if reloads.send(ReloadRequest { reply: None }).await.is_err() {
                 return;
@@ -241,7 +313,7 @@ async fn watch(
 
 /// A hash of the identity, size and modification time of every file the
 /// configuration is made of (and of which files match the patterns).
-fn files_stamp(main: &Path, patterns: &[String]) -> u64 {
+fn files_stamp(files: &[PathBuf], patterns: &[String]) -> u64 {
     let mut hasher = DefaultHasher::new();
     let mut add = |path: &Path| {
         path.hash(&mut hasher);
@@ -249,7 +321,9 @@ fn files_stamp(main: &Path, patterns: &[String]) -> u64 {
             (meta.ino(), meta.len(), meta.mtime(), meta.mtime_nsec()).hash(&mut hasher);
         }
     };
-    add(main);
+    for file in files {
+        add(file);
+    }
     for pattern in patterns {
         if let Ok(paths) = glob::glob(pattern) {
             let mut files: Vec<PathBuf> = paths.flatten().collect();

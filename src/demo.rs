@@ -9,7 +9,9 @@ use anyhow::Context as _;
 
 use crate::config::{self, LoadOptions};
 use crate::daemon::{self, ConfigSource, Controls, DaemonOptions};
+use crate::server::ServerLimits;
 use crate::simulator::{ClientBehaviour, EntraRefusal, Preset, Scenario, Simulator};
+use crate::web_config::WebConfig;
 
 /// The demo's configuration; `{sim}` becomes the simulator's base URL.
 /// Each tenant's client id selects its behaviour in [`demo_scenario`].
@@ -146,8 +148,14 @@ pub fn demo_config(simulator_base_url: &str) -> String {
     DEMO_CONFIG.replace("{sim}", simulator_base_url)
 }
 
-/// Runs the simulator and the daemon until `controls` says stop.
-pub async fn run(listen: SocketAddr, controls: Controls) -> anyhow::Result<()> {
+/// Runs the simulator and the daemon until `controls` says stop; the
+/// daemon's server follows `web` (TLS, users) within `limits`.
+pub async fn run(
+    listen: SocketAddr,
+    web: WebConfig,
+    limits: ServerLimits,
+    controls: Controls,
+) -> anyhow::Result<()> {
     let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .context("cannot bind the simulator on 127.0.0.1")?;
@@ -161,9 +169,10 @@ pub async fn run(listen: SocketAddr, controls: Controls) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
+    let scheme = if web.tls.is_some() { "https" } else { "http" };
     tracing::info!(
         simulator = %simulator.base_url(),
-        metrics = %format!("http://{}/metrics", listener.local_addr()?),
+        metrics = %format!("{scheme}://{}/metrics", listener.local_addr()?),
         "demo: simulated Nexthink-like API started; probing {} tenants every 10s",
         config.tenants.len()
     );
@@ -171,7 +180,11 @@ pub async fn run(listen: SocketAddr, controls: Controls) -> anyhow::Result<()> {
         ConfigSource::Fixed,
         config,
         listener,
-        DaemonOptions::default(),
+        DaemonOptions {
+            web,
+            limits,
+            ..DaemonOptions::default()
+        },
         controls,
     )
     .await?;

@@ -34,9 +34,17 @@
 //!   ([`reload`]: SIGHUP, `/-/reload`, `--config.watch`) until shutdown.
 //! - [`shard`]: which tenants this replica probes (consistent hashing).
 //! - [`signals`]: SIGHUP reloads, SIGTERM/SIGINT shut down (twice: at once).
+//! - [`web_config`]: `--web.config.file` in the exporter-toolkit format,
+//!   raw serde structs then one validation into a ready
+//!   [`web_config::WebConfig`]: the rustls server configuration with its
+//!   self-renewing certificate and client certificate policies
+//!   ([`web_config::tls`]), bcrypt users ([`web_config::basic_auth`]),
+//!   response headers.
 //! - [`server`]: the HTTP server: `/metrics`, the status pages and their
 //!   JSON ([`server::pages`], maud templates), `/-/healthy`, `/-/ready`,
-//!   `/-/reload`.
+//!   `/-/reload`; the accept loop with its limits and TLS
+//!   ([`server::connections`]); authentication and headers on every path
+//!   ([`server::access`]).
 //! - [`report`]: the human report of `credprobe probe`.
 //! - [`unix_time`], [`version`]: timestamps as exported, and the build.
 //! - [`demo`]: `credprobe demo`, the simulator plus a daemon probing it.
@@ -61,3 +69,4 @@ pub mod simulator;
 pub mod unix_time;
 pub mod version;
 pub mod views;
+pub mod web_config;

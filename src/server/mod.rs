@@ -2,9 +2,15 @@
 //! lifecycle endpoints `/-/healthy`, `/-/ready` and `/-/reload` for
 //! orchestrators.
 //! The status page (`/`), the tenant view (`/tenants/{name}`) and their JSON
-//! (`/api/v1/tenants`) live in [`pages`].
+//! (`/api/v1/tenants`) live in [`pages`]; the accept loop with its limits
+//! and TLS in [`connections`]; basic authentication and the configured
+//! response headers, applied to every path, in [`access`].
 
+pub mod access;
+pub mod connections;
 pub mod pages;
+
+pub use connections::{DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, ServerLimits};
 
 use std::sync::Arc;
 
@@ -14,12 +20,18 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
+use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::fleet::Fleet;
 use crate::metrics::{Encoding, Exposition};
 use crate::reload::{ReloadOutcome, ReloadRequest};
+use crate::web_config::WebConfig;
+
+/// Largest request body accepted (413 beyond). Only `/-/reload` takes a
+/// body, and it needs none.
+pub const MAX_REQUEST_BODY_BYTES: usize = 64 * 1024;
 
 /// What the handlers read.
 #[derive(Debug, Clone)]
@@ -41,19 +53,23 @@ pub fn router(state: ServerState) -> Router {
         .route("/-/ready", get(ready))
         .route("/-/reload", post(reload).put(reload))
         .merge(pages::routes())
+        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BODY_BYTES))
         .with_state(state)
 }
 
 /// Serves until `shutdown` is cancelled, then finishes the requests in
-/// flight.
+/// flight. `web` holds the current web configuration (a reload replaces
+/// it): a new connection takes its TLS settings, every request its users
+/// and headers; all within `limits`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: ServerState,
+    web: watch::Receiver<Arc<WebConfig>>,
+    limits: ServerLimits,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    connections::accept_loop(listener, router(state), web, limits, shutdown).await;
+    Ok(())
 }
 
 /// `/metrics`: the tenant series and the telemetry, gzipped when the

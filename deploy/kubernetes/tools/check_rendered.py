@@ -11,12 +11,18 @@
       spec.groups of the committed PrometheusRule, and of the PrometheusRule
       in every rendered tree, equal the rules file's groups.
 
-  check_rendered.py policy OUT SECRET_EXAMPLE NAME=RENDERED.yaml ...
+  check_rendered.py policy OUT SECRET_EXAMPLE NAME=RENDERED.yaml ... [--web-secret FILE ...]
       The restricted Pod Security settings, probes, mounts and the wiring
       between the objects (selectors, ports, ConfigMap/Secret names and
       keys, secret paths in the config) of every rendered tree. Writes each
       tree's config, with the secret paths pointed at placeholder files, to
       OUT/configs/NAME/credprobe.yml for `credprobe check-config`.
+      A tree whose credprobe has --web.config.file serves TLS: the web
+      configuration (read from a rendered Secret or one of the --web-secret
+      examples) and the certificate are mounted from Secrets, the probes
+      are TCP (the kubelet cannot send basic auth), and the ServiceMonitor
+      scrapes with https, the CA, a server name and basic auth; a tree
+      without it is scraped over plain http.
 
   check_rendered.py shards BASE=RENDERED.yaml NAME=RENDERED.yaml ... [--statefulset NAME ...]
       The workload of every tree shards consistently: a Deployment has one
@@ -33,6 +39,7 @@ Every failure is printed with the tree and object it concerns; the exit code
 is 1 when there was any.
 """
 
+import base64
 import fnmatch
 import json
 import re
@@ -270,8 +277,27 @@ def check_container(report, where, container):
     report.check(not any(p.get("hostPort") for p in container.get("ports") or []), name, "hostPort is not allowed")
 
 
-def check_probe(report, where, probe, path, kind):
+def check_probe(report, where, probe, path, kind, web=None):
+    """An httpGet probe of `path` over plain HTTP; with a web configuration
+    (`web`: its parsed web.yml), a tcpSocket probe of the metrics port, or
+    an HTTPS httpGet when the web configuration has no basic auth."""
     if not report.check(isinstance(probe, dict), where, f"no {kind}Probe"):
+        return
+    if web is not None:
+        tcp = probe.get("tcpSocket")
+        if tcp is not None:
+            report.check(tcp.get("port") in (PORT_NAME, PORT), where, f"{kind}Probe tcpSocket port must be {PORT_NAME}")
+        else:
+            get = probe.get("httpGet") or {}
+            report.check(
+                not (web.get("basic_auth_users") or {}),
+                where,
+                f"{kind}Probe: the web configuration requires basic auth, which the kubelet cannot send: use tcpSocket",
+            )
+            report.check(get.get("path") == path, where, f"{kind}Probe must GET {path}, gets {get.get('path')}")
+            report.check(get.get("scheme") == "HTTPS", where, f"{kind}Probe scheme must be HTTPS: the server serves TLS")
+        for field in ("periodSeconds", "timeoutSeconds", "failureThreshold"):
+            report.check(isinstance(probe.get(field), int) and probe[field] > 0, where, f"{kind}Probe.{field} must be set")
         return
     get = probe.get("httpGet") or {}
     report.check(get.get("path") == path, where, f"{kind}Probe must GET {path}, gets {get.get('path')}")
@@ -313,9 +339,136 @@ def config_tenants(report, where, configmap):
     return tenants
 
 
+BCRYPT = re.compile(r"^\$2[abxy]\$[0-9]{2}\$[./A-Za-z0-9]{53}$")
+WEB_KEYS = {"tls_server_config", "http_server_config", "basic_auth_users"}
+
+
+def secret_text(obj, key):
+    """A Secret's value as text, from stringData or (base64) data."""
+    if key in (obj.get("stringData") or {}):
+        return obj["stringData"][key]
+    encoded = (obj.get("data") or {}).get(key)
+    return None if encoded is None else base64.b64decode(encoded).decode("utf-8", "replace")
+
+
+def secret_volume_for(report, where, path, volumes, mounts):
+    """The secret volume a file path is mounted from: (secret name, key)."""
+    folder, _, file = str(path).rpartition("/")
+    mount = mounts.get(folder)
+    if not report.check(mount, where, f"nothing mounted at {folder} (for {path})"):
+        return None, None
+    report.check(mount.get("readOnly") is True, where, f"{folder} must be mounted readOnly")
+    report.check("subPath" not in mount, where, f"{folder} must be a directory mount (subPath never sees Secret updates)")
+    secret = (volumes.get(mount.get("name")) or {}).get("secret")
+    if not report.check(secret, where, f"{folder} is not a secret volume"):
+        return None, None
+    report.check(
+        secret.get("defaultMode") == 0o400,
+        where,
+        f"secret volume at {folder}: defaultMode must be 0400 (256), is {secret.get('defaultMode')}",
+    )
+    items = secret.get("items")
+    if items:
+        keys = [i.get("key") for i in items if i.get("path") == file]
+        if not report.check(keys, where, f"{path}: no item of Secret {secret.get('secretName')} is mounted as {file}"):
+            return secret.get("secretName"), None
+        return secret.get("secretName"), keys[0]
+    return secret.get("secretName"), file
+
+
+def check_web(report, name, cwhere, args_, volumes, mounts, container, smon, secrets):
+    """TLS and basic auth of one tree; `secrets` maps a Secret name to its
+    objects (rendered ones first, then the --web-secret examples)."""
+    web_file = arg_value(args_, "--web.config.file")
+    mspec = smon.get("spec") or {}
+    mwhere = f"{name} {ident(smon)}"
+    endpoints = mspec.get("endpoints") or []
+    if web_file is None:
+        for e in endpoints:
+            report.check(
+                e.get("scheme", "http") == "http" and not e.get("basicAuth") and not e.get("tlsConfig"),
+                mwhere,
+                "scrapes with https, tlsConfig or basicAuth, but credprobe has no --web.config.file (plain http)",
+            )
+        check_probe(report, cwhere, container.get("livenessProbe"), "/-/healthy", "liveness")
+        check_probe(report, cwhere, container.get("readinessProbe"), "/-/ready", "readiness")
+        return
+
+    secret_name, key = secret_volume_for(report, cwhere, web_file, volumes, mounts)
+    web = {}
+    source = secrets.get(secret_name)
+    if report.check(source, cwhere, f"--web.config.file {web_file}: Secret {secret_name} is neither rendered nor a --web-secret example"):
+        text = secret_text(source, key)
+        if report.check(text is not None, cwhere, f"Secret {secret_name} has no key {key}"):
+            try:
+                web = yaml.safe_load(text) or {}
+            except yaml.YAMLError as error:
+                report.fail(cwhere, f"Secret {secret_name} key {key} is not YAML: {error}")
+        # The plaintext scrape password is for Prometheus only.
+        volume_items = [
+            i.get("key")
+            for v in volumes.values()
+            if (v.get("secret") or {}).get("secretName") == secret_name
+            for i in (v.get("secret") or {}).get("items") or [{"key": k} for k in secret_keys(source)]
+        ]
+        report.check(
+            "password" not in volume_items,
+            cwhere,
+            f"the Secret {secret_name} key password (Prometheus's) must not be mounted into credprobe: mount items: [{key}]",
+        )
+    report.check(set(web) <= WEB_KEYS, cwhere, f"{web_file}: unexpected keys {sorted(set(web) - WEB_KEYS)}")
+    tls = web.get("tls_server_config") or {}
+    report.check(tls, cwhere, f"{web_file}: no tls_server_config: basic auth over plain http sends the password in clear")
+    for field in ("cert_file", "key_file"):
+        path = tls.get(field)
+        if report.check(isinstance(path, str) and path.startswith("/"), cwhere, f"{web_file}: tls_server_config.{field} must be an absolute path"):
+            tls_secret, tls_key = secret_volume_for(report, cwhere, path, volumes, mounts)
+            example = secrets.get(tls_secret)
+            if example is not None:
+                report.check(tls_key in secret_keys(example), cwhere, f"{path}: Secret {tls_secret} has no key {tls_key}")
+    users = web.get("basic_auth_users") or {}
+    for user, hash_ in users.items():
+        report.check(BCRYPT.match(str(hash_)) is not None, cwhere, f"{web_file}: basic_auth_users.{user} is not a bcrypt hash")
+
+    for e in endpoints:
+        report.check(e.get("scheme") == "https", mwhere, "credprobe serves TLS: the endpoint needs scheme: https")
+        tls_config = e.get("tlsConfig") or {}
+        report.check(tls_config.get("ca"), mwhere, "tlsConfig.ca must name the CA that signed credprobe's certificate")
+        report.check(tls_config.get("serverName"), mwhere, "tlsConfig.serverName must be set: targets are pod IPs, not in the certificate")
+        report.check(not tls_config.get("insecureSkipVerify"), mwhere, "tlsConfig.insecureSkipVerify must not be set")
+        auth = e.get("basicAuth") or {}
+        if users and report.check(auth.get("username") and auth.get("password"), mwhere, "credprobe requires basic auth: basicAuth.username and .password"):
+            for part in ("username", "password"):
+                ref = auth[part]
+                example = secrets.get(ref.get("name"))
+                if example is not None and report.check(ref.get("key") in secret_keys(example), mwhere, f"basicAuth.{part}: Secret {ref.get('name')} has no key {ref.get('key')}"):
+                    value = secret_text(example, ref.get("key"))
+                    if part == "username":
+                        report.check(value in users, mwhere, f"basicAuth user {value!r} is not in {web_file}'s basic_auth_users")
+    check_probe(report, cwhere, container.get("livenessProbe"), "/-/healthy", "liveness", web)
+    check_probe(report, cwhere, container.get("readinessProbe"), "/-/ready", "readiness", web)
+
+
 def policy(out, secret_example, args):
     report = Report()
     out = Path(out)
+    web_examples = []
+    if "--web-secret" in args:
+        at = args.index("--web-secret")
+        web_examples = args[at + 1 :]
+        args = args[:at]
+    web_secrets = {}
+    for path in web_examples:
+        for obj in load_all(path):
+            report.check(obj.get("kind") == "Secret", path, f"{ident(obj)} is not a Secret")
+            web_secrets[(obj.get("metadata") or {}).get("name")] = obj
+            password = (obj.get("stringData") or {}).get("password")
+            if password is not None:
+                report.check(
+                    "example" in str(password),
+                    path,
+                    "key password must hold an obvious example value (a real one must never be committed)",
+                )
     example_docs = load_all(secret_example)
     example_keys = set()
     for obj in example_docs:
@@ -421,8 +574,6 @@ def policy(out, secret_example, args):
             cwhere,
             f"needs port {PORT_NAME}: {PORT}",
         )
-        check_probe(report, cwhere, c.get("livenessProbe"), "/-/healthy", "liveness")
-        check_probe(report, cwhere, c.get("readinessProbe"), "/-/ready", "readiness")
         if c.get("startupProbe"):
             report.check(
                 (c["startupProbe"].get("httpGet") or {}).get("path") != "/-/ready",
@@ -568,6 +719,8 @@ def policy(out, secret_example, args):
             "becomes exported_endpoint",
         )
         report.check(not mspec.get("jobLabel"), mwhere, "jobLabel would change the job label the alert rules match")
+        rendered_secrets = {(o.get("metadata") or {}).get("name"): o for o in by_kind.get("Secret", [])}
+        check_web(report, name, cwhere, args_, volumes, mounts, c, smon, {**web_secrets, **rendered_secrets})
         report.check(
             "credprobe" in svc["metadata"]["name"],
             swhere,
