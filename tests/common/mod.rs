@@ -233,7 +233,10 @@ pub fn at_least(text: &str, name: &str, labels: &[(&str, &str)], min: f64) -> bo
 }
 
 /// Runs the binary to completion with a bound: (exit code, stdout, stderr).
+/// Both outputs are drained while it runs, so a long report cannot fill a
+/// pipe and stall the child.
 pub fn run_binary(args: &[&str], limit: Duration) -> (i32, String, String) {
+    use std::io::Read as _;
     let mut child = Command::new(binary())
         .args(args)
         .stdin(Stdio::null())
@@ -241,22 +244,30 @@ pub fn run_binary(args: &[&str], limit: Duration) -> (i32, String, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
     let start = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
         }
         if start.elapsed() > limit {
             let _ = child.kill();
             panic!("credprobe {args:?} did not finish within {limit:?}");
         }
         std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().unwrap();
+    };
     (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
+        status.code().unwrap_or(-1),
+        stdout.join().unwrap(),
+        stderr.join().unwrap(),
     )
 }
 
