@@ -86,7 +86,7 @@ impl Controls {
 /// shutdown; reloads from `source` on request.
 pub async fn run(
     source: ConfigSource,
-    config: Config,
+    mut config: Config,
     listener: tokio::net::TcpListener,
     options: DaemonOptions,
     mut controls: Controls,
@@ -102,7 +102,7 @@ pub async fn run(
         telemetry: Arc::clone(&telemetry),
     };
     let mut scheduler = Scheduler::new(ctx);
-    let summary = scheduler.apply(&config).await;
+    let summary = scheduler.apply(&mut config).await;
     tracing::info!(
         config = %config.source.display(),
         tenants = summary.added.len(),
@@ -199,10 +199,9 @@ async fn reload_once(
         return ReloadOutcome::NoFile;
     }
     let web_path = web_source.map(Path::to_owned);
-    let loaded = tokio::task::spawn_blocking(move || {
-        load_both(main.as_deref(), web_path.as_deref(), shard)
-    })
-    .await;
+    let loaded =
+        tokio::task::spawn_blocking(move || load_both(main.as_deref(), web_path.as_deref(), shard))
+            .await;
     let (config, new_web) = match loaded {
         Ok(Ok(both)) => both,
         Ok(Err(error)) => {
@@ -241,7 +240,9 @@ fn load_both(
         shard,
         ..config::LoadOptions::default()
     };
-    let config = main.map(|main| config::load_with(main, &options)).transpose();
+    let config = main
+        .map(|main| config::load_with(main, &options))
+        .transpose();
     let web = web.map(WebConfig::load).transpose();
     match (config, web) {
         (Ok(config), Ok(web)) => Ok((config, web)),
@@ -255,7 +256,7 @@ fn load_both(
 
 /// Hands a new valid configuration to the scheduler.
 async fn apply_config(
-    config: Config,
+    mut config: Config,
     running: &mut Config,
     scheduler: &mut Scheduler,
 ) -> crate::scheduler::ApplySummary {
@@ -265,7 +266,7 @@ async fn apply_config(
     if config.max_concurrent_requests != running.max_concurrent_requests {
         tracing::warn!("max_concurrent_requests changed: takes effect at the next restart");
     }
-    let summary = scheduler.apply(&config).await;
+    let summary = scheduler.apply(&mut config).await;
     tracing::info!(
         added = summary.added.len(),
         removed = summary.removed.len(),

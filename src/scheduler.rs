@@ -99,8 +99,11 @@ impl Scheduler {
         }
     }
 
-    /// Makes the running tenants match `config`.
-    pub async fn apply(&mut self, config: &Config) -> ApplySummary {
+    /// Makes the running tenants match `config`. An unchanged tenant keeps
+    /// its task and record, and `config` is given the running tenant's
+    /// configuration in place of its equal copy, so a reload leaves one
+    /// copy of each tenant's settings, not two.
+    pub async fn apply(&mut self, config: &mut Config) -> ApplySummary {
         let mut summary = ApplySummary::default();
         let wanted: HashMap<&str, &Arc<Tenant>> = config
             .tenants
@@ -121,11 +124,15 @@ impl Scheduler {
         }
 
         let offsets = start_offsets(&config.tenants);
-        for tenant in &config.tenants {
+        for slot in &mut config.tenants {
+            let tenant = &*slot;
             match self.tasks.get(&tenant.name) {
                 // Derived equality: every setting, so a field added later
                 // cannot be forgotten here.
-                Some(task) if **task.record.tenant() == **tenant => summary.unchanged += 1,
+                Some(task) if **task.record.tenant() == **tenant => {
+                    *slot = Arc::clone(task.record.tenant());
+                    summary.unchanged += 1;
+                }
                 Some(_) => {
                     let task = self.tasks.remove(&tenant.name).expect("matched above");
                     self.stop_now(task).await;

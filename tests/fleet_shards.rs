@@ -42,7 +42,11 @@ fn shard_zero_secrets(dir: &Path) -> usize {
     let mut owned = 0;
     for i in 0..TENANTS {
         if shard_of(&name(i), SHARDS) == 0 {
-            write(&dir.join("secrets"), &name(i), &format!("{}-secret\n", name(i)));
+            write(
+                &dir.join("secrets"),
+                &name(i),
+                &format!("{}-secret\n", name(i)),
+            );
             owned += 1;
         }
     }
@@ -111,10 +115,18 @@ async fn a_shard_reads_only_its_own_secret_files_with_one_file_per_tenant() {
         // its secret path relative to the tenant file's folder.
         let mapping: String = item
             .lines()
-            .map(|l| l.strip_prefix("- ").or_else(|| l.strip_prefix("  ")).unwrap_or(l))
+            .map(|l| {
+                l.strip_prefix("- ")
+                    .or_else(|| l.strip_prefix("  "))
+                    .unwrap_or(l)
+            })
             .map(|l| l.replace("secrets/", "../secrets/") + "\n")
             .collect();
-        write(&dir.path().join("tenants.d"), &format!("{}.yml", name(i)), &mapping);
+        write(
+            &dir.path().join("tenants.d"),
+            &format!("{}.yml", name(i)),
+            &mapping,
+        );
     }
     let path = write(
         dir.path(),
