@@ -108,6 +108,13 @@ pub async fn request_token(
     Some((outcome, token))
 }
 
+/// Classifies a token endpoint's answer exactly as a token request does,
+/// and reads the token on success; no request is sent. The entry point of
+/// the fuzz target and the property tests (`fuzz/`, `tests/properties.rs`).
+pub fn classify_token_answer(answer: &Answer) -> TokenAttempt {
+    classify_answer(answer)
+}
+
 /// Classifies a token endpoint's answer and, on success, reads the token.
 fn classify_answer(answer: &Answer) -> TokenAttempt {
     let status = answer.status;
