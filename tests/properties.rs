@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use base64::Engine as _;
 use credprobe::config::validate::load_str;
 use credprobe::config::{Expect, JsonCheck, JsonCondition, LoadOptions, Pattern};
 use credprobe::probe::backoff::parse_retry_after;
@@ -143,6 +144,16 @@ fn any_json() -> impl Strategy<Value = Value> {
                 .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
+}
+
+/// A JWT whose payload is `claims`; the signature is not checked.
+fn jwt(claims: &Value) -> String {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    format!(
+        "{}.{}.sig",
+        b64.encode(r#"{"alg":"RS256"}"#),
+        b64.encode(claims.to_string())
+    )
 }
 
 proptest! {
@@ -556,5 +567,26 @@ proptest! {
         if !listed {
             prop_assert_eq!(detail, Some(format!("HTTP {status}")));
         }
+    }
+}
+
+// ---------------------------------------------------------------- regressions
+
+/// fuzz `token_response`, crash-9e2b5ff2 (kept as
+/// fuzz/corpus/token_response/regression-jwt-exp-equals-iat): a JWT with
+/// `exp` equal to `iat` and no `expires_in` succeeded with a zero lifetime,
+/// while `exp` before `iat` gave none. Both now give none.
+#[test]
+fn regression_jwt_exp_equal_to_iat_has_no_lifetime() {
+    for claims in [
+        json!({"iat": 17_000_000, "exp": 17_000_000}),
+        json!({"iat": 17_000_000, "exp": 16_999_999}),
+    ] {
+        let body = json!({"access_token": jwt(&claims), "token_type": "Bearer"});
+        let (outcome, token) = classify_token_answer(&answer(200, body.to_string()));
+        assert_eq!(outcome.result, TokenResult::Success);
+        let token = token.unwrap();
+        assert_eq!(token.lifetime, None, "{claims}");
+        assert_eq!(token.expires_at, Some(at(claims["exp"].as_u64().unwrap())));
     }
 }

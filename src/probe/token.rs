@@ -200,7 +200,12 @@ fn parse_token(answer: &Answer) -> Result<IssuedToken, String> {
     let (lifetime, expires_at) = match lifetime {
         Some(lifetime) => (Some(lifetime), Some(obtained_at + lifetime)),
         None => match jwt_times(&access_token) {
-            Some((exp, iat)) => (iat.and_then(|iat| exp.duration_since(iat).ok()), Some(exp)),
+            // exp at or before iat: no lifetime (a zero one would read as granted).
+            Some((exp, iat)) => (
+                iat.and_then(|iat| exp.duration_since(iat).ok())
+                    .filter(|lifetime| !lifetime.is_zero()),
+                Some(exp),
+            ),
             None => (None, None),
         },
     };
