@@ -208,6 +208,24 @@ proptest! {
     }
 
     #[test]
+    fn any_jwt_claims_never_panic(
+        exp in any_json(),
+        iat in any_json(),
+        number in any::<f64>(),
+    ) {
+        for claims in [
+            json!({ "exp": exp, "iat": iat }),
+            json!({ "exp": number }),
+            json!({ "exp": number, "iat": number / 2.0 }),
+        ] {
+            let body = json!({ "access_token": jwt(&claims), "token_type": "Bearer" });
+            let (outcome, token) = classify_token_answer(&answer(200, body.to_string()));
+            prop_assert_eq!(outcome.result, TokenResult::Success);
+            prop_assert!(token.is_some());
+        }
+    }
+
+    #[test]
     fn the_access_token_never_reaches_the_detail(
         status in any::<u16>(),
         marker in "[A-Za-z0-9]{24,40}",
@@ -588,5 +606,33 @@ fn regression_jwt_exp_equal_to_iat_has_no_lifetime() {
         let token = token.unwrap();
         assert_eq!(token.lifetime, None, "{claims}");
         assert_eq!(token.expires_at, Some(at(claims["exp"].as_u64().unwrap())));
+    }
+}
+
+/// tests/properties.rs `any_jwt_claims_never_panic` (minimal input
+/// `exp = 8.246656580931186e307`): a JWT `exp` (or `iat`) claim beyond what
+/// a `Duration` or a `SystemTime` holds panicked the token classifier
+/// ("cannot convert float seconds to Duration", "overflow when adding
+/// duration to instant"). Such a claim now counts as absent.
+#[test]
+fn regression_huge_jwt_claims_count_as_absent() {
+    for (exp, iat) in [
+        (json!(8.246656580931186e307), json!(1_700_000_000)),
+        (json!(1e19), json!(1_700_000_000)),
+        (json!(u64::MAX), json!(1_700_000_000)),
+        (json!(1_700_000_900), json!(1e300)),
+    ] {
+        let claims = json!({"exp": exp, "iat": iat});
+        let body = json!({"access_token": jwt(&claims), "token_type": "Bearer"});
+        let (outcome, token) = classify_token_answer(&answer(200, body.to_string()));
+        assert_eq!(outcome.result, TokenResult::Success, "{claims}");
+        let token = token.unwrap();
+        match exp.as_u64() {
+            Some(1_700_000_900) => {
+                assert_eq!(token.expires_at, Some(at(1_700_000_900)));
+                assert_eq!(token.lifetime, None);
+            }
+            _ => assert_eq!((token.expires_at, token.lifetime), (None, None), "{claims}"),
+        }
     }
 }

@@ -233,7 +233,8 @@ fn expires_in(value: &Value) -> Result<Duration, String> {
 }
 
 /// `exp` (and `iat`) of a JWT access token, read without verifying the
-/// signature: credprobe only wants to know when to expect expiry.
+/// signature: credprobe only wants to know when to expect expiry. A claim
+/// past what a `SystemTime` holds counts as absent.
 fn jwt_times(token: &str) -> Option<(SystemTime, Option<SystemTime>)> {
     let mut parts = token.split('.');
     let (_header, payload, _signature) = (parts.next()?, parts.next()?, parts.next()?);
@@ -246,7 +247,8 @@ fn jwt_times(token: &str) -> Option<(SystemTime, Option<SystemTime>)> {
             .get(name)?
             .as_f64()
             .filter(|s| s.is_finite() && *s > 0.0)
-            .map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs_f64(s))
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+            .and_then(|since_epoch| SystemTime::UNIX_EPOCH.checked_add(since_epoch))
     };
     Some((at("exp")?, at("iat")))
 }
