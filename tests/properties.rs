@@ -124,6 +124,7 @@ fn invalid_expires_in() -> impl Strategy<Value = Value> {
         (i64::MIN..0).prop_map(|n| json!(n.to_string())),
         (-1e300..0.0f64).prop_map(|n| json!(n)),
         (1e10..1e300f64).prop_map(|n| json!(n)),
+        (f64::MIN_POSITIVE..1e-10).prop_map(|n| json!(n)),
         "[a-zA-Z ]{1,12}".prop_map(|s| json!(s)),
     ]
 }
@@ -635,4 +636,20 @@ fn regression_huge_jwt_claims_count_as_absent() {
             _ => assert_eq!((token.expires_at, token.lifetime), (None, None), "{claims}"),
         }
     }
+}
+
+/// Found reading `expires_in` while fixing the zero JWT lifetime above: an
+/// `expires_in` under a nanosecond (`1e-10`) is zero to a `Duration`, and
+/// succeeded with a zero lifetime where zero is `invalid_response`.
+#[test]
+fn regression_expires_in_under_a_nanosecond_is_zero() {
+    for expires_in in [json!(1e-10), json!("1e-10"), json!(5e-324)] {
+        let body = json!({"access_token": "abc", "token_type": "Bearer", "expires_in": expires_in});
+        let (outcome, token) = classify_token_answer(&answer(200, body.to_string()));
+        assert_eq!(outcome.result, TokenResult::InvalidResponse, "{body}");
+        assert!(token.is_none());
+    }
+    let body = json!({"access_token": "abc", "expires_in": 1e-9});
+    let (_, token) = classify_token_answer(&answer(200, body.to_string()));
+    assert_eq!(token.unwrap().lifetime, Some(Duration::from_nanos(1)));
 }

@@ -226,7 +226,10 @@ fn expires_in(value: &Value) -> Result<Duration, String> {
         _ => None,
     };
     match seconds {
-        Some(s) if s.is_finite() && s > 0.0 && s < 1e10 => Ok(Duration::from_secs_f64(s)),
+        // Under a nanosecond is zero to a Duration: no lifetime either.
+        Some(s) if s.is_finite() && s > 0.0 && s < 1e10 => Some(Duration::from_secs_f64(s))
+            .filter(|lifetime| !lifetime.is_zero())
+            .ok_or_else(|| "expires_in is zero, negative or out of range".to_owned()),
         Some(_) => Err("expires_in is zero, negative or out of range".to_owned()),
         None => Err("expires_in is not a number".to_owned()),
     }
