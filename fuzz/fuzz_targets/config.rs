@@ -11,15 +11,17 @@
 //!
 //! Checked: no panic; every error is a `ConfigError` with at least one
 //! problem, each naming a file of the scratch folder, and its message
-//! names that file; a loaded configuration has unique, sorted tenant names.
+//! names that file; a loaded configuration has unique, sorted tenant names
+//! and timings the daemon can schedule (no clock overflows).
 
 #![no_main]
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
+use std::time::{Instant, SystemTime};
 
-use credprobe::config::LoadOptions;
 use credprobe::config::validate::load_str;
+use credprobe::config::{LoadOptions, Tenant};
 use libfuzzer_sys::fuzz_target;
 use serde_norway::Value;
 
@@ -38,6 +40,18 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(config.source, path);
             let names: Vec<&str> = config.tenants.iter().map(|t| t.name.as_str()).collect();
             assert!(names.windows(2).all(|w| w[0] < w[1]), "{names:?}");
+            let tenants = u32::try_from(config.tenants.len()).unwrap();
+            for tenant in &config.tenants {
+                assert!(
+                    schedulable(tenant),
+                    "tenant {}: {:?} cannot be scheduled",
+                    tenant.name,
+                    tenant.interval
+                );
+                // The scheduler spreads the tenants of one interval over it
+                // (interval × k / n).
+                assert!(tenant.interval.checked_mul(tenants).is_some());
+            }
         }
         Err(error) => {
             assert!(!error.problems.is_empty(), "an error without a problem");
@@ -53,15 +67,36 @@ fuzz_target!(|data: &[u8]| {
     }
 });
 
+/// Whether the daemon can schedule the tenant: a cycle's end (interval
+/// plus timeout) from now is a time both clocks can hold.
+fn schedulable(tenant: &Tenant) -> bool {
+    tenant
+        .interval
+        .checked_add(tenant.token.timeout)
+        .is_some_and(|cycle| {
+            Instant::now().checked_add(cycle).is_some()
+                && SystemTime::now().checked_add(cycle).is_some()
+        })
+}
+
 /// The scratch folder, laid out like `examples/` on first use.
 fn scratch() -> &'static PathBuf {
     static FOLDER: OnceLock<PathBuf> = OnceLock::new();
     FOLDER.get_or_init(|| {
         let folder = std::env::temp_dir().join("credprobe-fuzz-config");
         let files = [
-            ("secrets/acme-prod", include_str!("../../examples/secrets/acme-prod")),
-            ("secrets/example-api", include_str!("../../examples/secrets/example-api")),
-            ("secrets/initech-prod", include_str!("../../examples/secrets/initech-prod")),
+            (
+                "secrets/acme-prod",
+                include_str!("../../examples/secrets/acme-prod"),
+            ),
+            (
+                "secrets/example-api",
+                include_str!("../../examples/secrets/example-api"),
+            ),
+            (
+                "secrets/initech-prod",
+                include_str!("../../examples/secrets/initech-prod"),
+            ),
             (
                 "tenants.d/initech-prod.yml",
                 include_str!("../../examples/tenants.d/initech-prod.yml"),

@@ -126,7 +126,12 @@ fn check(expect: &Expect, answer: &Answer, result: EndpointResult, detail: Optio
         None => (200..300).contains(&answer.status),
     };
     if !listed {
-        assert_ne!(result, EndpointResult::Success, "HTTP {} is not listed", answer.status);
+        assert_ne!(
+            result,
+            EndpointResult::Success,
+            "HTTP {} is not listed",
+            answer.status
+        );
     }
     if result == EndpointResult::Success {
         assert!(detail.is_none());

@@ -32,7 +32,10 @@ fuzz_target!(|data: &[u8]| {
         if let Some(wait) = parsed
             && let Ok(date) = httpdate::parse_http_date(trimmed)
         {
-            assert!(now + wait <= date.max(now), "{trimmed:?}: waits past the date");
+            assert!(
+                now + wait <= date.max(now),
+                "{trimmed:?}: waits past the date"
+            );
         }
         // What the back-off store does with it.
         if let Some(wait) = parsed {

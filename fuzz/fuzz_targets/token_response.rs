@@ -72,7 +72,11 @@ fn check(status: u16, body: Vec<u8>, over_limit: bool) {
     } else {
         assert!(token.is_none(), "a token from a failed request");
         let detail = outcome.detail.as_deref().expect("a failure says why");
-        assert!(detail.len() <= MAX_DETAIL, "detail of {} bytes", detail.len());
+        assert!(
+            detail.len() <= MAX_DETAIL,
+            "detail of {} bytes",
+            detail.len()
+        );
     }
 
     // Non-interference: another token of the same shape changes neither
