@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
-use credprobe::config::validate::load_str;
+use credprobe::config::validate::{MAX_INTERVAL, load_str};
 use credprobe::config::{Expect, JsonCheck, JsonCondition, LoadOptions, Pattern};
 use credprobe::probe::backoff::parse_retry_after;
 use credprobe::probe::endpoint::judge_answer;
@@ -408,7 +408,13 @@ fn check_load(text: &str) -> Result<(), TestCaseError> {
     let options = LoadOptions {
         warn_inline_secrets: false,
     };
-    if let Err(error) = load_str(text, path, &options) {
+    let loaded = load_str(text, path, &options);
+    if let Ok(config) = &loaded {
+        for tenant in &config.tenants {
+            prop_assert!(tenant.interval <= MAX_INTERVAL);
+        }
+    }
+    if let Err(error) = loaded {
         prop_assert!(!error.problems.is_empty());
         for problem in &error.problems {
             prop_assert_eq!(&problem.file, path);
@@ -652,4 +658,48 @@ fn regression_expires_in_under_a_nanosecond_is_zero() {
     let body = json!({"access_token": "abc", "expires_in": 1e-9});
     let (_, token) = classify_token_answer(&answer(200, body.to_string()));
     assert_eq!(token.unwrap().lifetime, Some(Duration::from_nanos(1)));
+}
+
+/// Found reading the scheduler while writing the config target's
+/// "schedulable" check (the fuzzer did not reach it): `check-config`
+/// accepted `interval: 18446744073709551615s`, and `credprobe run` then
+/// panicked ("overflow when adding duration to instant") starting the
+/// second tenant of that interval. Intervals above `1y` are now refused.
+/// The input is kept as fuzz/corpus/config/regression-huge-interval.yml.
+#[test]
+fn regression_intervals_above_a_year_are_refused() {
+    let options = LoadOptions {
+        warn_inline_secrets: false,
+    };
+    let tenant = |interval: &str| {
+        format!(
+            "  - {{name: t{}, interval: {interval}, token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s}}\n",
+            interval.len()
+        )
+    };
+    for interval in ["18446744073709551615s", "300000000000y", "1y 1s"] {
+        let text = format!(
+            "tenants:\n{}{}",
+            tenant(interval),
+            tenant(&format!(" {interval}"))
+        );
+        let error = load_str(&text, Path::new(CONFIG_PATH), &options).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("interval: must be at most 1year"),
+            "{error}"
+        );
+        let defaults = format!("defaults: {{interval: {interval}}}\n");
+        let error = load_str(&defaults, Path::new(CONFIG_PATH), &options).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("defaults.interval: must be at most 1year"),
+            "{error}"
+        );
+    }
+    let text = format!("tenants:\n{}", tenant("1y"));
+    let config = load_str(&text, Path::new(CONFIG_PATH), &options).unwrap();
+    assert_eq!(config.tenants[0].interval, Duration::from_secs(31_557_600));
 }
