@@ -6,9 +6,10 @@
 //! ```text
 //! 200,204                      accepted statuses; `*` or empty: any 2xx
 //! "state"                      body regex; `#N`: pattern N of KNOWN; empty: none
-//! /state="ok"	!/errors	/data  JSON checks, tab-separated: POINTER=JSON
-//!                              (equals; not JSON: a string), !POINTER
-//!                              (absent), POINTER (exists)
+//! /state="ok"→!/errors→/data   JSON checks, tab-separated (→ here):
+//!                              POINTER=JSON (equals; not JSON: a
+//!                              string), !POINTER (absent), POINTER
+//!                              (exists)
 //! 200                          the answer's status; `+` after it: body cut
 //! {"state":"ok"}               the body (the rest of the input)
 //! ```
