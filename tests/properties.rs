@@ -205,7 +205,9 @@ proptest! {
     fn arbitrary_bodies_never_panic(status in any::<u16>(), body in prop::collection::vec(any::<u8>(), 0..256)) {
         let (outcome, token) = classify_token_answer(&answer(status, body));
         prop_assert_eq!(outcome.result == TokenResult::Success, token.is_some());
-        prop_assert!(outcome.detail.map_or(0, |d| d.len()) <= 256);
+        // As in fuzz/fuzz_targets/token_response.rs: at most 32 quoted
+        // characters, escaped, plus the classifier's own words.
+        prop_assert!(outcome.detail.map_or(0, |d| d.len()) <= 400);
     }
 
     #[test]
@@ -245,6 +247,21 @@ proptest! {
             prop_assert!(!detail.contains(&marker), "{}", detail);
         }
     }
+}
+
+/// The detail's bound above is reached by a `token_type` of characters
+/// that Debug escapes at full length: 32 of them are quoted, no more.
+#[test]
+fn a_quoted_token_type_is_cut_at_32_characters() {
+    let body = json!({"access_token": "abc", "token_type": "\u{10ffff}".repeat(100)});
+    let (outcome, _) = classify_token_answer(&answer(200, body.to_string()));
+    let detail = outcome.detail.unwrap();
+    assert_eq!(detail.matches("\\u{10ffff}").count(), 32, "{detail}");
+    assert!(
+        detail.len() > 256 && detail.len() <= 400,
+        "{}",
+        detail.len()
+    );
 }
 
 // ---------------------------------------------------------- configuration

@@ -24,8 +24,9 @@ use serde_json::Value;
 
 /// The longest detail the classifier may write: its own words plus the
 /// bounded bits of upstream text it quotes (an `error` code of at most 64
-/// characters, a `token_type` of at most 32, escaped).
-const MAX_DETAIL: usize = 256;
+/// characters, or a `token_type` of at most 32 characters Debug-escaped,
+/// up to 10 bytes each as in `\u{10ffff}`).
+const MAX_DETAIL: usize = 400;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
