@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: test deps fmt-check clippy rust-test rules kubernetes demo build bench soak
+.PHONY: test deps fmt-check clippy rust-test rules kubernetes demo build bench soak fuzz
 
 ## Everything, from a fresh machine: tools, format, lints, the Rust tests
 ## (unit, integration, browser, end-to-end against a real Prometheus), the
@@ -47,3 +47,9 @@ soak:
 
 demo:
 	$(CARGO) run --release -- demo
+
+## Coverage-guided fuzzing of the parsers (cargo fuzz, libFuzzer), not part
+## of `make test`: FUZZ_SECONDS per target (default 60); prints executions
+## and crashes per target, fails on any crash.
+fuzz:
+	scripts/fuzz

@@ -62,6 +62,13 @@ pub async fn call(
     }
 }
 
+/// Judges an answer against `expect` exactly as an endpoint call does: the
+/// result class and, unless it succeeded, why. The entry point of the fuzz
+/// target and the property tests (`fuzz/`, `tests/properties.rs`).
+pub fn judge_answer(expect: &Expect, answer: &Answer) -> (EndpointResult, Option<String>) {
+    judge(expect, answer)
+}
+
 /// Checks status, then body, against the expectations.
 fn judge(expect: &Expect, answer: &Answer) -> (EndpointResult, Option<String>) {
     let status = answer.status;

@@ -128,6 +128,13 @@ pub async fn request_token(
     attempt
 }
 
+/// Classifies a token endpoint's answer exactly as a token request does,
+/// and reads the token on success; no request is sent. The entry point of
+/// the fuzz target and the property tests (`fuzz/`, `tests/properties.rs`).
+pub fn classify_token_answer(answer: &Answer) -> TokenAttempt {
+    classify_answer(answer)
+}
+
 /// Classifies a token endpoint's answer and, on success, reads the token;
 /// on a rejection, why.
 fn classify_answer(answer: &Answer) -> TokenAttempt {
@@ -260,7 +267,12 @@ fn parse_token(answer: &Answer) -> Result<IssuedToken, String> {
     let (lifetime, expires_at) = match lifetime {
         Some(lifetime) => (Some(lifetime), Some(obtained_at + lifetime)),
         None => match claims.as_ref().and_then(jwt_times) {
-            Some((exp, iat)) => (iat.and_then(|iat| exp.duration_since(iat).ok()), Some(exp)),
+            // exp at or before iat: no lifetime (a zero one would read as granted).
+            Some((exp, iat)) => (
+                iat.and_then(|iat| exp.duration_since(iat).ok())
+                    .filter(|lifetime| !lifetime.is_zero()),
+                Some(exp),
+            ),
             None => (None, None),
         },
     };
@@ -317,7 +329,10 @@ fn expires_in(value: &Value) -> Result<Duration, String> {
         _ => None,
     };
     match seconds {
-        Some(s) if s.is_finite() && s > 0.0 && s < 1e10 => Ok(Duration::from_secs_f64(s)),
+        // Under a nanosecond is zero to a Duration: no lifetime either.
+        Some(s) if s.is_finite() && s > 0.0 && s < 1e10 => Some(Duration::from_secs_f64(s))
+            .filter(|lifetime| !lifetime.is_zero())
+            .ok_or_else(|| "expires_in is zero, negative or out of range".to_owned()),
         Some(_) => Err("expires_in is zero, negative or out of range".to_owned()),
         None => Err("expires_in is not a number".to_owned()),
     }
@@ -336,14 +351,16 @@ fn jwt_claims(token: &str) -> Option<Value> {
     claims.is_object().then_some(claims)
 }
 
-/// `exp` (and `iat`) of JWT claims.
+/// `exp` (and `iat`) of JWT claims; a claim past what a `SystemTime`
+/// holds counts as absent.
 fn jwt_times(claims: &Value) -> Option<(SystemTime, Option<SystemTime>)> {
     let at = |name: &str| {
         claims
             .get(name)?
             .as_f64()
             .filter(|s| s.is_finite() && *s > 0.0)
-            .map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs_f64(s))
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+            .and_then(|since_epoch| SystemTime::UNIX_EPOCH.checked_add(since_epoch))
     };
     Some((at("exp")?, at("iat")))
 }

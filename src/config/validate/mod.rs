@@ -49,6 +49,11 @@ use files::Uncut;
 /// upstream, not monitoring.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
 
+/// The longest interval accepted (humantime's `1y`, 365.25 days): far
+/// beyond any use, and far below what the scheduler's clock arithmetic
+/// (now + interval + timeout, interval × tenants) can hold.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(31_557_600);
+
 /// Knobs of loading that are not part of the files.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {

@@ -3,14 +3,21 @@
 
 use std::time::Duration;
 
-use super::MIN_INTERVAL;
+use super::{MAX_INTERVAL, MIN_INTERVAL};
 
-/// An interval must be at least [`MIN_INTERVAL`].
+/// An interval must be at least [`MIN_INTERVAL`] and at most
+/// [`MAX_INTERVAL`].
 pub(super) fn check_interval(interval: Duration) -> Result<(), String> {
     if interval < MIN_INTERVAL {
         return Err(format!(
             "must be at least {}",
             humantime::format_duration(MIN_INTERVAL)
+        ));
+    }
+    if interval > MAX_INTERVAL {
+        return Err(format!(
+            "must be at most {}",
+            humantime::format_duration(MAX_INTERVAL)
         ));
     }
     Ok(())
