@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::Problems;
-use super::split;
+use super::split::{self, Uncut};
 use crate::config::raw::{RawTenant, RawTenantFile};
 
 /// A pattern as written, resolved against the main file's folder unless it
@@ -70,14 +70,18 @@ pub(super) fn each_tenant(
             }
         };
         if cut
-            && let Some(split) = split::split(&text)
-            && split.rest.trim().is_empty()
+            && let Some((layout, rest)) = split::layout(text.lines())
+            && rest.trim().is_empty()
         {
-            for index in 0..split.len() {
-                let (_, item) = split.item(index).ok_or(Uncut)?;
-                let tenant: RawTenant = serde_norway::from_str(&item).map_err(|_| Uncut)?;
-                each(&file, &tenant, problems);
-            }
+            split::each_item(
+                text.lines().map(Ok::<_, std::io::Error>),
+                &layout,
+                |_, item| {
+                    let tenant: RawTenant = serde_norway::from_str(item).map_err(|_| Uncut)?;
+                    each(&file, &tenant, problems);
+                    Ok(())
+                },
+            )?;
             continue;
         }
         match parse_tenant_file(&text) {
@@ -91,10 +95,6 @@ pub(super) fn each_tenant(
     }
     Ok(())
 }
-
-/// An item of a cut list did not parse on its own.
-#[derive(Debug)]
-pub(super) struct Uncut;
 
 /// A tenant file holds `tenants: [...]`, a list of tenants, or one tenant.
 /// The shape is decided first so serde's message (with its line) fits it.

@@ -43,7 +43,7 @@ use super::{
 };
 use crate::shard::Shard;
 use check::TenantCheck;
-use files::Uncut;
+use split::Uncut;
 
 /// The shortest interval accepted: probing faster than this is abuse of the
 /// upstream, not monitoring.
@@ -81,11 +81,29 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     load_with(path, &LoadOptions::default())
 }
 
-/// [`load`] with explicit options.
+/// [`load`] with explicit options. A main file whose `tenants:` list can be
+/// cut (see [`split`]) is read line by line, never whole.
 pub fn load_with(path: &Path, options: &LoadOptions) -> Result<Config, ConfigError> {
+    let lines = || -> Result<_, ConfigError> {
+        let file = std::fs::File::open(path)
+            .map_err(|error| ConfigError::file(path, format!("cannot read: {error}")))?;
+        Ok(std::io::BufRead::lines(std::io::BufReader::new(file)))
+    };
+    let found = split::layout(lines()?.map_while(Result::ok));
+    if let Some((layout, rest)) = found {
+        let rest = parse_rest(&rest, path)?;
+        if let Ok(loaded) = load_parts(
+            rest,
+            MainTenants::Cut(&|| lines().ok(), &layout),
+            path,
+            options,
+        ) {
+            return loaded;
+        }
+    }
     let text = std::fs::read_to_string(path)
         .map_err(|error| ConfigError::file(path, format!("cannot read: {error}")))?;
-    load_str(&text, path, options)
+    load_whole(&text, path, options)
 }
 
 /// Validates configuration text as if it had been read from `path`
@@ -97,34 +115,49 @@ pub fn load_with(path: &Path, options: &LoadOptions) -> Result<Config, ConfigErr
 /// [`split`] for how the main file's list is cut, and
 /// [`LoadOptions::shard`] for what is kept.
 pub fn load_str(text: &str, path: &Path, options: &LoadOptions) -> Result<Config, ConfigError> {
-    if let Some(split) = split::split(text) {
-        let rest: RawConfig = if split.rest.trim().is_empty() {
-            RawConfig::default()
-        } else {
-            serde_norway::from_str(&split.rest)
-                .map_err(|error| ConfigError::file(path, error.to_string()))?
-        };
-        if let Ok(loaded) = load_parts(rest, MainTenants::Items(&split), path, options) {
+    if let Some((layout, rest)) = split::layout(text.lines()) {
+        let rest = parse_rest(&rest, path)?;
+        let lines = || Some(text.lines().map(Ok::<_, std::io::Error>));
+        if let Ok(loaded) = load_parts(rest, MainTenants::Cut(&lines, &layout), path, options) {
             return loaded;
         }
     }
-    let raw: RawConfig = if text.trim().is_empty() {
+    load_whole(text, path, options)
+}
+
+/// The main file without its list (its line numbers unchanged, so a YAML
+/// error there says the right line).
+fn parse_rest(rest: &str, path: &Path) -> Result<RawConfig, ConfigError> {
+    if rest.trim().is_empty() {
+        return Ok(RawConfig::default());
+    }
+    serde_norway::from_str(rest).map_err(|error| ConfigError::file(path, error.to_string()))
+}
+
+/// Parses and checks the main file as one document.
+fn load_whole(text: &str, path: &Path, options: &LoadOptions) -> Result<Config, ConfigError> {
+    let mut raw: RawConfig = if text.trim().is_empty() {
         RawConfig::default()
     } else {
         serde_norway::from_str(text).map_err(|error| ConfigError::file(path, error.to_string()))?
     };
-    let mut raw = raw;
     let tenants = std::mem::take(&mut raw.tenants);
-    match load_parts(raw, MainTenants::Parsed(tenants), path, options) {
+    let parsed: MainTenants<'_, std::iter::Empty<std::io::Result<String>>> =
+        MainTenants::Parsed(tenants);
+    match load_parts(raw, parsed, path, options) {
         Ok(loaded) => loaded,
         Err(Uncut) => unreachable!("nothing is cut when the whole document was parsed"),
     }
 }
 
-/// The main file's tenants: cut into items still to parse, or parsed with
-/// the whole document.
-enum MainTenants<'a> {
-    Items(&'a split::Split<'a>),
+/// A fresh pass over the main file's lines (`None` when it cannot be read
+/// again).
+type Lines<'a, I> = &'a dyn Fn() -> Option<I>;
+
+/// The main file's tenants: a cut list to read item by item, or parsed
+/// with the whole document.
+enum MainTenants<'a, I> {
+    Cut(Lines<'a, I>, &'a split::Layout),
     Parsed(Vec<RawTenant>),
 }
 
@@ -133,13 +166,17 @@ enum MainTenants<'a> {
 /// file or tenant file) does not parse on its own: the caller parses whole
 /// documents instead, for the exact error (or for what the cut could not
 /// see, such as an alias of an anchor in another item).
-fn load_parts(
+fn load_parts<I, S>(
     raw: RawConfig,
-    main_tenants: MainTenants<'_>,
+    main_tenants: MainTenants<'_, I>,
     path: &Path,
     options: &LoadOptions,
-) -> Result<Result<Config, ConfigError>, Uncut> {
-    let cut = matches!(main_tenants, MainTenants::Items(_));
+) -> Result<Result<Config, ConfigError>, Uncut>
+where
+    I: Iterator<Item = std::io::Result<S>>,
+    S: AsRef<str>,
+{
+    let cut = matches!(main_tenants, MainTenants::Cut(..));
     let mut problems = Problems::default();
     let base_dir = path.parent().unwrap_or(Path::new(".")).to_owned();
     check_defaults(&raw.defaults, path, &mut problems);
@@ -149,12 +186,12 @@ fn load_parts(
     let mut set = TenantSet::new(&raw.defaults, options);
     let main: Arc<Path> = Arc::from(path);
     match main_tenants {
-        MainTenants::Items(split) => {
-            for index in 0..split.len() {
-                let (_, item) = split.item(index).ok_or(Uncut)?;
-                let tenant: RawTenant = serde_norway::from_str(&item).map_err(|_| Uncut)?;
+        MainTenants::Cut(lines, layout) => {
+            split::each_item(lines().ok_or(Uncut)?, layout, |_, item| {
+                let tenant: RawTenant = serde_norway::from_str(item).map_err(|_| Uncut)?;
                 set.add(&main, &tenant, &mut problems);
-            }
+                Ok(())
+            })?;
         }
         MainTenants::Parsed(tenants) => {
             for tenant in &tenants {
