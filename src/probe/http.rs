@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderMap;
+use secrecy::ExposeSecret as _;
 use tokio::sync::Semaphore;
 
 use super::backoff::{Backoff, BackoffScope};
@@ -30,11 +31,16 @@ pub enum Role {
     Endpoint,
 }
 
+/// A shared client and the version of the client certificate it presents
+/// (`None`: it presents none).
+type BuiltClient = (Option<u64>, reqwest::Client);
+
 /// Everything a probe needs to send requests, shared by all tenants.
 #[derive(Debug)]
 pub struct Transport {
-    /// One client per (profile, role), built on first use.
-    clients: Mutex<HashMap<(HttpProfile, Role), reqwest::Client>>,
+    /// One client per (profile, role), built on first use; with the
+    /// version of the client certificate it presents, if any.
+    clients: Mutex<HashMap<(HttpProfile, Role), BuiltClient>>,
     /// The global cap on requests in flight.
     in_flight: Semaphore,
     /// Scopes (a credential at a token endpoint, a tenant on an origin)
@@ -113,10 +119,19 @@ impl Transport {
         })
     }
 
-    /// The shared client for a profile and role.
+    /// The shared client for a profile and role. A profile with a client
+    /// certificate (`tls_client_auth`) presents its files' current version:
+    /// the client is rebuilt when they changed, never per request.
     pub fn client(&self, profile: &HttpProfile, role: Role) -> Result<reqwest::Client, String> {
+        let material = profile
+            .identity
+            .as_ref()
+            .map(|identity| identity.0.current());
+        let version = material.as_ref().map(|m| m.version);
         let mut clients = self.clients.lock().expect("client cache poisoned");
-        if let Some(client) = clients.get(&(profile.clone(), role)) {
+        if let Some((built_with, client)) = clients.get(&(profile.clone(), role))
+            && *built_with == version
+        {
             return Ok(client.clone());
         }
         let mut builder = reqwest::Client::builder()
@@ -137,8 +152,13 @@ impl Transport {
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             builder = builder.tls_certs_only(certs);
         }
+        if let Some(material) = &material {
+            let identity = reqwest::Identity::from_pem(material.identity_pem().expose_secret())
+                .map_err(|e| format!("client certificate: {}", error_chain(&e)))?;
+            builder = builder.identity(identity);
+        }
         let client = builder.build().map_err(|e| error_chain(&e))?;
-        clients.insert((profile.clone(), role), client.clone());
+        clients.insert((profile.clone(), role), (version, client.clone()));
         Ok(client)
     }
 
@@ -312,7 +332,7 @@ mod tests {
         let plain = HttpProfile::default();
         let proxied = HttpProfile {
             proxy: Some(url::Url::parse("http://127.0.0.1:3128").unwrap()),
-            ca: None,
+            ..HttpProfile::default()
         };
         for _ in 0..3 {
             transport.client(&plain, Role::Token).unwrap();

@@ -169,8 +169,10 @@ impl TenantView {
                     .and_then(|g| g.lifetime)
                     .map(|d| d.as_secs_f64()),
             },
-            credential_expires_at: at(tenant.credential_expires),
-            credential_expires_in_seconds: tenant.credential_expires.map(|t| seconds_until(t, now)),
+            credential_expires_at: at(tenant.credential_expiry()),
+            credential_expires_in_seconds: tenant
+                .credential_expiry()
+                .map(|t| seconds_until(t, now)),
             endpoints: tenant
                 .endpoints
                 .iter()

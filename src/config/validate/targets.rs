@@ -162,7 +162,11 @@ impl TenantCheck<'_> {
                 }
             }
         });
-        HttpProfile { proxy, ca }
+        HttpProfile {
+            proxy,
+            ca,
+            identity: None,
+        }
     }
 }
 
