@@ -55,7 +55,8 @@ pub struct TenantView {
     pub last_error: Option<ProbeRecord>,
     /// The token request.
     pub token: TokenView,
-    /// When the client secret expires, if configured.
+    /// When the credential expires: `credential_expires`, else the client
+    /// certificate's notAfter ([`crate::config::Tenant::credential_expiry`]).
     pub credential_expires_at: Option<f64>,
     /// Seconds until then.
     pub credential_expires_in_seconds: Option<i64>,
