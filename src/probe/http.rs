@@ -342,6 +342,53 @@ mod tests {
         assert_eq!(transport.client_count(), 3);
     }
 
+    #[tokio::test]
+    async fn tenants_sharing_a_client_certificate_share_a_client_rebuilt_when_it_changes() {
+        use crate::config::ClientIdentity;
+        use crate::config::keys::KeyFiles;
+
+        let dir = tempfile::tempdir().unwrap();
+        let (key, cert) = (dir.path().join("c.pem"), dir.path().join("c.crt"));
+        let write_pair = || {
+            let pair = rcgen::KeyPair::generate().unwrap();
+            let certificate = rcgen::CertificateParams::new(vec!["c".to_owned()])
+                .unwrap()
+                .self_signed(&pair)
+                .unwrap();
+            std::fs::write(dir.path().join("c.pem.new"), pair.serialize_pem()).unwrap();
+            std::fs::write(dir.path().join("c.crt.new"), certificate.pem()).unwrap();
+            std::fs::rename(dir.path().join("c.pem.new"), &key).unwrap();
+            std::fs::rename(dir.path().join("c.crt.new"), &cert).unwrap();
+        };
+        write_pair();
+        let profile = || HttpProfile {
+            identity: Some(ClientIdentity(
+                KeyFiles::open(&key, Some(&cert), None).unwrap(),
+            )),
+            ..HttpProfile::default()
+        };
+        let (a, b) = (profile(), profile());
+        let transport = Transport::new(4);
+        let built_with = |transport: &Transport| {
+            let clients = transport.clients.lock().unwrap();
+            let (version, _) = clients.get(&(a.clone(), Role::Token)).unwrap();
+            *version
+        };
+        transport.client(&a, Role::Token).unwrap();
+        transport.client(&b, Role::Token).unwrap();
+        assert_eq!(transport.client_count(), 1, "one client for both tenants");
+        let first = built_with(&transport);
+        assert!(first.is_some());
+        transport.client(&a, Role::Token).unwrap();
+        assert_eq!(built_with(&transport), first, "not rebuilt per request");
+
+        write_pair();
+        a.identity.as_ref().unwrap().0.refresh().await;
+        transport.client(&b, Role::Token).unwrap();
+        assert_eq!(transport.client_count(), 1);
+        assert!(built_with(&transport) > first, "rebuilt with the new files");
+    }
+
     fn url(text: &str) -> url::Url {
         url::Url::parse(text).unwrap()
     }
