@@ -75,9 +75,9 @@ pub async fn run_cycle(
     tenant: &Tenant,
     state: &mut ProbeState,
 ) -> CycleReport {
-    // Waiting out a Retry-After is worth it only if the cycle still fits.
     // A rotated key or certificate is used from this cycle on.
     tenant.token.credential.refresh().await;
+    // Waiting out a Retry-After is worth it only if the cycle still fits.
     let max_wait = tenant.interval.saturating_sub(tenant.token.timeout) / 2;
     let cap = backoff::cap_for(tenant.interval);
     let now = SystemTime::now();
