@@ -237,8 +237,9 @@ pub struct DemoKeys {
 impl DemoKeys {
     fn create() -> anyhow::Result<DemoKeys> {
         use std::os::unix::fs::DirBuilderExt as _;
+        remove_stale_folders();
         let path = std::env::temp_dir().join(format!(
-            "credprobe-demo-{}-{:08x}",
+            "{KEYS_PREFIX}{}-{:08x}",
             std::process::id(),
             fastrand::u32(..)
         ));
@@ -252,6 +253,30 @@ impl DemoKeys {
     fn write(&self, name: &str, text: &str) -> anyhow::Result<()> {
         let path = self.path.join(name);
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+/// The start of a demo keys folder's name; the demo's process id follows.
+const KEYS_PREFIX: &str = "credprobe-demo-";
+
+/// Removes the keys folders of demos that were killed (no `Drop` ran):
+/// those whose process no longer exists.
+fn remove_stale_folders() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|name| name.strip_prefix(KEYS_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
