@@ -34,7 +34,7 @@ kubernetes:
 build:
 	$(CARGO) build --release
 
-## The benchmark (about ten minutes): figures into BENCHMARKS.md.
+## The benchmark (about fifteen minutes): figures into BENCHMARKS.md.
 bench:
 	bench/run
 

@@ -1,20 +1,34 @@
 //! `credprobe demo`: the simulated API on a loopback port and the daemon
 //! probing it, with no configuration, so a newcomer sees healthy and
 //! failing tenants side by side on /metrics within seconds.
+//!
+//! Two tenants authenticate without a secret: their keys and certificates
+//! are made at start (a throwaway CA, [`crate::simulator::pki`]) in a
+//! private temporary folder that is removed when the demo stops, and one
+//! of them talks to a second simulator that asks for client certificates.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
 
 use crate::config::{self, LoadOptions};
 use crate::daemon::{self, ConfigSource, Controls, DaemonOptions};
 use crate::server::ServerLimits;
+use crate::simulator::pki::TestCa;
 use crate::simulator::{ClientBehaviour, EntraRefusal, Preset, Scenario, Simulator};
 use crate::web_config::WebConfig;
 
-/// The demo's configuration; `{sim}` becomes the simulator's base URL.
-/// Each tenant's client id selects its behaviour in [`demo_scenario`].
+/// How long the certificate of the demo's `tls_client_auth` tenant has
+/// left when the demo starts: within the 14 days the status page and the
+/// alert rules warn about.
+pub const EXPIRING_CERTIFICATE_DAYS: u64 = 5;
+
+/// The demo's configuration; `{sim}` becomes the simulator's base URL,
+/// `{mtls}` the mTLS simulator's and `{keys}` the folder of the generated
+/// keys and certificates. Each tenant's client id selects its behaviour in
+/// [`demo_scenario`].
 pub const DEMO_CONFIG: &str = r#"
 defaults:
   interval: 10s
@@ -90,6 +104,27 @@ tenants:
         expect:
           status: [200]
           json: [{pointer: /state, equals: ok}]
+  - name: tyrell-jwt                # private_key_jwt: an ES256 client assertion with x5t#S256
+    labels: {customer: tyrell, tier: gold}
+    base_url: {sim}
+    token_url: {sim}/oauth2/token
+    client_id: tyrell-jwt
+    client_auth: private_key_jwt
+    client_key_file: {keys}/tyrell-jwt.pem
+    client_certificate_file: {keys}/tyrell-jwt.crt
+    endpoints:
+      - {name: workflows, path: /api/v1/workflows}
+  - name: cyberdyne-mtls            # tls_client_auth; its certificate expires within days
+    labels: {customer: cyberdyne, tier: silver}
+    base_url: {mtls}
+    token_url: {mtls}/oauth2/token
+    ca_file: {keys}/demo-ca.pem
+    client_id: cyberdyne-mtls
+    client_auth: tls_client_auth
+    client_key_file: {keys}/cyberdyne-mtls.pem
+    client_certificate_file: {keys}/cyberdyne-mtls.crt
+    endpoints:
+      - {name: workflows, path: /api/v1/workflows}
   - name: contoso-entra-expired     # Microsoft Entra ID: the client secret expired (AADSTS7000222)
     labels: {customer: contoso, tier: silver}
     entra: {tenant_id: 72f988bf-86f1-41af-91ab-2d7cd011db47, resource: "https://graph.microsoft.com"}
@@ -143,12 +178,157 @@ pub fn demo_scenario() -> Scenario {
     scenario
 }
 
-/// The demo configuration text, pointed at a simulator.
-pub fn demo_config(simulator_base_url: &str) -> String {
-    DEMO_CONFIG.replace("{sim}", simulator_base_url)
+/// What the demo probes: the simulator, the mTLS simulator, and the keys
+/// and certificates made for the two tenants without a secret.
+pub struct DemoUpstream {
+    /// The simulated API of every tenant but `cyberdyne-mtls`.
+    pub simulator: Simulator,
+    /// A simulator that asks for client certificates (`tls_client_auth`).
+    pub mtls: Simulator,
+    /// The folder of the generated keys and certificates.
+    pub keys: DemoKeys,
 }
 
-/// Runs the simulator and the daemon until `controls` says stop; the
+impl DemoUpstream {
+    /// Makes the CA, keys and certificates and starts both simulators on
+    /// 127.0.0.1.
+    pub async fn start() -> anyhow::Result<DemoUpstream> {
+        let keys = DemoKeys::create()?;
+        let ca = TestCa::new("credprobe demo CA")?;
+        let now = SystemTime::now();
+        let jwt = ca.client("tyrell-jwt", None, now + days(365))?;
+        let mtls_client = ca.client(
+            "cyberdyne-mtls",
+            None,
+            now + days(EXPIRING_CERTIFICATE_DAYS),
+        )?;
+        let server = ca.server()?;
+        keys.write("demo-ca.pem", &ca.pem())?;
+        keys.write("tyrell-jwt.pem", &jwt.key_pem)?;
+        keys.write("tyrell-jwt.crt", &jwt.cert_pem)?;
+        keys.write("cyberdyne-mtls.pem", &mtls_client.key_pem)?;
+        keys.write("cyberdyne-mtls.crt", &mtls_client.cert_pem)?;
+
+        let mut scenario = demo_scenario();
+        let mut tyrell = ClientBehaviour::new("tyrell-jwt", "unused");
+        tyrell.certificate = Some(jwt.cert_pem);
+        scenario.clients.push(tyrell);
+        let bind = || async {
+            tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .context("cannot bind a simulator on 127.0.0.1")
+        };
+        let simulator = Simulator::start(bind().await?, scenario).await?;
+        let mut cyberdyne = ClientBehaviour::new("cyberdyne-mtls", "unused");
+        cyberdyne.certificate = Some(mtls_client.cert_pem);
+        let mtls_scenario = Scenario {
+            clients: vec![cyberdyne],
+            ..Scenario::default()
+        };
+        let mtls = Simulator::start_mtls(
+            bind().await?,
+            mtls_scenario,
+            &server.cert_pem,
+            &server.key_pem,
+            &ca.pem(),
+        )
+        .await?;
+        Ok(DemoUpstream {
+            simulator,
+            mtls,
+            keys,
+        })
+    }
+
+    /// The demo configuration text, pointed at these simulators and keys.
+    pub fn config(&self) -> String {
+        demo_config(
+            &self.simulator.base_url(),
+            &self.mtls.base_url(),
+            &self.keys.path,
+        )
+    }
+
+    /// Stops both simulators (the keys go when `keys` is dropped).
+    pub async fn shutdown(self) {
+        self.simulator.shutdown().await;
+        self.mtls.shutdown().await;
+    }
+}
+
+/// A private temporary folder (mode 0700) holding the demo's throwaway
+/// keys; removed when dropped.
+pub struct DemoKeys {
+    /// The folder.
+    pub path: PathBuf,
+}
+
+impl DemoKeys {
+    fn create() -> anyhow::Result<DemoKeys> {
+        use std::os::unix::fs::DirBuilderExt as _;
+        remove_stale_folders();
+        let path = std::env::temp_dir().join(format!(
+            "{KEYS_PREFIX}{}-{:08x}",
+            std::process::id(),
+            fastrand::u32(..)
+        ));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(DemoKeys { path })
+    }
+
+    fn write(&self, name: &str, text: &str) -> anyhow::Result<()> {
+        let path = self.path.join(name);
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+/// The start of a demo keys folder's name; the demo's process id follows.
+const KEYS_PREFIX: &str = "credprobe-demo-";
+
+/// Removes the keys folders of demos that were killed (no `Drop` ran):
+/// those whose process no longer exists.
+fn remove_stale_folders() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|name| name.strip_prefix(KEYS_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+impl Drop for DemoKeys {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+fn days(n: u64) -> Duration {
+    Duration::from_secs(n * 86_400)
+}
+
+/// The demo configuration text, pointed at the simulators and the folder
+/// of the generated keys.
+pub fn demo_config(simulator_base_url: &str, mtls_base_url: &str, keys: &Path) -> String {
+    DEMO_CONFIG
+        .replace("{sim}", simulator_base_url)
+        .replace("{mtls}", mtls_base_url)
+        .replace("{keys}", &keys.to_string_lossy())
+}
+
+/// Runs the simulators and the daemon until `controls` says stop; the
 /// daemon's server follows `web` (TLS, users) within `limits`.
 pub async fn run(
     listen: SocketAddr,
@@ -156,11 +336,9 @@ pub async fn run(
     limits: ServerLimits,
     controls: Controls,
 ) -> anyhow::Result<()> {
-    let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("cannot bind the simulator on 127.0.0.1")?;
-    let simulator = Simulator::start(sim_listener, demo_scenario()).await?;
-    let text = demo_config(&simulator.base_url());
+    let upstream = DemoUpstream::start().await?;
+    let simulator = &upstream.simulator;
+    let text = upstream.config();
     let options = LoadOptions {
         warn_inline_secrets: false,
         ..LoadOptions::default()
@@ -188,6 +366,6 @@ pub async fn run(
         controls,
     )
     .await?;
-    simulator.shutdown().await;
+    upstream.shutdown().await;
     Ok(())
 }

@@ -9,10 +9,14 @@
 //! - [`logging`]: tracing set-up, logfmt (default) or JSON lines.
 //! - [`config`]: YAML files parsed into raw serde structs ([`config::raw`]),
 //!   then validated into a ready-to-use [`config::Config`]
-//!   ([`config::validate`]); secrets ([`config::secrets`]) and the Nexthink
+//!   ([`config::validate`]); secrets ([`config::secrets`]), private keys
+//!   and client certificates ([`config::keys`]), what each `client_auth`
+//!   method authenticates with ([`config::client_auth`]) and the Nexthink
 //!   preset ([`config::nexthink`]) live beside them.
 //! - [`probe`]: one shared request/measure/classify path ([`probe::http`]),
-//!   the token request ([`probe::token`]), endpoint calls
+//!   the token request ([`probe::token`]) with its credential
+//!   ([`probe::client_auth`], signed `private_key_jwt` assertions in
+//!   [`probe::assertion`]), endpoint calls
 //!   ([`probe::endpoint`]), the closed result classes
 //!   ([`probe::classify`]) and the one outcome type of every step
 //!   ([`probe::outcome`]), 429 back-off per host ([`probe::backoff`]) and
@@ -49,7 +53,8 @@
 //! - [`unix_time`], [`version`]: timestamps as exported, and the build.
 //! - [`demo`]: `credprobe demo`, the simulator plus a daemon probing it.
 //! - [`simulator`]: a simulated Nexthink-like API, the shared fake upstream of
-//!   the demo, the tests and the benchmarks.
+//!   the demo, the tests and the benchmarks (client assertions and client
+//!   certificates included, with a throwaway PKI in [`simulator::pki`]).
 
 pub mod cli;
 pub mod config;

@@ -417,9 +417,10 @@ async fn no_secret_or_token_reaches_logs_metrics_or_pages_at_trace_level() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promtool_finds_nothing_wrong_with_a_real_scrape() {
-    let sim = start_simulator(credprobe::demo::demo_scenario()).await;
+    let upstream = credprobe::demo::DemoUpstream::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = credprobe::demo::demo_config(&sim.base_url())
+    let config = upstream
+        .config()
         .replace("interval: 10s", "interval: 1s")
         .replace("timeout: 5s", "timeout: 900ms");
     let daemon = Daemon::start_in(dir, &config, &[]);
@@ -438,10 +439,30 @@ async fn promtool_finds_nothing_wrong_with_a_real_scrape() {
                 "credprobe_endpoint_requests_total",
                 &[("tenant", "umbrella-noperm"), ("result", "forbidden")],
                 1.0,
-            )
+            ) && ["tyrell-jwt", "cyberdyne-mtls"].iter().all(|tenant| {
+                value(t, "credprobe_endpoint_success", &[("tenant", tenant)]) == Some(1.0)
+            })
         })
         .await;
     if let Err(said) = common::promtool_check_metrics(&text) {
         panic!("promtool check metrics complained: {said}");
     }
+    // The certificate-based credential expiring within days is exported.
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let left = value(
+        &text,
+        "credprobe_credential_expiry_timestamp_seconds",
+        &[("tenant", "cyberdyne-mtls")],
+    )
+    .expect("the tls_client_auth tenant's certificate expiry")
+        - now;
+    let days = credprobe::demo::EXPIRING_CERTIFICATE_DAYS as f64;
+    assert!(
+        (days - 1.0) * 86_400.0 < left && left <= days * 86_400.0,
+        "{left} s left"
+    );
+    upstream.shutdown().await;
 }

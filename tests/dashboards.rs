@@ -559,37 +559,19 @@ fn links_point_at_shipped_dashboards() {
 }
 
 #[test]
-fn only_the_tls_panels_are_expected_empty_on_the_demo() {
+fn every_panel_is_expected_to_have_data_on_the_demo() {
+    // The TLS row used to be empty on the demo (plain http only); its
+    // https tenant gives it data, so nothing is excused any more.
+    assert!(EMPTY_ON_DEMO.is_empty(), "{EMPTY_ON_DEMO:?}");
     let all = dashboards();
-    for (uid_wanted, title_wanted) in EMPTY_ON_DEMO {
-        let (_, dashboard) = all
-            .iter()
-            .find(|(_, d)| uid(d) == *uid_wanted)
-            .unwrap_or_else(|| panic!("no dashboard {uid_wanted}"));
-        let (row, _) = panels(dashboard)
-            .into_iter()
-            .find(|(_, p)| title(p) == *title_wanted)
-            .unwrap_or_else(|| panic!("{uid_wanted} has no panel {title_wanted:?}"));
-        assert_eq!(
-            row,
-            Some("TLS"),
-            "{uid_wanted} / {title_wanted} is outside the TLS row"
-        );
-        let tls_row = rows(dashboard)
-            .into_iter()
-            .find(|r| title(r) == "TLS")
-            .unwrap();
-        assert_eq!(
-            tls_row["collapsed"], true,
-            "{uid_wanted}: the TLS row is not collapsed"
-        );
+    for (_, dashboard) in &all {
+        if let Some(tls_row) = rows(dashboard).into_iter().find(|r| title(r) == "TLS") {
+            assert_eq!(tls_row["collapsed"], true, "the TLS row is collapsed");
+        }
     }
-    // The helper an end-to-end test uses covers every target.
+    // The helper the end-to-end test uses covers every target, variables
+    // substituted.
     let queries = dashboard_queries();
     assert!(queries.iter().all(|(_, _, expr)| !expr.contains('$')));
-    assert!(
-        queries
-            .iter()
-            .any(|(u, t, _)| (u.as_str(), t.as_str()) == EMPTY_ON_DEMO[0])
-    );
+    assert!(queries.len() >= 30, "{}", queries.len());
 }

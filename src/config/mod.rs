@@ -5,7 +5,9 @@
 //! types (parsed URLs, resolved secrets, range-checked durations). Nothing
 //! after this module re-checks or re-parses configuration.
 
+pub mod client_auth;
 pub mod entra;
+pub mod keys;
 pub mod nexthink;
 pub mod preset;
 pub mod raw;
@@ -21,6 +23,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+pub use client_auth::{AssertionSettings, ClientIdentity, Credential};
+pub use keys::SigningAlgorithm;
 pub use raw::{ClientAuth, TokenReuse};
 pub use secrets::SecretSource;
 pub use validate::{LoadOptions, load, load_with};
@@ -84,7 +88,8 @@ pub struct Tenant {
     pub endpoints: Vec<Endpoint>,
     /// Scopes the credential must be granted (`expect_scopes:`).
     pub expect_scopes: Vec<String>,
-    /// When the client secret expires, if configured.
+    /// When the credential expires, if configured (`credential_expires`);
+    /// read [`Tenant::credential_expiry`], which also knows certificates.
     pub credential_expires: Option<SystemTime>,
     /// Proxy and CA: which shared HTTP client serves this tenant.
     pub http: HttpProfile,
@@ -95,6 +100,15 @@ impl Tenant {
     pub fn endpoint_names(&self) -> impl Iterator<Item = &str> {
         self.endpoints.iter().map(|e| e.name.as_str())
     }
+
+    /// When the credential expires: `credential_expires` when configured
+    /// (it wins), else the notAfter of the client certificate in use, which
+    /// follows the certificate file when it changes. The one place the
+    /// metrics and the status views read it from.
+    pub fn credential_expiry(&self) -> Option<SystemTime> {
+        self.credential_expires
+            .or_else(|| self.token.credential.certificate_expiry())
+    }
 }
 
 /// The token request of a tenant.
@@ -104,9 +118,9 @@ pub struct TokenSettings {
     pub url: url::Url,
     /// OAuth2 client id.
     pub client_id: String,
-    /// The client secret.
-    pub secret: SecretSource,
-    /// Basic header or form body.
+    /// The secret, signing key or client certificate.
+    pub credential: Credential,
+    /// How the credential is presented.
     pub client_auth: ClientAuth,
     /// Form fields (grant_type, scope, extra params), in order; empty means
     /// an empty body (Nexthink's legacy form).
@@ -224,6 +238,10 @@ pub struct HttpProfile {
     pub proxy: Option<url::Url>,
     /// CA bundle file and its PEM bytes (read at load).
     pub ca: Option<(PathBuf, Arc<Vec<u8>>)>,
+    /// The client certificate presented in TLS handshakes
+    /// (`tls_client_auth`), to the token endpoint and the API alike, so
+    /// certificate-bound tokens work.
+    pub identity: Option<ClientIdentity>,
 }
 
 /// One thing wrong with the configuration, with where it is.

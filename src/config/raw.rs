@@ -85,6 +85,12 @@ pub enum ClientAuth {
     Basic,
     /// `client_id` and `client_secret` in the form body (client_secret_post).
     Post,
+    /// A JWT signed with `client_key_file` in the form body (RFC 7523
+    /// section 2.2, OpenID Connect's private_key_jwt).
+    PrivateKeyJwt,
+    /// `client_certificate_file` and `client_key_file` presented in the
+    /// TLS handshake, `client_id` in the form (RFC 8705).
+    TlsClientAuth,
 }
 
 /// One tenant as written in YAML.
@@ -126,9 +132,21 @@ pub struct RawTenant {
     /// Environment variable holding the client secret.
     #[serde(default)]
     pub client_secret_env: Option<String>,
-    /// How the secret is sent to the token endpoint.
+    /// How the client authenticates to the token endpoint.
     #[serde(default)]
     pub client_auth: Option<ClientAuth>,
+    /// PEM private key of `private_key_jwt` and `tls_client_auth`; re-read
+    /// when it changes.
+    #[serde(default)]
+    pub client_key_file: Option<PathBuf>,
+    /// PEM certificate (chain) of that key: required for
+    /// `tls_client_auth`, optional for `private_key_jwt` (then `x5t#S256`
+    /// is sent and its notAfter is the credential's expiry).
+    #[serde(default)]
+    pub client_certificate_file: Option<PathBuf>,
+    /// How `private_key_jwt` assertions are made (all optional).
+    #[serde(default)]
+    pub client_assertion: Option<RawClientAssertion>,
     /// Scopes requested, joined with spaces.
     #[serde(default)]
     pub scopes: Option<Vec<String>>,
@@ -168,6 +186,22 @@ pub struct RawTenant {
     /// `GET /api/v1/workflows`.
     #[serde(default)]
     pub endpoints: Option<Vec<RawEndpoint>>,
+}
+
+/// The `client_assertion:` block of a `private_key_jwt` tenant.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawClientAssertion {
+    /// RS256, PS256 or ES256; RS256 for RSA keys and ES256 for P-256 keys
+    /// when absent.
+    #[serde(default)]
+    pub algorithm: Option<crate::config::keys::SigningAlgorithm>,
+    /// The JWT header's `kid`.
+    #[serde(default)]
+    pub key_id: Option<String>,
+    /// The `aud` claim, instead of the token URL.
+    #[serde(default)]
+    pub audience: Option<String>,
 }
 
 /// The `nexthink:` preset of a tenant.

@@ -46,16 +46,17 @@ impl PartialEq for SecretSource {
     }
 }
 
-/// What identifies one version of a file without reading it.
+/// What identifies one version of a file without reading it (also the
+/// key and certificate files of [`super::keys`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileStamp {
+pub(crate) struct FileStamp {
     inode: u64,
     len: u64,
     modified: Option<SystemTime>,
 }
 
 impl FileStamp {
-    fn of(meta: &std::fs::Metadata) -> FileStamp {
+    pub(crate) fn of(meta: &std::fs::Metadata) -> FileStamp {
         FileStamp {
             inode: meta.ino(),
             len: meta.len(),

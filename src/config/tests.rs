@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::validate::{LoadOptions, load_with};
-use super::{SecretSource, Tenant};
+use super::{Credential, SecretSource, Tenant};
 
 /// One tenant that sets every field the variations below change.
 const BASE: &str = "\
@@ -102,7 +102,10 @@ fn fixed_secrets_compare_by_value() {
     secret_files(dir.path());
     let inline = BASE.replacen("client_secret_file: s1", "client_secret: one", 1);
     let a = only_tenant(dir.path(), &inline);
-    assert!(matches!(a.token.secret, SecretSource::Fixed(_)));
+    assert!(matches!(
+        a.token.credential,
+        Credential::Secret(SecretSource::Fixed(_))
+    ));
     assert_eq!(*a, *only_tenant(dir.path(), &inline));
     let other = inline.replacen("client_secret: one", "client_secret: two", 1);
     assert_ne!(*a, *only_tenant(dir.path(), &other));

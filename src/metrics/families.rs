@@ -62,7 +62,7 @@ pub const RELOAD_SUCCESSFUL: Family = family(
 /// `credprobe_credential_expiry_timestamp_seconds`.
 pub const CREDENTIAL_EXPIRY: Family = family(
     "credprobe_credential_expiry_timestamp_seconds",
-    "Configured expiry of the tenant's client secret (unix seconds).",
+    "When the tenant's credential expires (unix seconds): credential_expires, else the notAfter of its client certificate.",
     Kind::Gauge,
 );
 /// `credprobe_endpoint_last_success_timestamp_seconds`.

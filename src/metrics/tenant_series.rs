@@ -87,7 +87,7 @@ pub const FAMILIES: [(&Family, Source); 18] = [
 ];
 
 fn credential_expiry(tenant: &Tenant, _: &TenantState) -> Option<f64> {
-    tenant.credential_expires.map(unix_seconds)
+    tenant.credential_expiry().map(unix_seconds)
 }
 
 fn interval(tenant: &Tenant, _: &TenantState) -> Option<f64> {

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderMap;
+use secrecy::ExposeSecret as _;
 use tokio::sync::Semaphore;
 
 use super::backoff::{Backoff, BackoffScope};
@@ -30,11 +31,16 @@ pub enum Role {
     Endpoint,
 }
 
+/// A shared client and the version of the client certificate it presents
+/// (`None`: it presents none).
+type BuiltClient = (Option<u64>, reqwest::Client);
+
 /// Everything a probe needs to send requests, shared by all tenants.
 #[derive(Debug)]
 pub struct Transport {
-    /// One client per (profile, role), built on first use.
-    clients: Mutex<HashMap<(HttpProfile, Role), reqwest::Client>>,
+    /// One client per (profile, role), built on first use; with the
+    /// version of the client certificate it presents, if any.
+    clients: Mutex<HashMap<(HttpProfile, Role), BuiltClient>>,
     /// The global cap on requests in flight.
     in_flight: Semaphore,
     /// Scopes (a credential at a token endpoint, a tenant on an origin)
@@ -113,10 +119,19 @@ impl Transport {
         })
     }
 
-    /// The shared client for a profile and role.
+    /// The shared client for a profile and role. A profile with a client
+    /// certificate (`tls_client_auth`) presents its files' current version:
+    /// the client is rebuilt when they changed, never per request.
     pub fn client(&self, profile: &HttpProfile, role: Role) -> Result<reqwest::Client, String> {
+        let material = profile
+            .identity
+            .as_ref()
+            .map(|identity| identity.0.current());
+        let version = material.as_ref().map(|m| m.version);
         let mut clients = self.clients.lock().expect("client cache poisoned");
-        if let Some(client) = clients.get(&(profile.clone(), role)) {
+        if let Some((built_with, client)) = clients.get(&(profile.clone(), role))
+            && *built_with == version
+        {
             return Ok(client.clone());
         }
         let mut builder = reqwest::Client::builder()
@@ -137,8 +152,13 @@ impl Transport {
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             builder = builder.tls_certs_only(certs);
         }
+        if let Some(material) = &material {
+            let identity = reqwest::Identity::from_pem(material.identity_pem().expose_secret())
+                .map_err(|e| format!("client certificate: {}", error_chain(&e)))?;
+            builder = builder.identity(identity);
+        }
         let client = builder.build().map_err(|e| error_chain(&e))?;
-        clients.insert((profile.clone(), role), client.clone());
+        clients.insert((profile.clone(), role), (version, client.clone()));
         Ok(client)
     }
 
@@ -312,7 +332,7 @@ mod tests {
         let plain = HttpProfile::default();
         let proxied = HttpProfile {
             proxy: Some(url::Url::parse("http://127.0.0.1:3128").unwrap()),
-            ca: None,
+            ..HttpProfile::default()
         };
         for _ in 0..3 {
             transport.client(&plain, Role::Token).unwrap();
@@ -320,6 +340,53 @@ mod tests {
             transport.client(&proxied, Role::Endpoint).unwrap();
         }
         assert_eq!(transport.client_count(), 3);
+    }
+
+    #[tokio::test]
+    async fn tenants_sharing_a_client_certificate_share_a_client_rebuilt_when_it_changes() {
+        use crate::config::ClientIdentity;
+        use crate::config::keys::KeyFiles;
+
+        let dir = tempfile::tempdir().unwrap();
+        let (key, cert) = (dir.path().join("c.pem"), dir.path().join("c.crt"));
+        let write_pair = || {
+            let pair = rcgen::KeyPair::generate().unwrap();
+            let certificate = rcgen::CertificateParams::new(vec!["c".to_owned()])
+                .unwrap()
+                .self_signed(&pair)
+                .unwrap();
+            std::fs::write(dir.path().join("c.pem.new"), pair.serialize_pem()).unwrap();
+            std::fs::write(dir.path().join("c.crt.new"), certificate.pem()).unwrap();
+            std::fs::rename(dir.path().join("c.pem.new"), &key).unwrap();
+            std::fs::rename(dir.path().join("c.crt.new"), &cert).unwrap();
+        };
+        write_pair();
+        let profile = || HttpProfile {
+            identity: Some(ClientIdentity(
+                KeyFiles::open(&key, Some(&cert), None).unwrap(),
+            )),
+            ..HttpProfile::default()
+        };
+        let (a, b) = (profile(), profile());
+        let transport = Transport::new(4);
+        let built_with = |transport: &Transport| {
+            let clients = transport.clients.lock().unwrap();
+            let (version, _) = clients.get(&(a.clone(), Role::Token)).unwrap();
+            *version
+        };
+        transport.client(&a, Role::Token).unwrap();
+        transport.client(&b, Role::Token).unwrap();
+        assert_eq!(transport.client_count(), 1, "one client for both tenants");
+        let first = built_with(&transport);
+        assert!(first.is_some());
+        transport.client(&a, Role::Token).unwrap();
+        assert_eq!(built_with(&transport), first, "not rebuilt per request");
+
+        write_pair();
+        a.identity.as_ref().unwrap().0.refresh().await;
+        transport.client(&b, Role::Token).unwrap();
+        assert_eq!(transport.client_count(), 1);
+        assert!(built_with(&transport) > first, "rebuilt with the new files");
     }
 
     fn url(text: &str) -> url::Url {

@@ -1,8 +1,11 @@
 //! Probing: one cycle of a tenant is a token request followed by calls to
 //! its due endpoints with the newest valid token.
 //!
-//! - [`http`]: the shared request/measure/classify path and the clients.
+//! - [`http`]: the shared request/measure/classify path and the clients
+//!   (with the client certificate of `tls_client_auth`).
 //! - [`token`]: the token request and its parsing.
+//! - [`client_auth`]: how the token request presents the credential.
+//! - [`assertion`]: `private_key_jwt` client assertions, signed per request.
 //! - [`endpoint`]: endpoint calls and body expectations.
 //! - [`classify`]: the closed result classes.
 //! - [`outcome`]: the one outcome type of every step.
@@ -10,8 +13,10 @@
 //!   tenant on an API origin.
 //! - [`tls`]: leaf certificate expiry.
 
+pub mod assertion;
 pub mod backoff;
 pub mod classify;
+pub mod client_auth;
 pub mod endpoint;
 pub mod http;
 pub mod outcome;
@@ -72,6 +77,8 @@ pub async fn run_cycle(
     tenant: &Tenant,
     state: &mut ProbeState,
 ) -> CycleReport {
+    // A rotated key or certificate is used from this cycle on.
+    tenant.token.credential.refresh().await;
     // Waiting out a Retry-After is worth it only if the cycle still fits.
     let max_wait = tenant.interval.saturating_sub(tenant.token.timeout) / 2;
     let cap = backoff::cap_for(tenant.interval);

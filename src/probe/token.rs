@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::Value;
 
 use super::classify::{RejectionReason, TokenResult};
+use super::client_auth::Presentation;
 use super::http::{Answer, NotSent, Pacing, Role, Transport};
 use super::outcome::{Grant, Outcome};
-use crate::config::{ClientAuth, Tenant};
+use crate::config::Tenant;
 
 /// A token obtained from the identity provider.
 #[derive(Debug, Clone)]
@@ -92,22 +93,19 @@ pub async fn request_token(
             return TokenAttempt::failed(Outcome::failed(TokenResult::ConnectError, None, detail));
         }
     };
-    let secret = settings.secret.current().await;
-    let mut builder = builder.header(reqwest::header::ACCEPT, "application/json");
+    let credential = match Presentation::of(settings, SystemTime::now()).await {
+        Ok(credential) => credential,
+        Err(detail) => {
+            return TokenAttempt::failed(Outcome::failed(TokenResult::ConnectError, None, detail));
+        }
+    };
+    let builder = builder.header(reqwest::header::ACCEPT, "application/json");
     let mut form: Vec<(&str, &str)> = settings
         .form
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    match settings.client_auth {
-        ClientAuth::Basic => {
-            builder = builder.basic_auth(&settings.client_id, Some(secret.expose_secret()));
-        }
-        ClientAuth::Post => {
-            form.push(("client_id", &settings.client_id));
-            form.push(("client_secret", secret.expose_secret()));
-        }
-    }
+    let mut builder = credential.apply(builder, &mut form);
     if !form.is_empty() {
         builder = builder.form(&form);
     }

@@ -10,11 +10,11 @@ use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{
     AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, LOCATION, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE,
 };
-use axum::http::{HeaderMap, HeaderValue, StatusCode, request};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
@@ -23,6 +23,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use super::RecordedRequest;
+use super::client_auth;
+use super::listener::Connection;
 use super::scenario::{
     ApiResponse, BodyFault, ClientBehaviour, EntraRefusal, REMOTE_ACTION_PATH, TokenResponse,
 };
@@ -60,15 +62,29 @@ const DEFAULT_RETRY_AFTER: &str = "2";
 pub(super) fn router(state: Arc<SimState>) -> Router {
     let token = |flavor: TokenFlavor| {
         post(
-            move |State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes| async move {
-                token_request(&state, flavor, &headers, &body).await
+            move |State(state): State<Arc<SimState>>,
+                  ConnectInfo(connection): ConnectInfo<Connection>,
+                  uri: Uri,
+                  headers: HeaderMap,
+                  body: Bytes| async move {
+                let token_url = client_auth::token_url(&headers, uri.path(), &connection);
+                let request = TokenRequest {
+                    headers: &headers,
+                    body: &body,
+                    token_url: &token_url,
+                    connection: &connection,
+                };
+                token_request(&state, flavor, &request).await
             },
         )
         .fallback(not_found)
     };
     let api = |route: ApiRoute| {
-        let handler = move |State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes| async move {
-            api_call(&state, route, &headers, &body).await
+        let handler = move |State(state): State<Arc<SimState>>,
+                            ConnectInfo(connection): ConnectInfo<Connection>,
+                            headers: HeaderMap,
+                            body: Bytes| async move {
+            api_call(&state, route, &headers, &body, &connection).await
         };
         match route {
             ApiRoute::NqlExecute => post(handler),
@@ -193,7 +209,7 @@ fn recorded_request(
         basic_credentials(&parts.headers)
             .and_then(Result::ok)
             .map(|credentials| credentials.id)
-            .or_else(|| form.get("client_id").cloned())
+            .or_else(|| client_auth::claimed_client_id(&form))
     } else {
         bearer_token(&parts.headers)
             .and_then(|token| state.token_owner(token))
@@ -331,6 +347,16 @@ enum TokenFlavor {
     Generic,
 }
 
+/// A token request as the handler sees it.
+struct TokenRequest<'a> {
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+    /// The URL the client called: what an assertion's `aud` must name.
+    token_url: &'a str,
+    /// TLS or not, and the client certificate.
+    connection: &'a Connection,
+}
+
 /// Client credentials as sent: the id and secret, raw and, for Basic,
 /// possibly form-urlencoded (RFC 6749 §2.3.1 asks for it; many clients skip
 /// it), so both spellings are accepted.
@@ -342,10 +368,10 @@ struct Credentials {
 async fn token_request(
     state: &SimState,
     flavor: TokenFlavor,
-    headers: &HeaderMap,
-    body: &[u8],
+    request: &TokenRequest<'_>,
 ) -> Response {
-    let form = match parse_token_form(headers, body) {
+    let headers = request.headers;
+    let form = match parse_token_form(headers, request.body) {
         Ok(form) => form,
         Err(problem) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", &problem),
     };
@@ -383,6 +409,17 @@ async fn token_request(
             "only client_credentials is supported",
         );
     }
+    if client_auth::uses_assertion(&form) && (basic.is_some() || form.contains_key("client_secret"))
+    {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "more than one client authentication method",
+        );
+    }
+    if basic.is_none() && posted.is_none() {
+        return token_request_without_secret(state, &form, request).await;
+    }
     let Some(credentials) = basic.or(posted) else {
         return invalid_client();
     };
@@ -402,11 +439,46 @@ async fn token_request(
     with_fault(state, answer, client.token_fault).await
 }
 
+/// A token request authenticated by a client assertion (`private_key_jwt`)
+/// or by the TLS client certificate (`tls_client_auth`, `client_id` only).
+async fn token_request_without_secret(
+    state: &SimState,
+    form: &HashMap<String, String>,
+    request: &TokenRequest<'_>,
+) -> Response {
+    let client =
+        client_auth::claimed_client_id(form).and_then(|id| state.clients().for_token_request(&id));
+    let Some(client) = client else {
+        return invalid_client();
+    };
+    if !state.pause(client.token_delay).await {
+        return shutting_down();
+    }
+    let verified =
+        match client_auth::verify(state, &client, form, request.token_url, request.connection) {
+            Ok(verified) => verified,
+            Err(refusal) => return refused(refusal),
+        };
+    let mut answer = authenticated_answer(state, &client);
+    if let Some(thumbprint) = verified.bound_to {
+        answer = client_auth::bind(state, answer, thumbprint).await;
+    }
+    with_fault(state, answer, client.token_fault).await
+}
+
 /// The answer to a token request from a known client.
 fn token_answer(state: &SimState, client: &ClientBehaviour, credentials: &Credentials) -> Response {
     let secret_ok = credentials.secret == client.client_secret
         || form_decode(&credentials.secret) == client.client_secret.as_str();
-    if client.revoked || !secret_ok {
+    if !secret_ok {
+        return invalid_client();
+    }
+    authenticated_answer(state, client)
+}
+
+/// The answer to a token request whose client authentication passed.
+fn authenticated_answer(state: &SimState, client: &ClientBehaviour) -> Response {
+    if client.revoked {
         return invalid_client();
     }
     if let Some(refusal) = client.entra_refusal {
@@ -698,6 +770,11 @@ fn token_success(state: &SimState, client: &ClientBehaviour) -> Response {
     response
 }
 
+/// `invalid_client` saying why the client authentication was refused.
+fn refused(refusal: client_auth::Refusal) -> Response {
+    oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", refusal.0)
+}
+
 fn invalid_client() -> Response {
     let mut response = oauth_error(
         StatusCode::UNAUTHORIZED,
@@ -756,11 +833,23 @@ impl ApiRoute {
     }
 }
 
-async fn api_call(state: &SimState, route: ApiRoute, headers: &HeaderMap, body: &[u8]) -> Response {
-    let Some(client_id) = bearer_token(headers).and_then(|token| state.valid_token_owner(token))
-    else {
+async fn api_call(
+    state: &SimState,
+    route: ApiRoute,
+    headers: &HeaderMap,
+    body: &[u8],
+    connection: &Connection,
+) -> Response {
+    let Some(token) = bearer_token(headers) else {
         return unauthorized();
     };
+    let Some(client_id) = state.valid_token_owner(token) else {
+        return unauthorized();
+    };
+    // A certificate-bound token (RFC 8705 section 3) needs its certificate.
+    if !client_auth::binding_allows(state, token, connection) {
+        return unauthorized();
+    }
     let client = state.clients().for_api_call(&client_id);
     if !state.pause(client.api_delay).await {
         return shutting_down();

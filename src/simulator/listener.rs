@@ -4,6 +4,9 @@
 //! once the hard-stop token is cancelled: that is how `shutdown` ends a
 //! connection stuck mid-request (a client that never finishes its headers,
 //! or never reads its answer) instead of waiting for it forever.
+//!
+//! Each connection's [`Connection`] (TLS or not, the client certificate)
+//! reaches the handlers as axum connect info.
 
 use std::io;
 use std::net::SocketAddr;
@@ -24,6 +27,40 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Handshaken TLS connections waiting for the server loop to take them.
 const TLS_QUEUE: usize = 128;
+
+/// What the handlers know of a request's connection: whether it is TLS
+/// (the scheme of the URL the client called) and the certificate the
+/// client presented, verified against the client CA, if any (RFC 8705).
+#[derive(Clone, Debug, Default)]
+pub(super) struct Connection {
+    /// The connection is TLS.
+    pub(super) tls: bool,
+    /// The client's leaf certificate (DER), when it presented one.
+    pub(super) certificate: Option<Arc<Vec<u8>>>,
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, PlainListener>>
+    for Connection
+{
+    fn connect_info(_: axum::serve::IncomingStream<'_, PlainListener>) -> Connection {
+        Connection::default()
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>>
+    for Connection
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, TlsListener>) -> Connection {
+        let (_, session) = stream.io().inner.get_ref();
+        Connection {
+            tls: true,
+            certificate: session
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .map(|leaf| Arc::new(leaf.to_vec())),
+        }
+    }
+}
 
 /// A connection whose reads and writes fail once `stop` is cancelled.
 pub(super) struct Guarded<T> {

@@ -10,6 +10,11 @@
 //! responses... so that every result class credprobe exports can be produced
 //! on demand and tested end to end.
 //!
+//! Beside client secrets, the token endpoints take `private_key_jwt` client
+//! assertions (RFC 7523), verified against the client's `public_key` (or
+//! `certificate`), and, on a listener started with
+//! [`Simulator::start_mtls`], RFC 8705 `tls_client_auth`.
+//!
 //! `/__simulator/redirect?to=URL` answers any method with a redirect
 //! (`status=`, `hops=` for a chain), so tests can check which redirects
 //! credprobe follows and what it carries along.
@@ -28,12 +33,17 @@
 //!
 //! - `scenario`: [`Scenario`], [`ClientBehaviour`] and their YAML form.
 //! - `handlers`: the routes, the token and API logic, request recording.
+//! - `client_auth`: client assertions and client certificates: checks,
+//!   the replay cache of `jti`s, certificate-bound tokens.
 //! - `state`: issued tokens, counters, the request log and the traffic
 //!   counters, shared by handlers.
 //! - `listener`: plain and TLS listeners whose connections end on shutdown.
+//! - [`pki`]: a CA and certificates made at start, for the demo and tests.
 
+mod client_auth;
 mod handlers;
 mod listener;
+pub mod pki;
 mod scenario;
 mod state;
 #[cfg(test)]
@@ -55,7 +65,8 @@ pub use scenario::{
     ApiResponse, BodyFault, ClientBehaviour, EntraRefusal, Preset, Scenario, TokenResponse,
 };
 
-use listener::{PlainListener, TlsListener};
+use axum::extract::connect_info::Connected;
+use listener::{Connection, PlainListener, TlsListener};
 use state::SimState;
 
 /// How long `shutdown` lets in-flight requests finish before it cuts their
@@ -122,8 +133,9 @@ pub struct RecordedRequest {
     pub headers: Vec<(String, String)>,
     /// The body as lossy UTF-8, at most its first 64 KiB.
     pub body: String,
-    /// The client it was attributed to: from Basic auth or the form's
-    /// client_id on token requests, from the bearer token on API calls.
+    /// The client it was attributed to: from Basic auth, the form's
+    /// client_id or a client assertion's `sub` on token requests, from the
+    /// bearer token on API calls.
     pub client_id: Option<String>,
 }
 
@@ -196,7 +208,32 @@ impl Simulator {
         cert_pem: &str,
         key_pem: &str,
     ) -> Result<Simulator, SimulatorError> {
-        let config = Arc::new(tls_config(cert_pem, key_pem)?);
+        let config = Arc::new(tls_config(cert_pem, key_pem, None)?);
+        let local_addr = listener.local_addr()?;
+        let graceful = CancellationToken::new();
+        let hard_stop = CancellationToken::new();
+        let listener = TlsListener::spawn(listener, config, graceful.clone(), hard_stop.clone())?;
+        Ok(Self::spawn(
+            listener, local_addr, true, scenario, graceful, hard_stop,
+        ))
+    }
+
+    /// Serves HTTPS like [`Simulator::start_tls`], and asks every client
+    /// for a certificate, which must chain to a CA of `client_ca_pem` (the
+    /// handshake fails otherwise). Token requests with `client_id` alone
+    /// are then RFC 8705 `tls_client_auth`: the certificate's subject must
+    /// be that of the client's registered `certificate`, and the token is
+    /// bound to the certificate, so API calls with it must present the
+    /// same one. A connection without a certificate is served, and such a
+    /// token request is refused with `invalid_client`.
+    pub async fn start_mtls(
+        listener: TcpListener,
+        scenario: Scenario,
+        cert_pem: &str,
+        key_pem: &str,
+        client_ca_pem: &str,
+    ) -> Result<Simulator, SimulatorError> {
+        let config = Arc::new(tls_config(cert_pem, key_pem, Some(client_ca_pem))?);
         let local_addr = listener.local_addr()?;
         let graceful = CancellationToken::new();
         let hard_stop = CancellationToken::new();
@@ -216,9 +253,11 @@ impl Simulator {
     ) -> Simulator
     where
         L: axum::serve::Listener<Addr = SocketAddr>,
+        Connection: for<'a> Connected<axum::serve::IncomingStream<'a, L>>,
     {
         let state = Arc::new(SimState::new(scenario, graceful.clone()));
-        let app = handlers::router(state.clone());
+        let app =
+            handlers::router(state.clone()).into_make_service_with_connect_info::<Connection>();
         let signal = graceful.clone().cancelled_owned();
         let server = tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, app)
@@ -294,7 +333,13 @@ impl Simulator {
     }
 }
 
-fn tls_config(cert_pem: &str, key_pem: &str) -> Result<rustls::ServerConfig, SimulatorError> {
+/// The server's TLS configuration; with `client_ca_pem`, clients are asked
+/// for a certificate, verified against those CAs when one is presented.
+fn tls_config(
+    cert_pem: &str,
+    key_pem: &str,
+    client_ca_pem: Option<&str>,
+) -> Result<rustls::ServerConfig, SimulatorError> {
     let tls_error = |message: String| SimulatorError::Tls { message };
     let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
@@ -306,10 +351,16 @@ fn tls_config(cert_pem: &str, key_pem: &str) -> Result<rustls::ServerConfig, Sim
         .map_err(|error| tls_error(format!("private key PEM: {error}")))?;
     // An explicit provider: no dependence on a process-wide default.
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|error| tls_error(error.to_string()))?
-        .with_no_client_auth()
+        .map_err(|error| tls_error(error.to_string()))?;
+    let builder = match client_ca_pem {
+        None => builder.with_no_client_auth(),
+        Some(pem) => {
+            builder.with_client_cert_verifier(client_auth::client_verifier(pem, provider)?)
+        }
+    };
+    let mut config = builder
         .with_single_cert(certs, key)
         .map_err(|error| tls_error(error.to_string()))?;
     // Only HTTP/1.1 is served.

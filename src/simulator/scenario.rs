@@ -13,6 +13,7 @@ use axum::http::{HeaderValue, StatusCode};
 use serde::Deserialize;
 
 use super::SimulatorError;
+use super::client_auth;
 
 /// The API path the `missing_permission` preset forbids: Nexthink answers 403
 /// there when the credential lacks the Remote Actions permission.
@@ -34,6 +35,11 @@ pub struct Scenario {
     /// without listing them.
     #[serde(default)]
     pub accept_any: bool,
+    /// With `accept_any`, the public key (PEM, or a file holding it) that
+    /// verifies the client assertions of unlisted clients, so benchmarks
+    /// can run thousands of `private_key_jwt` tenants.
+    #[serde(default, deserialize_with = "pem_or_path")]
+    pub accept_any_public_key: Option<String>,
 }
 
 impl Scenario {
@@ -75,6 +81,7 @@ impl Scenario {
                 client("stark-ratelimited", Preset::RateLimited),
             ],
             accept_any: false,
+            accept_any_public_key: None,
         }
     }
 
@@ -82,6 +89,10 @@ impl Scenario {
     /// The server tolerates a scenario that fails this (built in Rust), but
     /// a YAML file must pass it.
     pub fn validate(&self) -> Result<(), String> {
+        if let Some(pem) = &self.accept_any_public_key {
+            client_auth::verification_key(pem)
+                .map_err(|problem| format!("accept_any_public_key: {problem}"))?;
+        }
         let mut seen = HashSet::new();
         for (index, client) in self.clients.iter().enumerate() {
             client
@@ -267,6 +278,16 @@ pub struct ClientBehaviour {
     /// If > 0, API JSON answers are padded with whitespace to at least this
     /// many bytes (for body-limit tests).
     pub api_body_size: usize,
+    /// PEM public key (`BEGIN PUBLIC KEY`, or a certificate) that verifies
+    /// the client's `private_key_jwt` assertions; YAML takes the PEM or a
+    /// file holding it.
+    pub public_key: Option<String>,
+    /// PEM certificate of the client: its subject is the client's RFC 8705
+    /// `tls_client_auth_subject_dn`; its key verifies assertions when
+    /// `public_key` is not set, and an assertion's `x5t#S256` must be its.
+    pub certificate: Option<String>,
+    /// An `aud` client assertions may carry instead of the token URL.
+    pub assertion_audience: Option<String>,
 }
 
 impl ClientBehaviour {
@@ -298,6 +319,9 @@ impl ClientBehaviour {
             rate_limited: false,
             reject_tokens: false,
             api_body_size: 0,
+            public_key: None,
+            certificate: None,
+            assertion_audience: None,
         }
     }
 
@@ -336,6 +360,15 @@ impl ClientBehaviour {
         }
         for path in &self.forbidden_paths {
             check_path("forbidden_paths", path)?;
+        }
+        for (knob, pem) in [
+            ("public_key", &self.public_key),
+            ("certificate", &self.certificate),
+        ] {
+            if let Some(pem) = pem {
+                client_auth::verification_key(pem)
+                    .map_err(|problem| format!("{knob}: {problem}"))?;
+            }
         }
         if !(0.0..=1.0).contains(&self.failure_rate) {
             return Err(format!(
@@ -404,6 +437,27 @@ struct RawClientBehaviour {
     rate_limited: Option<bool>,
     reject_tokens: Option<bool>,
     api_body_size: Option<usize>,
+    #[serde(default, deserialize_with = "pem_or_path")]
+    public_key: Option<String>,
+    #[serde(default, deserialize_with = "pem_or_path")]
+    certificate: Option<String>,
+    assertion_audience: Option<String>,
+}
+
+/// A PEM text written inline, or the path of a file holding it (relative
+/// to the current directory), read when the scenario is parsed.
+fn pem_or_path<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let Some(text) = Option::<String>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    if text.contains("-----BEGIN") {
+        return Ok(Some(text));
+    }
+    std::fs::read_to_string(text.trim())
+        .map(Some)
+        .map_err(|error| serde::de::Error::custom(format!("cannot read {}: {error}", text.trim())))
 }
 
 /// A header value written in YAML either as a string (`"2"`, an HTTP date)
@@ -471,6 +525,9 @@ impl TryFrom<RawClientBehaviour> for ClientBehaviour {
         set(&mut client.rate_limited, raw.rate_limited);
         set(&mut client.reject_tokens, raw.reject_tokens);
         set(&mut client.api_body_size, raw.api_body_size);
+        client.public_key = raw.public_key;
+        client.certificate = raw.certificate;
+        client.assertion_audience = raw.assertion_audience;
         client.validate()?;
         Ok(client)
     }

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::RecordedRequest;
+use super::client_auth::ClientAuthState;
 use super::scenario::{ClientBehaviour, Scenario};
 
 /// How many requests the log keeps (the oldest are dropped first).
@@ -50,6 +51,8 @@ pub(super) struct SimState {
     traffic: Mutex<Traffic>,
     /// Cancelled when the simulator starts stopping: delays end early.
     pub(super) stopping: CancellationToken,
+    /// `jti`s of client assertions seen, and certificate-bound tokens.
+    pub(super) client_auth: ClientAuthState,
 }
 
 impl SimState {
@@ -61,6 +64,7 @@ impl SimState {
             log: Mutex::new(VecDeque::with_capacity(256)),
             traffic: Mutex::new(Traffic::default()),
             stopping,
+            client_auth: ClientAuthState::default(),
         }
     }
 
@@ -245,6 +249,8 @@ impl Traffic {
 pub(super) struct ClientTable {
     by_id: HashMap<String, Arc<ClientBehaviour>>,
     accept_any: bool,
+    /// The public key of clients taken by `accept_any`.
+    accept_any_public_key: Option<String>,
 }
 
 impl ClientTable {
@@ -257,6 +263,7 @@ impl ClientTable {
         ClientTable {
             by_id,
             accept_any: scenario.accept_any,
+            accept_any_public_key: scenario.accept_any_public_key,
         }
     }
 
@@ -267,10 +274,9 @@ impl ClientTable {
             return Some(client.clone());
         }
         self.accept_any.then(|| {
-            Arc::new(ClientBehaviour::new(
-                client_id,
-                format!("secret-{client_id}"),
-            ))
+            let mut client = ClientBehaviour::new(client_id, format!("secret-{client_id}"));
+            client.public_key = self.accept_any_public_key.clone();
+            Arc::new(client)
         })
     }
 

@@ -191,7 +191,7 @@ fn healthy(id: &str) -> ClientBehaviour {
 fn scenario_of(clients: Vec<ClientBehaviour>) -> Scenario {
     Scenario {
         clients,
-        accept_any: false,
+        ..Scenario::default()
     }
 }
 
@@ -828,6 +828,7 @@ async fn accept_any_takes_unlisted_clients_with_the_convention_secret() {
     let simulator = start(Scenario {
         clients: vec![healthy("listed").with_preset(Preset::Revoked)],
         accept_any: true,
+        ..Scenario::default()
     })
     .await;
     let token = token(&simulator, "tenant-04711", "secret-tenant-04711").await;
@@ -856,6 +857,7 @@ async fn stats_count_requests_answers_and_requests_per_second() {
     let simulator = start(Scenario {
         clients: Vec::new(),
         accept_any: true,
+        ..Scenario::default()
     })
     .await;
     let before = SystemTime::now()

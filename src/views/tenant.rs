@@ -55,7 +55,8 @@ pub struct TenantView {
     pub last_error: Option<ProbeRecord>,
     /// The token request.
     pub token: TokenView,
-    /// When the client secret expires, if configured.
+    /// When the credential expires: `credential_expires`, else the client
+    /// certificate's notAfter ([`crate::config::Tenant::credential_expiry`]).
     pub credential_expires_at: Option<f64>,
     /// Seconds until then.
     pub credential_expires_in_seconds: Option<i64>,
@@ -198,8 +199,10 @@ impl TenantView {
                     })
                     .collect(),
             },
-            credential_expires_at: at(tenant.credential_expires),
-            credential_expires_in_seconds: tenant.credential_expires.map(|t| seconds_until(t, now)),
+            credential_expires_at: at(tenant.credential_expiry()),
+            credential_expires_in_seconds: tenant
+                .credential_expiry()
+                .map(|t| seconds_until(t, now)),
             endpoints: tenant
                 .endpoints
                 .iter()

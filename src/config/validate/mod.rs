@@ -14,12 +14,15 @@
 //!   proxy and CA;
 //! - `credential`: the client id, where the secret comes from, and when it
 //!   expires;
+//! - `client_auth`: what each `client_auth` method needs (secret, key,
+//!   certificate) and the settings of other methods refused;
 //! - `endpoint`: a tenant's endpoints and their expectations;
 //! - `rules`: the small rules several levels share (names, the minimum
 //!   interval, the timeout-below-interval rule);
 //! - `tests`: the loader, case by case.
 
 mod check;
+mod client_auth;
 mod credential;
 mod endpoint;
 mod files;

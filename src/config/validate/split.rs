@@ -259,7 +259,11 @@ mod tests {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(root.join("examples/credprobe.yml")).unwrap();
         same_as_whole(&text);
-        let demo = crate::demo::demo_config("http://127.0.0.1:9");
+        let demo = crate::demo::demo_config(
+            "http://127.0.0.1:9",
+            "https://127.0.0.1:10",
+            std::path::Path::new("/keys"),
+        );
         same_as_whole(&demo);
     }
 

@@ -200,7 +200,11 @@ impl TenantCheck<'_> {
                     }
                 }
             });
-        HttpProfile { proxy, ca }
+        HttpProfile {
+            proxy,
+            ca,
+            identity: None,
+        }
     }
 }
 

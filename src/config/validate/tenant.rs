@@ -10,7 +10,7 @@ use super::targets::Targets;
 use crate::config::raw::{RawDefaults, RawTenant};
 use crate::config::{
     ClientAuth, DEFAULT_INTERVAL, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_TOKEN_BODY_BYTES,
-    DEFAULT_TIMEOUT, Tenant, TokenSettings,
+    DEFAULT_TIMEOUT, HttpProfile, Tenant, TokenSettings,
 };
 
 /// Label names a tenant's `labels:` may not use on credprobe_tenant_info:
@@ -33,10 +33,13 @@ impl TenantCheck<'_> {
         let timing = self.timing(raw, defaults);
         let targets = self.targets(raw);
         let client_id = self.client_id(raw);
-        let secret = self.secret(raw, options);
+        let (credential, identity) = self.credential(raw, options, targets.token_url.as_ref());
         let form = self.token_form(raw, &targets);
         let credential_expires = self.credential_expires(raw);
-        let http = self.http_profile(raw);
+        let http = HttpProfile {
+            identity,
+            ..self.http_profile(raw)
+        };
         let endpoints = self.endpoints(raw, &targets, &timing);
         let expect_scopes = self.expect_scopes(raw);
 
@@ -52,7 +55,7 @@ impl TenantCheck<'_> {
             token: TokenSettings {
                 url: targets.token_url?,
                 client_id,
-                secret: secret?,
+                credential: credential?,
                 // Entra ID documents the secret in the form body.
                 client_auth: raw.client_auth.unwrap_or(if raw.entra.is_some() {
                     ClientAuth::Post
@@ -177,7 +180,16 @@ impl TenantCheck<'_> {
             }
         }
         for (key, value) in &raw.params {
-            if ["grant_type", "client_id", "client_secret", "scope"].contains(&key.as_str()) {
+            if [
+                "grant_type",
+                "client_id",
+                "client_secret",
+                "scope",
+                "client_assertion",
+                "client_assertion_type",
+            ]
+            .contains(&key.as_str())
+            {
                 self.problem(
                     format!("params.{key}"),
                     "set by credprobe (use scopes: for scope, client_auth: for the credential)",

@@ -862,7 +862,9 @@ fn a_tenant_file_resolves_its_secret_beside_itself() {
     let config = load_with(&main, &QUIET).unwrap_or_else(|error| panic!("{error}"));
     let tenant = &config.tenants[0];
     assert_eq!(tenant.source, folder.join("acme.yml"));
-    let crate::config::SecretSource::File(file) = &tenant.token.secret else {
+    let crate::config::Credential::Secret(crate::config::SecretSource::File(file)) =
+        &tenant.token.credential
+    else {
         panic!("expected a secret file");
     };
     assert_eq!(file.path(), folder.join("secret"));

@@ -1,0 +1,94 @@
+//! How a token request presents the tenant's credential (`client_auth`):
+//! a Basic header (`basic`); `client_id` and `client_secret` in the form
+//! (`post`); `client_id`, `client_assertion_type` and a freshly signed
+//! `client_assertion` in the form (`private_key_jwt`); or only `client_id`
+//! in the form (`tls_client_auth`: the certificate went in the TLS
+//! handshake, see [`super::http::Transport::client`]). Never a Basic header
+//! beside a form credential: identity providers refuse both at once.
+
+use std::time::SystemTime;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::assertion::{ASSERTION_TYPE, client_assertion};
+use crate::config::{ClientAuth, Credential, TokenSettings};
+
+/// The credential as one token request presents it.
+pub enum Presentation<'a> {
+    /// `Authorization: Basic`.
+    Basic {
+        /// The client id.
+        client_id: &'a str,
+        /// The secret, read now.
+        secret: SecretString,
+    },
+    /// Form fields, some of them secret.
+    Form {
+        /// `client_id` and any public field.
+        public: Vec<(&'static str, &'a str)>,
+        /// `client_secret` or `client_assertion`.
+        secret: Option<(&'static str, SecretString)>,
+    },
+}
+
+impl<'a> Presentation<'a> {
+    /// The presentation of `settings`' credential for a request at `now`:
+    /// reads the secret (files are re-read when changed) or signs an
+    /// assertion with the key files' current version. `Err` (a signing
+    /// failure) says why, without key material.
+    pub async fn of(
+        settings: &'a TokenSettings,
+        now: SystemTime,
+    ) -> Result<Presentation<'a>, String> {
+        let client_id = settings.client_id.as_str();
+        Ok(match &settings.credential {
+            Credential::Secret(source) => {
+                let secret = source.current().await;
+                match settings.client_auth {
+                    ClientAuth::Post => Presentation::Form {
+                        public: vec![("client_id", client_id)],
+                        secret: Some(("client_secret", secret)),
+                    },
+                    _ => Presentation::Basic { client_id, secret },
+                }
+            }
+            Credential::Assertion(assertion) => {
+                let material = assertion.keys.current();
+                let jwt = client_assertion(assertion, &material, client_id, &settings.url, now)
+                    .map_err(|why| format!("cannot sign the client assertion: {why}"))?;
+                Presentation::Form {
+                    public: vec![
+                        ("client_id", client_id),
+                        ("client_assertion_type", ASSERTION_TYPE),
+                    ],
+                    secret: Some(("client_assertion", jwt)),
+                }
+            }
+            Credential::Certificate(_) => Presentation::Form {
+                public: vec![("client_id", client_id)],
+                secret: None,
+            },
+        })
+    }
+
+    /// Adds the credential to a request whose other form fields are
+    /// `form`; the caller sends `form` (when not empty) after this.
+    pub fn apply<'b>(
+        &'b self,
+        builder: reqwest::RequestBuilder,
+        form: &mut Vec<(&'b str, &'b str)>,
+    ) -> reqwest::RequestBuilder {
+        match self {
+            Presentation::Basic { client_id, secret } => {
+                builder.basic_auth(client_id, Some(secret.expose_secret()))
+            }
+            Presentation::Form { public, secret } => {
+                form.extend(public.iter().copied());
+                if let Some((name, value)) = secret {
+                    form.push((name, value.expose_secret()));
+                }
+                builder
+            }
+        }
+    }
+}
