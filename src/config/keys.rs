@@ -342,17 +342,20 @@ impl fmt::Debug for KeyMaterial {
 }
 
 impl KeyMaterial {
-    /// The key and the certificate chain as one PEM text, as
-    /// `reqwest::Identity::from_pem` reads it (key first).
-    pub fn identity_pem(&self) -> SecretSlice<u8> {
-        let mut pem = self.key.pem.expose_secret().to_vec();
-        if !pem.ends_with(b"\n") {
-            pem.push(b'\n');
-        }
-        if let Some(certificate) = &self.certificate {
-            pem.extend_from_slice(&certificate.pem);
-        }
-        SecretSlice::from(pem)
+    /// The certificate chain and the key as a TLS client presents them
+    /// (`tls_client_auth`); `Err` names what is missing, never the key.
+    pub fn tls_identity(
+        &self,
+    ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
+        let Some(certificate) = &self.certificate else {
+            return Err("no client certificate configured".to_owned());
+        };
+        let chain = CertificateDer::pem_slice_iter(&certificate.pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("client certificate: {e}"))?;
+        let key = PrivateKeyDer::from_pem_slice(self.key.pem.expose_secret())
+            .map_err(|e| format!("client key: {e}"))?;
+        Ok((chain, key))
     }
 }
 

@@ -182,6 +182,10 @@ pub struct RawTenant {
     /// Allow plain http to hosts other than loopback.
     #[serde(default)]
     pub insecure_http: bool,
+    /// Open a new connection for every request instead of reusing pooled
+    /// ones, so every cycle measures DNS, connect and TLS.
+    #[serde(default)]
+    pub fresh_connections: bool,
     /// Endpoints called with the token; Nexthink tenants default to
     /// `GET /api/v1/workflows`.
     #[serde(default)]

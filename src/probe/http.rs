@@ -8,11 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderMap;
-use secrecy::ExposeSecret as _;
 use tokio::sync::Semaphore;
 
 use super::backoff::{Backoff, BackoffScope};
 use super::classify::TransportFailure;
+use super::connect;
+use super::phases::{Marks, Phases};
 use super::tls::CertificateSeen;
 use crate::config::HttpProfile;
 
@@ -82,6 +83,8 @@ impl Answer {
 pub struct Exchange {
     /// From send to the last body byte read (or to the failure).
     pub latency: Duration,
+    /// Where that time went.
+    pub phases: Phases,
     /// The answer, or why there was none plus a message fit for logs.
     pub answer: Result<Answer, (TransportFailure, String)>,
 }
@@ -134,28 +137,33 @@ impl Transport {
         {
             return Ok(client.clone());
         }
+        let tls = connect::tls_config(
+            profile.ca.as_ref().map(|(_, pem)| pem.as_slice()),
+            material.as_deref(),
+        )
+        .map_err(|e| match &profile.ca {
+            Some((path, _)) if material.is_none() => format!("{}: {e}", path.display()),
+            _ => e,
+        })?;
         let mut builder = reqwest::Client::builder()
             .user_agent(USER_AGENT)
+            .tls_backend_preconfigured(tls)
             .tls_info(true)
+            .dns_resolver(connect::TimedResolver)
+            .connector_layer(connect::TimedConnectLayer)
             .connect_timeout(Duration::from_secs(10))
             .pool_idle_timeout(Duration::from_secs(90))
             .redirect(match role {
                 Role::Token => reqwest::redirect::Policy::none(),
                 Role::Endpoint => reqwest::redirect::Policy::custom(endpoint_redirects),
             });
+        if profile.fresh_connections {
+            // Nothing kept idle: every request opens its own connection.
+            builder = builder.pool_max_idle_per_host(0);
+        }
         if let Some(proxy) = &profile.proxy {
             let proxy = reqwest::Proxy::all(proxy.as_str()).map_err(|e| e.to_string())?;
             builder = builder.proxy(proxy);
-        }
-        if let Some((path, pem)) = &profile.ca {
-            let certs = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            builder = builder.tls_certs_only(certs);
-        }
-        if let Some(material) = &material {
-            let identity = reqwest::Identity::from_pem(material.identity_pem().expose_secret())
-                .map_err(|e| format!("client certificate: {}", error_chain(&e)))?;
-            builder = builder.identity(identity);
         }
         let client = builder.build().map_err(|e| error_chain(&e))?;
         clients.insert((profile.clone(), role), (version, client.clone()));
@@ -195,6 +203,7 @@ impl Transport {
             Err(error) => {
                 return Ok(Exchange {
                     latency: Duration::ZERO,
+                    phases: Phases::default(),
                     answer: Err((TransportFailure::Connect, error_chain(&error))),
                 });
             }
@@ -210,26 +219,34 @@ impl Transport {
             .acquire()
             .await
             .expect("semaphore never closed");
+        let marks = Arc::new(Marks::default());
         let started = Instant::now();
-        let answer =
-            match tokio::time::timeout(timeout, exchange(&client, request, body_limit)).await {
-                Ok(answer) => answer,
-                Err(_) => Err((
-                    TransportFailure::Timeout,
-                    format!(
-                        "no complete answer within {}",
-                        humantime::format_duration(timeout)
-                    ),
-                )),
-            };
-        let latency = started.elapsed();
+        let exchanged =
+            tokio::time::timeout(timeout, exchange(&client, request, body_limit, &marks));
+        let answer = match marks.scope(exchanged).await {
+            Ok(answer) => answer,
+            Err(_) => Err((
+                TransportFailure::Timeout,
+                format!(
+                    "no complete answer within {}",
+                    humantime::format_duration(timeout)
+                ),
+            )),
+        };
+        let ended = Instant::now();
+        let latency = ended - started;
+        let phases = marks.phases(started, ended);
         if let Ok(answer) = &answer
             && answer.status == 429
         {
             self.backoff
                 .note_retry_after(pacing.scope.clone(), &answer.headers, pacing.cap);
         }
-        Ok(Exchange { latency, answer })
+        Ok(Exchange {
+            latency,
+            phases,
+            answer,
+        })
     }
 }
 
@@ -270,12 +287,14 @@ async fn exchange(
     client: &reqwest::Client,
     request: reqwest::Request,
     body_limit: usize,
+    marks: &Marks,
 ) -> Result<Answer, (TransportFailure, String)> {
     let url = request.url().clone();
     let mut response = client
         .execute(request)
         .await
         .map_err(|e| (TransportFailure::of(&e), error_chain(&e)))?;
+    marks.head();
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let certificate = response

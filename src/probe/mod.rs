@@ -11,15 +11,20 @@
 //! - [`outcome`]: the one outcome type of every step.
 //! - [`backoff`]: Retry-After, per credential at a token endpoint and per
 //!   tenant on an API origin.
+//! - [`connect`]: the clients' TLS configuration and the hooks that time
+//!   DNS, connect and TLS.
+//! - [`phases`]: where one request's time went.
 //! - [`tls`]: leaf certificate expiry.
 
 pub mod assertion;
 pub mod backoff;
 pub mod classify;
 pub mod client_auth;
+pub mod connect;
 pub mod endpoint;
 pub mod http;
 pub mod outcome;
+pub mod phases;
 pub mod tls;
 pub mod token;
 
@@ -30,6 +35,7 @@ pub use http::{Pacing, Transport};
 
 use backoff::BackoffScope;
 pub use outcome::{Grant, Outcome};
+pub use phases::Phases;
 pub use token::IssuedToken;
 
 use crate::config::{Tenant, TokenReuse};

@@ -204,6 +204,7 @@ impl TenantCheck<'_> {
             proxy,
             ca,
             identity: None,
+            fresh_connections: raw.fresh_connections,
         }
     }
 }

@@ -1,0 +1,197 @@
+//! How the shared clients open connections, and the three hooks that time
+//! them for [`super::phases`]: a DNS resolver, a connector layer around
+//! the whole connection set-up, and a TLS session store, which rustls asks
+//! first thing in every handshake (so its first call marks the end of the
+//! TCP connect).
+//!
+//! The TLS configuration is built here rather than by reqwest so the store
+//! can be put in; it is what reqwest builds: ring, TLS 1.2 and 1.3, the
+//! platform's verifier or only the tenant's `ca_file`, the client
+//! certificate of `tls_client_auth`, ALPN `http/1.1`, resumption in memory.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use rustls::client::{
+    ClientSessionMemoryCache, ClientSessionStore, Resumption, Tls12ClientSessionValue,
+    Tls13ClientSessionValue,
+};
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, NamedGroup, RootCertStore};
+
+use super::phases::{Mark, Marks};
+use crate::config::keys::KeyMaterial;
+
+/// TLS sessions remembered per client for resumption, as rustls' default.
+const SESSIONS: usize = 256;
+
+/// The rustls configuration of one shared client: trusting only the PEM
+/// certificates of `ca` when given (a tenant's `ca_file`), else the
+/// platform's verifier; presenting `identity`'s certificate when given.
+pub fn tls_config(
+    ca: Option<&[u8]>,
+    identity: Option<&KeyMaterial>,
+) -> Result<ClientConfig, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let builder = match ca {
+        Some(pem) => {
+            let mut roots = RootCertStore::empty();
+            for certificate in CertificateDer::pem_slice_iter(pem) {
+                let certificate = certificate.map_err(|e| format!("CA bundle: {e}"))?;
+                roots
+                    .add(certificate)
+                    .map_err(|e| format!("CA bundle: {e}"))?;
+            }
+            builder.with_root_certificates(roots)
+        }
+        None => {
+            let verifier = rustls_platform_verifier::Verifier::new(provider)
+                .map_err(|e| format!("the platform's certificate verifier: {e}"))?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(verifier))
+        }
+    };
+    let mut config = match identity {
+        Some(material) => {
+            let (chain, key) = material.tls_identity()?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| format!("client certificate: {e}"))?
+        }
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.resumption = Resumption::store(Arc::new(TimedSessions(ClientSessionMemoryCache::new(
+        SESSIONS,
+    ))));
+    Ok(config)
+}
+
+/// rustls' in-memory session store, noting [`Mark::TlsStart`] when a
+/// handshake first asks it for a session or key-exchange hint.
+#[derive(Debug)]
+struct TimedSessions(ClientSessionMemoryCache);
+
+fn handshake_started() {
+    if let Some(marks) = Marks::current() {
+        marks.note(Mark::TlsStart);
+    }
+}
+
+impl ClientSessionStore for TimedSessions {
+    fn set_kx_hint(&self, server_name: ServerName<'static>, group: NamedGroup) {
+        self.0.set_kx_hint(server_name, group);
+    }
+
+    fn kx_hint(&self, server_name: &ServerName<'_>) -> Option<NamedGroup> {
+        handshake_started();
+        self.0.kx_hint(server_name)
+    }
+
+    fn set_tls12_session(&self, server_name: ServerName<'static>, value: Tls12ClientSessionValue) {
+        self.0.set_tls12_session(server_name, value);
+    }
+
+    fn tls12_session(&self, server_name: &ServerName<'_>) -> Option<Tls12ClientSessionValue> {
+        handshake_started();
+        self.0.tls12_session(server_name)
+    }
+
+    fn remove_tls12_session(&self, server_name: &ServerName<'static>) {
+        self.0.remove_tls12_session(server_name);
+    }
+
+    fn insert_tls13_ticket(
+        &self,
+        server_name: ServerName<'static>,
+        value: Tls13ClientSessionValue,
+    ) {
+        self.0.insert_tls13_ticket(server_name, value);
+    }
+
+    fn take_tls13_ticket(
+        &self,
+        server_name: &ServerName<'static>,
+    ) -> Option<Tls13ClientSessionValue> {
+        handshake_started();
+        self.0.take_tls13_ticket(server_name)
+    }
+}
+
+/// The system resolver (getaddrinfo on tokio's blocking pool, as reqwest's
+/// default), noting when each lookup starts and ends.
+#[derive(Debug, Clone, Copy)]
+pub struct TimedResolver;
+
+impl reqwest::dns::Resolve for TimedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let marks = Marks::current();
+        Box::pin(async move {
+            if let Some(marks) = &marks {
+                marks.note(Mark::DnsStart);
+            }
+            let found = tokio::net::lookup_host((name.as_str(), 0)).await;
+            if let Some(marks) = &marks {
+                marks.note(Mark::DnsEnd);
+            }
+            let addrs: Vec<SocketAddr> = found?.collect();
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// A connector layer noting when a new connection is asked for and when
+/// it is ready (TCP, proxy tunnel and TLS done).
+#[derive(Debug, Clone, Copy)]
+pub struct TimedConnectLayer;
+
+impl<S> tower::Layer<S> for TimedConnectLayer {
+    type Service = TimedConnect<S>;
+
+    fn layer(&self, inner: S) -> TimedConnect<S> {
+        TimedConnect(inner)
+    }
+}
+
+/// The service [`TimedConnectLayer`] wraps the connector in.
+#[derive(Debug, Clone)]
+pub struct TimedConnect<S>(S);
+
+impl<S, Request> tower::Service<Request> for TimedConnect<S>
+where
+    S: tower::Service<Request>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let marks = Marks::current();
+        if let Some(marks) = &marks {
+            marks.note(Mark::ConnectStart);
+        }
+        let connecting = self.0.call(request);
+        Box::pin(async move {
+            let connection = connecting.await;
+            if let Some(marks) = marks
+                && connection.is_ok()
+            {
+                marks.note(Mark::Connected);
+            }
+            connection
+        })
+    }
+}
