@@ -69,6 +69,7 @@ fn promtool_accepts_an_exposition_with_every_edge() {
             status: Some(200),
             detail: None,
             certificate: seen("login.example.test:8443"),
+            phases: None,
         }),
         grant: Some(Grant {
             lifetime: Some(Duration::from_secs(u64::from(u32::MAX))),
@@ -85,6 +86,7 @@ fn promtool_accepts_an_exposition_with_every_edge() {
                     status: Some(200),
                     detail: None,
                     certificate: seen("api.example.test"),
+                    phases: None,
                 },
             ),
             (

@@ -106,6 +106,7 @@ fn a_tenants_record_stays_compact() {
             status: Some(200),
             detail: None,
             certificate: certificate(),
+            phases: None,
         }),
         grant: Some(Grant {
             lifetime: Some(Duration::from_secs(900)),
@@ -123,6 +124,7 @@ fn a_tenants_record_stays_compact() {
                         status: Some(200),
                         detail: None,
                         certificate: certificate(),
+                        phases: None,
                     },
                 )
             })

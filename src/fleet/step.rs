@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::histogram::Histogram;
-use crate::probe::{Outcome, ResultClass};
+use crate::probe::{Outcome, Phases, ResultClass};
 
 /// The latest result of a step.
 #[derive(Debug, Clone)]
@@ -18,6 +18,8 @@ pub struct LastResult<R> {
     pub latency: Option<Duration>,
     /// What went wrong, when something did.
     pub detail: Option<Box<str>>,
+    /// Where the request's time went, when a request was sent.
+    pub phases: Option<Phases>,
     /// When the step finished.
     pub at: SystemTime,
 }
@@ -68,6 +70,7 @@ impl<R: ResultClass> StepRecord<R> {
             status: outcome.status,
             latency: outcome.latency,
             detail: outcome.detail.as_deref().map(Box::from),
+            phases: outcome.phases,
             at: now,
         });
     }
@@ -98,6 +101,7 @@ mod tests {
             status: Some(200),
             detail: None,
             certificate: None,
+            phases: None,
         };
         step.record(&ok, &[0.01], at);
         let not_sent = Outcome::failed(EndpointResult::NoToken, None, "no valid token");

@@ -35,6 +35,7 @@ pub(crate) fn token(result: TokenResult) -> Outcome<TokenResult> {
         status: Some(if result.is_success() { 200 } else { 401 }),
         detail: (!result.is_success()).then(|| "HTTP 401 invalid_client".to_owned()),
         certificate: None,
+        phases: None,
     }
 }
 
@@ -50,6 +51,7 @@ pub(crate) fn call(
         status,
         detail: (!result.is_success()).then(|| format!("HTTP {}", status.unwrap_or(0))),
         certificate: None,
+        phases: None,
     }
 }
 

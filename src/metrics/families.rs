@@ -71,6 +71,12 @@ pub const ENDPOINT_LAST_SUCCESS: Family = family(
     "Time of the last successful call of the endpoint (unix seconds).",
     Kind::Gauge,
 );
+/// `credprobe_endpoint_phase_seconds`.
+pub const ENDPOINT_PHASE: Family = family(
+    "credprobe_endpoint_phase_seconds",
+    "Where the last call of the endpoint spent its time, by phase (dns, connect, tls, processing, transfer); dns, connect and tls are 0 on a reused connection.",
+    Kind::Gauge,
+);
 /// `credprobe_endpoint_request_duration_seconds`.
 pub const ENDPOINT_DURATION: Family = family(
     "credprobe_endpoint_request_duration_seconds",
@@ -173,6 +179,12 @@ pub const TOKEN_REQUESTS: Family = family(
     "Token requests by result class.",
     Kind::Counter,
 );
+/// `credprobe_token_phase_seconds`.
+pub const TOKEN_PHASE: Family = family(
+    "credprobe_token_phase_seconds",
+    "Where the last token request spent its time, by phase (dns, connect, tls, processing, transfer); dns, connect and tls are 0 on a reused connection.",
+    Kind::Gauge,
+);
 /// `credprobe_token_rejection_reason`.
 pub const TOKEN_REJECTION: Family = family(
     "credprobe_token_rejection_reason",
@@ -207,12 +219,13 @@ pub const SCRAPE_BYTES: Family = family(
 /// Every family credprobe exports, in name order: what the README, the
 /// dashboards' and rules' tests and the two writers (tenant series and
 /// telemetry) agree on.
-pub const FAMILIES: [&Family; 27] = [
+pub const FAMILIES: [&Family; 29] = [
     &BUILD_INFO,
     &RELOAD_SUCCESS_TIME,
     &RELOAD_SUCCESSFUL,
     &CREDENTIAL_EXPIRY,
     &ENDPOINT_LAST_SUCCESS,
+    &ENDPOINT_PHASE,
     &ENDPOINT_DURATION,
     &ENDPOINT_REQUESTS,
     &ENDPOINT_STATUS,
@@ -230,6 +243,7 @@ pub const FAMILIES: [&Family; 27] = [
     &TOKEN_EXPIRY,
     &TOKEN_LAST_SUCCESS,
     &TOKEN_LIFETIME,
+    &TOKEN_PHASE,
     &TOKEN_REJECTION,
     &TOKEN_DURATION,
     &TOKEN_REQUESTS,

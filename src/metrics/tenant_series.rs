@@ -25,6 +25,8 @@ pub enum StepSeries {
     LastSuccess,
     /// The latency histogram.
     Duration,
+    /// Where the last request's time went, one series per phase.
+    Phases,
     /// Results by class, every class present from the start.
     Requests,
     /// The last HTTP status, 0 when there was no answer.
@@ -53,12 +55,13 @@ pub enum Source {
 }
 
 /// Every per-tenant family in name order, with its source.
-pub const FAMILIES: [(&Family, Source); 18] = [
+pub const FAMILIES: [(&Family, Source); 20] = [
     (&f::CREDENTIAL_EXPIRY, Source::Gauge(credential_expiry)),
     (
         &f::ENDPOINT_LAST_SUCCESS,
         Source::Endpoint(StepSeries::LastSuccess),
     ),
+    (&f::ENDPOINT_PHASE, Source::Endpoint(StepSeries::Phases)),
     (
         &f::ENDPOINT_DURATION,
         Source::Endpoint(StepSeries::Duration),
@@ -79,6 +82,7 @@ pub const FAMILIES: [(&Family, Source); 18] = [
         Source::Token(StepSeries::LastSuccess),
     ),
     (&f::TOKEN_LIFETIME, Source::Gauge(token_lifetime)),
+    (&f::TOKEN_PHASE, Source::Token(StepSeries::Phases)),
     (&f::TOKEN_REJECTION, Source::Rejection),
     (&f::TOKEN_DURATION, Source::Token(StepSeries::Duration)),
     (&f::TOKEN_REQUESTS, Source::Token(StepSeries::Requests)),
@@ -244,6 +248,15 @@ fn write_step<W: Write, R: ResultClass>(
             Some(h) => w.histogram(labels, le, h.counts(), h.sum()),
             None => Ok(()),
         },
+        StepSeries::Phases => {
+            let Some(phases) = step.last.as_ref().and_then(|last| last.phases.as_ref()) else {
+                return Ok(());
+            };
+            for (phase, took) in phases.named() {
+                w.sample_with(labels, ("phase", phase.as_str()), Float(took.as_secs_f64()))?;
+            }
+            Ok(())
+        }
         StepSeries::Requests => {
             let counts = step.counts.as_ref();
             for &i in order {

@@ -53,10 +53,12 @@ pub async fn call(
                 status: Some(answer.status),
                 detail,
                 certificate: answer.certificate,
+                phases: Some(exchange.phases),
             }
         }
         Err((failure, detail)) => Outcome {
             latency: Some(exchange.latency),
+            phases: Some(exchange.phases),
             ..Outcome::failed(failure.into(), None, detail)
         },
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::classify::ResultClass;
+use super::phases::Phases;
 use super::tls::CertificateSeen;
 
 /// The outcome of one step (the token request or one endpoint call).
@@ -21,6 +22,8 @@ pub struct Outcome<R> {
     pub detail: Option<String>,
     /// The leaf certificate of the host that answered, for https.
     pub certificate: Option<CertificateSeen>,
+    /// Where the request's time went; `None` when nothing was sent.
+    pub phases: Option<Phases>,
 }
 
 impl<R: ResultClass> Outcome<R> {
@@ -33,6 +36,7 @@ impl<R: ResultClass> Outcome<R> {
             status,
             detail: Some(detail.into()),
             certificate: None,
+            phases: None,
         }
     }
 

@@ -36,13 +36,18 @@ impl Phases {
     /// The phases' names (the `phase` label) with their values, in the
     /// order they happen.
     pub fn named(&self) -> [(Phase, Duration); 5] {
-        [
-            (Phase::Dns, self.dns),
-            (Phase::Connect, self.connect),
-            (Phase::Tls, self.tls),
-            (Phase::Processing, self.processing),
-            (Phase::Transfer, self.transfer),
-        ]
+        Phase::ALL.map(|phase| (phase, self.of(phase)))
+    }
+
+    /// The time spent in one phase.
+    pub fn of(&self, phase: Phase) -> Duration {
+        match phase {
+            Phase::Dns => self.dns,
+            Phase::Connect => self.connect,
+            Phase::Tls => self.tls,
+            Phase::Processing => self.processing,
+            Phase::Transfer => self.transfer,
+        }
     }
 }
 
@@ -72,6 +77,26 @@ impl Phase {
             Phase::Transfer => "transfer",
         }
     }
+
+    /// The heading on the status page.
+    pub fn title(self) -> &'static str {
+        match self {
+            Phase::Dns => "DNS",
+            Phase::Connect => "Connect",
+            Phase::Tls => "TLS",
+            Phase::Processing => "Processing",
+            Phase::Transfer => "Transfer",
+        }
+    }
+
+    /// Every phase in the order they happen.
+    pub const ALL: [Phase; 5] = [
+        Phase::Dns,
+        Phase::Connect,
+        Phase::Tls,
+        Phase::Processing,
+        Phase::Transfer,
+    ];
 }
 
 /// The instants one request's hooks noted. Shared between the request's

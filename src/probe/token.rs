@@ -123,6 +123,7 @@ pub async fn request_token(
         }
     };
     attempt.outcome.latency = Some(exchange.latency);
+    attempt.outcome.phases = Some(exchange.phases);
     attempt
 }
 
@@ -146,6 +147,7 @@ fn classify_answer(answer: &Answer) -> TokenAttempt {
                     status: Some(status),
                     detail: None,
                     certificate: None,
+                    phases: None,
                 },
                 token: Some(token),
                 rejection: None,

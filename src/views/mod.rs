@@ -8,4 +8,6 @@ pub mod log;
 pub mod tenant;
 
 pub use health::Health;
-pub use tenant::{Depth, EndpointView, ScopeView, StepView, Summary, TenantView, TokenView};
+pub use tenant::{
+    Depth, EndpointView, PhasesView, ScopeView, StepView, Summary, TenantView, TokenView,
+};

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::health::Health;
 use crate::fleet::{Fleet, ProbeRecord, StepRecord, TenantRecord, TenantState};
-use crate::probe::{EndpointResult, RejectionReason, ResultClass, TokenResult};
+use crate::probe::{EndpointResult, Phases, RejectionReason, ResultClass, TokenResult};
 use crate::unix_time::{seconds_until, unix_seconds};
 
 /// How many recent probes the overview's strip shows per tenant.
@@ -88,6 +88,46 @@ pub struct StepView<R> {
     pub checked_at: Option<f64>,
     /// When the step last succeeded.
     pub last_success_at: Option<f64>,
+    /// Where the last request's time went; `null` when none was sent.
+    pub phases: Option<PhasesView>,
+}
+
+/// Where one request's time went, in seconds (see
+/// [`crate::probe::Phases`]): the JSON's and the page's form.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct PhasesView {
+    /// Name resolution.
+    pub dns_seconds: f64,
+    /// TCP connect (and a proxy's CONNECT).
+    pub connect_seconds: f64,
+    /// TLS handshake.
+    pub tls_seconds: f64,
+    /// Connection ready to the answer's first byte.
+    pub processing_seconds: f64,
+    /// The answer's first to last byte.
+    pub transfer_seconds: f64,
+    /// True when the request reused an open connection (so DNS, connect
+    /// and TLS are 0).
+    pub reused_connection: bool,
+    /// The same, as durations, for the page.
+    #[serde(skip)]
+    pub phases: Phases,
+}
+
+impl From<&Phases> for PhasesView {
+    fn from(phases: &Phases) -> PhasesView {
+        let [dns, connect, tls, processing, transfer] =
+            phases.named().map(|(_, value)| value.as_secs_f64());
+        PhasesView {
+            dns_seconds: dns,
+            connect_seconds: connect,
+            tls_seconds: tls,
+            processing_seconds: processing,
+            transfer_seconds: transfer,
+            reused_connection: phases.reused,
+            phases: *phases,
+        }
+    }
 }
 
 /// The token request of a tenant: its step, and what the newest token
@@ -143,6 +183,7 @@ impl<R: ResultClass> StepView<R> {
             detail: last.and_then(|l| l.detail.as_deref()).map(str::to_owned),
             checked_at: last.map(|l| unix_seconds(l.at)),
             last_success_at: step.last_success_at.map(unix_seconds),
+            phases: last.and_then(|l| l.phases.as_ref()).map(PhasesView::from),
         }
     }
 

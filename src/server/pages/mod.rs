@@ -4,7 +4,7 @@
 //!
 //! Both forms render [`crate::views::TenantView`]s, so they show the same
 //! data; neither ever holds a secret or a token. The HTML is built with
-//! maud ([`layout`], [`overview`], [`tenant`], [`chart`]), which escapes
+//! maud ([`layout`], [`overview`], [`tenant`], [`chart`], [`phases`]), which escapes
 //! every value; the stylesheet and the script are files of their own, so
 //! the Content-Security-Policy allows no inline style or script and no
 //! other origin.
@@ -13,6 +13,7 @@ pub mod chart;
 pub mod format;
 pub mod layout;
 pub mod overview;
+pub mod phases;
 pub mod tenant;
 
 use std::time::SystemTime;

@@ -6,9 +6,9 @@ use std::time::SystemTime;
 
 use maud::{Markup, html};
 
-use super::chart;
 use super::format::{ago, latency, span, utc};
 use super::layout::{badge, expiry, labels, latency_suffix, page, result, status_code, when};
+use super::{chart, phases};
 use crate::fleet::ProbeRecord;
 use crate::unix_time::unix_seconds;
 use crate::views::TenantView;
@@ -114,6 +114,8 @@ pub fn render(view: &TenantView, now: SystemTime) -> Markup {
                 }
             }
         }
+        h2 { "Where the time went " small { "(last request per step)" } }
+        (phases::table(view))
         h2 { "Latency " small { "(recent probes per step)" } }
         (chart::latency_chart(view, recent))
         h2 { "Recent probes " small { "(last " (recent.len()) ", newest first)" } }
