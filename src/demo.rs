@@ -123,6 +123,7 @@ tenants:
     client_auth: tls_client_auth
     client_key_file: {keys}/cyberdyne-mtls.pem
     client_certificate_file: {keys}/cyberdyne-mtls.crt
+    fresh_connections: true         # a new connection every request: DNS, connect and TLS every cycle
     endpoints:
       - {name: workflows, path: /api/v1/workflows}
   - name: contoso-entra-expired     # Microsoft Entra ID: the client secret expired (AADSTS7000222)
