@@ -11,16 +11,19 @@
 //!   then validated into a ready-to-use [`config::Config`]
 //!   ([`config::validate`]); secrets ([`config::secrets`]), private keys
 //!   and client certificates ([`config::keys`]), what each `client_auth`
-//!   method authenticates with ([`config::client_auth`]) and the Nexthink
-//!   preset ([`config::nexthink`]) live beside them.
+//!   method authenticates with ([`config::client_auth`]), the Nexthink and
+//!   Entra ID presets ([`config::nexthink`], [`config::entra`]) live beside
+//!   them.
 //! - [`probe`]: one shared request/measure/classify path ([`probe::http`]),
 //!   the token request ([`probe::token`]) with its credential
 //!   ([`probe::client_auth`], signed `private_key_jwt` assertions in
 //!   [`probe::assertion`]), endpoint calls
 //!   ([`probe::endpoint`]), the closed result classes
 //!   ([`probe::classify`]) and the one outcome type of every step
-//!   ([`probe::outcome`]), 429 back-off per host ([`probe::backoff`]) and
-//!   certificate expiry ([`probe::tls`]).
+//!   ([`probe::outcome`]), 429 back-off per credential and per API origin
+//!   ([`probe::backoff`]), the clients' TLS configuration and the hooks
+//!   that time DNS, connect and TLS ([`probe::connect`]), each request's
+//!   phases ([`probe::phases`]) and certificate expiry ([`probe::tls`]).
 //! - [`scheduler`]: one task per tenant, staggered, under a global cap on
 //!   requests in flight; each cycle's outcomes go into the tenant's
 //!   record in one write, and to the log.
