@@ -67,8 +67,10 @@ fn every_family_is_written_once_tenant_series_in_name_order_then_telemetry() {
     });
     let mut token_outcome = token(TokenResult::Success);
     token_outcome.certificate = certificate.clone();
+    token_outcome.phases = Some(crate::probe::Phases::default());
     let mut endpoint = call(EndpointResult::Success, 2, Some(200));
     endpoint.certificate = certificate;
+    endpoint.phases = Some(crate::probe::Phases::default());
     let mut report = cycle(Some(token_outcome), vec![(0, endpoint)]);
     report.grant.as_mut().unwrap().scopes = Some(Arc::from(vec![Box::from("read")]));
     record.record_cycle(&report);
