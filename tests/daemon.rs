@@ -203,23 +203,15 @@ async fn a_rewritten_secret_file_is_used_by_the_next_token_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leaf_certificate_expiry_is_exported_for_https_hosts() {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    params.not_after = rcgen::date_time_ymd(2031, 1, 15);
-    let cert = params.self_signed(&key).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let sim = Simulator::start_tls(
-        listener,
+    let (sim, cert) = common::start_tls_simulator(
         Scenario::from_yaml_str("clients: [{client_id: c, client_secret: s}]").unwrap(),
-        &cert.pem(),
-        &key.serialize_pem(),
+        Some((2031, 1, 15)),
     )
-    .await
-    .unwrap();
+    .await;
     let base = sim.base_url();
     let host = base.trim_start_matches("https://").to_owned();
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "ca.pem", &cert.pem());
+    write(dir.path(), "ca.pem", &cert);
     let daemon = Daemon::start_in(
         dir,
         &format!(

@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Daemon, start_simulator, value, write};
-use credprobe::simulator::{Scenario, Simulator};
+use credprobe::simulator::Scenario;
 use serde_json::Value;
 
 const WORKFLOWS: &str = ", endpoints: [{name: workflows, path: /api/v1/workflows}]";
@@ -179,24 +179,15 @@ async fn phases_of_plain_http_requests_on_metrics_json_and_page() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_to_a_host_name_adds_dns_and_tls() {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let sim = Simulator::start_tls(
-        listener,
+    let (sim, cert) = common::start_tls_simulator(
         Scenario::from_yaml_str("clients: [{client_id: c, client_secret: s}]").unwrap(),
-        &cert.pem(),
-        &key.serialize_pem(),
+        None,
     )
-    .await
-    .unwrap();
+    .await;
     let base = sim.base_url();
     assert!(base.starts_with("https://localhost:"), "{base}");
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "ca.pem", &cert.pem());
+    write(dir.path(), "ca.pem", &cert);
     let daemon = Daemon::start_in(
         dir,
         &format!(

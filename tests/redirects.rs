@@ -264,23 +264,13 @@ async fn redirects_to_another_origin_are_not_followed() {
 /// loopback host, so nothing the https call carried goes out in clear.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_down_to_http_is_not_followed() {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    let cert = params.self_signed(&key).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let tls = Simulator::start_tls(
-        listener,
-        Scenario::from_yaml_str(SCENARIO).unwrap(),
-        &cert.pem(),
-        &key.serialize_pem(),
-    )
-    .await
-    .unwrap();
+    let (tls, cert) =
+        common::start_tls_simulator(Scenario::from_yaml_str(SCENARIO).unwrap(), None).await;
     let plain = start_simulator(Scenario::from_yaml_str(SCENARIO).unwrap()).await;
     let secure = tls.base_url();
     let target = format!("{}{WORKFLOWS}?from=downgrade", plain.base_url());
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "ca.pem", &cert.pem());
+    write(dir.path(), "ca.pem", &cert);
     let config = tenant_config(
         &secure,
         &[("downgrade", redirect_via(&secure, &target, &[]))],

@@ -37,18 +37,9 @@ clients:
 "#;
 
 async fn start_tls_simulator() -> Simulator {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    let cert = params.self_signed(&key).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    Simulator::start_tls(
-        listener,
-        Scenario::from_yaml_str(SCENARIO).unwrap(),
-        &cert.pem(),
-        &key.serialize_pem(),
-    )
-    .await
-    .unwrap()
+    common::start_tls_simulator(Scenario::from_yaml_str(SCENARIO).unwrap(), None)
+        .await
+        .0
 }
 
 /// `rl` and `rl2` are simulators of their own for the two tenants that get

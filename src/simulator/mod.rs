@@ -208,14 +208,7 @@ impl Simulator {
         cert_pem: &str,
         key_pem: &str,
     ) -> Result<Simulator, SimulatorError> {
-        let config = Arc::new(tls_config(cert_pem, key_pem, None)?);
-        let local_addr = listener.local_addr()?;
-        let graceful = CancellationToken::new();
-        let hard_stop = CancellationToken::new();
-        let listener = TlsListener::spawn(listener, config, graceful.clone(), hard_stop.clone())?;
-        Ok(Self::spawn(
-            listener, local_addr, true, scenario, graceful, hard_stop,
-        ))
+        Self::serve_tls(listener, scenario, tls_config(cert_pem, key_pem, None)?)
     }
 
     /// Serves HTTPS like [`Simulator::start_tls`], and asks every client
@@ -233,11 +226,25 @@ impl Simulator {
         key_pem: &str,
         client_ca_pem: &str,
     ) -> Result<Simulator, SimulatorError> {
-        let config = Arc::new(tls_config(cert_pem, key_pem, Some(client_ca_pem))?);
+        let config = tls_config(cert_pem, key_pem, Some(client_ca_pem))?;
+        Self::serve_tls(listener, scenario, config)
+    }
+
+    /// Serves `scenario` over TLS with `config` on `listener`.
+    fn serve_tls(
+        listener: TcpListener,
+        scenario: Scenario,
+        config: rustls::ServerConfig,
+    ) -> Result<Simulator, SimulatorError> {
         let local_addr = listener.local_addr()?;
         let graceful = CancellationToken::new();
         let hard_stop = CancellationToken::new();
-        let listener = TlsListener::spawn(listener, config, graceful.clone(), hard_stop.clone())?;
+        let listener = TlsListener::spawn(
+            listener,
+            Arc::new(config),
+            graceful.clone(),
+            hard_stop.clone(),
+        )?;
         Ok(Self::spawn(
             listener, local_addr, true, scenario, graceful, hard_stop,
         ))

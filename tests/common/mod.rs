@@ -26,6 +26,28 @@ pub async fn start_simulator(scenario: Scenario) -> Simulator {
     Simulator::start(listener, scenario).await.unwrap()
 }
 
+/// Starts the simulator over https on 127.0.0.1:0 with a self-signed
+/// certificate for `localhost` whose notAfter is the day `not_after`
+/// (year, month, day; rcgen's default when `None`); returns it with the certificate's PEM, which a
+/// tenant's `ca_file` must hold.
+#[allow(dead_code)] // not every test binary serves https
+pub async fn start_tls_simulator(
+    scenario: Scenario,
+    not_after: Option<(i32, u8, u8)>,
+) -> (Simulator, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    if let Some((year, month, day)) = not_after {
+        params.not_after = rcgen::date_time_ymd(year, month, day);
+    }
+    let cert = params.self_signed(&key).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sim = Simulator::start_tls(listener, scenario, &cert.pem(), &key.serialize_pem())
+        .await
+        .unwrap();
+    (sim, cert.pem())
+}
+
 /// A running `credprobe run` child with its stderr captured.
 pub struct Daemon {
     /// The process, killed when the `Daemon` is dropped so that a failing
