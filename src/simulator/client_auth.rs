@@ -39,9 +39,9 @@ use rustls::pki_types::pem::PemObject;
 use serde_json::Value;
 
 use super::SimulatorError;
+use super::client_keys::{KeyType, RegisteredCertificate, verification_key};
 use super::listener::Connection;
 use super::scenario::ClientBehaviour;
-use super::state::SimState;
 
 /// `client_assertion_type` of a JWT client assertion.
 pub(super) const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -116,74 +116,6 @@ impl ReplayCache {
     }
 }
 
-/// The kind of a public key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum KeyType {
-    Rsa,
-    EcP256,
-}
-
-/// A public key that verifies signatures.
-#[derive(Debug, Clone)]
-pub(super) struct VerificationKey {
-    kind: KeyType,
-    /// The SubjectPublicKeyInfo's bit string: what ring verifies with.
-    raw: Vec<u8>,
-}
-
-/// Reads a PEM public key (`BEGIN PUBLIC KEY`) or certificate.
-pub(super) fn verification_key(pem: &str) -> Result<VerificationKey, String> {
-    if pem.contains("BEGIN CERTIFICATE") {
-        return Ok(RegisteredCertificate::from_pem(pem)?.key);
-    }
-    let der = rustls::pki_types::SubjectPublicKeyInfoDer::from_pem_slice(pem.as_bytes())
-        .map_err(|e| format!("not a PEM public key or certificate: {e}"))?;
-    use x509_parser::prelude::FromDer as _;
-    let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(&der)
-        .map_err(|e| format!("not a public key: {e}"))?;
-    key_of(&spki)
-}
-
-fn key_of(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Result<VerificationKey, String> {
-    let kind = match spki.algorithm.algorithm.to_id_string().as_str() {
-        "1.2.840.113549.1.1.1" => KeyType::Rsa,
-        "1.2.840.10045.2.1" => KeyType::EcP256,
-        other => return Err(format!("public key algorithm {other} is not RSA or EC")),
-    };
-    Ok(VerificationKey {
-        kind,
-        raw: spki.subject_public_key.data.to_vec(),
-    })
-}
-
-/// What the simulator needs of a certificate.
-struct RegisteredCertificate {
-    subject: String,
-    thumbprint: [u8; 32],
-    key: VerificationKey,
-}
-
-impl RegisteredCertificate {
-    fn from_pem(pem: &str) -> Result<RegisteredCertificate, String> {
-        let der = CertificateDer::from_pem_slice(pem.as_bytes())
-            .map_err(|e| format!("not a PEM certificate: {e}"))?;
-        RegisteredCertificate::from_der(&der)
-    }
-
-    fn from_der(der: &[u8]) -> Result<RegisteredCertificate, String> {
-        let (_, cert) = x509_parser::parse_x509_certificate(der)
-            .map_err(|e| format!("not a certificate: {e}"))?;
-        let digest = ring::digest::digest(&ring::digest::SHA256, der);
-        let mut thumbprint = [0; 32];
-        thumbprint.copy_from_slice(digest.as_ref());
-        Ok(RegisteredCertificate {
-            subject: cert.subject().to_string(),
-            thumbprint,
-            key: key_of(cert.public_key())?,
-        })
-    }
-}
-
 /// The client verifier of [`super::Simulator::start_mtls`]: asks for a
 /// certificate, verifies one against the CAs of `ca_pem`, lets a client
 /// without one through (its token request is refused later, as
@@ -243,7 +175,7 @@ fn decode_part(part: &str) -> Option<Value> {
 /// Checks a token request's client assertion, or its client certificate
 /// when it has none, for `client`.
 pub(super) fn verify(
-    state: &SimState,
+    state: &ClientAuthState,
     client: &ClientBehaviour,
     form: &HashMap<String, String>,
     token_url: &str,
@@ -260,7 +192,7 @@ pub(super) fn verify(
 }
 
 fn verify_assertion(
-    state: &SimState,
+    state: &ClientAuthState,
     client: &ClientBehaviour,
     form: &HashMap<String, String>,
     token_url: &str,
@@ -365,7 +297,7 @@ fn verify_assertion(
         .and_then(Value::as_str)
         .filter(|jti| !jti.is_empty())
         .ok_or(Refusal("client_assertion has no jti"))?;
-    let first = lock(&state.client_auth.replay).first_use(format!("{id}\n{jti}"), exp, now);
+    let first = lock(&state.replay).first_use(format!("{id}\n{jti}"), exp, now);
     if !first {
         return Err(Refusal("client_assertion jti was already used"));
     }
@@ -397,7 +329,11 @@ fn verify_certificate(
 }
 
 /// Binds the access token of a successful answer to `thumbprint`.
-pub(super) async fn bind(state: &SimState, response: Response, thumbprint: [u8; 32]) -> Response {
+pub(super) async fn bind(
+    state: &ClientAuthState,
+    response: Response,
+    thumbprint: [u8; 32],
+) -> Response {
     if !response.status().is_success() {
         return response;
     }
@@ -413,7 +349,7 @@ pub(super) async fn bind(state: &SimState, response: Response, thumbprint: [u8; 
             .get("expires_in")
             .and_then(Value::as_u64)
             .unwrap_or(3600);
-        let mut bound = lock(&state.client_auth.bound);
+        let mut bound = lock(&state.bound);
         if bound.len() >= BOUND_CAPACITY {
             bound.retain(|_, (_, until)| *until >= now);
         }
@@ -426,8 +362,12 @@ pub(super) async fn bind(state: &SimState, response: Response, thumbprint: [u8; 
 
 /// Whether an API call with `token` may be answered over `connection`: a
 /// certificate-bound token only with the certificate it is bound to.
-pub(super) fn binding_allows(state: &SimState, token: &str, connection: &Connection) -> bool {
-    let bound = lock(&state.client_auth.bound);
+pub(super) fn binding_allows(
+    state: &ClientAuthState,
+    token: &str,
+    connection: &Connection,
+) -> bool {
+    let bound = lock(&state.bound);
     let Some((thumbprint, _)) = bound.get(token) else {
         return true;
     };

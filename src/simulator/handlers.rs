@@ -454,14 +454,19 @@ async fn token_request_without_secret(
     if !state.pause(client.token_delay).await {
         return shutting_down();
     }
-    let verified =
-        match client_auth::verify(state, &client, form, request.token_url, request.connection) {
-            Ok(verified) => verified,
-            Err(refusal) => return refused(refusal),
-        };
+    let verified = match client_auth::verify(
+        &state.client_auth,
+        &client,
+        form,
+        request.token_url,
+        request.connection,
+    ) {
+        Ok(verified) => verified,
+        Err(refusal) => return refused(refusal),
+    };
     let mut answer = authenticated_answer(state, &client);
     if let Some(thumbprint) = verified.bound_to {
-        answer = client_auth::bind(state, answer, thumbprint).await;
+        answer = client_auth::bind(&state.client_auth, answer, thumbprint).await;
     }
     with_fault(state, answer, client.token_fault).await
 }
@@ -847,7 +852,7 @@ async fn api_call(
         return unauthorized();
     };
     // A certificate-bound token (RFC 8705 section 3) needs its certificate.
-    if !client_auth::binding_allows(state, token, connection) {
+    if !client_auth::binding_allows(&state.client_auth, token, connection) {
         return unauthorized();
     }
     let client = state.clients().for_api_call(&client_id);

@@ -35,12 +35,14 @@
 //! - `handlers`: the routes, the token and API logic, request recording.
 //! - `client_auth`: client assertions and client certificates: checks,
 //!   the replay cache of `jti`s, certificate-bound tokens.
+//! - `client_keys`: the public keys and certificates clients register.
 //! - `state`: issued tokens, counters, the request log and the traffic
 //!   counters, shared by handlers.
 //! - `listener`: plain and TLS listeners whose connections end on shutdown.
 //! - [`pki`]: a CA and certificates made at start, for the demo and tests.
 
 mod client_auth;
+mod client_keys;
 mod handlers;
 mod listener;
 pub mod pki;

@@ -13,7 +13,7 @@ use axum::http::{HeaderValue, StatusCode};
 use serde::Deserialize;
 
 use super::SimulatorError;
-use super::client_auth;
+use super::client_keys;
 
 /// The API path the `missing_permission` preset forbids: Nexthink answers 403
 /// there when the credential lacks the Remote Actions permission.
@@ -90,7 +90,7 @@ impl Scenario {
     /// a YAML file must pass it.
     pub fn validate(&self) -> Result<(), String> {
         if let Some(pem) = &self.accept_any_public_key {
-            client_auth::verification_key(pem)
+            client_keys::verification_key(pem)
                 .map_err(|problem| format!("accept_any_public_key: {problem}"))?;
         }
         let mut seen = HashSet::new();
@@ -366,7 +366,7 @@ impl ClientBehaviour {
             ("certificate", &self.certificate),
         ] {
             if let Some(pem) = pem {
-                client_auth::verification_key(pem)
+                client_keys::verification_key(pem)
                     .map_err(|problem| format!("{knob}: {problem}"))?;
             }
         }
