@@ -50,6 +50,6 @@ demo:
 
 ## Coverage-guided fuzzing of the parsers (cargo fuzz, libFuzzer), not part
 ## of `make test`: FUZZ_SECONDS per target (default 60); prints executions
-## and crashes per target, fails on any crash.
+## and crashes per target (into BENCHMARKS.md), fails on any crash.
 fuzz:
 	scripts/fuzz
