@@ -181,12 +181,15 @@ impl Marks {
     pub fn phases(&self, started: Instant, ended: Instant) -> Phases {
         let noted = *self.inner.lock().expect("marks poisoned");
         let head = noted.head.filter(|&head| head <= ended);
-        // A connection opened for this request: its marks lie between the
-        // start and the head. One opened for another request (hyper lends
-        // whichever is ready first) does not count.
-        let opened = noted
-            .connect_start
-            .filter(|&at| at >= started && head.is_none_or(|head| at <= head));
+        // A connection opened for this request: asked for after the start
+        // and ready before the head. One opened before, or one still being
+        // opened when a pooled connection came free first (hyper lends
+        // whichever is ready first and finishes the other in the
+        // background), does not count.
+        let opened = noted.connect_start.filter(|&at| {
+            at >= started
+                && head.is_none_or(|head| noted.connected.is_some_and(|ready| ready <= head))
+        });
         let span = |from: Option<Instant>, to: Option<Instant>| match from {
             Some(from) => to.unwrap_or(ended).saturating_duration_since(from),
             None => Duration::ZERO,
@@ -294,6 +297,17 @@ mod tests {
             ..Noted::default()
         });
         assert!(m.phases(at(t, 10), at(t, 60)).reused);
+        // Nor one this request asked for when a pooled connection came
+        // free first and answered before it was ready.
+        let m = marks(Noted {
+            connect_start: Some(at(t, 1)),
+            head: Some(at(t, 20)),
+            connected: Some(at(t, 25)),
+            ..Noted::default()
+        });
+        let p = m.phases(t, at(t, 30));
+        assert!(p.reused);
+        assert_eq!(p.processing, Duration::from_millis(20));
     }
 
     #[test]
