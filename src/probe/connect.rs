@@ -11,6 +11,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -30,10 +31,11 @@ use crate::config::keys::KeyMaterial;
 const SESSIONS: usize = 256;
 
 /// The rustls configuration of one shared client: trusting only the PEM
-/// certificates of `ca` when given (a tenant's `ca_file`), else the
-/// platform's verifier; presenting `identity`'s certificate when given.
+/// certificates of `ca` when given (a tenant's `ca_file`: its path and
+/// content), else the platform's verifier; presenting `identity`'s
+/// certificate when given.
 pub fn tls_config(
-    ca: Option<&[u8]>,
+    ca: Option<(&Path, &[u8])>,
     identity: Option<&KeyMaterial>,
 ) -> Result<ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -41,13 +43,12 @@ pub fn tls_config(
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;
     let builder = match ca {
-        Some(pem) => {
+        Some((path, pem)) => {
+            let unusable = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
             let mut roots = RootCertStore::empty();
             for certificate in CertificateDer::pem_slice_iter(pem) {
-                let certificate = certificate.map_err(|e| format!("CA bundle: {e}"))?;
-                roots
-                    .add(certificate)
-                    .map_err(|e| format!("CA bundle: {e}"))?;
+                let certificate = certificate.map_err(|e| unusable(&e))?;
+                roots.add(certificate).map_err(|e| unusable(&e))?;
             }
             builder.with_root_certificates(roots)
         }
@@ -193,5 +194,49 @@ where
             }
             connection
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ca_bundle_is_the_only_trust_and_a_bad_one_names_its_file() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let pair = rcgen::KeyPair::generate().unwrap();
+        let ca = rcgen::CertificateParams::new(vec!["ca".to_owned()])
+            .unwrap()
+            .self_signed(&pair)
+            .unwrap();
+        let path = Path::new("/etc/credprobe/ca.pem");
+        let config = tls_config(Some((path, ca.pem().as_bytes())), None).unwrap();
+        assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
+        // Certificate material that is not a certificate.
+        let broken = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        let error = tls_config(Some((path, broken.as_bytes())), None).unwrap_err();
+        assert!(error.starts_with("/etc/credprobe/ca.pem: "), "{error}");
+    }
+
+    #[tokio::test]
+    async fn the_resolver_marks_a_lookup_of_the_request_in_scope() {
+        use reqwest::dns::Resolve as _;
+
+        let marks = Arc::new(Marks::default());
+        let started = std::time::Instant::now();
+        // As hyper does: the connection attempt starts, then the lookup.
+        marks.note(Mark::ConnectStart);
+        let name: reqwest::dns::Name = "localhost".parse().unwrap();
+        let found = marks
+            .scope(async { TimedResolver.resolve(name).await })
+            .await
+            .unwrap();
+        assert!(found.count() > 0, "localhost resolves");
+        let phases = marks.phases(started, std::time::Instant::now());
+        assert!(!phases.reused);
+        assert!(phases.dns > std::time::Duration::ZERO, "{phases:?}");
+        // Outside a request's scope the resolver still resolves.
+        let name: reqwest::dns::Name = "localhost".parse().unwrap();
+        assert!(TimedResolver.resolve(name).await.unwrap().count() > 0);
     }
 }

@@ -138,13 +138,12 @@ impl Transport {
             return Ok(client.clone());
         }
         let tls = connect::tls_config(
-            profile.ca.as_ref().map(|(_, pem)| pem.as_slice()),
+            profile
+                .ca
+                .as_ref()
+                .map(|(path, pem)| (path.as_path(), pem.as_slice())),
             material.as_deref(),
-        )
-        .map_err(|e| match &profile.ca {
-            Some((path, _)) if material.is_none() => format!("{}: {e}", path.display()),
-            _ => e,
-        })?;
+        )?;
         let mut builder = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .tls_backend_preconfigured(tls)
