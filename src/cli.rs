@@ -70,6 +70,10 @@ pub enum Command {
         /// Probe only these tenants (repeatable); all when omitted.
         #[arg(long, value_name = "NAME")]
         tenant: Vec<String>,
+        /// Also print where each request's time went (DNS, connect, TLS,
+        /// processing, transfer), one line per step under the tenant's.
+        #[arg(long)]
+        phases: bool,
     },
     /// Run a simulated Nexthink-like API and the daemon against it, with no
     /// configuration: healthy and failing tenants side by side.
@@ -245,9 +249,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
             )
         }
-        Some(Command::Probe { config, tenant }) => {
-            crate::report::probe_once(&config, &tenant).await
-        }
+        Some(Command::Probe {
+            config,
+            tenant,
+            phases,
+        }) => crate::report::probe_once(&config, &tenant, phases).await,
         Some(Command::Demo { listen, web }) => {
             let controls = signal_controls()?;
             let (web, limits) = web.load()?;

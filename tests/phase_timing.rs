@@ -217,3 +217,51 @@ async fn https_to_a_host_name_adds_dns_and_tls() {
         "{call}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_prints_each_steps_phases_on_request() {
+    let sim = start_simulator(
+        Scenario::from_yaml_str("clients: [{client_id: c, client_secret: s, api_delay: 200ms}]")
+            .unwrap(),
+    )
+    .await;
+    let base = sim.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        dir.path(),
+        "credprobe.yml",
+        &format!(
+            "tenants:\n  - {{name: one, base_url: \"{base}\", token_url: \"{base}/oauth2/token\", client_id: c, client_secret: s{WORKFLOWS}}}\n"
+        ),
+    );
+    let config = config.to_str().unwrap().to_owned();
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        common::run_binary(
+            &["probe", "--config", &config, "--phases"],
+            Duration::from_secs(30),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{out}\n{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("one: token OK"), "{out}");
+    for (line, step) in lines[1..].iter().zip(["token", "workflows"]) {
+        assert!(line.starts_with(&format!("  {step}: dns ")), "{out}");
+        for phase in PHASES {
+            assert!(line.contains(&format!("{phase} ")), "{phase}: {out}");
+        }
+        assert!(line.ends_with("(new connection)"), "{out}");
+    }
+    assert_eq!(lines.len(), 3, "{out}");
+    let processing: f64 = lines[2]
+        .split("processing ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        processing >= 200.0,
+        "the API's 200 ms are processing: {out}"
+    );
+}
