@@ -78,41 +78,14 @@ impl Daemon {
 
     /// Starts the daemon on a configuration already written at `path`.
     pub fn spawn(dir: tempfile::TempDir, path: &Path, extra_args: &[&str]) -> Daemon {
-        let mut child = Command::new(binary())
+        let mut command = Command::new(binary());
+        command
             .arg("run")
             .arg("--config")
             .arg(path)
             .args(["--web.listen-address", "127.0.0.1:0"])
-            .args(extra_args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn credprobe");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let pipe = child.stderr.take().unwrap();
-        let sink = Arc::clone(&stderr);
-        std::thread::spawn(move || {
-            let mut sent = false;
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                if !sent && let Some(addr) = listen_address(&line) {
-                    let _ = tx.send(addr);
-                    sent = true;
-                }
-                let mut all = sink.lock().unwrap();
-                all.push_str(&line);
-                all.push('\n');
-            }
-        });
-        let addr = match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(addr) => addr,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("credprobe did not start:\n{}", stderr.lock().unwrap());
-            }
-        };
+            .args(extra_args);
+        let (child, addr, stderr) = start_serving(command, Duration::from_secs(20));
         Daemon {
             child,
             addr,
@@ -190,6 +163,44 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Spawns `command` (a credprobe that serves HTTP) with its stderr
+/// captured, and waits up to `limit` for the log line naming the address
+/// it listens on. Returns the child, that address and the stderr so far
+/// (still growing); panics with the stderr when it never came.
+pub fn start_serving(mut command: Command, limit: Duration) -> (Child, String, Arc<Mutex<String>>) {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn credprobe");
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let pipe = child.stderr.take().unwrap();
+    let sink = Arc::clone(&stderr);
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            if !sent && let Some(addr) = listen_address(&line) {
+                let _ = tx.send(addr);
+                sent = true;
+            }
+            let mut all = sink.lock().unwrap();
+            all.push_str(&line);
+            all.push('\n');
+        }
+    });
+    match rx.recv_timeout(limit) {
+        Ok(addr) => (child, addr, stderr),
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("credprobe did not start:\n{}", stderr.lock().unwrap());
+        }
     }
 }
 

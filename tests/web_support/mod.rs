@@ -5,9 +5,8 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -121,41 +120,12 @@ impl Credprobe {
     /// Starts `credprobe ARGS --web.listen-address 127.0.0.1:0` with
     /// `envs` set and waits for its start-up line.
     pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Credprobe {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_credprobe"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_credprobe"));
+        command
             .args(args)
             .args(["--web.listen-address", "127.0.0.1:0"])
-            .envs(envs.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn credprobe");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let pipe = child.stderr.take().unwrap();
-        let sink = Arc::clone(&stderr);
-        std::thread::spawn(move || {
-            let mut sent = false;
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                if !sent && let Some(at) = line.find(" listen=") {
-                    let addr = line[at + 8..].split_whitespace().next().unwrap_or("");
-                    let _ = tx.send(addr.to_owned());
-                    sent = true;
-                }
-                let mut all = sink.lock().unwrap();
-                all.push_str(&line);
-                all.push('\n');
-            }
-        });
-        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(addr) => addr,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("credprobe did not start:\n{}", stderr.lock().unwrap());
-            }
-        };
+            .envs(envs.iter().copied());
+        let (child, addr, stderr) = super::common::start_serving(command, Duration::from_secs(30));
         Credprobe {
             child,
             addr,
