@@ -6,20 +6,12 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::Process;
 use common::dashboards::{dashboard_queries, empty_on_demo};
 use serde_json::Value;
-
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -51,35 +43,15 @@ fn start_demo(dir: &Path) -> (Process, String) {
 }
 
 fn start_prometheus(dir: &Path, target: &str) -> (Process, String) {
-    let prometheus = common::which("prometheus").unwrap_or_else(|| {
-        panic!("the Prometheus server is required: run `make test` (it installs Debian's `prometheus` package) or `apt-get install prometheus`")
-    });
     let rules = repo().join("deploy/prometheus/credprobe-rules.yml");
     assert!(rules.is_file(), "{} is missing", rules.display());
-    let config = dir.join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
+    common::start_prometheus(
+        dir,
+        &format!(
             "global: {{scrape_interval: 2s, evaluation_interval: 2s}}\nrule_files: [\"{}\"]\nscrape_configs:\n  - job_name: credprobe\n    static_configs: [{{targets: [\"{target}\"]}}]\n",
             rules.display()
         ),
     )
-    .unwrap();
-    let port = common::free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let child = Command::new(prometheus)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address={listen}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
-        .spawn()
-        .unwrap();
-    (Process(child), format!("http://{listen}"))
 }
 
 async fn query(prometheus: &str, expr: &str) -> Value {

@@ -10,20 +10,11 @@ mod common;
 mod web_support;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::Process;
 use serde_json::Value;
 use web_support::{Credprobe, PASSWORD, Pki, USER, bcrypt_hash, get_as, http_client, https_client};
-
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Three jobs against the one target: the right way, a wrong password, and
 /// plain HTTP.
@@ -53,25 +44,7 @@ scrape_configs:
 }
 
 fn start_prometheus(dir: &Path, target: &str) -> (Process, String) {
-    let prometheus = common::which("prometheus").unwrap_or_else(|| {
-        panic!("the Prometheus server is required: run `make test` or scripts/install-test-deps (Debian's `prometheus` package), or `apt-get install prometheus`")
-    });
-    let config = dir.join("prometheus.yml");
-    std::fs::write(&config, prometheus_config(dir, target)).unwrap();
-    let listen = format!("127.0.0.1:{}", common::free_port());
-    let child = Command::new(prometheus)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address={listen}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
-        .spawn()
-        .unwrap();
-    (Process(child), format!("http://{listen}"))
+    common::start_prometheus(dir, &prometheus_config(dir, target))
 }
 
 async fn query(prometheus: &str, expr: &str) -> Option<Value> {

@@ -204,6 +204,43 @@ pub fn start_serving(mut command: Command, limit: Duration) -> (Child, String, A
     }
 }
 
+/// A child process killed when dropped (Prometheus in the end-to-end
+/// tests).
+pub struct Process(pub Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a real Prometheus in `dir` with `config` as its prometheus.yml,
+/// on a free loopback port; returns it and its base URL. Fails, saying
+/// how to install it, when there is no `prometheus` on the PATH.
+#[allow(dead_code)] // only the end-to-end tests run Prometheus
+pub fn start_prometheus(dir: &Path, config: &str) -> (Process, String) {
+    let prometheus = which("prometheus").unwrap_or_else(|| {
+        panic!("the Prometheus server is required: run `make test` or scripts/install-test-deps (Debian's `prometheus` package), or `apt-get install prometheus`")
+    });
+    let path = dir.join("prometheus.yml");
+    std::fs::write(&path, config).unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let child = Command::new(prometheus)
+        .arg(format!("--config.file={}", path.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address={listen}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
+        .spawn()
+        .unwrap();
+    (Process(child), format!("http://{listen}"))
+}
+
 /// The address in the daemon's start-up line, logfmt or JSON.
 pub fn listen_address(line: &str) -> Option<String> {
     if let Some(at) = line.find("listen=") {
