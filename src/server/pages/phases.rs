@@ -26,7 +26,7 @@ pub fn table(view: &TenantView) -> Markup {
         table #phases {
             thead { tr {
                 th { "Step" }
-                @for phase in Phase::ALL { th { (phase.title()) } }
+                @for phase in Phase::ALL { th { span class={ "swatch phase-" (phase.as_str()) } {} (phase.title()) } }
                 th { "Connection" }
                 th { "Split" }
             } }
