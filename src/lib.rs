@@ -54,11 +54,14 @@
 //!   ([`server::access`]).
 //! - [`report`]: the human report of `credprobe probe`.
 //! - [`unix_time`], [`version`]: timestamps as exported, and the build.
+//! - [`bounded_file`]: size-bounded reads of secret, key, certificate and
+//!   web configuration files.
 //! - [`demo`]: `credprobe demo`, the simulator plus a daemon probing it.
 //! - [`simulator`]: a simulated Nexthink-like API, the shared fake upstream of
 //!   the demo, the tests and the benchmarks (client assertions and client
 //!   certificates included, with a throwaway PKI in [`simulator::pki`]).
 
+pub mod bounded_file;
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -309,6 +309,51 @@ fn missing_secret_file_names_the_path() {
     );
 }
 
+#[test]
+fn a_secret_file_over_the_size_bound_names_the_path_and_the_bound() {
+    let (dir, _secret) = folder();
+    let huge = common::write(dir.path(), "huge-secret", &"s".repeat(64 * 1024 + 1));
+    let config = main_config(
+        dir.path(),
+        &format!(
+            "tenants:\n  - name: acme\n    nexthink: {{instance: acme, region: eu}}\n    client_id: abc\n    client_secret_file: \"{}\"\n",
+            huge.display()
+        ),
+    );
+    let stderr = assert_problems(&config, 1);
+    let message = problem(&stderr, &config, "acme", "client_secret_file");
+    assert!(
+        message.contains(&format!(
+            "cannot read {}: it is larger than 64 KiB",
+            huge.display()
+        )),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_secret_variable_that_is_not_utf8_is_named_and_not_shown() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let (dir, _secret) = folder();
+    let config = main_config(
+        dir.path(),
+        "tenants:\n  - name: acme\n    nexthink: {instance: acme, region: eu}\n    client_id: abc\n    client_secret_env: CREDPROBE_TEST_LATIN1_SECRET\n",
+    );
+    let value = std::ffi::OsStr::from_bytes(b"s\xe9cret-latin1");
+    let (code, _stdout, stderr) = common::run_binary_with_env(
+        &["check-config", "--config", config.to_str().unwrap()],
+        &[("CREDPROBE_TEST_LATIN1_SECRET", value)],
+        Duration::from_secs(30),
+    );
+    assert_eq!(code, 2, "{stderr}");
+    let message = problem(&stderr, &config, "acme", "client_secret_env");
+    assert!(
+        message.contains("environment variable CREDPROBE_TEST_LATIN1_SECRET is not UTF-8 text"),
+        "{message}"
+    );
+    assert!(!stderr.contains("cret-latin1"), "{stderr}");
+}
+
 /// A generic tenant with the given token URL and extra tenant lines.
 fn generic_tenant(secret: &Path, base_url: &str, token_url: &str, extra: &str) -> String {
     format!(

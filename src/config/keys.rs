@@ -32,6 +32,7 @@ use secrecy::{ExposeSecret, SecretSlice};
 use serde::Deserialize;
 
 use super::secrets::FileStamp;
+use crate::bounded_file;
 
 /// The JWS algorithm of a client assertion (RFC 7518 names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
@@ -611,13 +612,13 @@ impl KeyFiles {
     }
 
     async fn read_async(&self) -> Result<KeyMaterial, KeyError> {
-        let key = tokio::fs::read(&self.key_path)
+        let key = bounded_file::read_async(&self.key_path, bounded_file::PEM_LIMIT)
             .await
             .map_err(|e| KeyError::new(KeyField::Key, &self.key_path, unreadable(e)))?;
         let certificate = match &self.certificate_path {
             Some(path) => Some((
                 path.as_path(),
-                tokio::fs::read(path)
+                bounded_file::read_async(path, bounded_file::PEM_LIMIT)
                     .await
                     .map_err(|e| KeyError::new(KeyField::Certificate, path, unreadable(e)))?,
             )),
@@ -636,12 +637,12 @@ fn read_now(
     certificate_path: Option<&Path>,
     algorithm: Option<SigningAlgorithm>,
 ) -> Result<KeyMaterial, KeyError> {
-    let key = std::fs::read(key_path)
+    let key = bounded_file::read(key_path, bounded_file::PEM_LIMIT)
         .map_err(|e| KeyError::new(KeyField::Key, key_path, unreadable(e)))?;
     let certificate = match certificate_path {
         Some(path) => Some((
             path,
-            std::fs::read(path)
+            bounded_file::read(path, bounded_file::PEM_LIMIT)
                 .map_err(|e| KeyError::new(KeyField::Certificate, path, unreadable(e)))?,
         )),
         None => None,
@@ -848,5 +849,35 @@ mod tests {
         std::fs::remove_file(&key_path).unwrap();
         files.refresh().await;
         assert_eq!(files.current().version, second.version);
+
+        // A key file grown past the size bound is refused, the last good kept.
+        std::fs::write(&key_path, RSA_B).unwrap();
+        files.refresh().await;
+        let third = files.current();
+        let mut huge = RSA_A.as_bytes().to_vec();
+        huge.resize(bounded_file::PEM_LIMIT as usize + 1, b'\n');
+        replace_bytes(&key_path, &huge);
+        files.refresh().await;
+        assert_eq!(files.current().version, third.version);
+    }
+
+    fn replace_bytes(path: &Path, bytes: &[u8]) {
+        let next = path.with_extension("new");
+        std::fs::write(&next, bytes).unwrap();
+        std::fs::rename(&next, path).unwrap();
+    }
+
+    #[test]
+    fn a_key_file_over_the_size_bound_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let key_path = dir.path().join("huge.pem");
+        let mut huge = RSA_A.as_bytes().to_vec();
+        huge.resize(bounded_file::PEM_LIMIT as usize + 1, b'\n');
+        std::fs::write(&key_path, &huge).unwrap();
+        let error = read_now(&key_path, None, None).unwrap_err().to_string();
+        assert!(
+            error.contains(&*key_path.to_string_lossy()) && error.contains("larger than 4 MiB"),
+            "{error}"
+        );
     }
 }

@@ -117,10 +117,12 @@ impl SecretFile {
             path: path.to_owned(),
             source,
         })?;
-        let bytes = std::fs::read(path).map_err(|source| SecretError::Unreadable {
-            path: path.to_owned(),
-            source,
-        })?;
+        let bytes = crate::bounded_file::read(path, crate::bounded_file::SECRET_LIMIT).map_err(
+            |source| SecretError::Unreadable {
+                path: path.to_owned(),
+                source,
+            },
+        )?;
         let secret = parse_secret(path, bytes)?;
         Ok(SecretFile {
             path: path.to_owned(),
@@ -147,7 +149,8 @@ impl SecretFile {
         if now == stamp {
             return secret;
         }
-        let read = tokio::fs::read(&self.path).await;
+        let read =
+            crate::bounded_file::read_async(&self.path, crate::bounded_file::SECRET_LIMIT).await;
         let fresh = match read {
             Ok(bytes) => parse_secret(&self.path, bytes),
             Err(source) => Err(SecretError::Unreadable {
@@ -216,5 +219,29 @@ mod tests {
         let missing = dir.path().join("missing");
         let error = SecretFile::open(&missing).unwrap_err().to_string();
         assert!(error.contains("missing"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_file_over_the_size_bound_is_refused_at_load_and_on_reread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        let huge = vec![b's'; crate::bounded_file::SECRET_LIMIT as usize + 1];
+        std::fs::write(&path, &huge).unwrap();
+        let error = SecretFile::open(&path).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            format!(
+                "cannot read {}: it is larger than 64 KiB, the most credprobe reads from such a file",
+                path.display()
+            )
+        );
+
+        // A secret that grows past the bound while running: the last good one stays.
+        std::fs::write(&path, "good").unwrap();
+        let source = SecretSource::File(SecretFile::open(&path).unwrap());
+        let next = dir.path().join("secret.new");
+        std::fs::write(&next, &huge).unwrap();
+        std::fs::rename(&next, &path).unwrap();
+        assert_eq!(source.current().await.expose_secret(), "good");
     }
 }

@@ -55,7 +55,7 @@ pub struct WebConfig {
 impl WebConfig {
     /// Reads and checks a web configuration file.
     pub fn load(path: &Path) -> Result<WebConfig, ConfigError> {
-        let text = std::fs::read_to_string(path)
+        let text = crate::bounded_file::read_to_string(path, crate::bounded_file::PEM_LIMIT)
             .map_err(|error| ConfigError::file(path, format!("cannot read: {error}")))?;
         validate::from_str(&text, path)
     }

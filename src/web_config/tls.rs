@@ -64,7 +64,7 @@ impl PemInput {
     /// The bytes; zeroed when dropped, as they may hold a private key.
     fn read(&self) -> Result<Zeroizing<Vec<u8>>, String> {
         match &self.source {
-            Pem::File(path) => std::fs::read(path)
+            Pem::File(path) => crate::bounded_file::read(path, crate::bounded_file::PEM_LIMIT)
                 .map(Zeroizing::new)
                 .map_err(|error| format!("{}: {error}", path.display())),
             Pem::Inline(text) => Ok(Zeroizing::new(text.expose_secret().as_bytes().to_vec())),

@@ -306,9 +306,21 @@ pub fn at_least(text: &str, name: &str, labels: &[(&str, &str)], min: f64) -> bo
 /// Both outputs are drained while it runs, so a long report cannot fill a
 /// pipe and stall the child.
 pub fn run_binary(args: &[&str], limit: Duration) -> (i32, String, String) {
+    run_binary_with_env(args, &[], limit)
+}
+
+/// [`run_binary`] with extra environment variables (values as OS strings,
+/// so a test can hand it bytes that are not UTF-8).
+#[allow(dead_code)] // Not every test binary runs credprobe with variables.
+pub fn run_binary_with_env(
+    args: &[&str],
+    env: &[(&str, &std::ffi::OsStr)],
+    limit: Duration,
+) -> (i32, String, String) {
     use std::io::Read as _;
     let mut child = Command::new(binary())
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

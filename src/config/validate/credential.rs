@@ -89,10 +89,18 @@ impl TenantCheck<'_> {
                 );
                 None
             }
-            Err(_) => {
+            Err(std::env::VarError::NotPresent) => {
                 self.problem(
                     "client_secret_env",
                     format!("environment variable {var} is not set"),
+                );
+                None
+            }
+            // The value is the secret: it is dropped unseen.
+            Err(std::env::VarError::NotUnicode(_)) => {
+                self.problem(
+                    "client_secret_env",
+                    format!("environment variable {var} is not UTF-8 text"),
                 );
                 None
             }

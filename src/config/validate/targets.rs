@@ -179,7 +179,7 @@ impl TenantCheck<'_> {
             .filter(|_| self.read_files)
             .and_then(|path| {
                 let path = self.base_dir.join(path);
-                let pem = match std::fs::read(&path) {
+                let pem = match crate::bounded_file::read(&path, crate::bounded_file::PEM_LIMIT) {
                     Ok(pem) => pem,
                     Err(error) => {
                         self.problem(
