@@ -2,8 +2,6 @@
 //! server exporting what it saw, reloading its configuration (and the web
 //! configuration) on request, until shutdown.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +10,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config, ConfigError};
+use crate::config_watch::{self, WatchList};
 use crate::fleet::Fleet;
 use crate::metrics::{Exposition, Telemetry};
 use crate::probe::Transport;
@@ -130,14 +129,16 @@ pub async fn run(
         options.limits,
         server_stop.clone(),
     ));
+    let watched = |config: &Config, web: &WebConfig| {
+        WatchList::of(
+            matches!(source, ConfigSource::File(_)).then_some(config),
+            web,
+        )
+    };
+    let (watch_list, watch_list_current) = watch::channel(watched(&config, &options.web));
     if let (Some(every), true) = (options.watch, reloadable) {
-        let mut files = options.web.watched_files.clone();
-        if let ConfigSource::File(_) = &source {
-            files.insert(0, config.source.clone());
-        }
-        tokio::spawn(watch_files(
-            files,
-            config.tenant_file_patterns.clone(),
+        tokio::spawn(config_watch::run(
+            watch_list_current,
             every,
             controls.reload_sender.clone(),
             controls.shutdown.clone(),
@@ -159,6 +160,14 @@ pub async fn run(
                     &telemetry,
                 )
                 .await;
+                // A reload may change the tenant_files patterns or the web
+                // configuration's files: the watch follows.
+                watch_list.send_if_modified(|list| {
+                    let now = watched(&running, &web.borrow());
+                    let changed = *list != now;
+                    *list = now;
+                    changed
+                });
                 if let Some(reply) = request.reply {
                     let _ = reply.send(outcome);
                 }
@@ -276,63 +285,4 @@ async fn apply_config(
     );
     *running = config;
     summary
-}
-
-/// Polls the configuration file, the tenant files and the web
-/// configuration's files, and asks for a reload when any changed. Metadata
-/// is read through symlinks, so Kubernetes' ConfigMap update (an atomic
-/// swap of the `..data` symlink) is seen even though the path itself never
-/// changes.
-async fn watch_files(
-    files: Vec<PathBuf>,
-    patterns: Vec<String>,
-    every: Duration,
-    reloads: mpsc::Sender<ReloadRequest>,
-    shutdown: CancellationToken,
-) {
-    let stamp = |files: Vec<PathBuf>, patterns: Vec<String>| async move {
-        tokio::task::spawn_blocking(move || files_stamp(&files, &patterns))
-            .await
-            .unwrap_or_default()
-    };
-    let mut last = stamp(files.clone(), patterns.clone()).await;
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(every) => {}
-        }
-        let now = stamp(files.clone(), patterns.clone()).await;
-        if now != last {
-            tracing::info!("configuration files changed; reloading");
-            last = now;
-            if reloads.send(ReloadRequest { reply: None }).await.is_err() {
-                return;
-            }
-        }
-    }
-}
-
-/// A hash of the identity, size and modification time of every file the
-/// configuration is made of (and of which files match the patterns).
-fn files_stamp(files: &[PathBuf], patterns: &[String]) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    let mut add = |path: &Path| {
-        path.hash(&mut hasher);
-        if let Ok(meta) = std::fs::metadata(path) {
-            (meta.ino(), meta.len(), meta.mtime(), meta.mtime_nsec()).hash(&mut hasher);
-        }
-    };
-    for file in files {
-        add(file);
-    }
-    for pattern in patterns {
-        if let Ok(paths) = glob::glob(pattern) {
-            let mut files: Vec<PathBuf> = paths.flatten().collect();
-            files.sort();
-            for file in files {
-                add(&file);
-            }
-        }
-    }
-    hasher.finish()
 }

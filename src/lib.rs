@@ -38,7 +38,8 @@
 //!   `prometheus` crate), and `/metrics` responses shared by scrapes that
 //!   arrive together.
 //! - [`daemon`]: the long-running process: scheduler plus server, reloads
-//!   ([`reload`]: SIGHUP, `/-/reload`, `--config.watch`) until shutdown.
+//!   ([`reload`]: SIGHUP, `/-/reload`, `--config.watch` polling the
+//!   files in [`config_watch`]) until shutdown.
 //! - [`shard`]: which tenants this replica probes (consistent hashing).
 //! - [`signals`]: SIGHUP reloads, SIGTERM/SIGINT shut down (twice: at once).
 //! - [`web_config`]: `--web.config.file` in the exporter-toolkit format,
@@ -64,6 +65,7 @@
 pub mod bounded_file;
 pub mod cli;
 pub mod config;
+pub mod config_watch;
 pub mod daemon;
 pub mod demo;
 pub mod fleet;

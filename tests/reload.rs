@@ -194,6 +194,53 @@ async fn config_watch_follows_a_kubernetes_style_symlink_swap() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_watch_follows_tenant_files_patterns_changed_by_a_reload() {
+    let sim = start_simulator(Scenario::from_yaml_str(CLIENTS).unwrap()).await;
+    let base = sim.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir(root.join("old.d")).unwrap();
+    std::fs::create_dir(root.join("new.d")).unwrap();
+    let tenant_file = |name: &str| {
+        format!(
+            "{{name: {name}, base_url: \"{base}\", token_url: \"{base}/oauth2/token\", client_id: c, client_secret: s, endpoints: [{{name: workflows, path: /api/v1/workflows}}]}}\n"
+        )
+    };
+    std::fs::write(root.join("old.d/one.yml"), tenant_file("one")).unwrap();
+    let main = |pattern: &str| {
+        format!("defaults: {{interval: 1s, timeout: 500ms}}\ntenant_files: [\"{pattern}\"]\n")
+    };
+    let path = root.join("credprobe.yml");
+    std::fs::write(&path, main("old.d/*.yml")).unwrap();
+    let daemon = Daemon::spawn(
+        dir,
+        &path,
+        &["--config.watch", "--config.watch-interval", "200ms"],
+    );
+    daemon
+        .wait_for_metrics(Duration::from_secs(10), |t| successes(t, "one") >= 1.0)
+        .await;
+
+    // The main file now takes its tenants from new.d: the watch reloads.
+    let root = daemon.dir.path();
+    std::fs::write(root.join("new.d/two.yml"), tenant_file("two")).unwrap();
+    std::fs::write(&path, main("new.d/*.yml")).unwrap();
+    daemon
+        .wait_for_metrics(Duration::from_secs(10), |t| {
+            successes(t, "two") >= 1.0 && !t.contains("tenant=\"one\"")
+        })
+        .await;
+
+    // A file that appears later under the new pattern is seen too: the
+    // watch follows the patterns of the running configuration, not the
+    // ones it started with.
+    std::fs::write(root.join("new.d/three.yml"), tenant_file("three")).unwrap();
+    daemon
+        .wait_for_metrics(Duration::from_secs(10), |t| successes(t, "three") >= 1.0)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_a_slow_probe_finish_and_exits_zero() {
     let sim = start_simulator(Scenario::from_yaml_str(CLIENTS).unwrap()).await;
     let base = sim.base_url();
