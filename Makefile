@@ -3,12 +3,12 @@
 
 CARGO ?= cargo
 
-.PHONY: test deps fmt-check clippy rust-test rules kubernetes demo build bench soak fuzz
+.PHONY: test deps fmt-check clippy fuzz-lock rust-test rules kubernetes demo build bench soak fuzz
 
 ## Everything, from a fresh machine: tools, format, lints, the Rust tests
 ## (unit, integration, browser, end-to-end against a real Prometheus), the
 ## alert rules and their unit tests, the Kubernetes manifests.
-test: deps fmt-check clippy rust-test rules kubernetes
+test: deps fmt-check clippy fuzz-lock rust-test rules kubernetes
 
 ## Tools the tests call; installed when missing.
 deps:
@@ -19,6 +19,11 @@ fmt-check:
 
 clippy:
 	$(CARGO) clippy --all-targets -- -D warnings
+
+## The fuzz crate's committed lock file must match its manifest and the code.
+fuzz-lock:
+	@$(CARGO) metadata --locked --format-version 1 --manifest-path fuzz/Cargo.toml >/dev/null \
+	  || { echo "fuzz/Cargo.lock is out of date: run 'cargo update --workspace --manifest-path fuzz/Cargo.toml' and commit it" >&2; exit 1; }
 
 rust-test:
 	$(CARGO) test
