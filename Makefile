@@ -3,12 +3,12 @@
 
 CARGO ?= cargo
 
-.PHONY: test deps fmt-check clippy fuzz-lock rust-test rules kubernetes demo build bench soak fuzz
+.PHONY: test deps fmt-check clippy doc fuzz-lock rust-test rules kubernetes demo build bench soak fuzz
 
 ## Everything, from a fresh machine: tools, format, lints, the Rust tests
 ## (unit, integration, browser, end-to-end against a real Prometheus), the
 ## alert rules and their unit tests, the Kubernetes manifests.
-test: deps fmt-check clippy fuzz-lock rust-test rules kubernetes
+test: deps fmt-check clippy doc fuzz-lock rust-test rules kubernetes
 
 ## Tools the tests call; installed when missing.
 deps:
@@ -19,6 +19,10 @@ fmt-check:
 
 clippy:
 	$(CARGO) clippy --all-targets -- -D warnings
+
+## The API documentation builds without a warning (no broken or private links).
+doc:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
 
 ## The fuzz crate's committed lock file must match its manifest and the code.
 fuzz-lock:

@@ -28,7 +28,7 @@ const MAX_ENDPOINT_REDIRECTS: usize = 5;
 pub enum Role {
     /// Token requests: redirects are answers, not followed.
     Token,
-    /// Endpoint calls: redirects followed as [`may_follow`] allows.
+    /// Endpoint calls: redirects followed as `may_follow` allows.
     Endpoint,
 }
 

@@ -8,7 +8,7 @@
 //! - a client that does not complete its TLS handshake, or the header of
 //!   its next request, within `header_read_timeout` is disconnected, idle
 //!   keep-alive connections included; so is one that stops reading a
-//!   response for as long ([`StallGuard`]): a held slot always comes free;
+//!   response for as long (`StallGuard`): a held slot always comes free;
 //! - request headers are capped at [`MAX_HEADER_BYTES`], bodies at
 //!   [`MAX_REQUEST_BODY_BYTES`](super::MAX_REQUEST_BODY_BYTES).
 //!

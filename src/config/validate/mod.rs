@@ -85,7 +85,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 }
 
 /// [`load`] with explicit options. A main file whose `tenants:` list can be
-/// cut (see [`split`]) is read line by line, never whole.
+/// cut (see `split.rs`) is read line by line, never whole.
 pub fn load_with(path: &Path, options: &LoadOptions) -> Result<Config, ConfigError> {
     let lines = || -> Result<_, ConfigError> {
         let file = std::fs::File::open(path)
@@ -115,7 +115,7 @@ pub fn load_with(path: &Path, options: &LoadOptions) -> Result<Config, ConfigErr
 ///
 /// Tenants are parsed, checked and (unless this shard keeps them) dropped
 /// one at a time, so memory follows the shard, not the fleet: see
-/// [`split`] for how the main file's list is cut, and
+/// `split.rs` for how the main file's list is cut, and
 /// [`LoadOptions::shard`] for what is kept.
 pub fn load_str(text: &str, path: &Path, options: &LoadOptions) -> Result<Config, ConfigError> {
     if let Some((layout, rest)) = split::layout(text.lines()) {
