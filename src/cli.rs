@@ -3,7 +3,7 @@
 //! configuration errors, 1 for failed probes and runtime errors.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -94,7 +94,33 @@ pub enum Command {
         /// Scenario file (YAML); the demo scenario when omitted.
         #[arg(long, value_name = "FILE")]
         scenario: Option<PathBuf>,
+        /// How to serve https instead of http.
+        #[command(flatten)]
+        tls: SimulateTlsArgs,
     },
+}
+
+/// `credprobe simulate`'s https options: try `ca_file`, certificate expiry
+/// and `tls_client_auth` tenants against the simulator from the shell.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SimulateTlsArgs {
+    /// Serve https with this PEM certificate chain (needs --tls.key-file).
+    #[arg(long = "tls.cert-file", value_name = "FILE", requires = "tls_key_file")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The PEM (PKCS#8) private key of --tls.cert-file.
+    #[arg(long = "tls.key-file", value_name = "FILE", requires = "tls_cert_file")]
+    pub tls_key_file: Option<PathBuf>,
+    /// Also ask every client for a certificate that chains to a CA in this
+    /// PEM bundle: a token request with client_id alone is then
+    /// tls_client_auth (RFC 8705), checked against the client's
+    /// `certificate` in the scenario, and its token is bound to the
+    /// certificate.
+    #[arg(
+        long = "tls.client-ca-file",
+        value_name = "FILE",
+        requires = "tls_cert_file"
+    )]
+    pub tls_client_ca_file: Option<PathBuf>,
 }
 
 /// Options of the daemon.
@@ -260,7 +286,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::demo::run(listen, web, limits, controls).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Simulate { listen, scenario }) => simulate(listen, scenario).await,
+        Some(Command::Simulate {
+            listen,
+            scenario,
+            tls,
+        }) => simulate(listen, scenario, tls).await,
     }
 }
 
@@ -359,17 +389,42 @@ fn check_web_config(path: &std::path::Path) -> ExitCode {
     }
 }
 
-async fn simulate(listen: SocketAddr, scenario: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+async fn simulate(
+    listen: SocketAddr,
+    scenario: Option<PathBuf>,
+    tls: SimulateTlsArgs,
+) -> anyhow::Result<ExitCode> {
     let controls = signal_controls()?;
     let scenario = match scenario {
         Some(path) => Scenario::from_yaml_file(&path)?,
         None => Scenario::demo(),
     };
+    let pem = |flag: &str, path: &Path| {
+        crate::bounded_file::read_to_string(path, crate::bounded_file::PEM_LIMIT)
+            .with_context(|| format!("{flag} {}", path.display()))
+    };
+    let tls = match (&tls.tls_cert_file, &tls.tls_key_file) {
+        (Some(cert), Some(key)) => Some(simulator::ServeTls {
+            cert_pem: pem("--tls.cert-file", cert)?,
+            key_pem: pem("--tls.key-file", key)?,
+            client_ca_pem: tls
+                .tls_client_ca_file
+                .as_deref()
+                .map(|ca| pem("--tls.client-ca-file", ca))
+                .transpose()?,
+        }),
+        _ => None,
+    };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    tracing::info!(listen = %listener.local_addr()?, "simulated API listening");
     let stop = controls.shutdown.clone();
-    simulator::run(listener, scenario, async move { stop.cancelled().await }).await?;
+    simulator::run(
+        listener,
+        scenario,
+        tls,
+        async move { stop.cancelled().await },
+    )
+    .await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -246,6 +246,116 @@ async fn tls_client_auth_presents_the_certificate_to_the_token_endpoint_and_the_
     sim.shutdown().await;
 }
 
+/// `credprobe simulate --tls.cert-file --tls.key-file --tls.client-ca-file`,
+/// a real process, serves the same mTLS as `Simulator::start_mtls`: a
+/// `tls_client_auth` tenant gets a bound token and calls the API with it,
+/// another CA's certificate fails the handshake.
+#[test]
+fn the_simulate_command_serves_mtls_from_files() {
+    let ca = TestCa::new("client CA").unwrap();
+    let stranger_ca = TestCa::new("another CA").unwrap();
+    let server = ca.server().unwrap();
+    let client = ca.client("client-a", None, later()).unwrap();
+    let stranger = stranger_ca.client("client-a", None, later()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "ca.pem", &ca.pem());
+    write_pair(dir.path(), "server", &server);
+    write_pair(dir.path(), "a", &client);
+    write_pair(dir.path(), "stranger", &stranger);
+    write(
+        dir.path(),
+        "scenario.yml",
+        &format!(
+            "clients:\n  - {{client_id: a, certificate: \"{}\"}}\n",
+            dir.path().join("a.crt").display()
+        ),
+    );
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let mut command = std::process::Command::new(common::binary());
+    command.args([
+        "simulate",
+        "--listen",
+        "127.0.0.1:0",
+        "--scenario",
+        &path("scenario.yml"),
+        "--tls.cert-file",
+        &path("server.crt"),
+        "--tls.key-file",
+        &path("server.pem"),
+        "--tls.client-ca-file",
+        &path("ca.pem"),
+    ]);
+    let (child, addr, log) = common::start_serving(command, Duration::from_secs(20));
+    let _simulator = common::Process(child);
+    let port = addr.rsplit(':').next().unwrap();
+    assert!(
+        log.lock().unwrap().contains("client_certificates=true"),
+        "{}",
+        log.lock().unwrap()
+    );
+
+    let base = format!("https://localhost:{port}");
+    let tenant = |name: &str, files: &str| {
+        format!(
+            "  - {{name: {name}, ca_file: ca.pem, base_url: \"{base}\", token_url: \"{base}/oauth2/token\", client_id: a, client_auth: tls_client_auth, client_key_file: {files}.pem, client_certificate_file: {files}.crt, endpoints: [{{name: workflows, path: /api/v1/workflows}}]}}\n"
+        )
+    };
+    let config = format!(
+        "tenants:\n{}{}",
+        tenant("mtls", "a"),
+        tenant("stranger", "stranger")
+    );
+    let (code, stdout, stderr) = probe(dir.path(), &config);
+    assert_eq!(code, 1, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(
+        stdout.contains("mtls: token OK") && stdout.contains("workflows 200"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("stranger: token FAILED"),
+        "a certificate of another CA is refused in the handshake: {stdout}"
+    );
+}
+
+#[test]
+fn the_simulate_command_names_a_missing_tls_file_and_needs_both_halves() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.crt");
+    let key = write(dir.path(), "server.pem", "not a key");
+    let (code, _stdout, stderr) = run_binary(
+        &[
+            "simulate",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls.cert-file",
+            missing.to_str().unwrap(),
+            "--tls.key-file",
+            key.to_str().unwrap(),
+        ],
+        Duration::from_secs(20),
+    );
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains(&format!("--tls.cert-file {}", missing.display())),
+        "{stderr}"
+    );
+    let (code, _stdout, stderr) = run_binary(
+        &[
+            "simulate",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls.key-file",
+            key.to_str().unwrap(),
+        ],
+        Duration::from_secs(20),
+    );
+    assert_eq!(
+        code, 2,
+        "clap refuses a key without a certificate: {stderr}"
+    );
+    assert!(stderr.contains("--tls.cert-file"), "{stderr}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn certificate_expiry_is_exported_and_rotated_keys_and_certificates_are_used() {
     let ca = TestCa::new("client CA").unwrap();

@@ -377,22 +377,48 @@ fn tls_config(
     Ok(config)
 }
 
+/// The PEM texts `credprobe simulate` serves https with: the server's
+/// certificate chain and key, and, for RFC 8705 `tls_client_auth`, the CA
+/// that client certificates must chain to.
+pub struct ServeTls {
+    /// Server certificate chain, PEM.
+    pub cert_pem: String,
+    /// Server private key, PEM (PKCS#8).
+    pub key_pem: String,
+    /// CA bundle for client certificates, PEM; `None`: none asked for.
+    pub client_ca_pem: Option<String>,
+}
+
 /// Runs the simulator until `shutdown` resolves (ctrl-c for
-/// `credprobe simulate --listen ADDR [--scenario FILE]`), then stops it the
-/// same bounded way as [`Simulator::shutdown`].
+/// `credprobe simulate --listen ADDR [--scenario FILE] [--tls.*]`), then
+/// stops it the same bounded way as [`Simulator::shutdown`].
 pub async fn run(
     listener: TcpListener,
     scenario: Scenario,
+    tls: Option<ServeTls>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> Result<(), SimulatorError> {
     let clients = scenario.clients.len();
     let accept_any = scenario.accept_any;
-    let simulator = Simulator::start(listener, scenario).await?;
+    let simulator = match &tls {
+        None => Simulator::start(listener, scenario).await?,
+        Some(ServeTls {
+            cert_pem,
+            key_pem,
+            client_ca_pem: None,
+        }) => Simulator::start_tls(listener, scenario, cert_pem, key_pem).await?,
+        Some(ServeTls {
+            cert_pem,
+            key_pem,
+            client_ca_pem: Some(ca),
+        }) => Simulator::start_mtls(listener, scenario, cert_pem, key_pem, ca).await?,
+    };
     tracing::info!(
-        address = %simulator.local_addr(),
+        listen = %simulator.local_addr(),
         base_url = %simulator.base_url(),
         clients,
         accept_any,
+        client_certificates = tls.as_ref().is_some_and(|tls| tls.client_ca_pem.is_some()),
         "simulated API listening"
     );
     shutdown.await;

@@ -1147,7 +1147,7 @@ async fn run_serves_until_its_shutdown_future_resolves() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(run(listener, Scenario::demo(), async {
+    let running = tokio::spawn(run(listener, Scenario::demo(), None, async {
         let _ = stopped.await;
     }));
     let authorization = basic("acme-prod", "acme-prod-secret");
