@@ -216,6 +216,25 @@ async fn https_to_a_host_name_adds_dns_and_tls() {
         sum(&call["phases"]) <= call["latency_seconds"].as_f64().unwrap() + 1e-6,
         "{call}"
     );
+
+    // fresh_connections means a full handshake every time: no session is
+    // resumed, so the TLS phase is what a new client pays.
+    daemon
+        .wait_for_metrics(Duration::from_secs(20), |t| {
+            value(
+                t,
+                "credprobe_token_requests_total",
+                &[("tenant", "tls"), ("result", "success")],
+            )
+            .is_some_and(|n| n >= 3.0)
+        })
+        .await;
+    let handshakes: Vec<Option<bool>> = sim.requests().iter().map(|r| r.tls_resumed).collect();
+    assert!(handshakes.len() >= 6, "{handshakes:?}");
+    assert!(
+        handshakes.iter().all(|resumed| *resumed == Some(false)),
+        "every request of a fresh_connections tenant has a full handshake: {handshakes:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -183,7 +183,8 @@ pub struct RawTenant {
     #[serde(default)]
     pub insecure_http: bool,
     /// Open a new connection for every request instead of reusing pooled
-    /// ones, so every cycle measures DNS, connect and TLS.
+    /// ones, with a full TLS handshake (no session resumed), so every
+    /// cycle measures DNS, connect and TLS.
     #[serde(default)]
     pub fresh_connections: bool,
     /// Endpoints called with the token; Nexthink tenants default to

@@ -7,7 +7,8 @@
 //! The TLS configuration is built here rather than by reqwest so the store
 //! can be put in; it is what reqwest builds: ring, TLS 1.2 and 1.3, the
 //! platform's verifier or only the tenant's `ca_file`, the client
-//! certificate of `tls_client_auth`, ALPN `http/1.1`, resumption in memory.
+//! certificate of `tls_client_auth`, ALPN `http/1.1`, resumption in memory
+//! (none for a `fresh_connections` tenant).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -33,10 +34,13 @@ const SESSIONS: usize = 256;
 /// The rustls configuration of one shared client: trusting only the PEM
 /// certificates of `ca` when given (a tenant's `ca_file`: its path and
 /// content), else the platform's verifier; presenting `identity`'s
-/// certificate when given.
+/// certificate when given; resuming earlier sessions unless `resume` is
+/// false (`fresh_connections`: every handshake is a full one, verifying
+/// the server's certificate, as a new client's would).
 pub fn tls_config(
     ca: Option<(&Path, &[u8])>,
     identity: Option<&KeyMaterial>,
+    resume: bool,
 ) -> Result<ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
@@ -70,16 +74,22 @@ pub fn tls_config(
         None => builder.with_no_client_auth(),
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    config.resumption = Resumption::store(Arc::new(TimedSessions(ClientSessionMemoryCache::new(
-        SESSIONS,
-    ))));
+    config.resumption = Resumption::store(Arc::new(TimedSessions {
+        cache: ClientSessionMemoryCache::new(SESSIONS),
+        resume,
+    }));
     Ok(config)
 }
 
 /// rustls' in-memory session store, noting [`Mark::TlsStart`] when a
-/// handshake first asks it for a session or key-exchange hint.
+/// handshake first asks it for a session or key-exchange hint. Without
+/// `resume` it keeps no session (the store stays, as the TLS start mark
+/// needs its calls), so every handshake is a full one.
 #[derive(Debug)]
-struct TimedSessions(ClientSessionMemoryCache);
+struct TimedSessions {
+    cache: ClientSessionMemoryCache,
+    resume: bool,
+}
 
 fn handshake_started() {
     if let Some(marks) = Marks::current() {
@@ -89,25 +99,27 @@ fn handshake_started() {
 
 impl ClientSessionStore for TimedSessions {
     fn set_kx_hint(&self, server_name: ServerName<'static>, group: NamedGroup) {
-        self.0.set_kx_hint(server_name, group);
+        self.cache.set_kx_hint(server_name, group);
     }
 
     fn kx_hint(&self, server_name: &ServerName<'_>) -> Option<NamedGroup> {
         handshake_started();
-        self.0.kx_hint(server_name)
+        self.cache.kx_hint(server_name)
     }
 
     fn set_tls12_session(&self, server_name: ServerName<'static>, value: Tls12ClientSessionValue) {
-        self.0.set_tls12_session(server_name, value);
+        if self.resume {
+            self.cache.set_tls12_session(server_name, value);
+        }
     }
 
     fn tls12_session(&self, server_name: &ServerName<'_>) -> Option<Tls12ClientSessionValue> {
         handshake_started();
-        self.0.tls12_session(server_name)
+        self.cache.tls12_session(server_name)
     }
 
     fn remove_tls12_session(&self, server_name: &ServerName<'static>) {
-        self.0.remove_tls12_session(server_name);
+        self.cache.remove_tls12_session(server_name);
     }
 
     fn insert_tls13_ticket(
@@ -115,7 +127,9 @@ impl ClientSessionStore for TimedSessions {
         server_name: ServerName<'static>,
         value: Tls13ClientSessionValue,
     ) {
-        self.0.insert_tls13_ticket(server_name, value);
+        if self.resume {
+            self.cache.insert_tls13_ticket(server_name, value);
+        }
     }
 
     fn take_tls13_ticket(
@@ -123,7 +137,7 @@ impl ClientSessionStore for TimedSessions {
         server_name: &ServerName<'static>,
     ) -> Option<Tls13ClientSessionValue> {
         handshake_started();
-        self.0.take_tls13_ticket(server_name)
+        self.cache.take_tls13_ticket(server_name)
     }
 }
 
@@ -210,11 +224,11 @@ mod tests {
             .self_signed(&pair)
             .unwrap();
         let path = Path::new("/etc/credprobe/ca.pem");
-        let config = tls_config(Some((path, ca.pem().as_bytes())), None).unwrap();
+        let config = tls_config(Some((path, ca.pem().as_bytes())), None, true).unwrap();
         assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
         // Certificate material that is not a certificate.
         let broken = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
-        let error = tls_config(Some((path, broken.as_bytes())), None).unwrap_err();
+        let error = tls_config(Some((path, broken.as_bytes())), None, true).unwrap_err();
         assert!(error.starts_with("/etc/credprobe/ca.pem: "), "{error}");
     }
 

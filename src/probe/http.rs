@@ -143,6 +143,7 @@ impl Transport {
                 .as_ref()
                 .map(|(path, pem)| (path.as_path(), pem.as_slice())),
             material.as_deref(),
+            !profile.fresh_connections,
         )?;
         let mut builder = reqwest::Client::builder()
             .user_agent(USER_AGENT)

@@ -232,6 +232,11 @@ fn recorded_request(
             .collect(),
         body: String::from_utf8_lossy(&body[..body.len().min(LOGGED_BODY)]).into_owned(),
         client_id,
+        tls_resumed: parts
+            .extensions
+            .get::<ConnectInfo<Connection>>()
+            .filter(|connection| connection.0.tls)
+            .map(|connection| connection.0.resumed),
     }
 }
 

@@ -37,6 +37,9 @@ pub(super) struct Connection {
     pub(super) tls: bool,
     /// The client's leaf certificate (DER), when it presented one.
     pub(super) certificate: Option<Arc<Vec<u8>>>,
+    /// The TLS handshake resumed an earlier session (no certificate
+    /// exchanged, no full key exchange).
+    pub(super) resumed: bool,
 }
 
 impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, PlainListener>>
@@ -58,6 +61,7 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsL
                 .peer_certificates()
                 .and_then(|chain| chain.first())
                 .map(|leaf| Arc::new(leaf.to_vec())),
+            resumed: session.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
         }
     }
 }

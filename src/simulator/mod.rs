@@ -139,6 +139,9 @@ pub struct RecordedRequest {
     /// client_id or a client assertion's `sub` on token requests, from the
     /// bearer token on API calls.
     pub client_id: Option<String>,
+    /// Over TLS: whether the connection's handshake resumed an earlier
+    /// session (`None` over plain http).
+    pub tls_resumed: Option<bool>,
 }
 
 impl RecordedRequest {
