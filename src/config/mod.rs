@@ -82,6 +82,9 @@ pub struct Tenant {
     pub interval: Duration,
     /// Whether each cycle requests a fresh token.
     pub token_reuse: TokenReuse,
+    /// Whether `/metrics` carries this tenant's phase gauges
+    /// (`phase_metrics`): 5 series per step, so a large fleet may drop them.
+    pub phase_metrics: bool,
     /// How to request a token.
     pub token: TokenSettings,
     /// What to call with the token.

@@ -61,6 +61,9 @@ pub struct RawDefaults {
     /// Largest token response body read, in bytes.
     #[serde(default)]
     pub max_token_body_bytes: Option<u64>,
+    /// Whether the phase gauges are exported (default true).
+    #[serde(default)]
+    pub phase_metrics: Option<bool>,
 }
 
 /// When a tenant requests a new token.
@@ -165,6 +168,11 @@ pub struct RawTenant {
     /// Overrides `defaults.token_reuse`.
     #[serde(default)]
     pub token_reuse: Option<TokenReuse>,
+    /// Overrides `defaults.phase_metrics`: `false` leaves out the
+    /// `credprobe_*_phase_seconds` series (5 per step), to save series;
+    /// the status page and the JSON still show the phases.
+    #[serde(default)]
+    pub phase_metrics: Option<bool>,
     /// Overrides `defaults.max_body_bytes`.
     #[serde(default)]
     pub max_body_bytes: Option<u64>,

@@ -169,6 +169,11 @@ fn write_tenant<W: Write>(
     let tenant = record.tenant();
     let name = tenant.name.as_str();
     match source {
+        Source::Token(StepSeries::Phases) | Source::Endpoint(StepSeries::Phases)
+            if !tenant.phase_metrics =>
+        {
+            Ok(())
+        }
         Source::Token(series) => write_step(
             w,
             &[("tenant", name)],

@@ -144,6 +144,41 @@ fn every_family_is_written_once_tenant_series_in_name_order_then_telemetry() {
 }
 
 #[test]
+fn phase_metrics_false_leaves_out_only_the_phase_gauges() {
+    let fleet = Fleet::new(&crate::config::DEFAULT_HISTOGRAM_BUCKETS);
+    let (exposition, _telemetry) = exposition(&fleet);
+    // The default off for the fleet, back on for one tenant.
+    let config = tenants(
+        "defaults: {phase_metrics: false}\ntenants: [{name: quiet, base_url: \"http://127.0.0.1:9\", token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s, endpoints: [{name: e, path: /x}]}, {name: loud, phase_metrics: true, base_url: \"http://127.0.0.1:9\", token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s, endpoints: [{name: e, path: /x}]}]",
+    );
+    assert!(!config[1].phase_metrics && config[0].phase_metrics);
+    for tenant in &config {
+        let mut token_outcome = token(TokenResult::Success);
+        token_outcome.phases = Some(crate::probe::Phases::default());
+        let mut endpoint = call(EndpointResult::Success, 2, Some(200));
+        endpoint.phases = Some(crate::probe::Phases::default());
+        fleet
+            .add(tenant)
+            .record_cycle(&cycle(Some(token_outcome), vec![(0, endpoint)]));
+    }
+    let text = text(&exposition);
+    for family in [
+        "credprobe_token_phase_seconds",
+        "credprobe_endpoint_phase_seconds",
+    ] {
+        let quiet = lines(&text, &format!("{family}{{tenant=\"quiet\""));
+        let loud = lines(&text, &format!("{family}{{tenant=\"loud\""));
+        assert!(quiet.is_empty(), "{quiet:?}");
+        assert_eq!(loud.len(), 5, "{loud:?}");
+    }
+    // Everything else of the quiet tenant is there.
+    assert_eq!(
+        lines(&text, "credprobe_endpoint_success{tenant=\"quiet\""),
+        ["credprobe_endpoint_success{tenant=\"quiet\",endpoint=\"e\"} 1"]
+    );
+}
+
+#[test]
 fn counters_start_at_zero_for_every_class_in_label_order() {
     let fleet = Fleet::new(&[0.1]);
     let (exposition, _) = exposition(&fleet);
