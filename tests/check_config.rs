@@ -315,10 +315,7 @@ fn a_secret_file_over_the_size_bound_names_the_path_and_the_bound() {
     let huge = common::write(dir.path(), "huge-secret", &"s".repeat(64 * 1024 + 1));
     let config = main_config(
         dir.path(),
-        &format!(
-            "tenants:\n  - name: acme\n    nexthink: {{instance: acme, region: eu}}\n    client_id: abc\n    client_secret_file: \"{}\"\n",
-            huge.display()
-        ),
+        &format!("tenants:\n{}", nexthink_tenant("acme", &huge)),
     );
     let stderr = assert_problems(&config, 1);
     let message = problem(&stderr, &config, "acme", "client_secret_file");

@@ -95,6 +95,19 @@ async fn start_mtls(ca: &TestCa, scenario: Scenario) -> Simulator {
     .unwrap()
 }
 
+/// A configuration of `tls_client_auth` tenants as client `a` of `base`,
+/// trusting `ca.pem`, each `(name, files)` presenting `{files}.pem` and
+/// `{files}.crt`.
+fn mtls_tenants(base: &str, tenants: &[(&str, &str)]) -> String {
+    let mut config = String::from("tenants:\n");
+    for (name, files) in tenants {
+        config.push_str(&format!(
+            "  - {{name: {name}, ca_file: ca.pem, base_url: \"{base}\", token_url: \"{base}/oauth2/token\", client_id: a, client_auth: tls_client_auth, client_key_file: {files}.pem, client_certificate_file: {files}.crt, endpoints: [{{name: workflows, path: /api/v1/workflows}}]}}\n"
+        ));
+    }
+    config
+}
+
 fn later() -> SystemTime {
     SystemTime::now() + Duration::from_secs(30 * 86_400)
 }
@@ -219,16 +232,7 @@ async fn tls_client_auth_presents_the_certificate_to_the_token_endpoint_and_the_
     write(dir.path(), "ca.pem", &ca.pem());
     write_pair(dir.path(), "a", &cert_a);
     write_pair(dir.path(), "other", &other);
-    let tenant = |name: &str, files: &str| {
-        format!(
-            "  - {{name: {name}, ca_file: ca.pem, base_url: \"{base}\", token_url: \"{base}/oauth2/token\", client_id: a, client_auth: tls_client_auth, client_key_file: {files}.pem, client_certificate_file: {files}.crt, endpoints: [{{name: workflows, path: /api/v1/workflows}}]}}\n"
-        )
-    };
-    let config = format!(
-        "tenants:\n{}{}",
-        tenant("mtls", "a"),
-        tenant("wrong-cert", "other")
-    );
+    let config = mtls_tenants(&base, &[("mtls", "a"), ("wrong-cert", "other")]);
     let (code, stdout, stderr) = probe(dir.path(), &config);
     assert_eq!(code, 1, "stdout: {stdout}\nstderr: {stderr}");
     assert!(
@@ -295,16 +299,7 @@ fn the_simulate_command_serves_mtls_from_files() {
     );
 
     let base = format!("https://localhost:{port}");
-    let tenant = |name: &str, files: &str| {
-        format!(
-            "  - {{name: {name}, ca_file: ca.pem, base_url: \"{base}\", token_url: \"{base}/oauth2/token\", client_id: a, client_auth: tls_client_auth, client_key_file: {files}.pem, client_certificate_file: {files}.crt, endpoints: [{{name: workflows, path: /api/v1/workflows}}]}}\n"
-        )
-    };
-    let config = format!(
-        "tenants:\n{}{}",
-        tenant("mtls", "a"),
-        tenant("stranger", "stranger")
-    );
+    let config = mtls_tenants(&base, &[("mtls", "a"), ("stranger", "stranger")]);
     let (code, stdout, stderr) = probe(dir.path(), &config);
     assert_eq!(code, 1, "stdout: {stdout}\nstderr: {stderr}");
     assert!(

@@ -154,6 +154,20 @@ async fn reload_applies_a_diff_and_an_invalid_config_changes_nothing() {
     );
 }
 
+/// The daemon on `path` with `--config.watch` every 200 ms, once its
+/// tenant `one` has succeeded.
+async fn watching(dir: tempfile::TempDir, path: &std::path::Path) -> Daemon {
+    let daemon = Daemon::spawn(
+        dir,
+        path,
+        &["--config.watch", "--config.watch-interval", "200ms"],
+    );
+    daemon
+        .wait_for_metrics(Duration::from_secs(10), |t| successes(t, "one") >= 1.0)
+        .await;
+    daemon
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_watch_follows_a_kubernetes_style_symlink_swap() {
     let sim = start_simulator(Scenario::from_yaml_str(CLIENTS).unwrap()).await;
@@ -170,14 +184,7 @@ async fn config_watch_follows_a_kubernetes_style_symlink_swap() {
     std::os::unix::fs::symlink("..v1", root.join("..data")).unwrap();
     std::os::unix::fs::symlink("..data/credprobe.yml", root.join("credprobe.yml")).unwrap();
     let path = root.join("credprobe.yml");
-    let daemon = Daemon::spawn(
-        dir,
-        &path,
-        &["--config.watch", "--config.watch-interval", "200ms"],
-    );
-    daemon
-        .wait_for_metrics(Duration::from_secs(10), |t| successes(t, "one") >= 1.0)
-        .await;
+    let daemon = watching(dir, &path).await;
 
     let root = daemon.dir.path();
     std::fs::create_dir(root.join("..v2")).unwrap();
@@ -201,25 +208,15 @@ async fn config_watch_follows_tenant_files_patterns_changed_by_a_reload() {
     let root = dir.path();
     std::fs::create_dir(root.join("old.d")).unwrap();
     std::fs::create_dir(root.join("new.d")).unwrap();
-    let tenant_file = |name: &str| {
-        format!(
-            "{{name: {name}, base_url: \"{base}\", token_url: \"{base}/oauth2/token\", client_id: c, client_secret: s, endpoints: [{{name: workflows, path: /api/v1/workflows}}]}}\n"
-        )
-    };
+    // A tenant file holds one tenant mapping: the list item without its dash.
+    let tenant_file = |name: &str| tenant(name, &base, "").replacen("  - ", "", 1);
     std::fs::write(root.join("old.d/one.yml"), tenant_file("one")).unwrap();
     let main = |pattern: &str| {
         format!("defaults: {{interval: 1s, timeout: 500ms}}\ntenant_files: [\"{pattern}\"]\n")
     };
     let path = root.join("credprobe.yml");
     std::fs::write(&path, main("old.d/*.yml")).unwrap();
-    let daemon = Daemon::spawn(
-        dir,
-        &path,
-        &["--config.watch", "--config.watch-interval", "200ms"],
-    );
-    daemon
-        .wait_for_metrics(Duration::from_secs(10), |t| successes(t, "one") >= 1.0)
-        .await;
+    let daemon = watching(dir, &path).await;
 
     // The main file now takes its tenants from new.d: the watch reloads.
     let root = daemon.dir.path();
