@@ -86,7 +86,8 @@ pub enum Command {
         #[command(flatten)]
         web: WebArgs,
     },
-    /// Run only the simulated API (for tests and benchmarks).
+    /// Run only the simulated API (for tests, benchmarks and trying
+    /// configurations), over http or https.
     Simulate {
         /// Address to listen on, e.g. 127.0.0.1:8080.
         #[arg(long, value_name = "ADDR")]
@@ -107,7 +108,7 @@ pub struct SimulateTlsArgs {
     /// Serve https with this PEM certificate chain (needs --tls.key-file).
     #[arg(long = "tls.cert-file", value_name = "FILE", requires = "tls_key_file")]
     pub tls_cert_file: Option<PathBuf>,
-    /// The PEM (PKCS#8) private key of --tls.cert-file.
+    /// The PEM private key of --tls.cert-file.
     #[arg(long = "tls.key-file", value_name = "FILE", requires = "tls_cert_file")]
     pub tls_key_file: Option<PathBuf>,
     /// Also ask every client for a certificate that chains to a CA in this
