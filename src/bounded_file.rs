@@ -6,6 +6,7 @@
 use std::io::Read;
 use std::path::Path;
 
+use secrecy::zeroize::Zeroizing;
 use tokio::io::AsyncReadExt;
 
 /// The most credprobe reads from a secret file: a client secret is a few
@@ -18,23 +19,23 @@ pub const SECRET_LIMIT: u64 = 64 * 1024;
 pub const PEM_LIMIT: u64 = 4 * 1024 * 1024;
 
 /// Reads `path` whole, failing when it holds more than `limit` bytes.
+///
+/// The buffer is sized from the file's length once, so a private key is
+/// not copied through growing buffers whose old copies would be freed
+/// without being zeroed; a refused buffer is zeroed.
 pub fn read(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(limit + 1)
-        .read_to_end(&mut bytes)?;
+    let file = std::fs::File::open(path)?;
+    let mut bytes = buffer(file.metadata()?.len(), limit);
+    file.take(limit + 1).read_to_end(&mut bytes)?;
     within(bytes, limit)
 }
 
 /// [`read`] for the runtime: the re-read of a file that changed while
 /// the daemon runs.
 pub async fn read_async(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    tokio::fs::File::open(path)
-        .await?
-        .take(limit + 1)
-        .read_to_end(&mut bytes)
-        .await?;
+    let file = tokio::fs::File::open(path).await?;
+    let mut bytes = buffer(file.metadata().await?.len(), limit);
+    file.take(limit + 1).read_to_end(&mut bytes).await?;
     within(bytes, limit)
 }
 
@@ -45,8 +46,16 @@ pub fn read_to_string(path: &Path, limit: u64) -> std::io::Result<String> {
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text"))
 }
 
+/// Room for the whole file and the one byte past the limit that tells a
+/// file over it (a file may grow between the length and the read).
+fn buffer(len: u64, limit: u64) -> Vec<u8> {
+    let room = len.min(limit).saturating_add(1);
+    Vec::with_capacity(usize::try_from(room).unwrap_or(usize::MAX))
+}
+
 fn within(bytes: Vec<u8>, limit: u64) -> std::io::Result<Vec<u8>> {
     if bytes.len() as u64 > limit {
+        drop(Zeroizing::new(bytes));
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             format!(
@@ -85,6 +94,16 @@ mod tests {
         );
         let error = read(&path, 512).unwrap_err().to_string();
         assert!(error.contains("larger than 512 bytes"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn the_buffer_is_sized_once_so_no_partial_copy_is_left_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key.pem");
+        std::fs::write(&path, vec![b'k'; 3000]).unwrap();
+        // Room for the file and the probe byte: filled without growing.
+        assert_eq!(read(&path, PEM_LIMIT).unwrap().capacity(), 3001);
+        assert_eq!(read_async(&path, PEM_LIMIT).await.unwrap().capacity(), 3001);
     }
 
     #[tokio::test]

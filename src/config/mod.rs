@@ -245,8 +245,9 @@ pub struct HttpProfile {
     /// (`tls_client_auth`), to the token endpoint and the API alike, so
     /// certificate-bound tokens work.
     pub identity: Option<ClientIdentity>,
-    /// `fresh_connections`: no connection kept between requests, so every
-    /// request's DNS, connect and TLS phases are measured.
+    /// `fresh_connections`: no connection kept between requests and no TLS
+    /// session resumed, so every request's DNS, connect and full TLS
+    /// handshake are measured.
     pub fresh_connections: bool,
 }
 

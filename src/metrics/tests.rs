@@ -151,7 +151,14 @@ fn phase_metrics_false_leaves_out_only_the_phase_gauges() {
     let config = tenants(
         "defaults: {phase_metrics: false}\ntenants: [{name: quiet, base_url: \"http://127.0.0.1:9\", token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s, endpoints: [{name: e, path: /x}]}, {name: loud, phase_metrics: true, base_url: \"http://127.0.0.1:9\", token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s, endpoints: [{name: e, path: /x}]}]",
     );
-    assert!(!config[1].phase_metrics && config[0].phase_metrics);
+    let setting = |name: &str| {
+        config
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap()
+            .phase_metrics
+    };
+    assert!(!setting("quiet") && setting("loud"));
     for tenant in &config {
         let mut token_outcome = token(TokenResult::Success);
         token_outcome.phases = Some(crate::probe::Phases::default());

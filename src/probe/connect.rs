@@ -83,8 +83,8 @@ pub fn tls_config(
 
 /// rustls' in-memory session store, noting [`Mark::TlsStart`] when a
 /// handshake first asks it for a session or key-exchange hint. Without
-/// `resume` it keeps no session (the store stays, as the TLS start mark
-/// needs its calls), so every handshake is a full one.
+/// `resume` it keeps no session and no hint (the store stays, as the TLS
+/// start mark needs its calls), so every handshake is a new client's.
 #[derive(Debug)]
 struct TimedSessions {
     cache: ClientSessionMemoryCache,
@@ -99,7 +99,10 @@ fn handshake_started() {
 
 impl ClientSessionStore for TimedSessions {
     fn set_kx_hint(&self, server_name: ServerName<'static>, group: NamedGroup) {
-        self.cache.set_kx_hint(server_name, group);
+        // A new client knows no hint either: it pays any HelloRetryRequest.
+        if self.resume {
+            self.cache.set_kx_hint(server_name, group);
+        }
     }
 
     fn kx_hint(&self, server_name: &ServerName<'_>) -> Option<NamedGroup> {

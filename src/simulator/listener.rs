@@ -38,7 +38,7 @@ pub(super) struct Connection {
     /// The client's leaf certificate (DER), when it presented one.
     pub(super) certificate: Option<Arc<Vec<u8>>>,
     /// The TLS handshake resumed an earlier session (no certificate
-    /// exchanged, no full key exchange).
+    /// exchanged or verified).
     pub(super) resumed: bool,
 }
 

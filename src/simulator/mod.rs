@@ -205,7 +205,7 @@ impl Simulator {
         ))
     }
 
-    /// Serves HTTPS with the given PEM certificate chain and PKCS#8 private
+    /// Serves HTTPS with the given PEM certificate chain and PEM private
     /// key, so tests can check certificate-expiry metrics and TLS errors.
     pub async fn start_tls(
         listener: TcpListener,
@@ -386,7 +386,7 @@ fn tls_config(
 pub struct ServeTls {
     /// Server certificate chain, PEM.
     pub cert_pem: String,
-    /// Server private key, PEM (PKCS#8).
+    /// Server private key, PEM.
     pub key_pem: String,
     /// CA bundle for client certificates, PEM; `None`: none asked for.
     pub client_ca_pem: Option<String>,

@@ -455,7 +455,7 @@ fn pem_or_path<'de, D: serde::Deserializer<'de>>(
     if text.contains("-----BEGIN") {
         return Ok(Some(text));
     }
-    std::fs::read_to_string(text.trim())
+    crate::bounded_file::read_to_string(text.trim().as_ref(), crate::bounded_file::PEM_LIMIT)
         .map(Some)
         .map_err(|error| serde::de::Error::custom(format!("cannot read {}: {error}", text.trim())))
 }

@@ -185,13 +185,13 @@ pub fn start_serving(mut command: Command, limit: Duration) -> (Child, String, A
         let mut sent = false;
         for line in BufReader::new(pipe).lines() {
             let Ok(line) = line else { break };
+            // The line is in the log before its address is handed out, so
+            // a caller that reads the log next finds it.
+            sink.lock().unwrap().push_str(&format!("{line}\n"));
             if !sent && let Some(addr) = listen_address(&line) {
                 let _ = tx.send(addr);
                 sent = true;
             }
-            let mut all = sink.lock().unwrap();
-            all.push_str(&line);
-            all.push('\n');
         }
     });
     match rx.recv_timeout(limit) {
