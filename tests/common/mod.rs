@@ -428,3 +428,32 @@ pub fn promtool_check_metrics(text: &str) -> Result<(), String> {
         Err(format!("{}: {said}", output.status))
     }
 }
+
+/// Asserts that `logs` hold debug or trace lines (logfmt or JSON), so a
+/// test that looks for leaks saw credprobe's most verbose output.
+#[allow(dead_code)] // Only the leak tests need it.
+pub fn assert_verbose(logs: &str) {
+    assert!(
+        logs.contains("level=trace")
+            || logs.contains("\"level\":\"TRACE\"")
+            || logs.contains("level=debug")
+            || logs.contains("\"level\":\"DEBUG\""),
+        "verbose logging is on: {logs}"
+    );
+}
+
+/// Asserts that no secret appears in any of the outputs, each a (place,
+/// text) pair such as ("log", logs) or ("/metrics", text); `run` names
+/// the run in the message (e.g. the log format).
+#[allow(dead_code)] // Only the leak tests need it.
+pub fn assert_none_leaked<S: AsRef<str>>(secrets: &[S], outputs: &[(&str, &str)], run: &str) {
+    for secret in secrets {
+        let secret = secret.as_ref();
+        for (place, output) in outputs {
+            assert!(
+                !output.contains(secret),
+                "{secret:?} appeared in the {place} ({run})"
+            );
+        }
+    }
+}
