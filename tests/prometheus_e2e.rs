@@ -54,27 +54,18 @@ fn start_prometheus(dir: &Path, target: &str) -> (Process, String) {
     )
 }
 
+/// The `data` of a query to a Prometheus that is up.
 async fn query(prometheus: &str, expr: &str) -> Value {
-    let mut url = url::Url::parse(&format!("{prometheus}/api/v1/query")).unwrap();
-    url.query_pairs_mut().append_pair("query", expr);
-    let response = common::client()
-        .get(url)
-        .send()
+    common::prometheus_query(prometheus, expr)
         .await
-        .unwrap_or_else(|e| panic!("query {expr}: {e}"));
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["status"], "success", "query {expr}: {body}");
-    body["data"].clone()
+        .unwrap_or_else(|| panic!("query {expr}: Prometheus did not answer"))
 }
 
 /// The value of the first series a query returns, 0 when it returns none
 /// (yet): what the wait for enough scrapes compares.
 async fn first_value(prometheus: &str, expr: &str) -> f64 {
-    let data = query(prometheus, expr).await;
-    data["result"][0]["value"][1]
-        .as_str()
-        .unwrap_or("0")
-        .parse::<f64>()
+    common::prometheus_scalar(prometheus, expr)
+        .await
         .unwrap_or(0.0)
 }
 

@@ -12,8 +12,7 @@ mod web_support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::Process;
-use serde_json::Value;
+use common::{Process, prometheus_scalar as scalar};
 use web_support::{Credprobe, PASSWORD, Pki, USER, bcrypt_hash, get_as, http_client, https_client};
 
 /// Three jobs against the one target: the right way, a wrong password, and
@@ -45,26 +44,6 @@ scrape_configs:
 
 fn start_prometheus(dir: &Path, target: &str) -> (Process, String) {
     common::start_prometheus(dir, &prometheus_config(dir, target))
-}
-
-async fn query(prometheus: &str, expr: &str) -> Option<Value> {
-    let mut url = url::Url::parse(&format!("{prometheus}/api/v1/query")).unwrap();
-    url.query_pairs_mut().append_pair("query", expr);
-    let body: Value = http_client()
-        .get(url)
-        .send()
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
-    (body["status"] == "success").then(|| body["data"]["result"].clone())
-}
-
-/// The value of a one-series instant query.
-async fn scalar(prometheus: &str, expr: &str) -> Option<f64> {
-    let result = query(prometheus, expr).await?;
-    result[0]["value"][1].as_str()?.parse().ok()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,12 +128,13 @@ basic_auth_users:
         );
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    let series = query(
+    let series = common::prometheus_query(
         &prometheus,
         "count by (__name__) ({job=\"credprobe\",__name__=~\"credprobe_.+\"})",
     )
     .await
-    .unwrap();
+    .unwrap()["result"]
+        .clone();
     assert!(
         series.as_array().is_some_and(|s| s.len() >= 10),
         "few credprobe families scraped: {series}"

@@ -241,6 +241,25 @@ pub fn start_prometheus(dir: &Path, config: &str) -> (Process, String) {
     (Process(child), format!("http://{listen}"))
 }
 
+/// The `data` of a Prometheus instant query, `None` while Prometheus does
+/// not answer yet; a query Prometheus refuses fails the test.
+#[allow(dead_code)] // Only the tests with a real Prometheus need it.
+pub async fn prometheus_query(prometheus: &str, expr: &str) -> Option<serde_json::Value> {
+    let mut url = url::Url::parse(&format!("{prometheus}/api/v1/query")).unwrap();
+    url.query_pairs_mut().append_pair("query", expr);
+    let body: serde_json::Value = client().get(url).send().await.ok()?.json().await.ok()?;
+    assert_eq!(body["status"], "success", "query {expr}: {body}");
+    Some(body["data"].clone())
+}
+
+/// The value of the first series an instant query returns, `None` while
+/// Prometheus does not answer or the query returns no series.
+#[allow(dead_code)] // Only the tests with a real Prometheus need it.
+pub async fn prometheus_scalar(prometheus: &str, expr: &str) -> Option<f64> {
+    let data = prometheus_query(prometheus, expr).await?;
+    data["result"][0]["value"][1].as_str()?.parse().ok()
+}
+
 /// The address in the daemon's start-up line, logfmt or JSON.
 pub fn listen_address(line: &str) -> Option<String> {
     if let Some(at) = line.find("listen=") {
