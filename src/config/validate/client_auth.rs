@@ -13,6 +13,17 @@ use crate::config::keys::{KeyFiles, SigningAlgorithm};
 use crate::config::raw::{ClientAuth, RawTenant};
 use std::sync::Arc;
 
+/// The method a tenant uses: `client_auth` when set; otherwise `post` for
+/// an `entra:` tenant (Entra ID documents the secret in the form body),
+/// else `basic`.
+pub(super) fn method(raw: &RawTenant) -> ClientAuth {
+    raw.client_auth.unwrap_or(if raw.entra.is_some() {
+        ClientAuth::Post
+    } else {
+        ClientAuth::default()
+    })
+}
+
 impl TenantCheck<'_> {
     /// The credential `client_auth` asks for, and for `tls_client_auth` the
     /// identity the tenant's HTTP client presents.
@@ -22,7 +33,7 @@ impl TenantCheck<'_> {
         options: &LoadOptions,
         token_url: Option<&Url>,
     ) -> (Option<Credential>, Option<ClientIdentity>) {
-        let method = raw.client_auth.unwrap_or_default();
+        let method = method(raw);
         match method {
             ClientAuth::Basic | ClientAuth::Post => {
                 self.refuse_key_settings(raw, method);

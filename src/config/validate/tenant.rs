@@ -9,8 +9,8 @@ use super::rules::{NAME_RULE, check_interval, check_timeout, valid_name};
 use super::targets::Targets;
 use crate::config::raw::{RawDefaults, RawTenant};
 use crate::config::{
-    ClientAuth, DEFAULT_INTERVAL, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_TOKEN_BODY_BYTES,
-    DEFAULT_TIMEOUT, HttpProfile, Tenant, TokenSettings,
+    DEFAULT_INTERVAL, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_TOKEN_BODY_BYTES, DEFAULT_TIMEOUT,
+    HttpProfile, Tenant, TokenSettings,
 };
 
 /// Label names a tenant's `labels:` may not use on credprobe_tenant_info:
@@ -57,12 +57,7 @@ impl TenantCheck<'_> {
                 url: targets.token_url?,
                 client_id,
                 credential: credential?,
-                // Entra ID documents the secret in the form body.
-                client_auth: raw.client_auth.unwrap_or(if raw.entra.is_some() {
-                    ClientAuth::Post
-                } else {
-                    ClientAuth::default()
-                }),
+                client_auth: super::client_auth::method(raw),
                 form,
                 timeout: timing.timeout,
                 max_body_bytes: timing.max_token_body_bytes,

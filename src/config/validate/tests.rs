@@ -320,6 +320,14 @@ const CASES: &[Case] = &[
         "needs the resource the token is for",
     ),
     acme_case(
+        "entra tenant with a key beside its default post secret",
+        "tenants: [{name: acme, entra: {tenant_id: contoso.onmicrosoft.com, \
+         resource: 'https://graph.microsoft.com'}, client_id: abc, client_secret: s, \
+         client_key_file: key.pem}]\n",
+        "client_key_file",
+        "(client_auth is post, the default)",
+    ),
+    acme_case(
         "entra resource not a URI",
         "tenants: [{name: acme, entra: {tenant_id: contoso.onmicrosoft.com, resource: graph}, \
          client_id: abc, client_secret: s}]\n",
