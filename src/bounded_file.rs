@@ -1,10 +1,14 @@
 //! Reads of the small files an operator points credprobe at (secrets,
 //! private keys, certificates, CA bundles, the web configuration), each
 //! bounded: a wrong path to a disk image or a log file is a clear error
-//! naming its size limit, not a process that swallows gigabytes.
+//! naming its size limit, not a process that swallows gigabytes. Beside
+//! them, [`FileStamp`], which tells that such a file changed without
+//! reading it.
 
 use std::io::Read;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::time::SystemTime;
 
 use secrecy::zeroize::Zeroizing;
 use tokio::io::AsyncReadExt;
@@ -17,6 +21,33 @@ pub const SECRET_LIMIT: u64 = 64 * 1024;
 /// chain, CA bundle) or the web configuration: the largest public CA
 /// bundles are about 250 KiB.
 pub const PEM_LIMIT: u64 = 4 * 1024 * 1024;
+
+/// What identifies one version of a file without reading it: inode, size
+/// and modification time, read through symlinks (a Kubernetes Secret or
+/// ConfigMap update swaps a symlink). Every file credprobe re-reads when
+/// it changes is compared by this stamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileStamp {
+    inode: u64,
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+impl FileStamp {
+    /// The stamp of a file whose metadata is at hand.
+    pub fn of(meta: &std::fs::Metadata) -> FileStamp {
+        FileStamp {
+            inode: meta.ino(),
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        }
+    }
+
+    /// The stamp of the file at `path` now.
+    pub fn current(path: &Path) -> std::io::Result<FileStamp> {
+        std::fs::metadata(path).map(|meta| FileStamp::of(&meta))
+    }
+}
 
 /// Reads `path` whole, failing when it holds more than `limit` bytes.
 ///

@@ -4,13 +4,13 @@
 //! patterns or the files the web configuration names.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use crate::bounded_file::FileStamp;
 use crate::config::Config;
 use crate::reload::ReloadRequest;
 use crate::web_config::WebConfig;
@@ -89,9 +89,7 @@ fn files_stamp(files: &[PathBuf], patterns: &[String]) -> u64 {
     let mut hasher = DefaultHasher::new();
     let mut add = |path: &Path| {
         path.hash(&mut hasher);
-        if let Ok(meta) = std::fs::metadata(path) {
-            (meta.ino(), meta.len(), meta.mtime(), meta.mtime_nsec()).hash(&mut hasher);
-        }
+        FileStamp::current(path).ok().hash(&mut hasher);
     };
     for file in files {
         add(file);

@@ -31,8 +31,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use secrecy::{ExposeSecret, SecretSlice};
 use serde::Deserialize;
 
-use super::secrets::FileStamp;
-use crate::bounded_file;
+use crate::bounded_file::{self, FileStamp};
 
 /// The JWS algorithm of a client assertion (RFC 7518 names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
@@ -570,7 +569,7 @@ impl KeyFiles {
     /// version that cannot be used (or a file that cannot be read) keeps
     /// the last good one, and the log says why, once.
     pub async fn refresh(&self) {
-        let stamps = match stamps_async(&self.key_path, self.certificate_path.as_deref()).await {
+        let stamps = match self.off_runtime(stamps_now).await {
             Ok(stamps) => stamps,
             Err(error) => {
                 let mut state = lock(&self.state);
@@ -588,7 +587,10 @@ impl KeyFiles {
                 return;
             }
         }
-        match self.read_async().await {
+        let algorithm = self.algorithm;
+        let read =
+            move |key: &Path, certificate: Option<&Path>| read_now(key, certificate, algorithm);
+        match self.off_runtime(read).await {
             Ok(material) => {
                 tracing::info!(
                     key = %self.key_path.display(),
@@ -611,20 +613,23 @@ impl KeyFiles {
         state.refused = None;
     }
 
-    async fn read_async(&self) -> Result<KeyMaterial, KeyError> {
-        let key = bounded_file::read_async(&self.key_path, bounded_file::PEM_LIMIT)
+    /// Runs `job` on the files on the blocking pool: file I/O and key
+    /// parsing stay off the runtime.
+    async fn off_runtime<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&Path, Option<&Path>) -> Result<T, KeyError> + Send + 'static,
+    ) -> Result<T, KeyError> {
+        let (key, certificate) = (self.key_path.clone(), self.certificate_path.clone());
+        let failed = key.clone();
+        tokio::task::spawn_blocking(move || job(&key, certificate.as_deref()))
             .await
-            .map_err(|e| KeyError::new(KeyField::Key, &self.key_path, unreadable(e)))?;
-        let certificate = match &self.certificate_path {
-            Some(path) => Some((
-                path.as_path(),
-                bounded_file::read_async(path, bounded_file::PEM_LIMIT)
-                    .await
-                    .map_err(|e| KeyError::new(KeyField::Certificate, path, unreadable(e)))?,
-            )),
-            None => None,
-        };
-        material(&self.key_path, key, certificate, self.algorithm)
+            .unwrap_or_else(|error| {
+                Err(KeyError::new(
+                    KeyField::Key,
+                    &failed,
+                    format!("could not be read: {error}"),
+                ))
+            })
     }
 }
 
@@ -652,9 +657,7 @@ fn read_now(
 
 fn stamps_now(key: &Path, certificate: Option<&Path>) -> Result<Stamps, KeyError> {
     let stamp = |field, path: &Path| {
-        std::fs::metadata(path)
-            .map(|meta| FileStamp::of(&meta))
-            .map_err(|e| KeyError::new(field, path, unreadable(e)))
+        FileStamp::current(path).map_err(|e| KeyError::new(field, path, unreadable(e)))
     };
     Ok(Stamps {
         key: stamp(KeyField::Key, key)?,
@@ -662,21 +665,6 @@ fn stamps_now(key: &Path, certificate: Option<&Path>) -> Result<Stamps, KeyError
             .map(|path| stamp(KeyField::Certificate, path))
             .transpose()?,
     })
-}
-
-async fn stamps_async(key: &Path, certificate: Option<&Path>) -> Result<Stamps, KeyError> {
-    async fn stamp(field: KeyField, path: &Path) -> Result<FileStamp, KeyError> {
-        tokio::fs::metadata(path)
-            .await
-            .map(|meta| FileStamp::of(&meta))
-            .map_err(|e| KeyError::new(field, path, unreadable(e)))
-    }
-    let key = stamp(KeyField::Key, key).await?;
-    let certificate = match certificate {
-        Some(path) => Some(stamp(KeyField::Certificate, path).await?),
-        None => None,
-    };
-    Ok(Stamps { key, certificate })
 }
 
 #[cfg(test)]

@@ -2,12 +2,12 @@
 //! and for files re-read whenever the file changes (Kubernetes rotates
 //! mounted Secrets in place by swapping a symlink).
 
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::SystemTime;
 
 use secrecy::{ExposeSecret, SecretString};
+
+use crate::bounded_file::FileStamp;
 
 /// Where a tenant's client secret comes from.
 #[derive(Debug)]
@@ -42,25 +42,6 @@ impl PartialEq for SecretSource {
                 a.expose_secret() == b.expose_secret()
             }
             _ => false,
-        }
-    }
-}
-
-/// What identifies one version of a file without reading it (also the
-/// key and certificate files of [`super::keys`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct FileStamp {
-    inode: u64,
-    len: u64,
-    modified: Option<SystemTime>,
-}
-
-impl FileStamp {
-    pub(crate) fn of(meta: &std::fs::Metadata) -> FileStamp {
-        FileStamp {
-            inode: meta.ino(),
-            len: meta.len(),
-            modified: meta.modified().ok(),
         }
     }
 }

@@ -5,7 +5,6 @@
 //! Everything runs on rustls's *ring* provider, like the probes' client.
 
 use std::fmt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -23,6 +22,8 @@ use rustls::{
 };
 use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
+
+use crate::bounded_file::FileStamp;
 
 /// How often, at most, a handshake looks at the certificate and key files
 /// for a change. A `stat` of two files every few seconds costs nothing; a
@@ -303,13 +304,10 @@ pub struct ServerCertificate {
 
 struct CertificateState {
     current: Arc<CertifiedKey>,
-    stamp: Vec<FileStamp>,
+    /// The files' stamps (`None`: unreadable) when last read.
+    stamp: Vec<Option<FileStamp>>,
     checked: Instant,
 }
-
-/// What tells that a file changed: identity, size and modification time,
-/// read through symlinks (a Kubernetes Secret update swaps a symlink).
-type FileStamp = Option<(u64, u64, i64, i64)>;
 
 impl ServerCertificate {
     /// Loads the pair once; an error here names the field.
@@ -382,15 +380,11 @@ impl ResolvesServerCert for ServerCertificate {
     }
 }
 
-fn stamps(cert: &PemInput, key: &PemInput) -> Vec<FileStamp> {
+fn stamps(cert: &PemInput, key: &PemInput) -> Vec<Option<FileStamp>> {
     [cert, key]
         .iter()
         .filter_map(|input| input.path())
-        .map(|path| {
-            std::fs::metadata(path)
-                .ok()
-                .map(|m| (m.ino(), m.len(), m.mtime(), m.mtime_nsec()))
-        })
+        .map(|path| FileStamp::current(path).ok())
         .collect()
 }
 
