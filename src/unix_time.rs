@@ -1,7 +1,7 @@
 //! Unix seconds, the unit of every timestamp credprobe shows: in metrics,
 //! on the status pages and in the JSON API.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 /// Unix seconds of `time` (negative before 1970).
 pub fn unix_seconds(time: SystemTime) -> f64 {
@@ -19,14 +19,10 @@ pub fn seconds_until(time: SystemTime, now: SystemTime) -> i64 {
     }
 }
 
-/// The time of unix seconds `unix`, clamped to 1970 and later.
-pub fn from_unix_seconds(unix: f64) -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_secs_f64(unix.max(0.0))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn seconds_are_signed() {
@@ -34,6 +30,5 @@ mod tests {
         assert_eq!(seconds_until(now + Duration::from_secs(5), now), 5);
         assert_eq!(seconds_until(now - Duration::from_secs(5), now), -5);
         assert_eq!(unix_seconds(now), 1000.0);
-        assert_eq!(from_unix_seconds(1000.0), now);
     }
 }

@@ -222,12 +222,13 @@ fn write_tenant<W: Write>(
             None => Ok(()),
         },
         Source::Scopes => {
-            let Some(granted) = state.grant.as_ref().and_then(|g| g.scopes.as_ref()) else {
+            let Some(grant) = state.grant.as_ref() else {
                 return Ok(());
             };
             for scope in &tenant.expect_scopes {
-                let has = granted.iter().any(|g| **g == **scope);
-                w.sample(&[("tenant", name), ("scope", scope)], u8::from(has))?;
+                if let Some(has) = grant.grants(scope) {
+                    w.sample(&[("tenant", name), ("scope", scope)], u8::from(has))?;
+                }
             }
             Ok(())
         }

@@ -72,3 +72,37 @@ pub struct Grant {
     /// The scopes granted, sorted, when the response or the JWT said.
     pub scopes: Option<Arc<[Box<str>]>>,
 }
+
+impl Grant {
+    /// Whether `scope` was granted; `None` when the token did not say
+    /// what it grants. The one check of an expected scope, for the
+    /// metrics and the views alike.
+    pub fn grants(&self, scope: &str) -> Option<bool> {
+        let scopes = self.scopes.as_deref()?;
+        Some(scopes.binary_search_by(|s| (**s).cmp(scope)).is_ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_grant_answers_for_its_sorted_scopes_and_not_without_them() {
+        let mut grant = Grant {
+            expires_at: None,
+            lifetime: None,
+            scopes: None,
+        };
+        assert_eq!(grant.grants("read"), None, "the token said nothing");
+        grant.scopes = Some(Arc::from(
+            ["Data.Read", "admin", "read", "write"].map(Box::<str>::from),
+        ));
+        for scope in ["Data.Read", "admin", "read", "write"] {
+            assert_eq!(grant.grants(scope), Some(true), "{scope}");
+        }
+        for scope in ["Read", "data.read", "", "writes"] {
+            assert_eq!(grant.grants(scope), Some(false), "{scope}");
+        }
+    }
+}

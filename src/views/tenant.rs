@@ -236,7 +236,7 @@ impl TenantView {
                     .iter()
                     .map(|scope| ScopeView {
                         scope: scope.clone(),
-                        granted: granted.map(|g| g.iter().any(|s| **s == **scope)),
+                        granted: state.grant.as_ref().and_then(|g| g.grants(scope)),
                     })
                     .collect(),
             },
