@@ -44,24 +44,23 @@ pub async fn call(
         Ok(exchange) => exchange,
         Err(NotSent::BackedOff(wait)) => return Outcome::backed_off(wait),
     };
-    match exchange.answer {
+    let mut outcome = match exchange.answer {
         Ok(answer) => {
             let (result, detail) = judge(&endpoint.expect, &answer);
             Outcome {
                 result,
-                latency: Some(exchange.latency),
+                latency: None,
                 status: Some(answer.status),
                 detail,
                 certificate: answer.certificate,
-                phases: Some(exchange.phases),
+                phases: None,
             }
         }
-        Err((failure, detail)) => Outcome {
-            latency: Some(exchange.latency),
-            phases: Some(exchange.phases),
-            ..Outcome::failed(failure.into(), None, detail)
-        },
-    }
+        Err((failure, detail)) => Outcome::failed(failure.into(), None, detail),
+    };
+    outcome.latency = Some(exchange.latency);
+    outcome.phases = Some(exchange.phases);
+    outcome
 }
 
 /// Judges an answer against `expect` exactly as an endpoint call does: the
