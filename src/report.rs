@@ -50,9 +50,10 @@ pub async fn probe_once(
     let transport = Transport::new(config.max_concurrent_requests);
     let fleet = Fleet::new(&config.histogram_buckets);
     let mut tasks = tokio::task::JoinSet::new();
-    for tenant in &tenants {
+    let records: Vec<_> = tenants.iter().map(|tenant| fleet.add(tenant)).collect();
+    for record in &records {
         let transport = Arc::clone(&transport);
-        let record = fleet.add(tenant);
+        let record = Arc::clone(record);
         tasks.spawn(async move {
             let mut state = ProbeState::default();
             let report = probe::run_cycle(&transport, record.tenant(), &mut state).await;
@@ -64,9 +65,8 @@ pub async fn probe_once(
     }
     let mut all_ok = true;
     let now = SystemTime::now();
-    for tenant in &tenants {
-        let record = fleet.get(&tenant.name).expect("added above");
-        let view = TenantView::of(&record, now, Depth::Latest);
+    for record in &records {
+        let view = TenantView::of(record, now, Depth::Latest);
         all_ok &= view.state == Health::Healthy;
         println!("{}", describe(&view, now));
         if phases {

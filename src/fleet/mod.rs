@@ -94,13 +94,9 @@ impl Fleet {
         self.read().get(name).cloned()
     }
 
-    /// How many tenants have a record.
-    pub fn len(&self) -> usize {
-        self.read().len()
-    }
-
-    /// True when no tenant has a record.
-    pub fn is_empty(&self) -> bool {
+    /// True when no tenant has a record (for tests).
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.read().is_empty()
     }
 

@@ -119,16 +119,12 @@ impl Backoff {
         Some(wait)
     }
 
-    /// How many scopes are backing off now (for tests and telemetry).
-    pub fn len(&self) -> usize {
+    /// How many scopes are backing off now (for tests).
+    #[cfg(test)]
+    fn len(&self) -> usize {
         let now = Instant::now();
         let map = self.until.lock().unwrap_or_else(PoisonError::into_inner);
         map.values().filter(|until| **until > now).count()
-    }
-
-    /// True when no scope is backing off.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
