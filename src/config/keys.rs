@@ -14,6 +14,10 @@
 //! the process: tenants naming the same files share it (one parse at load,
 //! one re-read when the files change, one TLS client), and so do the
 //! running configuration and a reloaded one.
+//!
+//! [`ca_roots`] is the one reading of a CA bundle: a tenant's `ca_file`
+//! (checked at load, trusted by its client) and the web server's
+//! `client_ca_file`.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -26,6 +30,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::rand::SystemRandom;
 use ring::signature::{self, EcdsaKeyPair, KeyPair as _, RsaKeyPair};
+use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use secrecy::{ExposeSecret, SecretSlice};
@@ -285,6 +290,22 @@ pub struct ClientCertificate {
     pub subject: String,
     /// The leaf's public key (SubjectPublicKeyInfo's bit string).
     public_key: Vec<u8>,
+}
+
+/// Every certificate of a PEM CA bundle, as rustls trusts them; an error
+/// says what is wrong without the file's name, which the caller adds.
+pub fn ca_roots(pem: &[u8]) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    for certificate in CertificateDer::pem_slice_iter(pem) {
+        let certificate = certificate.map_err(|e| format!("not PEM certificates: {e}"))?;
+        roots
+            .add(certificate)
+            .map_err(|e| format!("unusable CA certificate: {e}"))?;
+    }
+    if roots.is_empty() {
+        return Err("holds no PEM certificate".to_owned());
+    }
+    Ok(roots)
 }
 
 impl ClientCertificate {

@@ -21,12 +21,11 @@ use rustls::client::{
     ClientSessionMemoryCache, ClientSessionStore, Resumption, Tls12ClientSessionValue,
     Tls13ClientSessionValue,
 };
-use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConfig, NamedGroup, RootCertStore};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, NamedGroup};
 
 use super::phases::{Mark, Marks};
-use crate::config::keys::KeyMaterial;
+use crate::config::keys::{KeyMaterial, ca_roots};
 
 /// TLS sessions remembered per client for resumption, as rustls' default.
 const SESSIONS: usize = 256;
@@ -48,12 +47,7 @@ pub fn tls_config(
         .map_err(|e| e.to_string())?;
     let builder = match ca {
         Some((path, pem)) => {
-            let unusable = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-            let mut roots = RootCertStore::empty();
-            for certificate in CertificateDer::pem_slice_iter(pem) {
-                let certificate = certificate.map_err(|e| unusable(&e))?;
-                roots.add(certificate).map_err(|e| unusable(&e))?;
-            }
+            let roots = ca_roots(pem).map_err(|e| format!("{}: {e}", path.display()))?;
             builder.with_root_certificates(roots)
         }
         None => {

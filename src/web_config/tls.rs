@@ -24,6 +24,7 @@ use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::bounded_file::FileStamp;
+use crate::config::keys::ca_roots;
 
 /// How often, at most, a handshake looks at the certificate and key files
 /// for a change. A `stat` of two files every few seconds costs nothing; a
@@ -248,17 +249,7 @@ fn client_verifier(
 /// Every certificate of the client CA bundle.
 fn client_roots(ca: &PemInput) -> Result<RootCertStore, FieldProblem> {
     let text = ca.read().map_err(|error| (ca.field, error))?;
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(&text) {
-        let cert = cert.map_err(|error| (ca.field, format!("not PEM certificates: {error}")))?;
-        roots
-            .add(cert)
-            .map_err(|error| (ca.field, format!("unusable CA certificate: {error}")))?;
-    }
-    if roots.is_empty() {
-        return Err((ca.field, "holds no PEM certificate".to_owned()));
-    }
-    Ok(roots)
+    ca_roots(&text).map_err(|error| (ca.field, error))
 }
 
 /// Reads and checks a certificate chain and its private key.

@@ -10,6 +10,7 @@ use url::Url;
 use super::check::TenantCheck;
 use crate::config::HttpProfile;
 use crate::config::entra::{self, EntraError};
+use crate::config::keys::ca_roots;
 use crate::config::nexthink::{self, PresetError};
 use crate::config::preset::PresetTargets;
 use crate::config::raw::RawTenant;
@@ -189,13 +190,12 @@ impl TenantCheck<'_> {
                         return None;
                     }
                 };
-                match reqwest::Certificate::from_pem_bundle(&pem) {
-                    Ok(certs) if !certs.is_empty() => Some((path, Arc::new(pem))),
-                    _ => {
-                        self.problem(
-                            "ca_file",
-                            format!("{} holds no PEM certificate", path.display()),
-                        );
+                // The parser the tenant's client trusts it with, so a bundle
+                // that passes here is one the client can use.
+                match ca_roots(&pem) {
+                    Ok(_) => Some((path, Arc::new(pem))),
+                    Err(error) => {
+                        self.problem("ca_file", format!("{} {error}", path.display()));
                         None
                     }
                 }

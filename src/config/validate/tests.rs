@@ -454,6 +454,18 @@ const CASES: &[Case] = &[
         field: Some("ca_file"),
         message: "ca.pem holds no PEM certificate",
     },
+    Case {
+        name: "ca_file whose certificate block is not a certificate",
+        main: acme!(", ca_file: ca.pem"),
+        files: &[(
+            "ca.pem",
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )],
+        file: "main.yml",
+        tenant: Some("acme"),
+        field: Some("ca_file"),
+        message: "ca.pem unusable CA certificate",
+    },
     // Credential.
     acme_case(
         "missing client_id",
