@@ -405,16 +405,10 @@ pub async fn run(
     let accept_any = scenario.accept_any;
     let simulator = match &tls {
         None => Simulator::start(listener, scenario).await?,
-        Some(ServeTls {
-            cert_pem,
-            key_pem,
-            client_ca_pem: None,
-        }) => Simulator::start_tls(listener, scenario, cert_pem, key_pem).await?,
-        Some(ServeTls {
-            cert_pem,
-            key_pem,
-            client_ca_pem: Some(ca),
-        }) => Simulator::start_mtls(listener, scenario, cert_pem, key_pem, ca).await?,
+        Some(tls) => {
+            let config = tls_config(&tls.cert_pem, &tls.key_pem, tls.client_ca_pem.as_deref())?;
+            Simulator::serve_tls(listener, scenario, config)?
+        }
     };
     tracing::info!(
         listen = %simulator.local_addr(),
