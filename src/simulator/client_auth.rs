@@ -28,9 +28,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::body::Body;
 use axum::http::HeaderMap;
-use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::signature;
@@ -55,9 +53,6 @@ pub(super) const CLOCK_SKEW: u64 = 60;
 /// The most `jti`s remembered; beyond it the oldest are forgotten first.
 pub(super) const REPLAY_CAPACITY: usize = 100_000;
 
-/// The most certificate-bound tokens remembered.
-const BOUND_CAPACITY: usize = 100_000;
-
 /// An authentication refused: `invalid_client` with this description.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Refusal(pub(super) &'static str);
@@ -73,9 +68,6 @@ pub(super) struct Verified {
 pub(super) struct ClientAuthState {
     /// `jti`s seen, per client, until their `exp`.
     replay: Mutex<ReplayCache>,
-    /// Tokens issued through `tls_client_auth`: the certificate they are
-    /// bound to, until they expire (unix seconds).
-    bound: Mutex<HashMap<String, ([u8; 32], u64)>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -328,49 +320,9 @@ fn verify_certificate(
     Ok(presented.thumbprint)
 }
 
-/// Binds the access token of a successful answer to `thumbprint`.
-pub(super) async fn bind(
-    state: &ClientAuthState,
-    response: Response,
-    thumbprint: [u8; 32],
-) -> Response {
-    if !response.status().is_success() {
-        return response;
-    }
-    let (parts, body) = response.into_parts();
-    let bytes = axum::body::to_bytes(body, usize::MAX)
-        .await
-        .unwrap_or_default();
-    if let Ok(answer) = serde_json::from_slice::<Value>(&bytes)
-        && let Some(token) = answer.get("access_token").and_then(Value::as_str)
-    {
-        let now = unix_now();
-        let lifetime = answer
-            .get("expires_in")
-            .and_then(Value::as_u64)
-            .unwrap_or(3600);
-        let mut bound = lock(&state.bound);
-        if bound.len() >= BOUND_CAPACITY {
-            bound.retain(|_, (_, until)| *until >= now);
-        }
-        if bound.len() < BOUND_CAPACITY {
-            bound.insert(token.to_owned(), (thumbprint, now.saturating_add(lifetime)));
-        }
-    }
-    Response::from_parts(parts, Body::from(bytes))
-}
-
-/// Whether an API call with `token` may be answered over `connection`: a
-/// certificate-bound token only with the certificate it is bound to.
-pub(super) fn binding_allows(
-    state: &ClientAuthState,
-    token: &str,
-    connection: &Connection,
-) -> bool {
-    let bound = lock(&state.bound);
-    let Some((thumbprint, _)) = bound.get(token) else {
-        return true;
-    };
+/// Whether `connection` presented the client certificate with SHA-256
+/// thumbprint `thumbprint`: what a certificate-bound token needs.
+pub(super) fn presents(connection: &Connection, thumbprint: &[u8; 32]) -> bool {
     connection
         .certificate
         .as_deref()

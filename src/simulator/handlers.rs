@@ -469,10 +469,7 @@ async fn token_request_without_secret(
         Ok(verified) => verified,
         Err(refusal) => return refused(refusal),
     };
-    let mut answer = authenticated_answer(state, &client);
-    if let Some(thumbprint) = verified.bound_to {
-        answer = client_auth::bind(&state.client_auth, answer, thumbprint).await;
-    }
+    let answer = authenticated_answer(state, &client, verified.bound_to);
     with_fault(state, answer, client.token_fault).await
 }
 
@@ -483,11 +480,17 @@ fn token_answer(state: &SimState, client: &ClientBehaviour, credentials: &Creden
     if !secret_ok {
         return invalid_client();
     }
-    authenticated_answer(state, client)
+    authenticated_answer(state, client, None)
 }
 
-/// The answer to a token request whose client authentication passed.
-fn authenticated_answer(state: &SimState, client: &ClientBehaviour) -> Response {
+/// The answer to a token request whose client authentication passed; a
+/// token it issues is bound to the certificate `bound_to` when given
+/// (RFC 8705 `tls_client_auth`).
+fn authenticated_answer(
+    state: &SimState,
+    client: &ClientBehaviour,
+    bound_to: Option<[u8; 32]>,
+) -> Response {
     if client.revoked {
         return invalid_client();
     }
@@ -514,7 +517,7 @@ fn authenticated_answer(state: &SimState, client: &ClientBehaviour) -> Response 
         set_header(&mut response, RETRY_AFTER, retry_after);
         return response;
     }
-    token_success(state, client)
+    token_success(state, client, bound_to)
 }
 
 /// `response` with its body broken as `fault` says: the first half of the
@@ -710,7 +713,11 @@ fn entra_refusal(client: &ClientBehaviour, refusal: EntraRefusal) -> Response {
     response
 }
 
-fn token_success(state: &SimState, client: &ClientBehaviour) -> Response {
+fn token_success(
+    state: &SimState,
+    client: &ClientBehaviour,
+    bound_to: Option<[u8; 32]>,
+) -> Response {
     let lifetime = client.token_lifetime;
     match client.token_response {
         TokenResponse::NotJson => {
@@ -741,6 +748,7 @@ fn token_success(state: &SimState, client: &ClientBehaviour) -> Response {
         &client.client_id,
         lifetime,
         client.granted_scopes.as_deref(),
+        bound_to,
     );
     let mut body = json!({
         "token_type": "Bearer",
@@ -853,11 +861,11 @@ async fn api_call(
     let Some(token) = bearer_token(headers) else {
         return unauthorized();
     };
-    let Some(client_id) = state.valid_token_owner(token) else {
+    let Some((client_id, bound_to)) = state.valid_token_owner(token) else {
         return unauthorized();
     };
     // A certificate-bound token (RFC 8705 section 3) needs its certificate.
-    if !client_auth::binding_allows(&state.client_auth, token, connection) {
+    if bound_to.is_some_and(|thumbprint| !client_auth::presents(connection, &thumbprint)) {
         return unauthorized();
     }
     let client = state.clients().for_api_call(&client_id);

@@ -115,32 +115,33 @@ impl SimState {
         counts.api
     }
 
-    /// Issues a token to `client_id` valid for `lifetime_secs`.
-    /// Issues a JWT access token to `client_id`, carrying `scopes` (the
-    /// Nexthink scope when `None`) as `scp` and `roles` claims.
+    /// Issues a JWT access token to `client_id`, valid for
+    /// `lifetime_secs`, carrying `scopes` (the Nexthink scope when `None`)
+    /// as `scp` and `roles` claims, and bound to the client certificate
+    /// with SHA-256 thumbprint `bound_to` when given.
     pub(super) fn issue_token(
         &self,
         client_id: &str,
         lifetime_secs: u64,
         scopes: Option<&[String]>,
+        bound_to: Option<[u8; 32]>,
     ) -> String {
-        lock(&self.tokens).issue(client_id, lifetime_secs, scopes)
+        lock(&self.tokens).issue(client_id, lifetime_secs, scopes, bound_to)
     }
 
-    /// The client a token was issued to, if it was issued here and has not
-    /// expired.
-    pub(super) fn valid_token_owner(&self, token: &str) -> Option<Arc<str>> {
-        match lock(&self.tokens).owner(token) {
-            Some((client_id, true)) => Some(client_id),
-            _ => None,
-        }
+    /// The client a token was issued to and the certificate it is bound
+    /// to, if it was issued here and has not expired.
+    pub(super) fn valid_token_owner(&self, token: &str) -> Option<(Arc<str>, Option<[u8; 32]>)> {
+        let tokens = lock(&self.tokens);
+        let issued = tokens.find(token)?;
+        (issued.expires_at > Instant::now()).then(|| (issued.client_id.clone(), issued.bound_to))
     }
 
     /// The client a token was issued to, expired or not (for the log).
     pub(super) fn token_owner(&self, token: &str) -> Option<Arc<str>> {
         lock(&self.tokens)
-            .owner(token)
-            .map(|(client_id, _)| client_id)
+            .find(token)
+            .map(|issued| issued.client_id.clone())
     }
 
     pub(super) fn record(&self, request: RecordedRequest) {
@@ -313,6 +314,9 @@ struct IssuedToken {
     client_id: Arc<str>,
     whole_hash: u64,
     expires_at: Instant,
+    /// The SHA-256 thumbprint of the client certificate the token is
+    /// bound to (`tls_client_auth`).
+    bound_to: Option<[u8; 32]>,
 }
 
 impl TokenStore {
@@ -324,7 +328,13 @@ impl TokenStore {
         }
     }
 
-    fn issue(&mut self, client_id: &str, lifetime_secs: u64, scopes: Option<&[String]>) -> String {
+    fn issue(
+        &mut self,
+        client_id: &str,
+        lifetime_secs: u64,
+        scopes: Option<&[String]>,
+        bound_to: Option<[u8; 32]>,
+    ) -> String {
         let now = Instant::now();
         if self.by_signature.len() >= self.prune_at {
             self.by_signature.retain(|_, token| token.expires_at > now);
@@ -338,19 +348,17 @@ impl TokenStore {
                 client_id: Arc::from(client_id),
                 whole_hash: self.hasher.hash_one(&token),
                 expires_at: now.checked_add(lifetime).unwrap_or_else(far_future),
+                bound_to,
             },
         );
         token
     }
 
-    /// The owner of `token` and whether it is still valid.
-    fn owner(&self, token: &str) -> Option<(Arc<str>, bool)> {
+    /// The token as issued here, expired or not.
+    fn find(&self, token: &str) -> Option<&IssuedToken> {
         let (_, signature) = token.rsplit_once('.')?;
         let issued = self.by_signature.get(signature)?;
-        if issued.whole_hash != self.hasher.hash_one(token) {
-            return None;
-        }
-        Some((issued.client_id.clone(), issued.expires_at > Instant::now()))
+        (issued.whole_hash == self.hasher.hash_one(token)).then_some(issued)
     }
 }
 
