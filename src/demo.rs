@@ -9,14 +9,14 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use anyhow::Context as _;
 
 use crate::config::{self, LoadOptions};
 use crate::daemon::{self, ConfigSource, Controls, DaemonOptions};
 use crate::server::ServerLimits;
-use crate::simulator::pki::TestCa;
+use crate::simulator::pki::{TestCa, days};
 use crate::simulator::{ClientBehaviour, EntraRefusal, Preset, Scenario, Simulator};
 use crate::web_config::WebConfig;
 
@@ -314,10 +314,6 @@ impl Drop for DemoKeys {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
     }
-}
-
-fn days(n: u64) -> Duration {
-    Duration::from_secs(n * 86_400)
 }
 
 /// The demo configuration text, pointed at the simulators and the folder

@@ -89,7 +89,8 @@ fn named(common_name: &str) -> DistinguishedName {
     name
 }
 
-fn days(n: u64) -> Duration {
+/// `n` days, for validity periods.
+pub fn days(n: u64) -> Duration {
     Duration::from_secs(n * 86_400)
 }
 
