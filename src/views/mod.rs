@@ -9,5 +9,6 @@ pub mod tenant;
 
 pub use health::Health;
 pub use tenant::{
-    Depth, EndpointView, PhasesView, ScopeView, StepView, Summary, TenantView, TokenView,
+    Depth, EndpointView, PhasesView, ScopeView, SearchWords, StepView, Summary, TenantView,
+    TokenView,
 };

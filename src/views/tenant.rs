@@ -283,14 +283,36 @@ impl TenantView {
         text.to_lowercase()
     }
 
-    /// True when every whitespace-separated word of `query` occurs in
-    /// [`search_text`](TenantView::search_text), ignoring case.
-    pub fn matches(&self, query: &str) -> bool {
-        let text = self.search_text();
-        query
-            .to_lowercase()
-            .split_whitespace()
-            .all(|word| text.contains(word))
+    /// True when every word of `words` occurs in
+    /// [`search_text`](TenantView::search_text).
+    pub fn matches(&self, words: &SearchWords) -> bool {
+        words.found_in(&self.search_text())
+    }
+}
+
+/// The words of a `?q=` filter, lower-cased once for every tenant it is
+/// held against.
+#[derive(Debug, Clone)]
+pub struct SearchWords(Vec<String>);
+
+impl SearchWords {
+    /// The whitespace-separated words of `query`, ignoring case.
+    pub fn of(query: &str) -> SearchWords {
+        SearchWords(
+            query
+                .to_lowercase()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+        )
+    }
+
+    /// True when every word occurs in `search_text` (a tenant's
+    /// [`TenantView::search_text`]); no words match everything.
+    pub fn found_in(&self, search_text: &str) -> bool {
+        self.0
+            .iter()
+            .all(|word| search_text.contains(word.as_str()))
     }
 }
 

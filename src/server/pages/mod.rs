@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use super::ServerState;
 use crate::unix_time::unix_seconds;
 use crate::views::tenant::{self as views, Depth};
-use crate::views::{Summary, TenantView};
+use crate::views::{SearchWords, Summary, TenantView};
 
 /// The pages' stylesheet.
 const STYLE: &str = include_str!("assets/style.css");
@@ -119,7 +119,10 @@ async fn overview_json(
             generated_at: unix_seconds(now),
             query: q,
             summary,
-            tenants: views.iter().filter(|v| v.matches(q)).collect(),
+            tenants: {
+                let words = SearchWords::of(q);
+                views.iter().filter(|v| v.matches(&words)).collect()
+            },
         })
     })
     .await;

@@ -9,13 +9,20 @@ use super::format::{ago, clock, path_segment, utc};
 use super::layout::{badge, expiry, labels, page, step_brief};
 use crate::fleet::ProbeRecord;
 use crate::unix_time::unix_seconds;
-use crate::views::{Health, Summary, TenantView};
+use crate::views::{Health, SearchWords, Summary, TenantView};
 
 /// The whole overview page; `q` is the filter already applied to `views`'
 /// rows (the summary counts every tenant).
 pub fn render(summary: &Summary, views: &[TenantView], q: &str, now: SystemTime) -> Markup {
     let now_s = unix_seconds(now);
-    let shown: Vec<&TenantView> = views.iter().filter(|v| v.matches(q)).collect();
+    // Each tenant's search text is built once: for the filter here and
+    // for the page script's filter (data-search).
+    let words = SearchWords::of(q);
+    let shown: Vec<(&TenantView, String)> = views
+        .iter()
+        .map(|view| (view, view.search_text()))
+        .filter(|(_, text)| words.found_in(text))
+        .collect();
     let title = if summary.failing > 0 {
         format!(
             "credprobe: {} failing of {}",
@@ -47,7 +54,7 @@ pub fn render(summary: &Summary, views: &[TenantView], q: &str, now: SystemTime)
                 th { "Endpoints" } th { "Last error" } th { "Last success" }
             } }
             tbody {
-                @for view in &shown { (row(view, now_s)) }
+                @for (view, search) in &shown { (row(view, search, now_s)) }
                 @if shown.is_empty() {
                     tr { td colspan="8" .muted {
                         @if views.is_empty() { "No tenant is configured." }
@@ -60,10 +67,10 @@ pub fn render(summary: &Summary, views: &[TenantView], q: &str, now: SystemTime)
     page(&title, "", true, now, content)
 }
 
-fn row(view: &TenantView, now: f64) -> Markup {
+fn row(view: &TenantView, search: &str, now: f64) -> Markup {
     let state = view.state.as_str();
     html! {
-        tr class={ "row s-" (state) } data-search=(view.search_text()) data-state=(state) {
+        tr class={ "row s-" (state) } data-search=(search) data-state=(state) {
             td.name {
                 a href={ "tenants/" (path_segment(&view.name)) } { (view.name) }
                 div.labels { (labels(view)) }

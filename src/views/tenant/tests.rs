@@ -135,7 +135,7 @@ fn the_filter_matches_every_word_in_name_labels_or_state() {
         ("gold failing", false),
         ("silver", false),
     ] {
-        assert_eq!(view.matches(query), matches, "{query:?}");
+        assert_eq!(view.matches(&SearchWords::of(query)), matches, "{query:?}");
     }
 }
 
