@@ -17,7 +17,7 @@ pub async fn call(
     tenant: &Tenant,
     endpoint: &Endpoint,
     token: Option<&IssuedToken>,
-    pacing: &Pacing,
+    pacing: &Pacing<'_>,
 ) -> Outcome<EndpointResult> {
     let Some(token) = token else {
         return Outcome::failed(EndpointResult::NoToken, None, "no valid token to send");

@@ -99,9 +99,9 @@ pub enum NotSent {
 
 /// How a request deals with rate limits.
 #[derive(Debug, Clone)]
-pub struct Pacing {
+pub struct Pacing<'a> {
     /// What a 429 answer to this request backs off.
-    pub scope: BackoffScope,
+    pub scope: &'a BackoffScope,
     /// The longest wait for a back-off to end before the request is
     /// skipped instead.
     pub max_wait: Duration,
@@ -195,7 +195,7 @@ impl Transport {
         request: reqwest::RequestBuilder,
         timeout: Duration,
         body_limit: usize,
-        pacing: &Pacing,
+        pacing: &Pacing<'_>,
     ) -> Result<Exchange, NotSent> {
         let (client, request) = request.build_split();
         let request = match request {
@@ -208,7 +208,7 @@ impl Transport {
                 });
             }
         };
-        if let Some(wait) = self.backoff.remaining(&pacing.scope) {
+        if let Some(wait) = self.backoff.remaining(pacing.scope) {
             if wait > pacing.max_wait {
                 return Err(NotSent::BackedOff(wait));
             }

@@ -47,6 +47,31 @@ pub struct ProbeState {
     pub token: Option<IssuedToken>,
     /// Cycles run so far; endpoint intervals count in cycles.
     pub cycles: u64,
+    /// The back-off scopes of the tenant's requests, made at its first
+    /// cycle: they depend only on its configuration, which a task keeps
+    /// for life.
+    scopes: Option<Scopes>,
+}
+
+/// What a 429 backs off, for each of a tenant's requests.
+#[derive(Debug)]
+struct Scopes {
+    token: BackoffScope,
+    /// By endpoint index.
+    endpoints: Vec<BackoffScope>,
+}
+
+impl Scopes {
+    fn of(tenant: &Tenant) -> Scopes {
+        Scopes {
+            token: BackoffScope::token(&tenant.token.url, &tenant.token.client_id),
+            endpoints: tenant
+                .endpoints
+                .iter()
+                .map(|endpoint| BackoffScope::api(&tenant.name, &endpoint.url))
+                .collect(),
+        }
+    }
 }
 
 /// What one cycle did.
@@ -97,10 +122,11 @@ pub async fn run_cycle(
             !token.valid_at(now + margin, tenant.interval)
         }
     };
+    let scopes = state.scopes.get_or_insert_with(|| Scopes::of(tenant));
     let mut report = CycleReport::default();
     if needs_token {
         let pacing = Pacing {
-            scope: BackoffScope::token(&tenant.token.url, &tenant.token.client_id),
+            scope: &scopes.token,
             max_wait,
             cap,
         };
@@ -118,7 +144,7 @@ pub async fn run_cycle(
         .token
         .as_ref()
         .filter(|t| t.valid_at(now, tenant.interval));
-    for (index, endpoint) in tenant.endpoints.iter().enumerate() {
+    for ((index, endpoint), scope) in tenant.endpoints.iter().enumerate().zip(&scopes.endpoints) {
         if !state
             .cycles
             .is_multiple_of(u64::from(endpoint.every_cycles))
@@ -126,7 +152,7 @@ pub async fn run_cycle(
             continue;
         }
         let pacing = Pacing {
-            scope: BackoffScope::api(&tenant.name, &endpoint.url),
+            scope,
             max_wait,
             cap,
         };

@@ -79,7 +79,7 @@ impl TokenAttempt {
 pub async fn request_token(
     transport: &Transport,
     tenant: &Tenant,
-    pacing: &Pacing,
+    pacing: &Pacing<'_>,
 ) -> TokenAttempt {
     let settings = &tenant.token;
     let builder = match transport.request(
