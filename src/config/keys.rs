@@ -113,8 +113,6 @@ enum Signer {
 /// client assertions and the PEM text a TLS client presents. Debug shows
 /// only its kind.
 pub struct ClientKey {
-    /// RSA or P-256.
-    kind: KeyKind,
     /// The parsed key.
     signer: Signer,
     /// The PEM text as read (zeroed when dropped), for the TLS identity.
@@ -124,7 +122,7 @@ pub struct ClientKey {
 impl fmt::Debug for ClientKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientKey")
-            .field("kind", &self.kind)
+            .field("kind", &self.kind())
             .finish_non_exhaustive()
     }
 }
@@ -181,16 +179,15 @@ impl ClientKey {
             }
             _ => return Err("holds a private key of an unknown format".into()),
         };
-        let kind = match signer {
-            Signer::Rsa(_) => KeyKind::Rsa,
-            Signer::Ec(_) => KeyKind::EcP256,
-        };
-        Ok(ClientKey { kind, signer, pem })
+        Ok(ClientKey { signer, pem })
     }
 
     /// RSA or P-256.
     pub fn kind(&self) -> KeyKind {
-        self.kind
+        match self.signer {
+            Signer::Rsa(_) => KeyKind::Rsa,
+            Signer::Ec(_) => KeyKind::EcP256,
+        }
     }
 
     /// The public key as a certificate's SubjectPublicKeyInfo carries it:
@@ -227,7 +224,7 @@ impl ClientKey {
                 .map_err(failed),
             _ => Err(format!(
                 "{algorithm} cannot sign with {}",
-                self.kind.describe()
+                self.kind().describe()
             )),
         }
     }

@@ -112,11 +112,8 @@ pub fn targets(
 /// The endpoint a Nexthink tenant probes when it lists none: the workflows
 /// list, readable with the Workflows permission and free of side effects.
 pub fn default_endpoints() -> Vec<RawEndpoint> {
-    vec![RawEndpoint {
-        name: "workflows".into(),
-        path: Some("/api/v1/workflows".into()),
-        ..RawEndpoint::default()
-    }]
+    permission_endpoints(&["workflows".to_owned()])
+        .expect("workflows is a permission with a read-only endpoint")
 }
 
 #[cfg(test)]
