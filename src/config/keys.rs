@@ -836,11 +836,7 @@ mod tests {
         );
 
         // Rotation: the key and the certificate are replaced (renamed over).
-        let replace = |path: &Path, text: &str| {
-            let next = path.with_extension("new");
-            std::fs::write(&next, text).unwrap();
-            std::fs::rename(&next, path).unwrap();
-        };
+        let replace = |path: &Path, text: &str| replace_bytes(path, text.as_bytes());
         replace(&key_path, RSA_B);
         replace(&cert_path, &certificate_for(RSA_B));
         files.refresh().await;
@@ -867,6 +863,7 @@ mod tests {
         assert_eq!(files.current().version, third.version);
     }
 
+    /// Replaces a file the Kubernetes way: a new file renamed over it.
     fn replace_bytes(path: &Path, bytes: &[u8]) {
         let next = path.with_extension("new");
         std::fs::write(&next, bytes).unwrap();
