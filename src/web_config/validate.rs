@@ -128,13 +128,9 @@ impl Check {
 /// wrong (then `check` says which).
 fn tls_options(raw: RawTls, dir: &Path, check: &mut Check) -> Option<TlsOptions> {
     let before = check.problems.len();
-    let resolve = |path: PathBuf| {
-        if path.is_absolute() {
-            path
-        } else {
-            dir.join(path)
-        }
-    };
+    // Relative to the web configuration's folder; an absolute path stays
+    // as it is (Path::join replaces the base with it).
+    let resolve = |path: PathBuf| dir.join(path);
     let cert = pem_input(
         check,
         raw.cert.map(secrecy::SecretString::from),
