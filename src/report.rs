@@ -156,12 +156,7 @@ pub fn describe(view: &TenantView, now: SystemTime) -> String {
 /// one, e.g. `token: dns 0.4 ms, connect 0.2 ms, tls 3.1 ms, processing
 /// 120 ms, transfer 0.1 ms (new connection)`.
 pub fn describe_phases(view: &TenantView) -> Vec<String> {
-    std::iter::once(("token", view.token.step.phases.as_ref()))
-        .chain(
-            view.endpoints
-                .iter()
-                .map(|e| (e.name.as_str(), e.step.phases.as_ref())),
-        )
+    view.phases_by_step()
         .filter_map(|(step, seen)| {
             let seen = seen?;
             let split: Vec<String> = seen

@@ -283,6 +283,16 @@ impl TenantView {
         text.to_lowercase()
     }
 
+    /// Each step by name (`token` first, then the endpoints) with where its
+    /// last request's time went, for the phase table and `probe --phases`.
+    pub fn phases_by_step(&self) -> impl Iterator<Item = (&str, Option<&PhasesView>)> {
+        std::iter::once(("token", self.token.step.phases.as_ref())).chain(
+            self.endpoints
+                .iter()
+                .map(|e| (e.name.as_str(), e.step.phases.as_ref())),
+        )
+    }
+
     /// True when every word of `words` occurs in
     /// [`search_text`](TenantView::search_text).
     pub fn matches(&self, words: &SearchWords) -> bool {

@@ -14,14 +14,7 @@ const BAR: f64 = 240.0;
 
 /// The table for every step of `view` that sent a request.
 pub fn table(view: &TenantView) -> Markup {
-    let steps: Vec<(&str, Option<&PhasesView>)> =
-        std::iter::once(("token", view.token.step.phases.as_ref()))
-            .chain(
-                view.endpoints
-                    .iter()
-                    .map(|e| (e.name.as_str(), e.step.phases.as_ref())),
-            )
-            .collect();
+    let steps: Vec<(&str, Option<&PhasesView>)> = view.phases_by_step().collect();
     html! {
         table #phases {
             thead { tr {
