@@ -13,21 +13,15 @@ use super::targets::{Targets, join};
 use crate::config::raw::{RawEndpoint, RawExpect, RawTenant};
 use crate::config::{Endpoint, Expect, JsonCheck, JsonCondition, Pattern, nexthink};
 
-/// What an endpoint inherits from its tenant.
+/// What an endpoint inherits from its tenant: the base URL a `path:` is
+/// appended to (or that its problem is reported already), the interval
+/// (the unit of an endpoint's own interval and the bound of its timeout),
+/// the timeout and body limit it uses unless it sets its own, and whether
+/// plain http to any host is allowed.
 struct Inherited<'a> {
-    /// The URL a `path:` is appended to.
-    base_url: Option<&'a Url>,
-    /// The base URL's own problem is reported already.
-    base_url_failed: bool,
-    /// The tenant allows plain http to any host.
+    targets: &'a Targets,
+    timing: &'a Timing,
     insecure_http: bool,
-    /// The tenant's interval: the unit of an endpoint's own interval and
-    /// the bound of its timeout.
-    interval: Duration,
-    /// Used unless the endpoint sets its own.
-    timeout: Duration,
-    /// Used unless the endpoint sets its own.
-    max_body_bytes: usize,
 }
 
 impl TenantCheck<'_> {
@@ -63,12 +57,9 @@ impl TenantCheck<'_> {
             (None, None, _) => Vec::new(),
         };
         let inherited = Inherited {
-            base_url: targets.base_url.as_ref(),
-            base_url_failed: targets.base_url_failed,
+            targets,
+            timing,
             insecure_http: raw.insecure_http,
-            interval: timing.interval,
-            timeout: timing.timeout,
-            max_body_bytes: timing.max_body_bytes,
         };
         let mut endpoints = Vec::new();
         let mut names = Vec::new();
@@ -104,17 +95,18 @@ impl TenantCheck<'_> {
         let url = self.endpoint_url(field, raw, inherited);
         let method = self.method(field, raw);
         let headers = self.headers(field, raw);
-        let every_cycles = self.every_cycles(field, raw, inherited.interval);
-        let timeout = raw.timeout.unwrap_or(inherited.timeout);
+        let every_cycles = self.every_cycles(field, raw, inherited.timing.interval);
+        let timeout = raw.timeout.unwrap_or(inherited.timing.timeout);
         if raw.timeout.is_some()
-            && let Err(message) = check_timeout(timeout, inherited.interval, "tenant interval")
+            && let Err(message) =
+                check_timeout(timeout, inherited.timing.interval, "tenant interval")
         {
             self.problem(format!("{field}.timeout"), message);
         }
         let max_body_bytes = self.byte_limit(
             &format!("{field}.max_body_bytes"),
             raw.max_body_bytes,
-            inherited.max_body_bytes,
+            inherited.timing.max_body_bytes,
         );
         let expect = self.expect(field, raw.expect.as_ref());
         if self.problems.count() > before {
@@ -145,13 +137,13 @@ impl TenantCheck<'_> {
                 if !path.starts_with('/') {
                     self.problem(format!("{field}.path"), "must start with /");
                     None
-                } else if let Some(base) = inherited.base_url {
+                } else if let Some(base) = &inherited.targets.base_url {
                     self.url(
                         &format!("{field}.path"),
                         &join(base, path),
                         inherited.insecure_http,
                     )
-                } else if inherited.base_url_failed {
+                } else if inherited.targets.base_url_failed {
                     // The base URL's own problem is reported already.
                     None
                 } else {
