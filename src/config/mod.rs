@@ -196,14 +196,6 @@ impl PartialEq for Pattern {
 
 impl Eq for Pattern {}
 
-impl std::ops::Deref for Pattern {
-    type Target = regex::Regex;
-
-    fn deref(&self) -> &regex::Regex {
-        &self.0
-    }
-}
-
 impl From<regex::Regex> for Pattern {
     fn from(regex: regex::Regex) -> Pattern {
         Pattern(regex)
