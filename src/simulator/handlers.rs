@@ -251,7 +251,17 @@ fn is_token_path(path: &str) -> bool {
     matches!(
         path,
         LOGIN_TOKEN_PATH | LEGACY_TOKEN_PATH | GENERIC_TOKEN_PATH
-    ) || (path.ends_with("/oauth2/v2.0/token") && path.matches('/').count() == 4)
+    ) || is_entra_token_path(path)
+}
+
+/// Whether `path` is [`ENTRA_TOKEN_PATH`] with some tenant filled in.
+fn is_entra_token_path(path: &str) -> bool {
+    let suffix = ENTRA_TOKEN_PATH
+        .strip_prefix("/{tenant}")
+        .expect("the Entra route starts with its tenant");
+    path.strip_suffix(suffix)
+        .and_then(|head| head.strip_prefix('/'))
+        .is_some_and(|tenant| !tenant.is_empty() && !tenant.contains('/'))
 }
 
 async fn recorded_requests(State(state): State<Arc<SimState>>) -> Response {
@@ -1078,5 +1088,32 @@ fn set_header(response: &mut Response, name: axum::http::HeaderName, value: &str
     // scenario) is left out rather than failing the answer.
     if let Ok(value) = HeaderValue::from_str(value) {
         response.headers_mut().insert(name, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_paths_include_the_entra_route_for_any_one_tenant_segment() {
+        for path in [
+            LOGIN_TOKEN_PATH,
+            LEGACY_TOKEN_PATH,
+            GENERIC_TOKEN_PATH,
+            "/contoso.onmicrosoft.com/oauth2/v2.0/token",
+            "/00000000-0000-0000-0000-000000000000/oauth2/v2.0/token",
+        ] {
+            assert!(is_token_path(path), "{path}");
+        }
+        for path in [
+            "/oauth2/v2.0/token",
+            "//oauth2/v2.0/token",
+            "/a/b/oauth2/v2.0/token",
+            "/contoso/oauth2/v2.0/token/x",
+            "/api/v1/workflows",
+        ] {
+            assert!(!is_token_path(path), "{path}");
+        }
     }
 }
