@@ -351,22 +351,33 @@ def secret_text(obj, key):
     return None if encoded is None else base64.b64decode(encoded).decode("utf-8", "replace")
 
 
-def secret_volume_for(report, where, path, volumes, mounts):
-    """The secret volume a file path is mounted from: (secret name, key)."""
-    folder, _, file = str(path).rpartition("/")
+def mounted_secret(report, where, folder, volumes, mounts, needed_for=""):
+    """The secret volume mounted at `folder`, checked as every secret mount
+    must be: a read-only directory mount (a subPath mount never sees Secret
+    updates) of a secret volume with defaultMode 0400. None when there is
+    no such volume (the report says why)."""
     mount = mounts.get(folder)
-    if not report.check(mount, where, f"nothing mounted at {folder} (for {path})"):
-        return None, None
+    if not report.check(mount, where, f"nothing mounted at {folder}{needed_for}"):
+        return None
     report.check(mount.get("readOnly") is True, where, f"{folder} must be mounted readOnly")
     report.check("subPath" not in mount, where, f"{folder} must be a directory mount (subPath never sees Secret updates)")
     secret = (volumes.get(mount.get("name")) or {}).get("secret")
     if not report.check(secret, where, f"{folder} is not a secret volume"):
-        return None, None
+        return None
     report.check(
         secret.get("defaultMode") == 0o400,
         where,
         f"secret volume at {folder}: defaultMode must be 0400 (256), is {secret.get('defaultMode')}",
     )
+    return secret
+
+
+def secret_volume_for(report, where, path, volumes, mounts):
+    """The secret volume a file path is mounted from: (secret name, key)."""
+    folder, _, file = str(path).rpartition("/")
+    secret = mounted_secret(report, where, folder, volumes, mounts, f" (for {path})")
+    if secret is None:
+        return None, None
     items = secret.get("items")
     if items:
         keys = [i.get("key") for i in items if i.get("path") == file]
@@ -598,7 +609,7 @@ def policy(out, secret_example, args):
         # Mounts: config directory from the ConfigMap, secrets as files.
         volumes = {v.get("name"): v for v in pod.get("volumes") or []}
         mounts = {m.get("mountPath"): m for m in c.get("volumeMounts") or []}
-        cmount, smount = mounts.get(CONFIG_DIR), mounts.get(SECRET_DIR)
+        cmount = mounts.get(CONFIG_DIR)
         if report.check(cmount, cwhere, f"nothing mounted at {CONFIG_DIR}"):
             report.check("subPath" not in cmount and "subPathExpr" not in cmount, cwhere, f"{CONFIG_DIR} must be a directory mount, not subPath (it would never see ConfigMap updates)")
             report.check(cmount.get("readOnly") is True, cwhere, f"{CONFIG_DIR} must be mounted readOnly")
@@ -617,18 +628,10 @@ def policy(out, secret_example, args):
             f"ConfigMap {cm['metadata']['name']} has no content-hash suffix (configMapGenerator)",
         )
         secret_name = None
-        if report.check(smount, cwhere, f"nothing mounted at {SECRET_DIR}"):
-            report.check("subPath" not in smount, cwhere, f"{SECRET_DIR} must be a directory mount, not subPath")
-            report.check(smount.get("readOnly") is True, cwhere, f"{SECRET_DIR} must be mounted readOnly")
-            svol = (volumes.get(smount.get("name")) or {}).get("secret")
-            if report.check(svol, cwhere, f"{SECRET_DIR} is not a secret volume"):
-                secret_name = svol.get("secretName")
-                report.check(
-                    svol.get("defaultMode") == 0o400,
-                    cwhere,
-                    f"secret volume defaultMode must be 0400 (256), is {svol.get('defaultMode')}",
-                )
-                report.check(not svol.get("items"), cwhere, "secret volume must not pick items")
+        svol = mounted_secret(report, cwhere, SECRET_DIR, volumes, mounts)
+        if svol is not None:
+            secret_name = svol.get("secretName")
+            report.check(not svol.get("items"), cwhere, "secret volume must not pick items")
         for volume in volumes.values():
             report.check("hostPath" not in volume, where, f"hostPath volume {volume.get('name')} is not allowed")
 
