@@ -9,8 +9,8 @@
 //! - [`logging`]: tracing set-up, logfmt (default) or JSON lines.
 //! - [`config`]: YAML files parsed into raw serde structs ([`config::raw`]),
 //!   then validated into a ready-to-use [`config::Config`]
-//!   ([`config::validate`]); secrets ([`config::secrets`]), private keys
-//!   and client certificates ([`config::keys`]), what each `client_auth`
+//!   ([`config::validate`]); secrets ([`config::secrets`]), private keys,
+//!   client certificates and CA bundles ([`config::keys`]), what each `client_auth`
 //!   method authenticates with ([`config::client_auth`]), the Nexthink and
 //!   Entra ID presets ([`config::nexthink`], [`config::entra`]) live beside
 //!   them.
@@ -56,7 +56,8 @@
 //! - [`report`]: the human report of `credprobe probe`.
 //! - [`unix_time`], [`version`]: timestamps as exported, and the build.
 //! - [`bounded_file`]: size-bounded reads of secret, key, certificate and
-//!   web configuration files.
+//!   web configuration files, and the stamp that tells one changed
+//!   ([`bounded_file::FileStamp`]).
 //! - [`demo`]: `credprobe demo`, the simulator plus a daemon probing it.
 //! - [`simulator`]: a simulated Nexthink-like API, the shared fake upstream of
 //!   the demo, the tests and the benchmarks (client assertions and client
