@@ -124,6 +124,7 @@ tenants:
     client_key_file: {keys}/cyberdyne-mtls.pem
     client_certificate_file: {keys}/cyberdyne-mtls.crt
     fresh_connections: true         # a new connection every request: DNS, connect and TLS every cycle
+    phase_metrics: true             # opt-in: the credprobe_*_phase_seconds gauges (5 series per step)
     endpoints:
       - {name: workflows, path: /api/v1/workflows}
   - name: contoso-entra-expired     # Microsoft Entra ID: the client secret expired (AADSTS7000222)

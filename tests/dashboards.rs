@@ -7,9 +7,14 @@
 //! suffixes and `up`), counters appear only as the range argument of
 //! `rate`/`increase`/`irate` over `$__rate_interval`, and every selector is
 //! filtered by the dashboard's `job`, `instance` and (for per-tenant series)
-//! `tenant` variables. The import-ready rules (datasource variable, fixed
-//! uids, a title, description, unit and `${datasource}` on every panel) are
-//! checked on the JSON.
+//! `tenant` variables. A histogram family's plain name is a native
+//! histogram (what Prometheus stores when it scrapes with native histograms
+//! enabled: then there are no `_bucket`, `_sum` and `_count` series), so it
+//! too appears only inside `rate()`, and every latency query answers for
+//! both kinds: a classic branch and a native branch joined with `or`.
+//! Panels showing opt-in series say so. The import-ready rules (datasource
+//! variable, fixed uids, a title, description, unit and `${datasource}` on
+//! every panel) are checked on the JSON.
 //!
 //! The loader, the panel walk, the variable substitution and the demo
 //! queries live in `tests/common/dashboards.rs`, shared with the end-to-end
@@ -22,7 +27,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use common::dashboards::{
-    EMPTY_ON_DEMO, array, dashboard_queries, dashboards, panels, substitute, title, uid,
+    EMPTY_ON_DEMO, OPT_IN, array, dashboard_queries, dashboards, opt_in_option, panels, substitute,
+    title, uid,
 };
 use promql_parser::label::MatchOp;
 use promql_parser::parser::{self, Expr, VectorSelector};
@@ -83,10 +89,14 @@ fn exported_names() -> (BTreeSet<String>, BTreeSet<String>) {
     (names, histograms)
 }
 
-fn is_counter_series(name: &str) -> bool {
-    ["_total", "_bucket", "_count", "_sum"]
-        .iter()
-        .any(|suffix| name.ends_with(suffix))
+/// Series that only make sense as a rate: counters, the series of a
+/// classic histogram, and a histogram family's plain name, which is the
+/// native histogram (cumulative too).
+fn is_counter_series(name: &str, histograms: &BTreeSet<String>) -> bool {
+    histograms.contains(name)
+        || ["_total", "_bucket", "_count", "_sum"]
+            .iter()
+            .any(|suffix| name.ends_with(suffix))
 }
 
 /// One series selector of a query.
@@ -165,9 +175,47 @@ fn selectors(expr: &Expr, out: &mut Vec<Selector>) -> Result<(), String> {
     Ok(())
 }
 
+/// The names of the functions `expr` calls, nested ones included.
+fn functions(expr: &Expr, out: &mut BTreeSet<&'static str>) {
+    match expr {
+        Expr::Aggregate(a) => {
+            functions(&a.expr, out);
+            if let Some(param) = &a.param {
+                functions(param, out);
+            }
+        }
+        Expr::Unary(u) => functions(&u.expr, out),
+        Expr::Binary(b) => {
+            functions(&b.lhs, out);
+            functions(&b.rhs, out);
+        }
+        Expr::Paren(p) => functions(&p.expr, out),
+        Expr::Subquery(s) => functions(&s.expr, out),
+        Expr::Call(call) => {
+            out.insert(call.func.name);
+            for arg in &call.args.args {
+                functions(arg, out);
+            }
+        }
+        Expr::NumberLiteral(_)
+        | Expr::StringLiteral(_)
+        | Expr::VectorSelector(_)
+        | Expr::MatrixSelector(_)
+        | Expr::Extension(_) => {}
+    }
+}
+
 /// Every target as (where, raw expr, selectors of the expr substituted by
 /// [`check_value`]); panics when an expression does not parse.
 fn parsed_targets() -> Vec<(String, String, Vec<Selector>)> {
+    parsed_targets_with_functions()
+        .into_iter()
+        .map(|(at, raw, found, _)| (at, raw, found))
+        .collect()
+}
+
+/// [`parsed_targets`], each with the names of the functions it calls.
+fn parsed_targets_with_functions() -> Vec<(String, String, Vec<Selector>, BTreeSet<&'static str>)> {
     let mut out = Vec::new();
     let mut problems = Vec::new();
     for (file, dashboard) in dashboards() {
@@ -183,10 +231,12 @@ fn parsed_targets() -> Vec<(String, String, Vec<Selector>)> {
                     .and_then(|expr| parser::parse(&expr))
                     .and_then(|expr| {
                         let mut found = Vec::new();
-                        selectors(&expr, &mut found).map(|()| found)
+                        let mut called = BTreeSet::new();
+                        functions(&expr, &mut called);
+                        selectors(&expr, &mut found).map(|()| (found, called))
                     });
                 match parsed {
-                    Ok(found) => out.push((at, raw, found)),
+                    Ok((found, called)) => out.push((at, raw, found, called)),
                     Err(e) => problems.push(format!("{at}: {e}\n    {raw}")),
                 }
             }
@@ -215,6 +265,7 @@ fn metric_names_come_from_the_family_list() {
         "credprobe_tenant_last_cycle_timestamp_seconds",
         "credprobe_token_request_duration_seconds_bucket",
         "credprobe_endpoint_request_duration_seconds_count",
+        "credprobe_tenant_success",
     ] {
         assert!(
             names.contains(expected),
@@ -247,11 +298,12 @@ fn every_query_parses_and_names_only_exported_metrics() {
 
 #[test]
 fn counters_appear_only_inside_rate_over_the_rate_interval() {
+    let (_, histograms) = exported_names();
     let sentinel = Duration::from_secs(4242);
     let mut problems = Vec::new();
     for (at, raw, found) in parsed_targets() {
         for s in found {
-            let counter = is_counter_series(&s.name);
+            let counter = is_counter_series(&s.name, &histograms);
             if counter && !s.in_counter_function {
                 problems.push(format!(
                     "{at}: counter {} outside rate()/increase(): {raw}",
@@ -278,6 +330,85 @@ fn counters_appear_only_inside_rate_over_the_rate_interval() {
         }
     }
     assert_no_problems("counter misuse", problems);
+}
+
+#[test]
+fn latency_queries_work_on_classic_and_native_histograms() {
+    let (_, histograms) = exported_names();
+    let mut problems = Vec::new();
+    let mut both = 0;
+    for (at, raw, found, called) in parsed_targets_with_functions() {
+        let names: BTreeSet<&str> = found.iter().map(|s| s.name.as_str()).collect();
+        for family in &histograms {
+            let series = |suffix: &str| names.contains(format!("{family}{suffix}").as_str());
+            let classic = series("_bucket") || series("_sum") || series("_count");
+            let native = names.contains(family.as_str());
+            match (classic, native) {
+                (true, false) => problems.push(format!(
+                    "{at}: classic {family} series without the native branch \
+                     (`or` the same query over rate({family}[...])): {raw}"
+                )),
+                (false, true) => problems.push(format!(
+                    "{at}: native {family} without the classic branch: {raw}"
+                )),
+                (true, true) => both += 1,
+                (false, false) => {}
+            }
+            // A mean from _sum / _count: histogram_sum / histogram_count
+            // of the native histogram.
+            if (series("_sum") || series("_count"))
+                && !(called.contains("histogram_sum") && called.contains("histogram_count"))
+            {
+                problems.push(format!(
+                    "{at}: {family}_sum/_count without histogram_sum()/histogram_count() of the native histogram: {raw}"
+                ));
+            }
+        }
+    }
+    assert_no_problems("latency queries for one kind of histogram only", problems);
+    assert!(both >= 5, "only {both} latency queries found");
+}
+
+#[test]
+fn panels_of_opt_in_series_say_so() {
+    let (names, _) = exported_names();
+    for &(family, option, _) in OPT_IN {
+        assert!(
+            names.contains(family),
+            "opt-in family {family} is not exported"
+        );
+        assert!(option.ends_with(": true"), "{family}: option {option}");
+    }
+    let mut problems = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (file, dashboard) in dashboards() {
+        for (_, panel) in panels(&dashboard) {
+            let description = panel["description"].as_str().unwrap_or_default();
+            for target in array(&panel["targets"]) {
+                let expr = target["expr"].as_str().unwrap_or_default();
+                for &(family, _, _) in OPT_IN {
+                    if !expr.contains(family) {
+                        continue;
+                    }
+                    seen.insert(family);
+                    let option = opt_in_option(family).unwrap();
+                    if !description.starts_with("Opt-in") || !description.contains(option) {
+                        problems.push(format!(
+                            "{file} / {}: shows {family} but its description does not \
+                             start with \"Opt-in\" and name `{option}`",
+                            title(panel)
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert_no_problems("opt-in panels that do not say so", problems);
+    assert_eq!(
+        seen.len(),
+        OPT_IN.len(),
+        "opt-in families on no panel: {seen:?}"
+    );
 }
 
 #[test]

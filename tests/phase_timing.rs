@@ -52,7 +52,7 @@ async fn phases_of_plain_http_requests_on_metrics_json_and_page() {
         )
     };
     let config = format!(
-        "defaults: {{interval: 1s, timeout: 900ms}}\ntenants:\n{}{}{}{}",
+        "defaults: {{interval: 1s, timeout: 900ms, phase_metrics: true}}\ntenants:\n{}{}{}{}",
         tenant("slow", "slow", WORKFLOWS),
         tenant(
             "stalled",
@@ -191,7 +191,7 @@ async fn https_to_a_host_name_adds_dns_and_tls() {
     let daemon = Daemon::start_in(
         dir,
         &format!(
-            "defaults: {{interval: 1s, timeout: 900ms}}\ntenants:\n  - {{name: tls, ca_file: ca.pem, fresh_connections: true, base_url: \"{base}\", token_url: \"{base}/oauth2/token\", client_id: c, client_secret: s{WORKFLOWS}}}\n"
+            "defaults: {{interval: 1s, timeout: 900ms, phase_metrics: true}}\ntenants:\n  - {{name: tls, ca_file: ca.pem, fresh_connections: true, base_url: \"{base}\", token_url: \"{base}/oauth2/token\", client_id: c, client_secret: s{WORKFLOWS}}}\n"
         ),
         &[],
     );

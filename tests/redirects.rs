@@ -106,8 +106,9 @@ async fn expect_endpoint_results(daemon: &Daemon, expected: &[(&str, &str, u16)]
                         &text,
                         "credprobe_endpoint_requests_total",
                         &[("tenant", "t"), ("endpoint", endpoint), ("result", other)],
-                    ),
-                    Some(0.0),
+                    )
+                    .unwrap_or(0.0),
+                    0.0,
                     "{endpoint} also produced {other}\n{text}"
                 );
             }
@@ -402,8 +403,9 @@ async fn token_requests_never_follow_redirects() {
                     &text,
                     "credprobe_token_requests_total",
                     &[("tenant", "t"), ("result", other)],
-                ),
-                Some(0.0),
+                )
+                .unwrap_or(0.0),
+                0.0,
                 "the token request also produced {other}\n{text}"
             );
         }

@@ -167,7 +167,7 @@ async fn status_page_detail_and_json_show_states_history_and_no_secret() {
         );
     }
     assert!(
-        html.contains("<b>4</b> tenants, <b class=\"n-ok\">1</b> healthy, <b class=\"n-bad\">3</b> failing, <b class=\"n-grey\">0</b> pending"),
+        html.contains("<b>4</b> tenants, <b class=\"n-ok\">1</b> healthy, <b class=\"n-bad\">3</b> failing, <b class=\"warn\">0</b> warning, <b class=\"n-grey\">0</b> pending"),
         "{html}"
     );
     assert!(html.contains("href=\"metrics\""));

@@ -44,6 +44,18 @@ impl Credential {
         }
     }
 
+    /// True while a secret, key or certificate file of this credential is
+    /// missing, unreadable or holds a version that cannot be used: the
+    /// last good copy stays in use, and the tenant's state says so
+    /// ([`crate::views::Warning::CredentialFileUnreadable`]).
+    pub fn file_problem(&self) -> bool {
+        match self {
+            Credential::Secret(source) => source.file_problem(),
+            Credential::Assertion(assertion) => assertion.keys.file_problem(),
+            Credential::Certificate(files) => files.file_problem(),
+        }
+    }
+
     /// The notAfter of the client certificate in use, if there is one.
     pub fn certificate_expiry(&self) -> Option<SystemTime> {
         let material = self.key_files()?.current();

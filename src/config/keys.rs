@@ -578,6 +578,13 @@ impl KeyFiles {
         self.certificate_path.as_deref()
     }
 
+    /// True while a file is unreadable or its new version was refused (the
+    /// last good version stays in use).
+    pub fn file_problem(&self) -> bool {
+        let state = lock(&self.state);
+        state.unreadable || state.refused.is_some()
+    }
+
     /// The last good version, without any I/O.
     pub fn current(&self) -> Arc<KeyMaterial> {
         Arc::clone(&lock(&self.state).material)

@@ -39,10 +39,13 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_MAX_TOKEN_BODY_BYTES: usize = 64 * 1024;
 /// Default cap on requests in flight across all tenants.
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 100;
-/// Default latency buckets (seconds): 5 ms to 30 s.
-pub const DEFAULT_HISTOGRAM_BUCKETS: [f64; 12] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-];
+/// Default classic latency buckets (seconds): 7 bounds, so a histogram is
+/// 10 series (8 buckets, sum, count). Chosen for what the latency panels and
+/// the alert need: p50/p95/p99 of requests that take 50 ms to a few
+/// seconds, and the alert threshold (2.5 s) as a bound; 10 s is the default
+/// timeout. Native histograms (protobuf scrapes) carry their own
+/// exponential buckets beside these.
+pub const DEFAULT_HISTOGRAM_BUCKETS: [f64; 7] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
 /// A whole validated configuration.
 #[derive(Debug)]
@@ -83,7 +86,8 @@ pub struct Tenant {
     /// Whether each cycle requests a fresh token.
     pub token_reuse: TokenReuse,
     /// Whether `/metrics` carries this tenant's phase gauges
-    /// (`phase_metrics`): 5 series per step, so a large fleet may drop them.
+    /// (`phase_metrics`, default false): 5 series per step, 15 for a token
+    /// request and two endpoints, so they are opt-in.
     pub phase_metrics: bool,
     /// How to request a token.
     pub token: TokenSettings,

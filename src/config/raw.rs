@@ -61,7 +61,8 @@ pub struct RawDefaults {
     /// Largest token response body read, in bytes.
     #[serde(default)]
     pub max_token_body_bytes: Option<u64>,
-    /// Whether the phase gauges are exported (default true).
+    /// Whether the phase gauges are exported (default false: 5 series per
+    /// step, opt-in under the series budget).
     #[serde(default)]
     pub phase_metrics: Option<bool>,
 }
@@ -168,9 +169,9 @@ pub struct RawTenant {
     /// Overrides `defaults.token_reuse`.
     #[serde(default)]
     pub token_reuse: Option<TokenReuse>,
-    /// Overrides `defaults.phase_metrics`: `false` leaves out the
-    /// `credprobe_*_phase_seconds` series (5 per step), to save series;
-    /// the status page and the JSON still show the phases.
+    /// Overrides `defaults.phase_metrics`: `true` adds the
+    /// `credprobe_*_phase_seconds` series (5 per step); without it the
+    /// status page and the JSON still show the phases.
     #[serde(default)]
     pub phase_metrics: Option<bool>,
     /// Overrides `defaults.max_body_bytes`.

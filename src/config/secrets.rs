@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -26,6 +27,15 @@ impl SecretSource {
         match self {
             SecretSource::Fixed(secret) => secret.clone(),
             SecretSource::File(file) => file.current().await,
+        }
+    }
+
+    /// True while the secret file is unreadable or its new version cannot
+    /// be used (the last good value stays in use).
+    pub fn file_problem(&self) -> bool {
+        match self {
+            SecretSource::Fixed(_) => false,
+            SecretSource::File(file) => file.problem.load(Ordering::Relaxed),
         }
     }
 }
@@ -56,6 +66,9 @@ pub struct SecretFile {
     path: PathBuf,
     /// The version last read and its value.
     cached: Mutex<(FileStamp, SecretString)>,
+    /// Whether the last look at the file failed (unreadable, or a changed
+    /// version that cannot be used): the tenant's state shows a warning.
+    problem: AtomicBool,
 }
 
 /// Two handles on the same path are the same secret file: the cache is what
@@ -108,6 +121,7 @@ impl SecretFile {
         Ok(SecretFile {
             path: path.to_owned(),
             cached: Mutex::new((FileStamp::of(&meta), secret)),
+            problem: AtomicBool::new(false),
         })
     }
 
@@ -123,11 +137,13 @@ impl SecretFile {
             Ok(meta) => meta,
             Err(error) => {
                 tracing::warn!(file = %self.path.display(), %error, "secret file unreadable; keeping the last value read");
+                self.problem.store(true, Ordering::Relaxed);
                 return secret;
             }
         };
         let now = FileStamp::of(&meta);
         if now == stamp {
+            self.problem.store(false, Ordering::Relaxed);
             return secret;
         }
         let read =
@@ -143,10 +159,12 @@ impl SecretFile {
             Ok(fresh) => {
                 tracing::info!(file = %self.path.display(), "secret file changed; using the new secret");
                 *self.cached.lock().expect("secret cache poisoned") = (now, fresh.clone());
+                self.problem.store(false, Ordering::Relaxed);
                 fresh
             }
             Err(error) => {
                 tracing::warn!(%error, "secret file changed but cannot be used; keeping the last value read");
+                self.problem.store(true, Ordering::Relaxed);
                 secret
             }
         }
@@ -186,8 +204,21 @@ mod tests {
         std::fs::rename(&next, &path).unwrap();
         assert_eq!(source.current().await.expose_secret(), "second");
 
+        assert!(!source.file_problem());
         std::fs::remove_file(&path).unwrap();
         assert_eq!(source.current().await.expose_secret(), "second");
+        assert!(source.file_problem(), "the tenant's state says so");
+
+        // Back, unchanged or new: no problem any more.
+        std::fs::write(&path, "third").unwrap();
+        assert_eq!(source.current().await.expose_secret(), "third");
+        assert!(!source.file_problem());
+
+        // A new version that cannot be used keeps the last one, and says so.
+        std::fs::write(&next, "\n").unwrap();
+        std::fs::rename(&next, &path).unwrap();
+        assert_eq!(source.current().await.expose_secret(), "third");
+        assert!(source.file_problem());
     }
 
     #[test]

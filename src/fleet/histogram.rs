@@ -1,6 +1,10 @@
 //! Latency histograms as the tenant records keep them: one count per
-//! bucket (not cumulative) and the sum, against bounds shared by every
-//! tenant. The exposition makes them cumulative when it writes them.
+//! classic bucket (not cumulative) and the sum, against bounds shared by
+//! every tenant, and the sparse exponential buckets of the native form
+//! ([`super::native`]). The text exposition writes the classic form
+//! (cumulative), the protobuf exposition both.
+
+use super::native::NativeBuckets;
 
 /// Observations of one histogram series.
 #[derive(Debug, Clone, PartialEq)]
@@ -10,6 +14,8 @@ pub struct Histogram {
     counts: Box<[u64]>,
     /// The sum of every observed value.
     sum: f64,
+    /// The same observations in native (exponential) buckets.
+    native: NativeBuckets,
 }
 
 impl Histogram {
@@ -18,6 +24,7 @@ impl Histogram {
         Histogram {
             counts: vec![0; bounds.len() + 1].into_boxed_slice(),
             sum: 0.0,
+            native: NativeBuckets::new(),
         }
     }
 
@@ -29,6 +36,12 @@ impl Histogram {
             *count += 1;
         }
         self.sum += value;
+        self.native.observe(value);
+    }
+
+    /// The native (exponential) buckets of the same observations.
+    pub fn native(&self) -> &NativeBuckets {
+        &self.native
     }
 
     /// Observations per bucket, not cumulative; the last is above every

@@ -4,7 +4,8 @@
 //! report).
 //!
 //! - [`step`]: what is kept of one step (token request or endpoint).
-//! - [`histogram`]: the latency histograms.
+//! - [`histogram`]: the latency histograms, classic and
+//!   [`native`] (sparse exponential buckets) at once.
 //! - [`history`]: the recent probes.
 //!
 //! A tenant's record exists from [`Fleet::add`] to [`Fleet::remove`];
@@ -14,6 +15,7 @@
 
 pub mod histogram;
 pub mod history;
+pub mod native;
 pub mod step;
 
 use std::collections::{BTreeMap, BTreeSet};

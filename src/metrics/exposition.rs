@@ -1,7 +1,9 @@
-//! A `/metrics` response: the tenant series then the telemetry, plain or
-//! gzip, rendered off the runtime, and shared by the scrapes that arrive
-//! while it is being rendered (single flight, per encoding), so a burst of
-//! scrapes costs one render's memory, not one per scrape.
+//! A `/metrics` response: the tenant series then the telemetry, in the
+//! text format or (for a scraper that asks for it) the protobuf format
+//! with native histograms, plain or gzip, rendered off the runtime, and
+//! shared by the scrapes that arrive while it is being rendered (single
+//! flight, per encoding), so a burst of scrapes costs one render's memory,
+//! not one per scrape.
 
 use std::io::{self, BufWriter, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,13 +27,14 @@ pub type Rendered = Result<Bytes, Arc<str>>;
 pub struct Exposition {
     fleet: Arc<Fleet>,
     telemetry: Arc<Telemetry>,
-    /// The render in progress per encoding (plain, gzip), if any: a scrape
-    /// that arrives meanwhile waits for its result instead of starting
-    /// another.
-    in_flight: [Mutex<Option<watch::Receiver<Option<Rendered>>>>; 2],
-    /// Size of the last plain render, so the next one allocates its buffer
-    /// once instead of doubling its way there.
-    last_plain_bytes: AtomicUsize,
+    /// The render in progress per encoding ([`Encoding::ALL`] order), if
+    /// any: a scrape that arrives meanwhile waits for its result instead
+    /// of starting another.
+    in_flight: [Mutex<Option<watch::Receiver<Option<Rendered>>>>; 4],
+    /// Size of the last uncompressed render per format (text, protobuf),
+    /// so the next one allocates its buffer once instead of doubling its
+    /// way there.
+    last_plain_bytes: [AtomicUsize; 2],
 }
 
 impl Exposition {
@@ -40,8 +43,8 @@ impl Exposition {
         Arc::new(Exposition {
             fleet,
             telemetry,
-            in_flight: [Mutex::new(None), Mutex::new(None)],
-            last_plain_bytes: AtomicUsize::new(0),
+            in_flight: Default::default(),
+            last_plain_bytes: Default::default(),
         })
     }
 
@@ -96,31 +99,37 @@ impl Exposition {
 
     /// Renders the whole response now, on this thread.
     pub fn render(&self, encoding: Encoding) -> io::Result<Vec<u8>> {
-        match encoding {
-            Encoding::Plain => {
-                let last = self.last_plain_bytes.load(Ordering::Relaxed);
-                let mut text = Vec::with_capacity((last + last / 16).max(64 * 1024));
-                self.write_to(&mut text)?;
-                self.last_plain_bytes.store(text.len(), Ordering::Relaxed);
-                Ok(text)
-            }
-            Encoding::Gzip => {
-                // The encoder is given many tiny pieces: buffer them, or
-                // deflate runs once per label value.
-                let encoder = GzEncoder::new(Vec::with_capacity(256 * 1024), Compression::fast());
-                let mut buffered = BufWriter::with_capacity(128 * 1024, encoder);
-                self.write_to(&mut buffered)?;
-                buffered.into_inner().map_err(|e| e.into_error())?.finish()
-            }
+        let protobuf = encoding.is_protobuf();
+        if encoding.is_gzip() {
+            // The encoder is given many tiny pieces: buffer them, or
+            // deflate runs once per label value.
+            let encoder = GzEncoder::new(Vec::with_capacity(256 * 1024), Compression::fast());
+            let mut buffered = BufWriter::with_capacity(128 * 1024, encoder);
+            self.write_to(protobuf, &mut buffered)?;
+            buffered.into_inner().map_err(|e| e.into_error())?.finish()
+        } else {
+            let last_bytes = &self.last_plain_bytes[usize::from(protobuf)];
+            let last = last_bytes.load(Ordering::Relaxed);
+            let mut body = Vec::with_capacity((last + last / 16).max(64 * 1024));
+            self.write_to(protobuf, &mut body)?;
+            last_bytes.store(body.len(), Ordering::Relaxed);
+            Ok(body)
         }
     }
 
-    /// Writes the text exposition: tenant series, then telemetry.
-    pub fn write_to<W: Write>(&self, out: &mut W) -> io::Result<()> {
+    /// Writes the exposition, tenant series then telemetry, in the text
+    /// format or the protobuf format.
+    pub fn write_to<W: Write>(&self, protobuf: bool, out: &mut W) -> io::Result<()> {
         let records = self.fleet.records();
-        tenant_series::write(&records, self.fleet.buckets(), out)?;
-        drop(records);
-        self.telemetry.write(out)
+        if protobuf {
+            tenant_series::write_protobuf(&records, self.fleet.buckets(), out)?;
+            drop(records);
+            self.telemetry.write_protobuf(out)
+        } else {
+            tenant_series::write(&records, self.fleet.buckets(), out)?;
+            drop(records);
+            self.telemetry.write(out)
+        }
     }
 }
 

@@ -86,7 +86,7 @@ pub const ENDPOINT_DURATION: Family = family(
 /// `credprobe_endpoint_requests_total`.
 pub const ENDPOINT_REQUESTS: Family = family(
     "credprobe_endpoint_requests_total",
-    "Endpoint calls by result class.",
+    "Endpoint calls by result class; result=\"success\" exists from the first cycle, a failure class from its first occurrence.",
     Kind::Counter,
 );
 /// `credprobe_endpoint_status_code`.
@@ -125,6 +125,12 @@ pub const TENANT_INFO: Family = family(
     "Always 1; the tenant's configured labels, to join on tenant.",
     Kind::Gauge,
 );
+/// `credprobe_tenant_success`.
+pub const TENANT_SUCCESS: Family = family(
+    "credprobe_tenant_success",
+    "1 when the tenant's last cycle is healthy (state healthy or warning), 0 when it is failing (credentials rejected, IdP down, permission missing, endpoint failing, rate limited); absent until the first cycle. The status page and the JSON state follow the same rule.",
+    Kind::Gauge,
+);
 /// `credprobe_tenant_interval_seconds`.
 pub const INTERVAL: Family = family(
     "credprobe_tenant_interval_seconds",
@@ -161,12 +167,6 @@ pub const TOKEN_LAST_SUCCESS: Family = family(
     "Time of the last successful token request (unix seconds).",
     Kind::Gauge,
 );
-/// `credprobe_token_lifetime_seconds`.
-pub const TOKEN_LIFETIME: Family = family(
-    "credprobe_token_lifetime_seconds",
-    "Lifetime granted to the newest token (expires_in).",
-    Kind::Gauge,
-);
 /// `credprobe_token_request_duration_seconds`.
 pub const TOKEN_DURATION: Family = family(
     "credprobe_token_request_duration_seconds",
@@ -176,7 +176,7 @@ pub const TOKEN_DURATION: Family = family(
 /// `credprobe_token_requests_total`.
 pub const TOKEN_REQUESTS: Family = family(
     "credprobe_token_requests_total",
-    "Token requests by result class.",
+    "Token requests by result class; result=\"success\" exists from the first cycle, a failure class from its first occurrence.",
     Kind::Counter,
 );
 /// `credprobe_token_phase_seconds`.
@@ -206,13 +206,13 @@ pub const TOKEN_SUCCESS: Family = family(
 /// `credprobe_scrape_duration_seconds`.
 pub const SCRAPE_DURATION: Family = family(
     "credprobe_scrape_duration_seconds",
-    "Time to render and compress a /metrics response, by encoding (plain or gzip); scrapes that arrive together share one render.",
+    "Time to render and compress a /metrics response, by encoding (plain, gzip, protobuf, protobuf_gzip); scrapes that arrive together share one render.",
     Kind::Histogram,
 );
 /// `credprobe_scrape_response_bytes`.
 pub const SCRAPE_BYTES: Family = family(
     "credprobe_scrape_response_bytes",
-    "Size of the last /metrics response body, by encoding (plain or gzip).",
+    "Size of the last /metrics response body, by encoding (plain, gzip, protobuf, protobuf_gzip).",
     Kind::Gauge,
 );
 
@@ -238,11 +238,11 @@ pub const FAMILIES: [&Family; 29] = [
     &TENANT_INFO,
     &INTERVAL,
     &CYCLE_LAST,
+    &TENANT_SUCCESS,
     &TENANTS,
     &TLS_EXPIRY,
     &TOKEN_EXPIRY,
     &TOKEN_LAST_SUCCESS,
-    &TOKEN_LIFETIME,
     &TOKEN_PHASE,
     &TOKEN_REJECTION,
     &TOKEN_DURATION,

@@ -2,6 +2,10 @@
 //!
 //! - [`families`]: every family's name, type and HELP text.
 //! - [`text`]: the text format writer (escaping, numbers, headers).
+//! - [`protobuf`]: the protobuf format (`io.prometheus.client`, delimited)
+//!   with native histograms, for scrapers that ask for it.
+//! - [`samples`]: one family's samples, whatever the format: the trait
+//!   the tenant series are written to, with the text and protobuf sides.
 //! - [`tenant_series`]: the per-tenant series, written from the tenant
 //!   records of [`crate::fleet`].
 //! - [`telemetry`]: credprobe's own series (process, build, reloads,
@@ -11,6 +15,8 @@
 
 pub mod exposition;
 pub mod families;
+pub mod protobuf;
+pub mod samples;
 pub mod telemetry;
 pub mod tenant_series;
 pub mod text;

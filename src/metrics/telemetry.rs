@@ -27,19 +27,54 @@ const SCRAPE_BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 /// How a response body was encoded: a label of the scrape families.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Encoding {
-    /// The text as it is.
+    /// The text format as it is.
     Plain,
-    /// The text gzip-compressed (what Prometheus asks for).
+    /// The text format gzip-compressed (what Prometheus asks for).
     Gzip,
+    /// The protobuf format (native histograms), as it is.
+    Protobuf,
+    /// The protobuf format gzip-compressed (what Prometheus asks for with
+    /// native histograms on).
+    ProtobufGzip,
 }
 
 impl Encoding {
+    /// Every encoding, in index order.
+    pub const ALL: [Encoding; 4] = [
+        Encoding::Plain,
+        Encoding::Gzip,
+        Encoding::Protobuf,
+        Encoding::ProtobufGzip,
+    ];
+
+    /// The encoding of a response in `protobuf` or text, gzipped or not.
+    pub fn of(protobuf: bool, gzip: bool) -> Encoding {
+        match (protobuf, gzip) {
+            (false, false) => Encoding::Plain,
+            (false, true) => Encoding::Gzip,
+            (true, false) => Encoding::Protobuf,
+            (true, true) => Encoding::ProtobufGzip,
+        }
+    }
+
     /// The `encoding` label value.
     pub fn as_str(self) -> &'static str {
         match self {
             Encoding::Plain => "plain",
             Encoding::Gzip => "gzip",
+            Encoding::Protobuf => "protobuf",
+            Encoding::ProtobufGzip => "protobuf_gzip",
         }
+    }
+
+    /// True for the protobuf format.
+    pub fn is_protobuf(self) -> bool {
+        matches!(self, Encoding::Protobuf | Encoding::ProtobufGzip)
+    }
+
+    /// True when the body is gzip-compressed.
+    pub fn is_gzip(self) -> bool {
+        matches!(self, Encoding::Gzip | Encoding::ProtobufGzip)
     }
 }
 
@@ -96,9 +131,9 @@ impl Telemetry {
             registry,
         };
         telemetry.shards.set(1);
-        // Both encodings' series exist from the start, like every other
+        // Every encoding's series exist from the start, like every other
         // series with a closed set of label values.
-        for encoding in [Encoding::Plain, Encoding::Gzip] {
+        for encoding in Encoding::ALL {
             telemetry
                 .scrape_duration
                 .with_label_values(&[encoding.as_str()]);
@@ -160,6 +195,11 @@ impl Telemetry {
         TextEncoder::new()
             .encode(&self.registry.gather(), out)
             .map_err(io::Error::other)
+    }
+
+    /// Writes every telemetry family in the protobuf format.
+    pub fn write_protobuf<W: Write>(&self, out: &mut W) -> io::Result<()> {
+        super::protobuf::write_registry_families(&self.registry.gather(), out)
     }
 }
 

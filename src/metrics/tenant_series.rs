@@ -10,13 +10,17 @@
 
 use std::io::{self, Write};
 use std::sync::Arc;
+use std::time::SystemTime;
 
-use super::families::{self as f, Family};
-use super::text::{FamilyWriter, Float, le_labels};
+use super::families::{self as f, Family, Kind};
+use super::protobuf::FamilyBuilder;
+use super::samples::{ProtoSamples, Samples, TextSamples};
+use super::text::{FamilyWriter, le_labels};
 use crate::config::Tenant;
 use crate::fleet::{self, StepRecord, TenantRecord, TenantState};
 use crate::probe::{EndpointResult, ResultClass, TokenResult};
 use crate::unix_time::unix_seconds;
+use crate::views::health::Assessment;
 
 /// One kind of series every step (token request or endpoint) has.
 #[derive(Debug, Clone, Copy)]
@@ -27,7 +31,10 @@ pub enum StepSeries {
     Duration,
     /// Where the last request's time went, one series per phase.
     Phases,
-    /// Results by class, every class present from the start.
+    /// Results by class: `success` from the first cycle, a failure class
+    /// from its first occurrence (the lean contract: most classes never
+    /// happen to most tenants, and a series that is always 0 still costs
+    /// Prometheus a series).
     Requests,
     /// The last HTTP status, 0 when there was no answer.
     Status,
@@ -44,6 +51,8 @@ pub enum Source {
     Endpoint(StepSeries),
     /// One gauge per tenant, absent while `None`.
     Gauge(fn(&Tenant, &TenantState) -> Option<f64>),
+    /// credprobe_tenant_success: the one state rule ([`Assessment`]).
+    Success,
     /// credprobe_tenant_info: the configured labels.
     Info,
     /// One series per TLS host seen.
@@ -75,13 +84,13 @@ pub const FAMILIES: [(&Family, Source); 20] = [
     (&f::TENANT_INFO, Source::Info),
     (&f::INTERVAL, Source::Gauge(interval)),
     (&f::CYCLE_LAST, Source::Gauge(last_cycle)),
+    (&f::TENANT_SUCCESS, Source::Success),
     (&f::TLS_EXPIRY, Source::Tls),
     (&f::TOKEN_EXPIRY, Source::Gauge(token_expiry)),
     (
         &f::TOKEN_LAST_SUCCESS,
         Source::Token(StepSeries::LastSuccess),
     ),
-    (&f::TOKEN_LIFETIME, Source::Gauge(token_lifetime)),
     (&f::TOKEN_PHASE, Source::Token(StepSeries::Phases)),
     (&f::TOKEN_REJECTION, Source::Rejection),
     (&f::TOKEN_DURATION, Source::Token(StepSeries::Duration)),
@@ -106,23 +115,31 @@ fn token_expiry(_: &Tenant, state: &TenantState) -> Option<f64> {
     state.grant.as_ref()?.expires_at.map(unix_seconds)
 }
 
-fn token_lifetime(_: &Tenant, state: &TenantState) -> Option<f64> {
-    state.grant.as_ref()?.lifetime.map(|l| l.as_secs_f64())
-}
-
 /// What every family's writing shares, computed once per render.
 struct Shared<'a> {
-    /// `le` values of the latency buckets.
-    le: Vec<Box<str>>,
     /// Result class indexes in label value order, per kind of step.
     token_order: Vec<usize>,
     endpoint_order: Vec<usize>,
     /// Label names of credprobe_tenant_info.
     info_keys: Vec<&'a str>,
+    /// The render's time, for the state rule (credential expiry).
+    now: SystemTime,
+}
+
+impl<'a> Shared<'a> {
+    fn of(records: &'a [Arc<TenantRecord>]) -> Shared<'a> {
+        Shared {
+            token_order: label_order::<TokenResult>(),
+            endpoint_order: label_order::<EndpointResult>(),
+            info_keys: fleet::label_keys(records),
+            now: SystemTime::now(),
+        }
+    }
 }
 
 /// Writes every per-tenant family of `records` (in tenant name order) to
-/// `out`, families in name order, series in label order.
+/// `out` in the text format, families in name order, series in label
+/// order.
 ///
 /// Each tenant is locked only while its few lines are written into a
 /// small scratch buffer; `out` (which may compress, or grow a large
@@ -136,21 +153,20 @@ pub fn write<W: Write>(
     buckets: &[f64],
     out: &mut W,
 ) -> io::Result<()> {
-    let shared = Shared {
-        le: le_labels(buckets),
-        token_order: label_order::<TokenResult>(),
-        endpoint_order: label_order::<EndpointResult>(),
-        info_keys: fleet::label_keys(records),
-    };
+    let shared = Shared::of(records);
+    let le = le_labels(buckets);
     let mut scratch = Vec::with_capacity(4096);
     for (family, source) in FAMILIES {
         let mut started = false;
         for record in records {
             scratch.clear();
             record.read(|state| {
-                let mut writer = FamilyWriter::resume(&mut scratch, family, started);
-                write_tenant(&mut writer, record, state, source, &shared)?;
-                started = writer.started();
+                let mut samples = TextSamples {
+                    writer: FamilyWriter::resume(&mut scratch, family, started),
+                    le: &le,
+                };
+                write_tenant(&mut samples, record, state, source, &shared)?;
+                started = samples.writer.started();
                 io::Result::Ok(())
             })?;
             out.write_all(&scratch)?;
@@ -159,8 +175,37 @@ pub fn write<W: Write>(
     Ok(())
 }
 
-fn write_tenant<W: Write>(
-    w: &mut FamilyWriter<'_, W>,
+/// The same series in the protobuf format, each latency histogram native
+/// and classic at once: one length-delimited `MetricFamily` per family
+/// that has samples, families in name order. Each family's encoded bytes
+/// are built up tenant by tenant (each locked only while it is encoded)
+/// and written once the family is complete, as the format puts each
+/// family's length first.
+pub fn write_protobuf<W: Write>(
+    records: &[Arc<TenantRecord>],
+    buckets: &[f64],
+    out: &mut W,
+) -> io::Result<()> {
+    let shared = Shared::of(records);
+    for (family, source) in FAMILIES {
+        let mut builder = FamilyBuilder::new(family);
+        for record in records {
+            record.read(|state| {
+                let mut samples = ProtoSamples {
+                    builder: &mut builder,
+                    counter: family.kind == Kind::Counter,
+                    bounds: buckets,
+                };
+                write_tenant(&mut samples, record, state, source, &shared)
+            })?;
+        }
+        builder.write_delimited(out)?;
+    }
+    Ok(())
+}
+
+fn write_tenant<S: Samples>(
+    w: &mut S,
     record: &TenantRecord,
     state: &TenantState,
     source: Source,
@@ -179,7 +224,6 @@ fn write_tenant<W: Write>(
             &[("tenant", name)],
             &state.token,
             series,
-            &shared.le,
             &shared.token_order,
         ),
         Source::Endpoint(series) => {
@@ -193,32 +237,40 @@ fn write_tenant<W: Write>(
                     &labels,
                     &state.endpoints[i],
                     series,
-                    &shared.le,
                     &shared.endpoint_order,
                 )?;
             }
             Ok(())
         }
         Source::Gauge(value) => match value(tenant, state) {
-            Some(value) => w.sample(&[("tenant", name)], Float(value)),
+            Some(value) => w.sample(&[("tenant", name)], None, value),
             None => Ok(()),
         },
+        Source::Success => {
+            match Assessment::of(tenant, state, shared.now)
+                .state
+                .success_value()
+            {
+                Some(value) => w.sample(&[("tenant", name)], None, f64::from(value)),
+                None => Ok(()),
+            }
+        }
         Source::Info => {
             let mut labels = Vec::with_capacity(shared.info_keys.len() + 1);
             labels.push(("tenant", name));
             for key in &shared.info_keys {
                 labels.push((key, tenant.labels.get(*key).map_or("", String::as_str)));
             }
-            w.sample(&labels, 1)
+            w.sample(&labels, None, 1.0)
         }
         Source::Tls => {
             for (host, not_after) in &state.tls_expiry {
-                w.sample(&[("tenant", name), ("host", host)], not_after)?;
+                w.sample(&[("tenant", name), ("host", host)], None, *not_after as f64)?;
             }
             Ok(())
         }
         Source::Rejection => match state.rejection {
-            Some(reason) => w.sample(&[("tenant", name), ("reason", reason.as_str())], 1),
+            Some(reason) => w.sample(&[("tenant", name), ("reason", reason.as_str())], None, 1.0),
             None => Ok(()),
         },
         Source::Scopes => {
@@ -227,7 +279,11 @@ fn write_tenant<W: Write>(
             };
             for scope in &tenant.expect_scopes {
                 if let Some(has) = grant.grants(scope) {
-                    w.sample(&[("tenant", name), ("scope", scope)], u8::from(has))?;
+                    w.sample(
+                        &[("tenant", name), ("scope", scope)],
+                        None,
+                        f64::from(u8::from(has)),
+                    )?;
                 }
             }
             Ok(())
@@ -237,21 +293,20 @@ fn write_tenant<W: Write>(
 
 /// One step's series of one kind; `order` lists result class indexes in
 /// label value order.
-fn write_step<W: Write, R: ResultClass>(
-    w: &mut FamilyWriter<'_, W>,
+fn write_step<S: Samples, R: ResultClass>(
+    w: &mut S,
     labels: &[(&str, &str)],
     step: &StepRecord<R>,
     series: StepSeries,
-    le: &[Box<str>],
     order: &[usize],
 ) -> io::Result<()> {
     match series {
         StepSeries::LastSuccess => match step.last_success_at {
-            Some(at) => w.sample(labels, Float(unix_seconds(at))),
+            Some(at) => w.sample(labels, None, unix_seconds(at)),
             None => Ok(()),
         },
         StepSeries::Duration => match &step.duration {
-            Some(h) => w.histogram(labels, le, h.counts(), h.sum()),
+            Some(h) => w.histogram(labels, h),
             None => Ok(()),
         },
         StepSeries::Phases => {
@@ -259,23 +314,32 @@ fn write_step<W: Write, R: ResultClass>(
                 return Ok(());
             };
             for (phase, took) in phases.named() {
-                w.sample_with(labels, ("phase", phase.as_str()), Float(took.as_secs_f64()))?;
+                w.sample(labels, Some(("phase", phase.as_str())), took.as_secs_f64())?;
             }
             Ok(())
         }
         StepSeries::Requests => {
+            if step.last.is_none() {
+                return Ok(());
+            }
             let counts = step.counts.as_ref();
             for &i in order {
-                w.sample_with(labels, ("result", R::ALL[i].as_str()), counts[i])?;
+                if counts[i] > 0 || R::ALL[i].is_success() {
+                    w.sample(
+                        labels,
+                        Some(("result", R::ALL[i].as_str())),
+                        counts[i] as f64,
+                    )?;
+                }
             }
             Ok(())
         }
         StepSeries::Status => match &step.last {
-            Some(last) => w.sample(labels, last.status.unwrap_or(0)),
+            Some(last) => w.sample(labels, None, f64::from(last.status.unwrap_or(0))),
             None => Ok(()),
         },
         StepSeries::Success => match &step.last {
-            Some(last) => w.sample(labels, u8::from(last.result.is_success())),
+            Some(last) => w.sample(labels, None, f64::from(u8::from(last.result.is_success()))),
             None => Ok(()),
         },
     }

@@ -9,9 +9,7 @@ use super::*;
 use crate::fleet::Fleet;
 use crate::fleet::tests::{ONE, call, cycle, tenants, token};
 use crate::probe::tls::CertificateSeen;
-use crate::probe::{
-    CycleReport, EndpointResult, Outcome, RejectionReason, ResultClass, TokenResult,
-};
+use crate::probe::{CycleReport, EndpointResult, Outcome, RejectionReason, TokenResult};
 
 fn exposition(fleet: &Arc<Fleet>) -> (Arc<Exposition>, Arc<Telemetry>) {
     let telemetry = Arc::new(Telemetry::new());
@@ -50,7 +48,7 @@ fn every_family_is_written_once_tenant_series_in_name_order_then_telemetry() {
     assert!(empty.contains("# TYPE credprobe_tenants gauge\ncredprobe_tenants 0\n"));
 
     let config = tenants(
-        "tenants: [{name: a, labels: {tier: gold}, credential_expires: \"2030-01-01\", base_url: \"http://127.0.0.1:9\", token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s, expect_scopes: [read, write], endpoints: [{name: e, path: /x}]}, {name: r, token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s}]",
+        "tenants: [{name: a, labels: {tier: gold}, phase_metrics: true, credential_expires: \"2030-01-01\", base_url: \"http://127.0.0.1:9\", token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s, expect_scopes: [read, write], endpoints: [{name: e, path: /x}]}, {name: r, token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s}]",
     );
     let record = fleet.add(&config[0]);
     let rejected = fleet.add(&config[1]);
@@ -114,7 +112,13 @@ fn every_family_is_written_once_tenant_series_in_name_order_then_telemetry() {
         "credprobe_tls_certificate_expiry_timestamp_seconds{tenant=\"a\",host=\"h\"} 1\n"
     ));
     assert!(text.contains("credprobe_tenant_info{tenant=\"a\",tier=\"gold\"} 1\n"));
-    assert!(text.contains("credprobe_token_lifetime_seconds{tenant=\"a\"} 900\n"));
+    assert!(
+        !text.contains("credprobe_token_lifetime_seconds"),
+        "removed: expiry minus last success"
+    );
+    // a: everything succeeded but a scope is missing: a warning, still 1.
+    assert!(text.contains("credprobe_tenant_success{tenant=\"a\"} 1\n"));
+    assert!(text.contains("credprobe_tenant_success{tenant=\"r\"} 0\n"));
     assert!(text.contains("credprobe_endpoint_status_code{tenant=\"a\",endpoint=\"e\"} 200\n"));
     assert!(text.contains("credprobe_tenant_interval_seconds{tenant=\"a\"} 60\n"));
     assert!(text.contains("credprobe_token_rejection_reason{tenant=\"r\",reason=\"expired\"} 1\n"));
@@ -186,48 +190,68 @@ fn phase_metrics_false_leaves_out_only_the_phase_gauges() {
 }
 
 #[test]
-fn counters_start_at_zero_for_every_class_in_label_order() {
+fn counters_exist_for_success_and_each_class_seen_in_label_order() {
     let fleet = Fleet::new(&[0.1]);
     let (exposition, _) = exposition(&fleet);
     let record = fleet.add(&tenants(ONE)[0]);
+    assert!(
+        !text(&exposition).contains("credprobe_token_requests_total{"),
+        "no request yet, no counter"
+    );
     for _ in 0..2 {
         record.record_cycle(&cycle(Some(token(TokenResult::RateLimited)), vec![]));
     }
+    record.record_cycle(&cycle(Some(token(TokenResult::Timeout)), vec![]));
     let text = text(&exposition);
-    let token_lines = lines(&text, "credprobe_token_requests_total{");
-    assert_eq!(token_lines.len(), TokenResult::ALL.len());
-    let results: Vec<&str> = token_lines
-        .iter()
-        .map(|l| {
-            l.split("result=\"")
-                .nth(1)
-                .unwrap()
-                .split('"')
-                .next()
-                .unwrap()
-        })
-        .collect();
-    let mut sorted = results.clone();
-    sorted.sort_unstable();
-    assert_eq!(results, sorted, "series in label order");
-    assert!(
-        token_lines
-            .contains(&"credprobe_token_requests_total{tenant=\"a\",result=\"rate_limited\"} 2")
-    );
-    assert!(
-        token_lines.contains(&"credprobe_token_requests_total{tenant=\"a\",result=\"success\"} 0")
-    );
+    // success from the first cycle (0 here), each failure class once seen,
+    // in label value order; the classes never seen are not written.
     assert_eq!(
-        lines(&text, "credprobe_endpoint_requests_total{").len(),
-        EndpointResult::ALL.len()
+        lines(&text, "credprobe_token_requests_total{"),
+        [
+            "credprobe_token_requests_total{tenant=\"a\",result=\"rate_limited\"} 2",
+            "credprobe_token_requests_total{tenant=\"a\",result=\"success\"} 0",
+            "credprobe_token_requests_total{tenant=\"a\",result=\"timeout\"} 1",
+        ]
+    );
+    assert!(
+        lines(&text, "credprobe_endpoint_requests_total{").is_empty(),
+        "an endpoint never called has no counter"
     );
     assert!(text.contains("credprobe_token_success{tenant=\"a\"} 0\n"));
-    // No token came back: no expiry, lifetime or last success.
+    assert!(text.contains("credprobe_tenant_success{tenant=\"a\"} 0\n"));
+    // No token came back: no expiry or last success.
     assert!(!text.contains("credprobe_token_expiry_timestamp_seconds{"));
     assert!(!text.contains("credprobe_token_last_success_timestamp_seconds{"));
     // No call yet: the endpoint's gauges and histogram are absent.
     assert!(!text.contains("credprobe_endpoint_success{"));
     assert!(!text.contains("credprobe_endpoint_request_duration_seconds_count{"));
+}
+
+#[test]
+fn a_tenant_without_a_finished_cycle_has_no_state_series_and_phases_are_opt_in() {
+    let fleet = Fleet::new(&[0.1]);
+    let (exposition, _) = exposition(&fleet);
+    let config = tenants(
+        "tenants: [{name: a, token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s}, {name: b, phase_metrics: true, token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s}]",
+    );
+    let records: Vec<_> = config.iter().map(|t| fleet.add(t)).collect();
+    assert!(!text(&exposition).contains("credprobe_tenant_success{"));
+    for record in &records {
+        let mut outcome = token(TokenResult::Success);
+        outcome.phases = Some(crate::probe::Phases::default());
+        record.record_cycle(&cycle(Some(outcome), vec![]));
+    }
+    let text = text(&exposition);
+    assert!(text.contains("credprobe_tenant_success{tenant=\"a\"} 1\n"));
+    assert!(
+        !text.contains("credprobe_token_phase_seconds{tenant=\"a\""),
+        "off by default"
+    );
+    assert_eq!(
+        lines(&text, "credprobe_token_phase_seconds{tenant=\"b\"").len(),
+        5,
+        "phase_metrics: true"
+    );
 }
 
 #[test]
@@ -309,9 +333,16 @@ fn removed_tenants_lose_every_series_and_their_late_results_show_nowhere() {
     for record in &records {
         record.record_cycle(&cycle(Some(token(TokenResult::Success)), vec![]));
     }
-    records[1].record_cycle(&cycle(
+    records[0].record_cycle(&cycle(
         None,
         vec![(0, call(EndpointResult::Success, 1, Some(200)))],
+    ));
+    records[1].record_cycle(&cycle(
+        None,
+        vec![
+            (0, call(EndpointResult::Success, 1, Some(200))),
+            (1, call(EndpointResult::Success, 1, Some(200))),
+        ],
     ));
     let before = text(&exposition);
     // Endpoints in name order within a tenant, tenants in name order.
@@ -334,12 +365,13 @@ fn removed_tenants_lose_every_series_and_their_late_results_show_nowhere() {
     assert!(!after.contains("tenant=\"a\""), "{after}");
     let series = |t: &str| t.lines().filter(|l| l.contains("tenant=\"b\"")).count();
     assert_eq!(series(&before), series(&after), "b is untouched");
-    // Adding the tenant again starts from zero.
+    // Adding the tenant again starts from nothing: its configuration's
+    // series only, no counter until its first cycle.
     fleet.add(&config[0]);
-    assert!(
-        text(&exposition)
-            .contains("credprobe_token_requests_total{tenant=\"a\",result=\"success\"} 0\n")
-    );
+    let again = text(&exposition);
+    assert!(again.contains("credprobe_tenant_info{tenant=\"a\"} 1\n"));
+    assert!(!again.contains("credprobe_token_requests_total{tenant=\"a\""));
+    assert!(!again.contains("credprobe_tenant_success{tenant=\"a\""));
 }
 
 #[test]
@@ -386,7 +418,8 @@ fn a_failed_write_is_an_error_and_the_next_render_works() {
     let fleet = Fleet::new(&[0.1]);
     let (exposition, _) = exposition(&fleet);
     let record = fleet.add(&tenants(ONE)[0]);
-    assert!(exposition.write_to(&mut Broken(700)).is_err());
+    assert!(exposition.write_to(false, &mut Broken(700)).is_err());
+    assert!(exposition.write_to(true, &mut Broken(700)).is_err());
     record.record_cycle(&cycle(Some(token(TokenResult::Success)), vec![]));
     assert!(text(&exposition).contains("credprobe_token_success{tenant=\"a\"} 1\n"));
 }
@@ -447,4 +480,101 @@ async fn scrapes_that_arrive_together_share_one_render_per_encoding() {
             .len() as u64;
         assert_eq!(distinct, count, "one body per render");
     }
+}
+
+#[test]
+fn protobuf_carries_the_same_series_with_native_and_classic_histograms() {
+    use prost::Message;
+
+    use crate::metrics::protobuf::model::MetricFamily;
+
+    let fleet = Fleet::new(&crate::config::DEFAULT_HISTOGRAM_BUCKETS);
+    let (exposition, _) = exposition(&fleet);
+    let record = fleet.add(&tenants(ONE)[0]);
+    for ms in [5, 120, 3000] {
+        record.record_cycle(&cycle(
+            Some(token(TokenResult::Success)),
+            vec![(0, call(EndpointResult::ServerError, ms, Some(503)))],
+        ));
+    }
+    let body = exposition.render(Encoding::Protobuf).unwrap();
+    let mut rest = &body[..];
+    let mut families = Vec::new();
+    while !rest.is_empty() {
+        families.push(MetricFamily::decode_length_delimited(&mut rest).unwrap());
+    }
+    let names: Vec<&str> = families.iter().filter_map(|f| f.name.as_deref()).collect();
+    // The same families as the text, in the same order.
+    let text = text(&exposition);
+    assert_eq!(names, self::families(&text));
+
+    let family = |name: &str| {
+        families
+            .iter()
+            .find(|f| f.name.as_deref() == Some(name))
+            .unwrap()
+    };
+    let endpoint = family("credprobe_endpoint_request_duration_seconds");
+    let histogram = endpoint.metric[0].histogram.as_ref().unwrap();
+    assert_eq!(histogram.sample_count, Some(3));
+    assert!((histogram.sample_sum.unwrap() - 3.125).abs() < 1e-9);
+    // Classic buckets, cumulative, for the finite bounds.
+    let classic: Vec<(f64, u64)> = histogram
+        .bucket
+        .iter()
+        .map(|b| (b.upper_bound.unwrap(), b.cumulative_count.unwrap()))
+        .collect();
+    assert_eq!(
+        classic,
+        [
+            (0.05, 1),
+            (0.1, 1),
+            (0.25, 2),
+            (0.5, 2),
+            (1.0, 2),
+            (2.5, 2),
+            (10.0, 3)
+        ]
+    );
+    // Native buckets: schema 3, three observations in three buckets.
+    assert_eq!(histogram.schema, Some(3));
+    assert!(histogram.zero_threshold.unwrap() > 0.0);
+    let observed: i64 = histogram
+        .positive_delta
+        .iter()
+        .scan(0i64, |count, delta| {
+            *count += delta;
+            Some(*count)
+        })
+        .sum();
+    assert_eq!(observed, 3);
+    // Only the classes seen, success first written from the first cycle.
+    let requests = family("credprobe_endpoint_requests_total");
+    let results: Vec<(&str, f64)> = requests
+        .metric
+        .iter()
+        .map(|m| {
+            let result = m
+                .label
+                .iter()
+                .find(|l| l.name.as_deref() == Some("result"))
+                .unwrap();
+            (
+                result.value.as_deref().unwrap(),
+                m.counter.as_ref().unwrap().value.unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(results, [("server_error", 3.0), ("success", 0.0)]);
+    // Telemetry follows, in the same format.
+    assert!(names.contains(&"credprobe_build_info"));
+    assert!(names.contains(&"process_resident_memory_bytes") || !cfg!(target_os = "linux"));
+
+    // Gzip is the same body, compressed.
+    let gzipped = exposition.render(Encoding::ProtobufGzip).unwrap();
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(&gzipped[..])
+        .read_to_end(&mut plain)
+        .unwrap();
+    assert!(MetricFamily::decode_length_delimited(&plain[..]).is_ok());
 }

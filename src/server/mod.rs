@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::fleet::Fleet;
-use crate::metrics::{Encoding, Exposition};
+use crate::metrics::{Encoding, Exposition, protobuf};
 use crate::reload::{ReloadOutcome, ReloadRequest};
 use crate::web_config::WebConfig;
 
@@ -72,25 +72,22 @@ pub async fn serve(
     Ok(())
 }
 
-/// `/metrics`: the tenant series and the telemetry, gzipped when the
+/// `/metrics`: the tenant series and the telemetry, in the protobuf
+/// format with native histograms when the scraper asks for it (Prometheus
+/// with native histograms on), else in the text format; gzipped when the
 /// scraper accepts it; scrapes that arrive together share one render.
 async fn metrics(State(state): State<ServerState>, headers: HeaderMap) -> Response {
-    let encoding = if accepts_gzip(&headers) {
-        Encoding::Gzip
+    let encoding = Encoding::of(accepts_protobuf(&headers), accepts_gzip(&headers));
+    let content_type = if encoding.is_protobuf() {
+        protobuf::CONTENT_TYPE
     } else {
-        Encoding::Plain
+        "text/plain; version=0.0.4; charset=utf-8"
     };
     match state.exposition.scrape(encoding).await {
         Ok(body) => {
-            let mut response = (
-                [(
-                    header::CONTENT_TYPE,
-                    "text/plain; version=0.0.4; charset=utf-8",
-                )],
-                Body::from(body),
-            )
-                .into_response();
-            if encoding == Encoding::Gzip {
+            let mut response =
+                ([(header::CONTENT_TYPE, content_type)], Body::from(body)).into_response();
+            if encoding.is_gzip() {
                 response
                     .headers_mut()
                     .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
@@ -99,6 +96,15 @@ async fn metrics(State(state): State<ServerState>, headers: HeaderMap) -> Respon
         }
         Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
     }
+}
+
+/// True when the scraper asks for the protobuf format.
+fn accepts_protobuf(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(protobuf::accepts_protobuf)
 }
 
 /// True when the scraper accepts gzip (Prometheus always does).

@@ -1,29 +1,41 @@
-//! A tenant's state at a glance ([`Health`]), from the latest results in
-//! its record: what the status page colours and sorts by and what the JSON
-//! calls `state`.
+//! A tenant's state at a glance, computed once by one rule ([`Assessment`])
+//! from its record and configuration: what the status page colours and
+//! sorts by, what the JSON calls `state` and `warnings`, and what
+//! `credprobe_tenant_success` exports. The three cannot disagree because
+//! they all call [`Assessment::of`].
+
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use crate::config::Tenant;
 use crate::fleet::TenantState;
 use crate::probe::{EndpointResult, TokenResult};
 
+/// A credential that expires within this is a warning (the same 14 days
+/// as the `CredprobeCredentialExpiringSoon` warning alert).
+pub const EXPIRY_WARNING: Duration = Duration::from_secs(14 * 86_400);
+
 /// A tenant's state at a glance, in the order the status page sorts them
-/// (failing states first, then pending, then healthy).
+/// (failing states first, then warning, pending, healthy).
 ///
 /// The rule, first match wins, on the last token result and the last
 /// result of every endpoint:
 /// 1. no cycle has finished yet → [`Pending`](Health::Pending);
 /// 2. token `credentials_rejected` → [`CredentialsRejected`](Health::CredentialsRejected);
-/// 3. token `rate_limited` or `backed_off`, or any endpoint `rate_limited`
-///    or `backed_off` → [`RateLimited`](Health::RateLimited);
+/// 3. token or any endpoint `rate_limited` (a 429 this time) →
+///    [`RateLimited`](Health::RateLimited);
 /// 4. token `forbidden`, `client_error`, `server_error`, `timeout`,
 ///    `dns_error`, `connect_error`, `tls_error` or `invalid_response` →
 ///    [`IdpDown`](Health::IdpDown): the identity provider, or the path to
 ///    it, fails;
-/// 5. token `success` (this cycle or reused from an earlier one) but an
-///    endpoint `forbidden` (403) → [`PermissionMissing`](Health::PermissionMissing);
-/// 6. any other endpoint result than `success` → [`EndpointFailing`](Health::EndpointFailing);
-/// 7. otherwise → [`Healthy`](Health::Healthy).
+/// 5. some step `backed_off` (skipped while waiting out a Retry-After) and
+///    no step succeeded, so nothing was proven → [`RateLimited`](Health::RateLimited);
+/// 6. an endpoint `forbidden` (403) → [`PermissionMissing`](Health::PermissionMissing);
+/// 7. an endpoint result other than `success` or `backed_off` →
+///    [`EndpointFailing`](Health::EndpointFailing);
+/// 8. any [`Warning`] → [`Warning`](Health::Warning);
+/// 9. otherwise → [`Healthy`](Health::Healthy).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Health {
@@ -36,23 +48,75 @@ pub enum Health {
     PermissionMissing,
     /// An endpoint fails.
     EndpointFailing,
-    /// The identity provider or the API answers 429, or credprobe is
-    /// waiting out its Retry-After.
+    /// The identity provider or the API answered 429, or every request was
+    /// skipped waiting out a Retry-After.
     RateLimited,
+    /// Everything that was sent succeeded, but something needs attention
+    /// soon (see [`Warning`]).
+    Warning,
     /// No cycle has finished yet.
     Pending,
-    /// Everything succeeded.
+    /// Everything succeeded and nothing needs attention.
     Healthy,
+}
+
+/// Why a tenant whose requests succeed is not simply healthy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Warning {
+    /// The newest token does not grant an expected scope (`expect_scopes`).
+    ScopeMissing,
+    /// The credential (`credential_expires`, or the client certificate)
+    /// expires within [`EXPIRY_WARNING`], or has expired.
+    CredentialExpiring,
+    /// A request was skipped this cycle, waiting out a 429's Retry-After.
+    BackedOff,
+    /// A secret, key or certificate file is missing, unreadable or holds a
+    /// version that cannot be used; the last good copy is in use.
+    CredentialFileUnreadable,
+}
+
+impl Warning {
+    /// Every warning, in the order they are listed.
+    pub const ALL: [Warning; 4] = [
+        Warning::ScopeMissing,
+        Warning::CredentialExpiring,
+        Warning::BackedOff,
+        Warning::CredentialFileUnreadable,
+    ];
+
+    /// The machine name (in the JSON's `warnings`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Warning::ScopeMissing => "scope_missing",
+            Warning::CredentialExpiring => "credential_expiring",
+            Warning::BackedOff => "backed_off",
+            Warning::CredentialFileUnreadable => "credential_file_unreadable",
+        }
+    }
+
+    /// The words shown to people.
+    pub fn text(self) -> &'static str {
+        match self {
+            Warning::ScopeMissing => "an expected scope is not granted",
+            Warning::CredentialExpiring => "the credential expires within 14 days",
+            Warning::BackedOff => "a request was skipped, backing off after a 429",
+            Warning::CredentialFileUnreadable => {
+                "a credential file cannot be read; the last good copy is in use"
+            }
+        }
+    }
 }
 
 impl Health {
     /// Every state, in sort order.
-    pub const ALL: [Health; 7] = [
+    pub const ALL: [Health; 8] = [
         Health::CredentialsRejected,
         Health::IdpDown,
         Health::PermissionMissing,
         Health::EndpointFailing,
         Health::RateLimited,
+        Health::Warning,
         Health::Pending,
         Health::Healthy,
     ];
@@ -62,6 +126,7 @@ impl Health {
         cycle_done: bool,
         token: Option<TokenResult>,
         endpoints: impl IntoIterator<Item = EndpointResult>,
+        warnings: &[Warning],
     ) -> Health {
         if !cycle_done {
             return Health::Pending;
@@ -69,25 +134,36 @@ impl Health {
         let endpoints: Vec<EndpointResult> = endpoints.into_iter().collect();
         match token {
             Some(TokenResult::CredentialsRejected) => return Health::CredentialsRejected,
-            Some(TokenResult::RateLimited | TokenResult::BackedOff) => return Health::RateLimited,
+            Some(TokenResult::RateLimited) => return Health::RateLimited,
             _ => {}
         }
-        if endpoints
-            .iter()
-            .any(|e| matches!(e, EndpointResult::RateLimited | EndpointResult::BackedOff))
-        {
+        if endpoints.contains(&EndpointResult::RateLimited) {
             return Health::RateLimited;
         }
-        if token.is_some_and(|t| t != TokenResult::Success) {
+        if token.is_some_and(|t| !matches!(t, TokenResult::Success | TokenResult::BackedOff)) {
             return Health::IdpDown;
+        }
+        let backed_off =
+            token == Some(TokenResult::BackedOff) || endpoints.contains(&EndpointResult::BackedOff);
+        let proven =
+            token == Some(TokenResult::Success) || endpoints.contains(&EndpointResult::Success);
+        if backed_off && !proven {
+            return Health::RateLimited;
         }
         if endpoints.contains(&EndpointResult::Forbidden) {
             return Health::PermissionMissing;
         }
-        if endpoints.iter().any(|e| *e != EndpointResult::Success) {
+        if endpoints
+            .iter()
+            .any(|e| !matches!(e, EndpointResult::Success | EndpointResult::BackedOff))
+        {
             return Health::EndpointFailing;
         }
-        Health::Healthy
+        if warnings.is_empty() {
+            Health::Healthy
+        } else {
+            Health::Warning
+        }
     }
 
     /// The machine name (`state` in the JSON).
@@ -98,6 +174,7 @@ impl Health {
             Health::PermissionMissing => "permission_missing",
             Health::EndpointFailing => "endpoint_failing",
             Health::RateLimited => "rate_limited",
+            Health::Warning => "warning",
             Health::Pending => "pending",
             Health::Healthy => "healthy",
         }
@@ -111,26 +188,76 @@ impl Health {
             Health::PermissionMissing => "permission missing",
             Health::EndpointFailing => "endpoint failing",
             Health::RateLimited => "rate limited",
+            Health::Warning => "warning",
             Health::Pending => "pending",
             Health::Healthy => "healthy",
         }
     }
 
-    /// True for every state but pending and healthy.
+    /// True for every state but warning, pending and healthy.
     pub fn is_failing(self) -> bool {
-        !matches!(self, Health::Pending | Health::Healthy)
+        !matches!(self, Health::Warning | Health::Pending | Health::Healthy)
+    }
+
+    /// The value of `credprobe_tenant_success`: 1 for healthy and warning
+    /// (every request sent succeeded), 0 for a failing state, none while
+    /// pending (the series is absent until the first cycle).
+    pub fn success_value(self) -> Option<u8> {
+        match self {
+            Health::Pending => None,
+            Health::Healthy | Health::Warning => Some(1),
+            _ => Some(0),
+        }
     }
 }
 
-impl Health {
-    /// The state of a tenant's record.
-    pub fn of_state(state: &TenantState) -> Health {
-        Health::of(
-            state.cycles > 0,
-            state.token.last_result(),
-            state.endpoint_results(),
-        )
+/// A tenant's state and its warnings: the one assessment every view reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assessment {
+    /// The state.
+    pub state: Health,
+    /// What needs attention, whatever the state (a failing tenant may also
+    /// have an expiring credential); in [`Warning::ALL`] order.
+    pub warnings: Vec<Warning>,
+}
+
+impl Assessment {
+    /// The assessment of a tenant's record at `now`.
+    pub fn of(tenant: &Tenant, state: &TenantState, now: SystemTime) -> Assessment {
+        let warnings = warnings(tenant, state, now);
+        Assessment {
+            state: Health::of(
+                state.cycles > 0,
+                state.token.last_result(),
+                state.endpoint_results(),
+                &warnings,
+            ),
+            warnings,
+        }
     }
+}
+
+/// What needs attention in a tenant, by the checks of [`Warning`].
+fn warnings(tenant: &Tenant, state: &TenantState, now: SystemTime) -> Vec<Warning> {
+    let scope_missing = state.grant.as_ref().is_some_and(|grant| {
+        tenant
+            .expect_scopes
+            .iter()
+            .any(|scope| grant.grants(scope) == Some(false))
+    });
+    let expiring = tenant
+        .credential_expiry()
+        .is_some_and(|at| at <= now + EXPIRY_WARNING);
+    let backed_off = state.token.last_result() == Some(TokenResult::BackedOff)
+        || state
+            .endpoint_results()
+            .any(|e| e == EndpointResult::BackedOff);
+    let file_problem = tenant.token.credential.file_problem();
+    Warning::ALL
+        .into_iter()
+        .zip([scope_missing, expiring, backed_off, file_problem])
+        .filter_map(|(warning, on)| on.then_some(warning))
+        .collect()
 }
 
 #[cfg(test)]
@@ -139,31 +266,24 @@ mod tests {
     use EndpointResult as E;
     use TokenResult as T;
 
+    fn of(token: Option<T>, endpoints: &[E]) -> Health {
+        Health::of(true, token, endpoints.iter().copied(), &[])
+    }
+
     #[test]
     fn the_state_rule() {
-        assert_eq!(Health::of(false, None, []), Health::Pending);
+        assert_eq!(Health::of(false, None, [], &[]), Health::Pending);
         assert_eq!(
-            Health::of(false, Some(T::CredentialsRejected), []),
+            Health::of(false, Some(T::CredentialsRejected), [], &[]),
             Health::Pending
         );
         assert_eq!(
-            Health::of(true, Some(T::CredentialsRejected), [E::NoToken]),
+            of(Some(T::CredentialsRejected), &[E::NoToken]),
             Health::CredentialsRejected
         );
+        assert_eq!(of(Some(T::RateLimited), &[E::Success]), Health::RateLimited);
         assert_eq!(
-            Health::of(true, Some(T::RateLimited), [E::Success]),
-            Health::RateLimited
-        );
-        assert_eq!(
-            Health::of(true, Some(T::BackedOff), [E::Success]),
-            Health::RateLimited
-        );
-        assert_eq!(
-            Health::of(true, Some(T::Success), [E::BackedOff]),
-            Health::RateLimited
-        );
-        assert_eq!(
-            Health::of(true, Some(T::Success), [E::Success, E::RateLimited]),
+            of(Some(T::Success), &[E::Success, E::RateLimited]),
             Health::RateLimited
         );
         for token in [
@@ -176,46 +296,100 @@ mod tests {
             T::TlsError,
             T::InvalidResponse,
         ] {
-            assert_eq!(
-                Health::of(true, Some(token), [E::NoToken]),
-                Health::IdpDown,
-                "{token:?}"
-            );
+            assert_eq!(of(Some(token), &[E::NoToken]), Health::IdpDown, "{token:?}");
         }
         assert_eq!(
-            Health::of(true, Some(T::Success), [E::Success, E::Forbidden]),
+            of(Some(T::Success), &[E::Success, E::Forbidden]),
             Health::PermissionMissing
         );
         // A reused token: no token request this cycle or before.
+        assert_eq!(of(None, &[E::Forbidden]), Health::PermissionMissing);
         assert_eq!(
-            Health::of(true, None, [E::Forbidden]),
+            of(Some(T::Success), &[E::Forbidden, E::ServerError]),
             Health::PermissionMissing
         );
         assert_eq!(
-            Health::of(true, Some(T::Success), [E::Forbidden, E::ServerError]),
-            Health::PermissionMissing
-        );
-        assert_eq!(
-            Health::of(true, Some(T::Success), [E::Success, E::Unauthorized]),
+            of(Some(T::Success), &[E::Success, E::Unauthorized]),
             Health::EndpointFailing
         );
-        assert_eq!(
-            Health::of(true, Some(T::Success), [E::Success]),
-            Health::Healthy
-        );
-        assert_eq!(Health::of(true, Some(T::Success), []), Health::Healthy);
+        assert_eq!(of(Some(T::Success), &[E::Success]), Health::Healthy);
+        assert_eq!(of(Some(T::Success), &[]), Health::Healthy);
     }
 
     #[test]
-    fn failing_states_sort_first_then_pending_then_healthy() {
+    fn backing_off_is_a_warning_while_something_else_proves_the_credential() {
+        // The token request waits out a Retry-After; the endpoints succeed
+        // with the token still valid.
+        assert_eq!(
+            Health::of(
+                true,
+                Some(T::BackedOff),
+                [E::Success],
+                &[Warning::BackedOff]
+            ),
+            Health::Warning
+        );
+        // An endpoint waits; the token request proves the credential.
+        assert_eq!(
+            Health::of(
+                true,
+                Some(T::Success),
+                [E::BackedOff],
+                &[Warning::BackedOff]
+            ),
+            Health::Warning
+        );
+        // Nothing was sent: nothing proven.
+        assert_eq!(of(Some(T::BackedOff), &[E::NoToken]), Health::RateLimited);
+        assert_eq!(of(Some(T::BackedOff), &[E::BackedOff]), Health::RateLimited);
+        assert_eq!(of(Some(T::BackedOff), &[]), Health::RateLimited);
+    }
+
+    #[test]
+    fn warnings_never_show_as_healthy_and_never_hide_a_failure() {
+        for warning in Warning::ALL {
+            assert_eq!(
+                Health::of(true, Some(T::Success), [E::Success], &[warning]),
+                Health::Warning
+            );
+            assert_eq!(
+                Health::of(true, Some(T::CredentialsRejected), [], &[warning]),
+                Health::CredentialsRejected
+            );
+            assert_eq!(
+                Health::of(false, None, [], &[warning]),
+                Health::Pending,
+                "no cycle, no state"
+            );
+        }
+    }
+
+    #[test]
+    fn the_metric_is_one_for_healthy_and_warning_zero_for_failing_and_absent_while_pending() {
+        for state in Health::ALL {
+            let expected = match state {
+                Health::Pending => None,
+                Health::Healthy | Health::Warning => Some(1),
+                _ => Some(0),
+            };
+            assert_eq!(state.success_value(), expected, "{state:?}");
+            assert_eq!(state.success_value() == Some(0), state.is_failing());
+        }
+    }
+
+    #[test]
+    fn failing_states_sort_first_then_warning_pending_healthy() {
         let mut sorted = Health::ALL;
         sorted.sort();
         assert_eq!(sorted, Health::ALL);
         assert!(Health::ALL[..5].iter().all(|h| h.is_failing()));
-        assert!(!Health::Pending.is_failing() && !Health::Healthy.is_failing());
+        assert!(Health::ALL[5..].iter().all(|h| !h.is_failing()));
         assert_eq!(
             serde_json::to_value(Health::IdpDown).unwrap(),
             Health::IdpDown.as_str()
         );
+        for warning in Warning::ALL {
+            assert_eq!(serde_json::to_value(warning).unwrap(), warning.as_str());
+        }
     }
 }

@@ -7,7 +7,7 @@ pub mod health;
 pub mod log;
 pub mod tenant;
 
-pub use health::Health;
+pub use health::{Assessment, Health, Warning};
 pub use tenant::{
     Depth, EndpointView, PhasesView, ScopeView, SearchWords, StepView, Summary, TenantView,
     TokenView,

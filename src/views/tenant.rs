@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use super::health::Health;
+use super::health::{Assessment, Health, Warning};
 use crate::fleet::{Fleet, ProbeRecord, StepRecord, TenantRecord, TenantState};
 use crate::probe::{EndpointResult, Phases, RejectionReason, ResultClass, TokenResult};
 use crate::unix_time::{seconds_until, unix_seconds};
@@ -43,6 +43,11 @@ pub struct TenantView {
     pub state_text: &'static str,
     /// True for failing states.
     pub failing: bool,
+    /// What needs attention (see [`Warning`]), whatever the state.
+    pub warnings: Vec<Warning>,
+    /// The value of `credprobe_tenant_success`: 1 healthy or warning, 0
+    /// failing, `null` while pending.
+    pub success: Option<u8>,
     /// The configured labels.
     pub labels: BTreeMap<String, String>,
     /// Time between two cycles, in seconds.
@@ -206,7 +211,10 @@ impl TenantView {
         depth: Depth,
     ) -> TenantView {
         let tenant = record.tenant();
-        let health = Health::of_state(state);
+        let Assessment {
+            state: health,
+            warnings,
+        } = Assessment::of(tenant, state, now);
         let at = |t: Option<SystemTime>| t.map(unix_seconds);
         let expires_at = state.grant.as_ref().and_then(|g| g.expires_at);
         let granted = state.grant.as_ref().and_then(|g| g.scopes.as_deref());
@@ -215,6 +223,8 @@ impl TenantView {
             state: health,
             state_text: health.text(),
             failing: health.is_failing(),
+            warnings,
+            success: health.success_value(),
             labels: tenant.labels.clone(),
             interval_seconds: tenant.interval.as_secs_f64(),
             last_cycle_at: at(state.last_cycle_at),
@@ -333,8 +343,11 @@ pub struct Summary {
     pub tenants: usize,
     /// Tenants whose state is healthy.
     pub healthy: usize,
-    /// Tenants in a failing state (every state but pending and healthy).
+    /// Tenants in a failing state (every state but warning, pending and
+    /// healthy).
     pub failing: usize,
+    /// Tenants whose requests succeed but that need attention.
+    pub warning: usize,
     /// Tenants without a finished cycle.
     pub pending: usize,
     /// Tenants per state (`state` values), every state present.
@@ -354,6 +367,7 @@ impl Summary {
             match view.state {
                 Health::Healthy => summary.healthy += 1,
                 Health::Pending => summary.pending += 1,
+                Health::Warning => summary.warning += 1,
                 _ => summary.failing += 1,
             }
         }

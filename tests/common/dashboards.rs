@@ -13,8 +13,42 @@ use serde_json::Value;
 /// (dashboard uid, panel title), each with why. None today: every target
 /// returns data once a Prometheus has scraped the demo for a couple of
 /// minutes (with `$tenant` as `.*`); the TLS panels too, since the demo's
-/// `cyberdyne-mtls` tenant talks https.
+/// `cyberdyne-mtls` tenant talks https. The token lifetime panels compute
+/// it from two series every demo tenant with a token has
+/// (`credprobe_token_expiry_timestamp_seconds -
+/// credprobe_token_last_success_timestamp_seconds`; the lifetime series is
+/// gone), and the phase panels have data because one demo tenant opts in
+/// (see [`OPT_IN`]). Every latency query has a classic and a native
+/// branch joined with `or`: the demo scraped in the text format feeds the
+/// classic one.
 pub const EMPTY_ON_DEMO: &[(&str, &str)] = &[];
+
+/// Series families a tenant exports only when its configuration opts in,
+/// as (family, the tenant option that turns it on, the `credprobe demo`
+/// tenant that sets it). A panel showing one is empty for every other
+/// tenant, so its description says it is opt-in and names the option
+/// (`tests/dashboards.rs` checks it); on the demo it has data through that
+/// one tenant, with `$tenant` as `.*`.
+pub const OPT_IN: &[(&str, &str, &str)] = &[
+    (
+        "credprobe_token_phase_seconds",
+        "phase_metrics: true",
+        "cyberdyne-mtls",
+    ),
+    (
+        "credprobe_endpoint_phase_seconds",
+        "phase_metrics: true",
+        "cyberdyne-mtls",
+    ),
+];
+
+/// The option that turns `family` on, when it is opt-in ([`OPT_IN`]).
+pub fn opt_in_option(family: &str) -> Option<&'static str> {
+    OPT_IN
+        .iter()
+        .find(|&&(f, _, _)| f == family)
+        .map(|&(_, option, _)| option)
+}
 
 /// Where the dashboards ship, so every test reads the same files.
 pub fn dashboards_dir() -> PathBuf {

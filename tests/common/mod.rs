@@ -220,6 +220,14 @@ impl Drop for Process {
 /// how to install it, when there is no `prometheus` on the PATH.
 #[allow(dead_code)] // only the end-to-end tests run Prometheus
 pub fn start_prometheus(dir: &Path, config: &str) -> (Process, String) {
+    start_prometheus_with(dir, config, &[])
+}
+
+/// [`start_prometheus`] with more command-line arguments, e.g.
+/// `--enable-feature=native-histograms` (then Prometheus asks for the
+/// protobuf format).
+#[allow(dead_code)] // only the end-to-end tests run Prometheus
+pub fn start_prometheus_with(dir: &Path, config: &str, args: &[&str]) -> (Process, String) {
     let prometheus = which("prometheus").unwrap_or_else(|| {
         panic!("the Prometheus server is required: run `make test` or scripts/install-test-deps (Debian's `prometheus` package), or `apt-get install prometheus`")
     });
@@ -233,6 +241,7 @@ pub fn start_prometheus(dir: &Path, config: &str) -> (Process, String) {
             dir.join("data").display()
         ))
         .arg(format!("--web.listen-address={listen}"))
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())

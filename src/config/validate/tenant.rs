@@ -52,7 +52,10 @@ impl TenantCheck<'_> {
             labels: raw.labels.clone(),
             interval: timing.interval,
             token_reuse: raw.token_reuse.or(defaults.token_reuse).unwrap_or_default(),
-            phase_metrics: raw.phase_metrics.or(defaults.phase_metrics).unwrap_or(true),
+            phase_metrics: raw
+                .phase_metrics
+                .or(defaults.phase_metrics)
+                .unwrap_or(false),
             token: TokenSettings {
                 url: targets.token_url?,
                 client_id,

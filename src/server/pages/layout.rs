@@ -46,6 +46,16 @@ pub fn badge(state: Health) -> Markup {
     html! { span class={ "badge s-" (state.as_str()) } { (state.text()) } }
 }
 
+/// What needs attention in a tenant, as small lines under its state
+/// (nothing when there is nothing).
+pub fn warnings(view: &TenantView) -> Markup {
+    html! {
+        @for warning in &view.warnings {
+            div.warn { small.warn { "⚠ " (warning.text()) } }
+        }
+    }
+}
+
 /// The tenant's labels, customer and tier first (what people scan for).
 pub fn labels(view: &TenantView) -> Markup {
     let mut keys: Vec<&String> = view.labels.keys().collect();

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use maud::{Markup, html};
 
 use super::format::{ago, clock, path_segment, utc};
-use super::layout::{badge, expiry, labels, page, step_brief};
+use super::layout::{badge, expiry, labels, page, step_brief, warnings};
 use crate::fleet::ProbeRecord;
 use crate::unix_time::unix_seconds;
 use crate::views::{Health, SearchWords, Summary, TenantView};
@@ -40,6 +40,7 @@ pub fn render(summary: &Summary, views: &[TenantView], q: &str, now: SystemTime)
             b { (summary.tenants) } " tenants, "
             b.n-ok { (summary.healthy) } " healthy, "
             b.n-bad[summary.failing > 0].n-ok[summary.failing == 0] { (summary.failing) } " failing, "
+            b.warn { (summary.warning) } " warning, "
             b.n-grey { (summary.pending) } " pending"
         }
         form method="get" role="search" {
@@ -75,7 +76,7 @@ fn row(view: &TenantView, search: &str, now: f64) -> Markup {
                 a href={ "tenants/" (path_segment(&view.name)) } { (view.name) }
                 div.labels { (labels(view)) }
             }
-            td { (badge(view.state)) }
+            td { (badge(view.state)) (warnings(view)) }
             td { (strip(&view.strip)) }
             td.nowrap {
                 @match view.token.step.result {

@@ -28,6 +28,11 @@ pub fn render(view: &TenantView, now: SystemTime) -> Markup {
             }
         }
         p.summary { (badge(view.state)) " " span.muted { "every " (span(view.interval_seconds.round() as u64)) } }
+        @if !view.warnings.is_empty() {
+            ul.warnings #warnings {
+                @for warning in &view.warnings { li data-warning=(warning.as_str()) { (warning.text()) } }
+            }
+        }
         dl {
             dt { "Labels" }
             dd { (labels(view)) @if view.labels.is_empty() { span.muted { "none" } } }

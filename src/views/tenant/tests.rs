@@ -157,3 +157,51 @@ fn expiries_count_down_from_now() {
         "expired by then"
     );
 }
+
+#[test]
+fn warnings_come_from_the_record_and_the_configuration_and_are_never_healthy() {
+    use crate::views::health::Warning;
+
+    let fleet = Fleet::new(&[0.1]);
+    let config = tenants(
+        "tenants: [{name: scopes, expect_scopes: [read, write], token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s}, {name: expiring, credential_expires: \"2030-01-10\", token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s}, {name: backing, base_url: \"http://127.0.0.1:9\", token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s, endpoints: [{name: e, path: /x}]}]",
+    );
+    // Loaded sorted by name (backing, expiring, scopes): reversed.
+    let mut records: Vec<_> = config.iter().map(|t| fleet.add(t)).collect();
+    records.reverse();
+    let mut granted = cycle(Some(token(TokenResult::Success)), vec![]);
+    granted.grant.as_mut().unwrap().scopes = Some(std::sync::Arc::from(vec![Box::from("read")]));
+    records[0].record_cycle(&granted);
+    records[1].record_cycle(&cycle(Some(token(TokenResult::Success)), vec![]));
+    records[2].record_cycle(&cycle(
+        Some(token(TokenResult::BackedOff)),
+        vec![(0, call(EndpointResult::Success, 1, Some(200)))],
+    ));
+    // 2030-01-01: the credential expires in 9 days.
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_893_456_000);
+    let view = |i: usize, at| TenantView::of(&records[i], at, Depth::Latest);
+    let scopes = view(0, now);
+    assert_eq!((scopes.state, scopes.success), (Health::Warning, Some(1)));
+    assert_eq!(scopes.warnings, [Warning::ScopeMissing]);
+    let expiring = view(1, now);
+    assert_eq!(expiring.warnings, [Warning::CredentialExpiring]);
+    assert_eq!(expiring.state, Health::Warning);
+    // Two months earlier the same credential is fine.
+    let earlier = view(1, now - Duration::from_secs(60 * 86_400));
+    assert_eq!(
+        (earlier.state, earlier.warnings.len()),
+        (Health::Healthy, 0)
+    );
+    let backing = view(2, now);
+    assert_eq!(backing.warnings, [Warning::BackedOff]);
+    assert_eq!(backing.state, Health::Warning);
+    let json = serde_json::to_value(&backing).unwrap();
+    assert_eq!(json["state"], "warning");
+    assert_eq!(json["warnings"], serde_json::json!(["backed_off"]));
+    assert_eq!(json["success"], 1);
+    let summary = Summary::of(&[scopes, expiring, backing]);
+    assert_eq!(
+        (summary.warning, summary.healthy, summary.failing),
+        (3, 0, 0)
+    );
+}
