@@ -14,6 +14,14 @@
 //!   while they were answered (its VmHWM reset just before, and its VmRSS
 //!   sampled every millisecond). This is how `bench/run` measures whether
 //!   concurrent scrapes share one render.
+//! - `prometheus-cost`: what credprobe costs the Prometheus that scrapes
+//!   it (head series, series per tenant, Prometheus's RSS, scrape duration
+//!   and bytes), plain and with native histograms, beside
+//!   blackbox_exporter's series for the same checks; it starts and stops
+//!   the simulator, credprobe, Prometheus and blackbox_exporter itself
+//!   (`loadgen/prometheus_cost.rs`, run by `bench/prometheus-cost`), and
+//!   `prometheus-cost-section` turns its JSON into the section of
+//!   BENCHMARKS.md.
 //!
 //! Each prints one JSON object on stdout. Without a mode (as `cargo bench`
 //! and `cargo test --all-targets` run it) it prints its usage and exits 0.
@@ -25,6 +33,8 @@
 
 #[path = "loadgen/expo.rs"]
 mod expo;
+#[path = "loadgen/prometheus_cost.rs"]
+mod prometheus_cost;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -36,8 +46,9 @@ use tokio::task::JoinSet;
 const USAGE: &str = "\
 usage: loadgen blackbox --exporter URL --targets URL,URL --modules N --module-prefix P --rate PROBES_PER_S --seconds S
        loadgen floor --simulator URL --tenants N --rate REQUESTS_PER_S --seconds S
-       loadgen scrape --url URL --concurrency N [--encoding plain|gzip] [--pid PID]
-Only 127.0.0.1 addresses are accepted.";
+       loadgen scrape --url URL --concurrency N [--encoding plain|gzip] [--pid PID]";
+/// Printed after every usage text.
+const LOOPBACK_ONLY: &str = "Only 127.0.0.1 addresses are accepted.";
 
 /// Requests in flight above this are not started (counted as skipped), so a
 /// stalled peer cannot make the loop pile up work.
@@ -52,7 +63,11 @@ const MAX_SECONDS: f64 = 900.0;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(mode) = args.first().filter(|arg| !arg.starts_with('-')).cloned() else {
-        eprintln!("{USAGE}\n{}", expo::USAGE);
+        eprintln!(
+            "{USAGE}\n{}\n{}\n{LOOPBACK_ONLY}",
+            prometheus_cost::USAGE,
+            expo::USAGE
+        );
         return;
     };
     if expo::COMMANDS.contains(&mode.as_str()) {
@@ -78,6 +93,9 @@ fn main() {
         "blackbox" => runtime.block_on(blackbox(&options)),
         "floor" => runtime.block_on(floor(&options)),
         "scrape" => runtime.block_on(scrape(&options)),
+        mode if prometheus_cost::COMMANDS.contains(&mode) => {
+            runtime.block_on(prometheus_cost::run(mode, &options))
+        }
         other => Err(format!("unknown mode {other:?}")),
     };
     match result {
@@ -98,7 +116,10 @@ fn read_input(path: Option<&str>) -> Result<String, String> {
 }
 
 fn fail(problem: &str) -> ! {
-    eprintln!("loadgen: {problem}\n{USAGE}");
+    eprintln!(
+        "loadgen: {problem}\n{USAGE}\n{}\n{LOOPBACK_ONLY}",
+        prometheus_cost::USAGE
+    );
     std::process::exit(2);
 }
 
