@@ -189,11 +189,16 @@ pub struct WebArgs {
     pub header_read_timeout: Duration,
 }
 
+/// A count below 1 or not a whole number, as clap reports it.
+#[derive(Debug, thiserror::Error)]
+#[error("expected a whole number of at least 1")]
+struct NotACount;
+
 /// A count of 1 or more.
-fn at_least_one(text: &str) -> Result<usize, String> {
+fn at_least_one(text: &str) -> Result<usize, NotACount> {
     match text.parse::<usize>() {
         Ok(n) if n >= 1 => Ok(n),
-        _ => Err("expected a whole number of at least 1".to_owned()),
+        _ => Err(NotACount),
     }
 }
 

@@ -31,7 +31,7 @@ pub struct ProbeRecord {
     /// Latency in seconds, when a request was sent.
     pub latency_seconds: Option<f64>,
     /// What went wrong, when something did.
-    pub detail: Option<Box<str>>,
+    pub detail: Option<Arc<str>>,
 }
 
 impl ProbeRecord {

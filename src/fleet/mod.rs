@@ -279,7 +279,7 @@ impl TenantState {
             result: outcome.result.step_result(),
             status: outcome.status,
             latency_seconds: outcome.latency.map(|d| d.as_secs_f64()),
-            detail: outcome.detail.as_deref().map(Box::from),
+            detail: outcome.detail.clone(),
         };
         let first_failure_of_cycle = self.last_error.as_ref().is_none_or(|last| last.at != now);
         if !record.ok() && first_failure_of_cycle {

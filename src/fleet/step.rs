@@ -2,6 +2,7 @@
 //! counters, the latency histogram and the latest result. One generic
 //! type serves both kinds of step.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::histogram::Histogram;
@@ -17,7 +18,7 @@ pub struct LastResult<R> {
     /// From send to the last body byte, when a request was sent.
     pub latency: Option<Duration>,
     /// What went wrong, when something did.
-    pub detail: Option<Box<str>>,
+    pub detail: Option<Arc<str>>,
     /// Where the request's time went, when a request was sent.
     pub phases: Option<Phases>,
     /// When the step finished.
@@ -69,7 +70,7 @@ impl<R: ResultClass> StepRecord<R> {
             result: outcome.result,
             status: outcome.status,
             latency: outcome.latency,
-            detail: outcome.detail.as_deref().map(Box::from),
+            detail: outcome.detail.clone(),
             phases: outcome.phases,
             at: now,
         });

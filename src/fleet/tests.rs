@@ -33,7 +33,7 @@ pub(crate) fn token(result: TokenResult) -> Outcome<TokenResult> {
         result,
         latency: Some(Duration::from_millis(5)),
         status: Some(if result.is_success() { 200 } else { 401 }),
-        detail: (!result.is_success()).then(|| "HTTP 401 invalid_client".to_owned()),
+        detail: (!result.is_success()).then(|| "HTTP 401 invalid_client".into()),
         certificate: None,
         phases: None,
     }
@@ -49,7 +49,7 @@ pub(crate) fn call(
         result,
         latency: Some(Duration::from_millis(ms)),
         status,
-        detail: (!result.is_success()).then(|| format!("HTTP {}", status.unwrap_or(0))),
+        detail: (!result.is_success()).then(|| format!("HTTP {}", status.unwrap_or(0)).into()),
         certificate: None,
         phases: None,
     }

@@ -24,6 +24,20 @@ pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jw
 /// provider, short enough that a leaked one is soon worthless.
 pub const LIFETIME: Duration = Duration::from_secs(60);
 
+/// Why a client assertion could not be made: the token request is then not
+/// sent, and its result is `signing_error` (not a transport class: nothing
+/// went over the network). Holds no key material.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SigningError {
+    /// The system's random source failed (no `jti`).
+    #[error("cannot sign the client assertion: no random bytes for its jti")]
+    Random,
+    /// The key refused to sign (its reason names the algorithm and key
+    /// kind, never the key).
+    #[error("cannot sign the client assertion: {0}")]
+    Key(String),
+}
+
 /// Makes and signs the assertion of one token request to `token_url` at
 /// `now`, with the key files' current version.
 pub fn client_assertion(
@@ -32,11 +46,10 @@ pub fn client_assertion(
     client_id: &str,
     token_url: &url::Url,
     now: SystemTime,
-) -> Result<SecretString, String> {
+) -> Result<SecretString, SigningError> {
     let rng = SystemRandom::new();
     let mut jti = [0u8; 16];
-    rng.fill(&mut jti)
-        .map_err(|_| "no random bytes for the assertion's jti".to_owned())?;
+    rng.fill(&mut jti).map_err(|_| SigningError::Random)?;
     let mut header = Map::new();
     header.insert("alg".into(), json!(material.algorithm.name()));
     header.insert("typ".into(), json!("JWT"));
@@ -66,7 +79,8 @@ pub fn client_assertion(
     );
     let signature = material
         .key
-        .sign(material.algorithm, signing_input.as_bytes(), &rng)?;
+        .sign(material.algorithm, signing_input.as_bytes(), &rng)
+        .map_err(|why| SigningError::Key(why.to_string()))?;
     Ok(SecretString::from(format!(
         "{signing_input}.{}",
         URL_SAFE_NO_PAD.encode(signature)
@@ -191,5 +205,37 @@ mod tests {
         let header = decode(one.split('.').next().unwrap());
         assert_eq!(header, json!({"alg": "RS256", "typ": "JWT"}));
         assert!(!format!("{:?}", SecretString::from(one.to_owned())).contains(one));
+    }
+
+    #[test]
+    fn a_key_that_cannot_sign_is_a_signing_error_without_key_material() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = url::Url::parse("https://login.example.com/token").unwrap();
+        let keys = files(dir.path(), RSA_A, false, None);
+        // An RSA key asked for ES256: what the configuration check refuses
+        // at load, forced here to reach the signing failure.
+        let material = KeyMaterial {
+            key: crate::config::keys::ClientKey::from_pem(RSA_A.as_bytes().to_vec()).unwrap(),
+            certificate: None,
+            algorithm: SigningAlgorithm::Es256,
+            version: 1,
+        };
+        let settings = AssertionSettings {
+            keys: Arc::clone(&keys),
+            key_id: None,
+            audience: None,
+        };
+        let error = client_assertion(&settings, &material, "c", &url, SystemTime::now())
+            .expect_err("an RSA key cannot sign ES256");
+        assert!(matches!(error, SigningError::Key(_)), "{error:?}");
+        let text = error.to_string();
+        assert!(
+            text.starts_with("cannot sign the client assertion: "),
+            "{text}"
+        );
+        assert!(
+            !text.contains("PRIVATE KEY") && !text.contains("MII"),
+            "{text}"
+        );
     }
 }

@@ -193,6 +193,9 @@ pub enum TokenResult {
     /// Not sent: this credential at this token endpoint is backing off
     /// after a 429 with Retry-After.
     BackedOff,
+    /// Not sent: the `private_key_jwt` client assertion could not be
+    /// signed with the tenant's key (a local problem, not the IdP's).
+    SigningError,
 }
 
 impl ResultClass for TokenResult {
@@ -209,10 +212,11 @@ impl ResultClass for TokenResult {
         TokenResult::TlsError,
         TokenResult::InvalidResponse,
         TokenResult::BackedOff,
+        TokenResult::SigningError,
     ];
     const SUCCESS: TokenResult = TokenResult::Success;
     const BACKED_OFF: TokenResult = TokenResult::BackedOff;
-    type Counts = [u64; 12];
+    type Counts = [u64; 13];
 
     fn as_str(self) -> &'static str {
         match self {
@@ -228,6 +232,7 @@ impl ResultClass for TokenResult {
             TokenResult::TlsError => "tls_error",
             TokenResult::InvalidResponse => "invalid_response",
             TokenResult::BackedOff => "backed_off",
+            TokenResult::SigningError => "signing_error",
         }
     }
 

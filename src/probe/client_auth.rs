@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::assertion::{ASSERTION_TYPE, client_assertion};
+use super::assertion::{ASSERTION_TYPE, SigningError, client_assertion};
 use crate::config::{ClientAuth, Credential, TokenSettings};
 
 /// The credential as one token request presents it.
@@ -39,7 +39,7 @@ impl<'a> Presentation<'a> {
     pub async fn of(
         settings: &'a TokenSettings,
         now: SystemTime,
-    ) -> Result<Presentation<'a>, String> {
+    ) -> Result<Presentation<'a>, SigningError> {
         let client_id = settings.client_id.as_str();
         Ok(match &settings.credential {
             Credential::Secret(source) => {
@@ -54,8 +54,7 @@ impl<'a> Presentation<'a> {
             }
             Credential::Assertion(assertion) => {
                 let material = assertion.keys.current();
-                let jwt = client_assertion(assertion, &material, client_id, &settings.url, now)
-                    .map_err(|why| format!("cannot sign the client assertion: {why}"))?;
+                let jwt = client_assertion(assertion, &material, client_id, &settings.url, now)?;
                 Presentation::Form {
                     public: vec![
                         ("client_id", client_id),

@@ -30,6 +30,29 @@ use crate::config::keys::{KeyMaterial, ca_roots};
 /// TLS sessions remembered per client for resumption, as rustls' default.
 const SESSIONS: usize = 256;
 
+/// Why a client's TLS configuration could not be made; the detail of the
+/// `tls_error` its requests then fail with.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TlsSetupError {
+    /// rustls refused its own safe defaults (a build problem).
+    #[error("TLS protocol versions: {0}")]
+    Versions(rustls::Error),
+    /// The tenant's `ca_file` holds no usable certificate.
+    #[error("{path}: {reason}")]
+    CaFile {
+        /// The CA file.
+        path: std::path::PathBuf,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// The platform's verifier could not start (no trust store).
+    #[error("the platform's certificate verifier: {0}")]
+    PlatformVerifier(rustls::Error),
+    /// The client certificate or key of `tls_client_auth` cannot be used.
+    #[error("client certificate: {0}")]
+    ClientCertificate(String),
+}
+
 /// The rustls configuration of one shared client: trusting only the PEM
 /// certificates of `ca` when given (a tenant's `ca_file`: its path and
 /// content), else the platform's verifier; presenting `identity`'s
@@ -40,19 +63,22 @@ pub fn tls_config(
     ca: Option<(&Path, &[u8])>,
     identity: Option<&KeyMaterial>,
     resume: bool,
-) -> Result<ClientConfig, String> {
+) -> Result<ClientConfig, TlsSetupError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?;
+        .map_err(TlsSetupError::Versions)?;
     let builder = match ca {
         Some((path, pem)) => {
-            let roots = ca_roots(pem).map_err(|e| format!("{}: {e}", path.display()))?;
+            let roots = ca_roots(pem).map_err(|e| TlsSetupError::CaFile {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })?;
             builder.with_root_certificates(roots)
         }
         None => {
             let verifier = rustls_platform_verifier::Verifier::new(provider)
-                .map_err(|e| format!("the platform's certificate verifier: {e}"))?;
+                .map_err(TlsSetupError::PlatformVerifier)?;
             builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(verifier))
@@ -60,10 +86,12 @@ pub fn tls_config(
     };
     let mut config = match identity {
         Some(material) => {
-            let (chain, key) = material.tls_identity()?;
+            let (chain, key) = material
+                .tls_identity()
+                .map_err(|e| TlsSetupError::ClientCertificate(e.to_string()))?;
             builder
                 .with_client_auth_cert(chain, key)
-                .map_err(|e| format!("client certificate: {e}"))?
+                .map_err(|e| TlsSetupError::ClientCertificate(e.to_string()))?
         }
         None => builder.with_no_client_auth(),
     };
@@ -226,7 +254,14 @@ mod tests {
         // Certificate material that is not a certificate.
         let broken = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
         let error = tls_config(Some((path, broken.as_bytes())), None, true).unwrap_err();
-        assert!(error.starts_with("/etc/credprobe/ca.pem: "), "{error}");
+        assert!(
+            matches!(&error, TlsSetupError::CaFile { path: p, .. } if p == path),
+            "{error:?}"
+        );
+        assert!(
+            error.to_string().starts_with("/etc/credprobe/ca.pem: "),
+            "{error}"
+        );
     }
 
     #[tokio::test]

@@ -1,20 +1,22 @@
 //! Endpoint calls: send the configured request with the bearer token and
 //! check the answer against the endpoint's expectations.
 
+use std::sync::Arc;
+
 use secrecy::ExposeSecret;
 
 use super::classify::EndpointResult;
-use super::http::{Answer, NotSent, Pacing, Role, Transport};
+use super::http::{Answer, NotSent, Pacing, TenantClients, Transport};
 use super::outcome::Outcome;
 use super::token::IssuedToken;
-use crate::config::{Endpoint, Expect, JsonCondition, Tenant};
+use crate::config::{Endpoint, Expect, JsonCondition};
 
 /// Calls `endpoint` with `token`: `no_token` without one, `backed_off`
 /// without sending when the tenant's back-off on the endpoint's origin
 /// outlasts `pacing.max_wait`.
 pub async fn call(
     transport: &Transport,
-    tenant: &Tenant,
+    clients: &TenantClients,
     endpoint: &Endpoint,
     token: Option<&IssuedToken>,
     pacing: &Pacing<'_>,
@@ -22,14 +24,9 @@ pub async fn call(
     let Some(token) = token else {
         return Outcome::failed(EndpointResult::NoToken, None, "no valid token to send");
     };
-    let builder = match transport.request(
-        &tenant.http,
-        Role::Endpoint,
-        endpoint.method.clone(),
-        endpoint.url.clone(),
-    ) {
-        Ok(builder) => builder,
-        Err(detail) => return Outcome::failed(EndpointResult::ConnectError, None, detail),
+    let builder = match &clients.endpoint {
+        Ok(client) => client.request(endpoint.method.clone(), endpoint.url.clone()),
+        Err(why) => return Outcome::failed(why.failure().into(), None, why.to_string()),
     };
     let mut builder = builder
         .headers(endpoint.headers.clone())
@@ -46,32 +43,65 @@ pub async fn call(
     };
     let mut outcome = match exchange.answer {
         Ok(answer) => {
-            let (result, detail) = judge(&endpoint.expect, &answer);
+            let (result, mismatch) = judge(&endpoint.expect, &answer);
             Outcome {
                 result,
                 latency: None,
                 status: Some(answer.status),
-                detail,
+                detail: mismatch.map(|m| Arc::from(m.to_string())),
                 certificate: answer.certificate,
                 phases: None,
             }
         }
-        Err((failure, detail)) => Outcome::failed(failure.into(), None, detail),
+        Err(why) => Outcome::failed(why.failure.into(), None, why.detail),
     };
     outcome.latency = Some(exchange.latency);
     outcome.phases = Some(exchange.phases);
     outcome
 }
 
+/// Why an answer did not meet the endpoint's expectations: the detail of a
+/// failed call (its words are what the log, the page and the JSON show).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Mismatch {
+    /// A status outside the expected list.
+    #[error("HTTP {0}")]
+    Status(u16),
+    /// The body was cut at the limit, so it cannot be judged.
+    #[error("response body over the {0}-byte limit")]
+    OverLimit(usize),
+    /// `body_regex` did not match.
+    #[error("body does not match /{0}/")]
+    BodyRegex(String),
+    /// A JSON check was configured and the body is not JSON.
+    #[error("body is not JSON")]
+    NotJson,
+    /// `exists: true` and the pointer finds nothing.
+    #[error("{0} is missing")]
+    Missing(String),
+    /// `exists: false` and the pointer finds something.
+    #[error("{0} is present")]
+    Present(String),
+    /// `equals:` and the value differs (or is absent).
+    #[error("{pointer} is not {want}")]
+    NotEqual {
+        /// The JSON pointer.
+        pointer: String,
+        /// The expected value, as JSON.
+        want: String,
+    },
+}
+
 /// Judges an answer against `expect` exactly as an endpoint call does: the
-/// result class and, unless it succeeded, why. The entry point of the fuzz
-/// target and the property tests (`fuzz/`, `tests/properties.rs`).
+/// result class and, unless it succeeded, why in words. The entry point of
+/// the fuzz target and the property tests (`fuzz/`, `tests/properties.rs`).
 pub fn judge_answer(expect: &Expect, answer: &Answer) -> (EndpointResult, Option<String>) {
-    judge(expect, answer)
+    let (result, mismatch) = judge(expect, answer);
+    (result, mismatch.map(|m| m.to_string()))
 }
 
 /// Checks status, then body, against the expectations.
-fn judge(expect: &Expect, answer: &Answer) -> (EndpointResult, Option<String>) {
+fn judge(expect: &Expect, answer: &Answer) -> (EndpointResult, Option<Mismatch>) {
     let status = answer.status;
     let expected = match &expect.status {
         Some(list) => list.contains(&status),
@@ -80,7 +110,7 @@ fn judge(expect: &Expect, answer: &Answer) -> (EndpointResult, Option<String>) {
     if !expected {
         return (
             EndpointResult::from_unexpected_status(status),
-            Some(format!("HTTP {status}")),
+            Some(Mismatch::Status(status)),
         );
     }
     match check_body(expect, answer) {
@@ -89,13 +119,10 @@ fn judge(expect: &Expect, answer: &Answer) -> (EndpointResult, Option<String>) {
     }
 }
 
-fn check_body(expect: &Expect, answer: &Answer) -> Result<(), String> {
+fn check_body(expect: &Expect, answer: &Answer) -> Result<(), Mismatch> {
     let needs_body = expect.body_regex.is_some() || !expect.json.is_empty();
     if answer.over_limit {
-        return Err(format!(
-            "response body over the {}-byte limit",
-            answer.body.len()
-        ));
+        return Err(Mismatch::OverLimit(answer.body.len()));
     }
     if !needs_body {
         return Ok(());
@@ -103,25 +130,28 @@ fn check_body(expect: &Expect, answer: &Answer) -> Result<(), String> {
     if let Some(re) = &expect.body_regex {
         let text = String::from_utf8_lossy(&answer.body);
         if !re.is_match(&text) {
-            return Err(format!("body does not match /{}/", re.as_str()));
+            return Err(Mismatch::BodyRegex(re.as_str().to_owned()));
         }
     }
     if expect.json.is_empty() {
         return Ok(());
     }
     let value: serde_json::Value =
-        serde_json::from_slice(&answer.body).map_err(|_| "body is not JSON".to_owned())?;
+        serde_json::from_slice(&answer.body).map_err(|_| Mismatch::NotJson)?;
     for check in &expect.json {
         let found = value.pointer(&check.pointer);
         match (&check.condition, found) {
             (JsonCondition::Exists(true), None) => {
-                return Err(format!("{} is missing", check.pointer));
+                return Err(Mismatch::Missing(check.pointer.clone()));
             }
             (JsonCondition::Exists(false), Some(_)) => {
-                return Err(format!("{} is present", check.pointer));
+                return Err(Mismatch::Present(check.pointer.clone()));
             }
             (JsonCondition::Equals(want), got) if got != Some(want) => {
-                return Err(format!("{} is not {want}", check.pointer));
+                return Err(Mismatch::NotEqual {
+                    pointer: check.pointer.clone(),
+                    want: want.to_string(),
+                });
             }
             _ => {}
         }
@@ -190,10 +220,16 @@ mod tests {
         );
         let (result, detail) = judge(&expect, &answer(200, r#"{"state":"ok","error":1}"#));
         assert_eq!(result, EndpointResult::ValidationFailed);
-        assert_eq!(detail.as_deref(), Some("/error is present"));
+        assert_eq!(
+            detail.map(|m| m.to_string()).as_deref(),
+            Some("/error is present")
+        );
         let (result, detail) = judge(&expect, &answer(200, r#"{"state":"okay-ish"}"#));
         assert_eq!(result, EndpointResult::ValidationFailed);
-        assert_eq!(detail.as_deref(), Some(r#"/state is not "ok""#));
+        assert_eq!(
+            detail.map(|m| m.to_string()).as_deref(),
+            Some(r#"/state is not "ok""#)
+        );
         let mut big = answer(200, "{}");
         big.over_limit = true;
         assert_eq!(

@@ -36,11 +36,111 @@ pub enum Role {
 /// (`None`: it presents none).
 type BuiltClient = (Option<u64>, reqwest::Client);
 
+/// Why a tenant's HTTP client could not be built: its requests then fail,
+/// with this as their detail, as `tls_error` (the TLS configuration) or
+/// `connect_error` (the proxy, or the client itself).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ClientError {
+    /// The TLS configuration (CA file, client certificate).
+    #[error(transparent)]
+    Tls(#[from] connect::TlsSetupError),
+    /// The proxy URL.
+    #[error("proxy: {0}")]
+    Proxy(String),
+    /// reqwest refused the client.
+    #[error("cannot build the HTTP client: {0}")]
+    Build(String),
+}
+
+impl ClientError {
+    /// The transport failure the client's requests report.
+    pub fn failure(&self) -> TransportFailure {
+        match self {
+            ClientError::Tls(_) => TransportFailure::Tls,
+            ClientError::Proxy(_) | ClientError::Build(_) => TransportFailure::Connect,
+        }
+    }
+}
+
+/// The HTTP clients one tenant sends with, kept by its task
+/// ([`super::ProbeState`]): looked up (or built) when the task starts and
+/// again only when the client certificate it presents changes, so a
+/// request looks nothing up.
+#[derive(Debug, Clone)]
+pub struct TenantClients {
+    /// For token requests (redirects not followed).
+    pub token: Result<reqwest::Client, ClientError>,
+    /// For endpoint calls (same-origin redirects followed).
+    pub endpoint: Result<reqwest::Client, ClientError>,
+    /// The client certificate version they present, if any.
+    identity_version: Option<u64>,
+}
+
+impl TenantClients {
+    /// True while these clients still suit `profile`: built, and
+    /// presenting the current version of its client certificate.
+    pub fn current_for(&self, profile: &HttpProfile) -> bool {
+        self.token.is_ok()
+            && self.endpoint.is_ok()
+            && self.identity_version == identity_version(profile)
+    }
+}
+
+/// The version of the client certificate `profile` presents, if any.
+fn identity_version(profile: &HttpProfile) -> Option<u64> {
+    profile
+        .identity
+        .as_ref()
+        .map(|identity| identity.0.current().version)
+}
+
+/// Builds the client of a profile and role, with the client certificate's
+/// current version.
+fn build_client(profile: &HttpProfile, role: Role) -> Result<reqwest::Client, ClientError> {
+    let material = profile
+        .identity
+        .as_ref()
+        .map(|identity| identity.0.current());
+    let tls = connect::tls_config(
+        profile
+            .ca
+            .as_ref()
+            .map(|(path, pem)| (path.as_path(), pem.as_slice())),
+        material.as_deref(),
+        !profile.fresh_connections,
+    )?;
+    let mut builder = reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .tls_backend_preconfigured(tls)
+        .tls_info(true)
+        .dns_resolver(connect::TimedResolver)
+        .connector_layer(connect::TimedConnectLayer)
+        .connect_timeout(Duration::from_secs(10))
+        .pool_idle_timeout(Duration::from_secs(90))
+        .redirect(match role {
+            Role::Token => reqwest::redirect::Policy::none(),
+            Role::Endpoint => reqwest::redirect::Policy::custom(endpoint_redirects),
+        });
+    if profile.fresh_connections {
+        // Nothing kept idle: every request opens its own connection.
+        builder = builder.pool_max_idle_per_host(0);
+    }
+    if let Some(proxy) = &profile.proxy {
+        let proxy =
+            reqwest::Proxy::all(proxy.as_str()).map_err(|e| ClientError::Proxy(error_chain(&e)))?;
+        builder = builder.proxy(proxy);
+    }
+    builder
+        .build()
+        .map_err(|e| ClientError::Build(error_chain(&e)))
+}
+
 /// Everything a probe needs to send requests, shared by all tenants.
 #[derive(Debug)]
 pub struct Transport {
-    /// One client per (profile, role), built on first use; with the
-    /// version of the client certificate it presents, if any.
+    /// One client per (profile, role), built when the first tenant with
+    /// that profile starts; with the version of the client certificate it
+    /// presents, if any. Read when a tenant's task starts, not per request.
     clients: Mutex<HashMap<(HttpProfile, Role), BuiltClient>>,
     /// The global cap on requests in flight.
     in_flight: Semaphore,
@@ -85,8 +185,28 @@ pub struct Exchange {
     pub latency: Duration,
     /// Where that time went.
     pub phases: Phases,
-    /// The answer, or why there was none plus a message fit for logs.
-    pub answer: Result<Answer, (TransportFailure, String)>,
+    /// The answer, or why there was none.
+    pub answer: Result<Answer, TransportError>,
+}
+
+/// Why a request got no HTTP answer: its class and the error chain in
+/// words fit for logs (reqwest's and hyper's messages carry no secret).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{detail}")]
+pub struct TransportError {
+    /// The class: timeout, DNS, connect or TLS.
+    pub failure: TransportFailure,
+    /// The error and its causes on one line.
+    pub detail: String,
+}
+
+impl TransportError {
+    fn of(error: &reqwest::Error) -> TransportError {
+        TransportError {
+            failure: TransportFailure::of(error),
+            detail: error_chain(error),
+        }
+    }
 }
 
 /// Why a request was not sent at all.
@@ -122,63 +242,34 @@ impl Transport {
         })
     }
 
-    /// The shared client for a profile and role. A profile with a client
-    /// certificate (`tls_client_auth`) presents its files' current version:
-    /// the client is rebuilt when they changed, never per request.
-    pub fn client(&self, profile: &HttpProfile, role: Role) -> Result<reqwest::Client, String> {
-        let material = profile
-            .identity
-            .as_ref()
-            .map(|identity| identity.0.current());
-        let version = material.as_ref().map(|m| m.version);
+    /// The clients of a tenant with `profile`: each built once per
+    /// (profile, role) and client certificate version, and shared by every
+    /// tenant with the same profile. Called when a tenant's task starts
+    /// and when its client certificate changed, never per request.
+    pub fn tenant_clients(&self, profile: &HttpProfile) -> TenantClients {
+        let version = identity_version(profile);
+        TenantClients {
+            token: self.client(profile, Role::Token, version),
+            endpoint: self.client(profile, Role::Endpoint, version),
+            identity_version: version,
+        }
+    }
+
+    fn client(
+        &self,
+        profile: &HttpProfile,
+        role: Role,
+        version: Option<u64>,
+    ) -> Result<reqwest::Client, ClientError> {
         let mut clients = self.clients.lock().expect("client cache poisoned");
         if let Some((built_with, client)) = clients.get(&(profile.clone(), role))
             && *built_with == version
         {
             return Ok(client.clone());
         }
-        let tls = connect::tls_config(
-            profile
-                .ca
-                .as_ref()
-                .map(|(path, pem)| (path.as_path(), pem.as_slice())),
-            material.as_deref(),
-            !profile.fresh_connections,
-        )?;
-        let mut builder = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .tls_backend_preconfigured(tls)
-            .tls_info(true)
-            .dns_resolver(connect::TimedResolver)
-            .connector_layer(connect::TimedConnectLayer)
-            .connect_timeout(Duration::from_secs(10))
-            .pool_idle_timeout(Duration::from_secs(90))
-            .redirect(match role {
-                Role::Token => reqwest::redirect::Policy::none(),
-                Role::Endpoint => reqwest::redirect::Policy::custom(endpoint_redirects),
-            });
-        if profile.fresh_connections {
-            // Nothing kept idle: every request opens its own connection.
-            builder = builder.pool_max_idle_per_host(0);
-        }
-        if let Some(proxy) = &profile.proxy {
-            let proxy = reqwest::Proxy::all(proxy.as_str()).map_err(|e| e.to_string())?;
-            builder = builder.proxy(proxy);
-        }
-        let client = builder.build().map_err(|e| error_chain(&e))?;
+        let client = build_client(profile, role)?;
         clients.insert((profile.clone(), role), (version, client.clone()));
         Ok(client)
-    }
-
-    /// Starts a request on the shared client of `profile` and `role`.
-    pub fn request(
-        &self,
-        profile: &HttpProfile,
-        role: Role,
-        method: reqwest::Method,
-        url: url::Url,
-    ) -> Result<reqwest::RequestBuilder, String> {
-        Ok(self.client(profile, role)?.request(method, url))
     }
 
     /// Number of distinct clients built so far (one per profile and role).
@@ -204,7 +295,10 @@ impl Transport {
                 return Ok(Exchange {
                     latency: Duration::ZERO,
                     phases: Phases::default(),
-                    answer: Err((TransportFailure::Connect, error_chain(&error))),
+                    answer: Err(TransportError {
+                        failure: TransportFailure::Connect,
+                        detail: error_chain(&error),
+                    }),
                 });
             }
         };
@@ -225,13 +319,13 @@ impl Transport {
             tokio::time::timeout(timeout, exchange(&client, request, body_limit, &marks));
         let answer = match marks.scope(exchanged).await {
             Ok(answer) => answer,
-            Err(_) => Err((
-                TransportFailure::Timeout,
-                format!(
+            Err(_) => Err(TransportError {
+                failure: TransportFailure::Timeout,
+                detail: format!(
                     "no complete answer within {}",
                     humantime::format_duration(timeout)
                 ),
-            )),
+            }),
         };
         let ended = Instant::now();
         let latency = ended - started;
@@ -288,12 +382,12 @@ async fn exchange(
     request: reqwest::Request,
     body_limit: usize,
     marks: &Marks,
-) -> Result<Answer, (TransportFailure, String)> {
+) -> Result<Answer, TransportError> {
     let url = request.url().clone();
     let mut response = client
         .execute(request)
         .await
-        .map_err(|e| (TransportFailure::of(&e), error_chain(&e)))?;
+        .map_err(|e| TransportError::of(&e))?;
     marks.head();
     let status = response.status().as_u16();
     let headers = response.headers().clone();
@@ -304,11 +398,7 @@ async fn exchange(
         .and_then(|der| CertificateSeen::from_der(&url, der));
     let mut body = Vec::new();
     let mut over_limit = false;
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| (TransportFailure::of(&e), error_chain(&e)))?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(|e| TransportError::of(&e))? {
         if body.len() + chunk.len() > body_limit {
             body.extend_from_slice(&chunk[..body_limit - body.len()]);
             over_limit = true;
@@ -354,11 +444,34 @@ mod tests {
             ..HttpProfile::default()
         };
         for _ in 0..3 {
-            transport.client(&plain, Role::Token).unwrap();
-            transport.client(&plain, Role::Endpoint).unwrap();
-            transport.client(&proxied, Role::Endpoint).unwrap();
+            let clients = transport.tenant_clients(&plain);
+            assert!(clients.token.is_ok() && clients.current_for(&plain));
+            transport.tenant_clients(&proxied);
         }
-        assert_eq!(transport.client_count(), 3);
+        assert_eq!(transport.client_count(), 4);
+    }
+
+    #[test]
+    fn a_client_that_cannot_be_built_fails_its_requests_with_a_typed_reason() {
+        let transport = Transport::new(4);
+        let broken_ca = HttpProfile {
+            ca: Some((
+                std::path::PathBuf::from("/etc/credprobe/ca.pem"),
+                std::sync::Arc::new(
+                    b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".to_vec(),
+                ),
+            )),
+            ..HttpProfile::default()
+        };
+        let clients = transport.tenant_clients(&broken_ca);
+        let error = clients.token.clone().unwrap_err();
+        assert!(matches!(error, ClientError::Tls(_)), "{error:?}");
+        assert_eq!(error.failure(), TransportFailure::Tls);
+        assert!(
+            error.to_string().starts_with("/etc/credprobe/ca.pem: "),
+            "{error}"
+        );
+        assert!(!clients.current_for(&broken_ca), "retried next cycle");
     }
 
     #[tokio::test]
@@ -393,18 +506,19 @@ mod tests {
             let (version, _) = clients.get(&(a.clone(), Role::Token)).unwrap();
             *version
         };
-        transport.client(&a, Role::Token).unwrap();
-        transport.client(&b, Role::Token).unwrap();
-        assert_eq!(transport.client_count(), 1, "one client for both tenants");
+        let of_a = transport.tenant_clients(&a);
+        transport.tenant_clients(&b);
+        assert_eq!(transport.client_count(), 2, "one pair for both tenants");
         let first = built_with(&transport);
         assert!(first.is_some());
-        transport.client(&a, Role::Token).unwrap();
-        assert_eq!(built_with(&transport), first, "not rebuilt per request");
+        assert!(of_a.current_for(&a), "kept: nothing changed");
+        assert_eq!(built_with(&transport), first, "not rebuilt");
 
         write_pair();
         a.identity.as_ref().unwrap().0.refresh().await;
-        transport.client(&b, Role::Token).unwrap();
-        assert_eq!(transport.client_count(), 1);
+        assert!(!of_a.current_for(&a), "the task takes new clients");
+        transport.tenant_clients(&b);
+        assert_eq!(transport.client_count(), 2);
         assert!(built_with(&transport) > first, "rebuilt with the new files");
     }
 

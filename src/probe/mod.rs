@@ -31,7 +31,7 @@ pub mod token;
 use std::time::SystemTime;
 
 pub use classify::{EndpointResult, RejectionReason, ResultClass, StepResult, TokenResult};
-pub use http::{Pacing, Transport};
+pub use http::{Pacing, TenantClients, Transport};
 
 use backoff::BackoffScope;
 pub use outcome::{Grant, Outcome};
@@ -51,6 +51,9 @@ pub struct ProbeState {
     /// cycle: they depend only on its configuration, which a task keeps
     /// for life.
     scopes: Option<Scopes>,
+    /// The tenant's HTTP clients, taken at its first cycle and again only
+    /// when its client certificate changed.
+    clients: Option<TenantClients>,
 }
 
 /// What a 429 backs off, for each of a tenant's requests.
@@ -123,6 +126,11 @@ pub async fn run_cycle(
         }
     };
     let scopes = state.scopes.get_or_insert_with(|| Scopes::of(tenant));
+    let clients = match state.clients.take() {
+        Some(clients) if clients.current_for(&tenant.http) => clients,
+        _ => transport.tenant_clients(&tenant.http),
+    };
+    let clients = state.clients.insert(clients);
     let mut report = CycleReport::default();
     if needs_token {
         let pacing = Pacing {
@@ -130,7 +138,7 @@ pub async fn run_cycle(
             max_wait,
             cap,
         };
-        let attempt = token::request_token(transport, tenant, &pacing).await;
+        let attempt = token::request_token(transport, clients, tenant, &pacing).await;
         if let Some(fresh) = attempt.token {
             report.grant = Some(fresh.grant());
             state.token = Some(fresh);
@@ -156,7 +164,7 @@ pub async fn run_cycle(
             max_wait,
             cap,
         };
-        let outcome = endpoint::call(transport, tenant, endpoint, valid, &pacing).await;
+        let outcome = endpoint::call(transport, clients, endpoint, valid, &pacing).await;
         report.endpoints.push((index, outcome));
     }
     state.cycles += 1;

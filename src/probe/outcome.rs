@@ -18,8 +18,9 @@ pub struct Outcome<R> {
     pub latency: Option<Duration>,
     /// The HTTP status, when there was an answer.
     pub status: Option<u16>,
-    /// What went wrong, in words fit for logs (never a secret or token).
-    pub detail: Option<String>,
+    /// What went wrong, in words fit for logs (never a secret or token);
+    /// shared, not copied, by the record, its history and the views.
+    pub detail: Option<Arc<str>>,
     /// The leaf certificate of the host that answered, for https.
     pub certificate: Option<CertificateSeen>,
     /// Where the request's time went; `None` when nothing was sent.
@@ -29,7 +30,7 @@ pub struct Outcome<R> {
 impl<R: ResultClass> Outcome<R> {
     /// A step that ended in `result` with `detail` and, when there was an
     /// answer, its `status`; the latency is filled in by whoever measured it.
-    pub fn failed(result: R, status: Option<u16>, detail: impl Into<String>) -> Outcome<R> {
+    pub fn failed(result: R, status: Option<u16>, detail: impl Into<Arc<str>>) -> Outcome<R> {
         Outcome {
             result,
             latency: None,

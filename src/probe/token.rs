@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::classify::{RejectionReason, TokenResult};
 use super::client_auth::Presentation;
-use super::http::{Answer, NotSent, Pacing, Role, Transport};
+use super::http::{Answer, NotSent, Pacing, TenantClients, Transport};
 use super::outcome::{Grant, Outcome};
 use crate::config::Tenant;
 
@@ -78,25 +78,29 @@ impl TokenAttempt {
 /// `pacing.max_wait`.
 pub async fn request_token(
     transport: &Transport,
+    clients: &TenantClients,
     tenant: &Tenant,
     pacing: &Pacing<'_>,
 ) -> TokenAttempt {
     let settings = &tenant.token;
-    let builder = match transport.request(
-        &tenant.http,
-        Role::Token,
-        reqwest::Method::POST,
-        settings.url.clone(),
-    ) {
-        Ok(builder) => builder,
-        Err(detail) => {
-            return TokenAttempt::failed(Outcome::failed(TokenResult::ConnectError, None, detail));
+    let builder = match &clients.token {
+        Ok(client) => client.post(settings.url.clone()),
+        Err(why) => {
+            return TokenAttempt::failed(Outcome::failed(
+                why.failure().into(),
+                None,
+                why.to_string(),
+            ));
         }
     };
     let credential = match Presentation::of(settings, SystemTime::now()).await {
         Ok(credential) => credential,
-        Err(detail) => {
-            return TokenAttempt::failed(Outcome::failed(TokenResult::ConnectError, None, detail));
+        Err(why) => {
+            return TokenAttempt::failed(Outcome::failed(
+                TokenResult::SigningError,
+                None,
+                why.to_string(),
+            ));
         }
     };
     let builder = builder.header(reqwest::header::ACCEPT, "application/json");
@@ -118,9 +122,7 @@ pub async fn request_token(
     };
     let mut attempt = match exchange.answer {
         Ok(answer) => classify_answer(&answer),
-        Err((failure_class, detail)) => {
-            TokenAttempt::failed(Outcome::failed(failure_class.into(), None, detail))
-        }
+        Err(why) => TokenAttempt::failed(Outcome::failed(why.failure.into(), None, why.detail)),
     };
     attempt.outcome.latency = Some(exchange.latency);
     attempt.outcome.phases = Some(exchange.phases);
@@ -155,7 +157,7 @@ fn classify_answer(answer: &Answer) -> TokenAttempt {
             Err(why) => TokenAttempt::failed(Outcome::failed(
                 TokenResult::InvalidResponse,
                 Some(status),
-                why,
+                why.to_string(),
             )),
         }
     } else {
@@ -230,33 +232,57 @@ impl ErrorBody {
     }
 }
 
+/// Why a 2xx token response is not a usable token (the detail of
+/// `invalid_response`). Never holds the token or any other field's value
+/// but a short `token_type`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidToken {
+    /// The body was cut at the limit.
+    #[error("response body over the {0}-byte limit")]
+    OverLimit(usize),
+    /// Not JSON at all.
+    #[error("response is not JSON")]
+    NotJson,
+    /// JSON, but not an object.
+    #[error("response is not a JSON object")]
+    NotObject,
+    /// `access_token` missing, empty or not a string.
+    #[error("response has no access_token")]
+    NoAccessToken,
+    /// A `token_type` other than bearer (its first 32 characters).
+    #[error("token_type {0:?} is not bearer")]
+    NotBearer(String),
+    /// A `token_type` that is not a string.
+    #[error("token_type is not a string")]
+    TokenTypeNotText,
+    /// `expires_in` zero, negative or beyond any sensible lifetime.
+    #[error("expires_in is zero, negative or out of range")]
+    ExpiresInOutOfRange,
+    /// `expires_in` neither a number nor a numeric string.
+    #[error("expires_in is not a number")]
+    ExpiresInNotNumber,
+}
+
 /// Reads a successful token response (RFC 6749 section 5.1).
-fn parse_token(answer: &Answer) -> Result<IssuedToken, String> {
+fn parse_token(answer: &Answer) -> Result<IssuedToken, InvalidToken> {
     if answer.over_limit {
-        return Err(format!(
-            "response body over the {}-byte limit",
-            answer.body.len()
-        ));
+        return Err(InvalidToken::OverLimit(answer.body.len()));
     }
-    let value: Value =
-        serde_json::from_slice(&answer.body).map_err(|_| "response is not JSON".to_owned())?;
+    let value: Value = serde_json::from_slice(&answer.body).map_err(|_| InvalidToken::NotJson)?;
     let Some(object) = value.as_object() else {
-        return Err("response is not a JSON object".to_owned());
+        return Err(InvalidToken::NotObject);
     };
     let access_token = match object.get("access_token") {
         Some(Value::String(token)) if !token.is_empty() => token.clone(),
-        _ => return Err("response has no access_token".to_owned()),
+        _ => return Err(InvalidToken::NoAccessToken),
     };
     match object.get("token_type") {
         None => {}
         Some(Value::String(kind)) if kind.eq_ignore_ascii_case("bearer") => {}
         Some(Value::String(kind)) => {
-            return Err(format!(
-                "token_type {:?} is not bearer",
-                kind.chars().take(32).collect::<String>()
-            ));
+            return Err(InvalidToken::NotBearer(kind.chars().take(32).collect()));
         }
-        Some(_) => return Err("token_type is not a string".to_owned()),
+        Some(_) => return Err(InvalidToken::TokenTypeNotText),
     }
     let obtained_at = SystemTime::now();
     let lifetime = match object.get("expires_in") {
@@ -322,7 +348,7 @@ fn granted_scopes(response: Option<&Value>, claims: Option<&Value>) -> Option<Ar
 
 /// `expires_in` as a number or a numeric string; zero, negative or
 /// non-numeric values are invalid.
-fn expires_in(value: &Value) -> Result<Duration, String> {
+fn expires_in(value: &Value) -> Result<Duration, InvalidToken> {
     let seconds = match value {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => s.trim().parse::<f64>().ok(),
@@ -332,9 +358,9 @@ fn expires_in(value: &Value) -> Result<Duration, String> {
         // Under a nanosecond is zero to a Duration: no lifetime either.
         Some(s) if s.is_finite() && s > 0.0 && s < 1e10 => Some(Duration::from_secs_f64(s))
             .filter(|lifetime| !lifetime.is_zero())
-            .ok_or_else(|| "expires_in is zero, negative or out of range".to_owned()),
-        Some(_) => Err("expires_in is zero, negative or out of range".to_owned()),
-        None => Err("expires_in is not a number".to_owned()),
+            .ok_or(InvalidToken::ExpiresInOutOfRange),
+        Some(_) => Err(InvalidToken::ExpiresInOutOfRange),
+        None => Err(InvalidToken::ExpiresInNotNumber),
     }
 }
 

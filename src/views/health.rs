@@ -22,7 +22,8 @@ pub const EXPIRY_WARNING: Duration = Duration::from_secs(14 * 86_400);
 /// The rule, first match wins, on the last token result and the last
 /// result of every endpoint:
 /// 1. no cycle has finished yet → [`Pending`](Health::Pending);
-/// 2. token `credentials_rejected` → [`CredentialsRejected`](Health::CredentialsRejected);
+/// 2. token `credentials_rejected`, or `signing_error` (the credential
+///    cannot even be presented) → [`CredentialsRejected`](Health::CredentialsRejected);
 /// 3. token or any endpoint `rate_limited` (a 429 this time) →
 ///    [`RateLimited`](Health::RateLimited);
 /// 4. token `forbidden`, `client_error`, `server_error`, `timeout`,
@@ -133,7 +134,9 @@ impl Health {
         }
         let endpoints: Vec<EndpointResult> = endpoints.into_iter().collect();
         match token {
-            Some(TokenResult::CredentialsRejected) => return Health::CredentialsRejected,
+            Some(TokenResult::CredentialsRejected | TokenResult::SigningError) => {
+                return Health::CredentialsRejected;
+            }
             Some(TokenResult::RateLimited) => return Health::RateLimited,
             _ => {}
         }

@@ -111,16 +111,28 @@ impl fmt::Debug for BasicAuth {
     }
 }
 
+/// Why a configured password hash is not a usable bcrypt hash. Never
+/// holds the hash.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BcryptHashError {
+    /// Not in bcrypt's `$2y$NN$...` form (bcrypt's own words).
+    #[error("{0}")]
+    Malformed(String),
+    /// A cost bcrypt does not accept.
+    #[error("bcrypt cost {0} is outside 4 to 31")]
+    Cost(u32),
+}
+
 /// The cost of a bcrypt hash, or why it is not one (`validate`'s check).
-pub fn bcrypt_cost(hash: &str) -> Result<u32, String> {
+pub fn bcrypt_cost(hash: &str) -> Result<u32, BcryptHashError> {
     let parts: bcrypt::HashParts = hash
         .parse()
-        .map_err(|e: bcrypt::BcryptError| e.to_string())?;
+        .map_err(|e: bcrypt::BcryptError| BcryptHashError::Malformed(e.to_string()))?;
     let cost = parts.get_cost();
     if (4..=31).contains(&cost) {
         Ok(cost)
     } else {
-        Err(format!("bcrypt cost {cost} is outside 4 to 31"))
+        Err(BcryptHashError::Cost(cost))
     }
 }
 

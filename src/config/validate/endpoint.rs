@@ -101,7 +101,7 @@ impl TenantCheck<'_> {
             && let Err(message) =
                 check_timeout(timeout, inherited.timing.interval, "tenant interval")
         {
-            self.problem(format!("{field}.timeout"), message);
+            self.problem(format!("{field}.timeout"), message.to_string());
         }
         let max_body_bytes = self.byte_limit(
             &format!("{field}.max_body_bytes"),

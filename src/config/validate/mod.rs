@@ -266,10 +266,10 @@ fn check_defaults(defaults: &RawDefaults, file: &Path, problems: &mut Problems) 
     let interval = defaults.interval.unwrap_or(DEFAULT_INTERVAL);
     let timeout = defaults.timeout.unwrap_or(DEFAULT_TIMEOUT);
     if let Err(message) = rules::check_interval(interval) {
-        problems.push(file, None, "defaults.interval", message);
+        problems.push(file, None, "defaults.interval", message.to_string());
     }
     if let Err(message) = rules::check_timeout(timeout, interval, "interval") {
-        problems.push(file, None, "defaults.timeout", message);
+        problems.push(file, None, "defaults.timeout", message.to_string());
     }
     for (field, value) in [
         ("defaults.max_body_bytes", defaults.max_body_bytes),

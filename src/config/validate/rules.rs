@@ -5,20 +5,34 @@ use std::time::Duration;
 
 use super::{MAX_INTERVAL, MIN_INTERVAL};
 
+/// What a timing rule says of a value that breaks it; its words are the
+/// problem's message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(super) enum TimingRule {
+    /// An interval below [`MIN_INTERVAL`].
+    #[error("must be at least {}", humantime::format_duration(MIN_INTERVAL))]
+    IntervalTooShort,
+    /// An interval above [`MAX_INTERVAL`].
+    #[error("must be at most {}", humantime::format_duration(MAX_INTERVAL))]
+    IntervalTooLong,
+    /// A timeout of 0, or not below the interval it runs in.
+    #[error("must be above 0 and below the {interval_name} ({})", humantime::format_duration(*interval))]
+    TimeoutNotBelowInterval {
+        /// What the message calls the interval.
+        interval_name: &'static str,
+        /// The interval.
+        interval: Duration,
+    },
+}
+
 /// An interval must be at least [`MIN_INTERVAL`] and at most
 /// [`MAX_INTERVAL`].
-pub(super) fn check_interval(interval: Duration) -> Result<(), String> {
+pub(super) fn check_interval(interval: Duration) -> Result<(), TimingRule> {
     if interval < MIN_INTERVAL {
-        return Err(format!(
-            "must be at least {}",
-            humantime::format_duration(MIN_INTERVAL)
-        ));
+        return Err(TimingRule::IntervalTooShort);
     }
     if interval > MAX_INTERVAL {
-        return Err(format!(
-            "must be at most {}",
-            humantime::format_duration(MAX_INTERVAL)
-        ));
+        return Err(TimingRule::IntervalTooLong);
     }
     Ok(())
 }
@@ -29,13 +43,13 @@ pub(super) fn check_interval(interval: Duration) -> Result<(), String> {
 pub(super) fn check_timeout(
     timeout: Duration,
     interval: Duration,
-    interval_name: &str,
-) -> Result<(), String> {
+    interval_name: &'static str,
+) -> Result<(), TimingRule> {
     if timeout.is_zero() || timeout >= interval {
-        return Err(format!(
-            "must be above 0 and below the {interval_name} ({})",
-            humantime::format_duration(interval)
-        ));
+        return Err(TimingRule::TimeoutNotBelowInterval {
+            interval_name,
+            interval,
+        });
     }
     Ok(())
 }

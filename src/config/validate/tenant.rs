@@ -127,12 +127,12 @@ impl TenantCheck<'_> {
         if raw.interval.is_some()
             && let Err(message) = check_interval(interval)
         {
-            self.problem("interval", message);
+            self.problem("interval", message.to_string());
         }
         if (raw.interval.is_some() || raw.timeout.is_some())
             && let Err(message) = check_timeout(timeout, interval, "interval")
         {
-            self.problem("timeout", message);
+            self.problem("timeout", message.to_string());
         }
         let max_body_bytes = self.byte_limit(
             "max_body_bytes",
