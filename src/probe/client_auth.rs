@@ -3,7 +3,7 @@
 //! (`post`); `client_id`, `client_assertion_type` and a freshly signed
 //! `client_assertion` in the form (`private_key_jwt`); or only `client_id`
 //! in the form (`tls_client_auth`: the certificate went in the TLS
-//! handshake, see [`super::http::Transport::client`]). Never a Basic header
+//! handshake, see [`super::http::TenantClients`]). Never a Basic header
 //! beside a form credential: identity providers refuse both at once.
 
 use std::time::SystemTime;
