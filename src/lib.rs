@@ -9,7 +9,9 @@
 //! - [`logging`]: tracing set-up, logfmt (default) or JSON lines.
 //! - [`config`]: YAML files parsed into raw serde structs ([`config::raw`]),
 //!   then validated into a ready-to-use [`config::Config`]
-//!   ([`config::validate`]); secrets ([`config::secrets`]), private keys,
+//!   ([`config::validate`]), every problem of every configuration file the
+//!   daemon reads (the web configuration's too) collected by one
+//!   [`config::Problems`]; secrets ([`config::secrets`]), private keys,
 //!   client certificates and CA bundles ([`config::keys`]), what each `client_auth`
 //!   method authenticates with ([`config::client_auth`]), the Nexthink and
 //!   Entra ID presets ([`config::nexthink`], [`config::entra`]) live beside

@@ -10,6 +10,7 @@ pub mod entra;
 pub mod keys;
 pub mod nexthink;
 pub mod preset;
+pub mod problems;
 pub mod raw;
 pub mod secrets;
 pub mod validate;
@@ -19,12 +20,13 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 pub use client_auth::{AssertionSettings, ClientIdentity, Credential};
 pub use keys::SigningAlgorithm;
+pub use problems::{ConfigError, ConfigProblem, Problems};
 pub use raw::{ClientAuth, TokenReuse};
 pub use secrets::SecretSource;
 pub use validate::{LoadOptions, load, load_with};
@@ -245,66 +247,4 @@ pub struct HttpProfile {
     /// session resumed, so every request's DNS, connect and full TLS
     /// handshake are measured.
     pub fresh_connections: bool,
-}
-
-/// One thing wrong with the configuration, with where it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigProblem {
-    /// The file it is in.
-    pub file: PathBuf,
-    /// The tenant it concerns, if any.
-    pub tenant: Option<String>,
-    /// The field (dotted path), if known.
-    pub field: Option<String>,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl fmt::Display for ConfigProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some(tenant) = &self.tenant {
-            write!(f, ": tenant {tenant}")?;
-        }
-        if let Some(field) = &self.field {
-            write!(f, ": {field}")?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-/// Everything wrong with a configuration, reported at once.
-#[derive(Debug, thiserror::Error)]
-pub struct ConfigError {
-    /// Each problem found.
-    pub problems: Vec<ConfigProblem>,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.problems.len();
-        write!(
-            f,
-            "{n} configuration problem{}:",
-            if n == 1 { "" } else { "s" }
-        )?;
-        for problem in &self.problems {
-            write!(f, "\n  {problem}")?;
-        }
-        Ok(())
-    }
-}
-
-impl ConfigError {
-    /// A configuration error with a single problem about a whole file.
-    pub fn file(file: &Path, message: impl Into<String>) -> ConfigError {
-        ConfigError {
-            problems: vec![ConfigProblem {
-                file: file.to_owned(),
-                tenant: None,
-                field: None,
-                message: message.into(),
-            }],
-        }
-    }
 }

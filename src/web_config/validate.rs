@@ -13,7 +13,7 @@ use super::WebConfig;
 use super::basic_auth::{BasicAuth, bcrypt_cost};
 use super::raw::{RawHttp, RawTls, RawWebConfig};
 use super::tls::{self, ClientAuth, Pem, PemInput, TlsOptions};
-use crate::config::{ConfigError, ConfigProblem};
+use crate::config::{ConfigError, Problems};
 
 /// The response headers a web configuration may set, with the only values
 /// allowed where the header is an enumeration: exporter-toolkit's list, so
@@ -45,7 +45,7 @@ pub fn from_str(text: &str, file: &Path) -> Result<WebConfig, ConfigError> {
     let dir = file.parent().unwrap_or(Path::new(".")).to_owned();
     let mut check = Check {
         file: file.to_owned(),
-        problems: Vec::new(),
+        problems: Problems::new(),
     };
 
     if raw.rate_limit.is_some() {
@@ -62,9 +62,8 @@ pub fn from_str(text: &str, file: &Path) -> Result<WebConfig, ConfigError> {
     let headers = headers(raw.http_server_config.unwrap_or_default(), &mut check);
     let users = users(raw.basic_auth_users.unwrap_or_default(), &mut check);
 
-    if !check.problems.is_empty() {
-        return Err(check.into_error());
-    }
+    // Every problem of the file's fields at once, before anything is built.
+    check.problems.finish()?;
     let mut watched = vec![file.to_owned()];
     let client_auth = tls_options
         .as_ref()
@@ -81,11 +80,13 @@ pub fn from_str(text: &str, file: &Path) -> Result<WebConfig, ConfigError> {
             }
             match tls::server_config(options) {
                 Ok(config) => Some(config),
-                Err(problems) => {
-                    for (field, message) in problems {
-                        check.fail(field, message);
+                Err(found) => {
+                    let mut problems = Problems::new();
+                    for (field, message) in found {
+                        problems.push(file, None, field, message);
                     }
-                    return Err(check.into_error());
+                    problems.finish()?;
+                    None
                 }
             }
         }
@@ -101,33 +102,23 @@ pub fn from_str(text: &str, file: &Path) -> Result<WebConfig, ConfigError> {
     })
 }
 
-/// Problems found so far, each with its field.
+/// The web configuration's problems: the one collector
+/// ([`crate::config::Problems`]) with this file.
 struct Check {
     file: PathBuf,
-    problems: Vec<ConfigProblem>,
+    problems: Problems,
 }
 
 impl Check {
     fn fail(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.problems.push(ConfigProblem {
-            file: self.file.clone(),
-            tenant: None,
-            field: Some(field.into()),
-            message: message.into(),
-        });
-    }
-
-    fn into_error(self) -> ConfigError {
-        ConfigError {
-            problems: self.problems,
-        }
+        self.problems.push(&self.file, None, field, message);
     }
 }
 
 /// `tls_server_config` checked field by field; `None` when a field is
 /// wrong (then `check` says which).
 fn tls_options(raw: RawTls, dir: &Path, check: &mut Check) -> Option<TlsOptions> {
-    let before = check.problems.len();
+    let before = check.problems.count();
     // Relative to the web configuration's folder; an absolute path stays
     // as it is (Path::join replaces the base with it).
     let resolve = |path: PathBuf| dir.join(path);
@@ -208,7 +199,7 @@ fn tls_options(raw: RawTls, dir: &Path, check: &mut Check) -> Option<TlsOptions>
         .map(|names| cipher_suites(check, &names, min == Some(12)));
     let kx_groups = raw.curve_preferences.map(|names| curves(check, &names));
 
-    if check.problems.len() > before {
+    if check.problems.count() > before {
         return None;
     }
     Some(TlsOptions {
@@ -294,7 +285,7 @@ fn cipher_suites(
         .map(|suite| (format!("{:?}", suite.suite()), *suite))
         .collect();
     let mut chosen = Vec::new();
-    let before = check.problems.len();
+    let before = check.problems.count();
     for (i, name) in names.iter().enumerate() {
         if TLS13_SUITE_NAMES.contains(&name.as_str()) {
             continue;
@@ -322,7 +313,7 @@ fn cipher_suites(
             ),
         }
     }
-    if check.problems.len() > before {
+    if check.problems.count() > before {
         return None;
     }
     if chosen.is_empty() {
@@ -344,7 +335,7 @@ fn cipher_suites(
 fn curves(check: &mut Check, names: &[String]) -> Option<Vec<&'static dyn SupportedKxGroup>> {
     use rustls::crypto::ring::kx_group;
     let mut groups: Vec<&'static dyn SupportedKxGroup> = Vec::new();
-    let before = check.problems.len();
+    let before = check.problems.count();
     for (i, name) in names.iter().enumerate() {
         let field = format!("tls_server_config.curve_preferences[{i}]");
         match name.as_str() {
@@ -361,7 +352,7 @@ fn curves(check: &mut Check, names: &[String]) -> Option<Vec<&'static dyn Suppor
             ),
         }
     }
-    if check.problems.len() > before || groups.is_empty() {
+    if check.problems.count() > before || groups.is_empty() {
         return None;
     }
     Some(groups)

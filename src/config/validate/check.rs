@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::Problems;
+use crate::config::Problems;
 
 /// Validation of one tenant, with where its problems go.
 pub(super) struct TenantCheck<'a> {

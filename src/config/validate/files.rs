@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::Problems;
 use super::split::{self, Uncut};
+use crate::config::Problems;
 use crate::config::raw::{RawTenant, RawTenantFile};
 
 /// A pattern as written, resolved against the main file's folder unless it

@@ -41,8 +41,8 @@ use std::time::Duration;
 
 use super::raw::{RawConfig, RawDefaults, RawTenant};
 use super::{
-    Config, ConfigError, ConfigProblem, DEFAULT_HISTOGRAM_BUCKETS, DEFAULT_INTERVAL,
-    DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_TIMEOUT, Tenant,
+    Config, ConfigError, DEFAULT_HISTOGRAM_BUCKETS, DEFAULT_INTERVAL,
+    DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_TIMEOUT, Problems, Tenant,
 };
 use crate::shard::Shard;
 use check::TenantCheck;
@@ -218,10 +218,8 @@ where
         tenant_file_patterns.push(full);
     }
 
-    if !problems.0.is_empty() {
-        return Ok(Err(ConfigError {
-            problems: problems.0,
-        }));
+    if let Err(error) = problems.finish() {
+        return Ok(Err(error));
     }
     let (tenants, configured) = set.finish();
     Ok(Ok(Config {
@@ -232,34 +230,6 @@ where
         histogram_buckets,
         tenant_file_patterns,
     }))
-}
-
-/// Problems found so far.
-#[derive(Default)]
-struct Problems(Vec<ConfigProblem>);
-
-impl Problems {
-    fn push(
-        &mut self,
-        file: &Path,
-        tenant: Option<&str>,
-        field: impl Into<String>,
-        message: impl Into<String>,
-    ) {
-        let field: String = field.into();
-        self.0.push(ConfigProblem {
-            file: file.to_owned(),
-            tenant: tenant.map(str::to_owned),
-            field: (!field.is_empty()).then_some(field),
-            message: message.into(),
-        });
-    }
-
-    /// How many problems were found so far: a check that adds none has
-    /// passed.
-    fn count(&self) -> usize {
-        self.0.len()
-    }
 }
 
 fn check_defaults(defaults: &RawDefaults, file: &Path, problems: &mut Problems) {
