@@ -236,6 +236,7 @@ pub struct LogArgs {
 
 /// Parses the process's arguments, runs the command, returns the exit code.
 pub fn main() -> ExitCode {
+    crate::memory::limit_malloc_arenas();
     let cli = Cli::parse();
     logging::init(cli.log.level, cli.log.format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

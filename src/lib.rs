@@ -7,6 +7,8 @@
 //!
 //! - [`cli`]: the command line (clap) and the dispatch of each subcommand.
 //! - [`logging`]: tracing set-up, logfmt (default) or JSON lines.
+//! - [`memory`]: how the process hands memory back (two malloc arenas,
+//!   a trim after a large render).
 //! - [`config`]: YAML files parsed into raw serde structs ([`config::raw`]),
 //!   then validated into a ready-to-use [`config::Config`]
 //!   ([`config::validate`]), every problem of every configuration file the
@@ -73,6 +75,7 @@ pub mod daemon;
 pub mod demo;
 pub mod fleet;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod probe;
 pub mod reload;

@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use super::telemetry::{Encoding, Telemetry};
 use super::tenant_series;
 use crate::fleet::Fleet;
+use crate::memory::release_freed_memory;
 
 /// The result of one render, shared by every scrape that waited for it.
 pub type Rendered = Result<Bytes, Arc<str>>;
@@ -152,18 +153,5 @@ impl Drop for TrimmedOnDrop {
             }
             Err(_) => release_freed_memory(),
         }
-    }
-}
-
-/// Hands memory freed after a large render back to the system: glibc keeps
-/// freed heap in its arenas, so one scrape of a big fleet would otherwise
-/// leave the process at its peak size for good. Called after a render (its
-/// scratch) and when the body has been sent.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free pages to the kernel; it has no
-    // preconditions and touches no memory in use.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
