@@ -58,6 +58,11 @@
 //! - [`bounded_file`]: size-bounded reads of secret, key, certificate and
 //!   web configuration files, and the stamp that tells one changed
 //!   ([`bounded_file::FileStamp`]).
+//! - [`watched_file`]: every file that can change under the running
+//!   daemon (client secrets, keys and certificates, the web server's
+//!   certificate) as one type: refreshed once per period off the runtime,
+//!   its last good version read without I/O, a broken version kept out
+//!   and reported once.
 //! - [`demo`]: `credprobe demo`, the simulator plus a daemon probing it.
 //! - [`simulator`]: a simulated Nexthink-like API, the shared fake upstream of
 //!   the demo, the tests and the benchmarks (client assertions and client
@@ -83,4 +88,5 @@ pub mod simulator;
 pub mod unix_time;
 pub mod version;
 pub mod views;
+pub mod watched_file;
 pub mod web_config;

@@ -36,11 +36,14 @@ impl Credential {
         }
     }
 
-    /// Re-reads the key and certificate files if they changed (once per
-    /// cycle, before the cycle's requests).
+    /// Looks at the secret, key and certificate files and re-reads those
+    /// that changed (once per cycle, before the cycle's requests, which
+    /// then use what was read without any I/O).
     pub async fn refresh(&self) {
-        if let Some(files) = self.key_files() {
-            files.refresh().await;
+        match self {
+            Credential::Secret(source) => source.refresh().await,
+            Credential::Assertion(AssertionSettings { keys: files, .. })
+            | Credential::Certificate(files) => files.refresh().await,
         }
     }
 

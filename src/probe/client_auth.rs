@@ -43,7 +43,7 @@ impl<'a> Presentation<'a> {
         let client_id = settings.client_id.as_str();
         Ok(match &settings.credential {
             Credential::Secret(source) => {
-                let secret = source.current().await;
+                let secret = source.current();
                 match settings.client_auth {
                     ClientAuth::Post => Presentation::Form {
                         public: vec![("client_id", client_id)],
