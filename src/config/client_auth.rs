@@ -12,6 +12,7 @@ use std::time::SystemTime;
 
 use super::keys::KeyFiles;
 use super::secrets::SecretSource;
+use crate::watched_file::FileProblem;
 
 /// The credential of a tenant, by method.
 #[derive(Debug, PartialEq)]
@@ -56,6 +57,16 @@ impl Credential {
             Credential::Secret(source) => source.file_problem(),
             Credential::Assertion(assertion) => assertion.keys.file_problem(),
             Credential::Certificate(files) => files.file_problem(),
+        }
+    }
+
+    /// While [`Credential::file_problem`] holds: which file, since when and
+    /// why.
+    pub fn broken_file(&self) -> Option<FileProblem> {
+        match self {
+            Credential::Secret(source) => source.problem(),
+            Credential::Assertion(AssertionSettings { keys: files, .. })
+            | Credential::Certificate(files) => files.problem(),
         }
     }
 
