@@ -249,7 +249,7 @@ fn client_verifier(
 /// Every certificate of the client CA bundle.
 fn client_roots(ca: &PemInput) -> Result<RootCertStore, FieldProblem> {
     let text = ca.read().map_err(|error| (ca.field, error))?;
-    ca_roots(&text).map_err(|error| (ca.field, error))
+    ca_roots(&text).map_err(|error| (ca.field, error.to_string()))
 }
 
 /// Reads and checks a certificate chain and its private key.

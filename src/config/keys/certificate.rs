@@ -28,15 +28,15 @@ pub struct ClientCertificate {
 
 impl ClientCertificate {
     /// Parses a PEM certificate chain; the first certificate is the leaf.
-    pub fn from_pem(pem: Vec<u8>) -> Result<ClientCertificate, String> {
+    pub fn from_pem(pem: Vec<u8>) -> Result<ClientCertificate, CertificateError> {
         let chain = CertificateDer::pem_slice_iter(&pem)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("is not a PEM certificate file: {e}"))?;
+            .map_err(CertificateError::NotPem)?;
         let Some(leaf) = chain.first() else {
-            return Err("holds no PEM certificate (BEGIN CERTIFICATE)".into());
+            return Err(CertificateError::NoCertificate);
         };
-        let (_, parsed) = x509_parser::parse_x509_certificate(leaf)
-            .map_err(|e| format!("holds a certificate that cannot be read: {e}"))?;
+        let (_, parsed) =
+            x509_parser::parse_x509_certificate(leaf).map_err(CertificateError::Unreadable)?;
         let not_after = parsed.validity().not_after.timestamp();
         let not_after = if not_after >= 0 {
             SystemTime::UNIX_EPOCH + Duration::from_secs(not_after as u64)
@@ -52,4 +52,19 @@ impl ClientCertificate {
             pem,
         })
     }
+}
+
+/// Why a client certificate file cannot be used; the message follows the
+/// file's path.
+#[derive(Debug, thiserror::Error)]
+pub enum CertificateError {
+    /// A PEM block is broken.
+    #[error("is not a PEM certificate file: {0}")]
+    NotPem(rustls::pki_types::pem::Error),
+    /// No certificate block at all.
+    #[error("holds no PEM certificate (BEGIN CERTIFICATE)")]
+    NoCertificate,
+    /// The leaf is not an X.509 certificate that can be read.
+    #[error("holds a certificate that cannot be read: {0}")]
+    Unreadable(x509_parser::nom::Err<x509_parser::error::X509Error>),
 }

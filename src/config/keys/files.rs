@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use secrecy::zeroize::Zeroizing;
 
-use super::material::{KeyError, KeyField, KeyMaterial, material};
+use super::material::{KeyError, KeyField, KeyMaterial, KeyProblem, material};
 use super::{SigningAlgorithm, registry};
 use crate::bounded_file;
 use crate::watched_file::{FileFormat, FileProblem, WatchedFile};
@@ -128,7 +128,7 @@ impl FileFormat for KeyPairFormat {
         } else {
             KeyField::Certificate
         };
-        KeyError::new(field, path, format!("cannot be read: {error}"))
+        KeyError::new(field, path, KeyProblem::Unreadable(error))
     }
 
     fn parse(&self, contents: Vec<Zeroizing<Vec<u8>>>) -> Result<KeyMaterial, KeyError> {

@@ -4,14 +4,17 @@
 //! file.
 
 use std::fmt;
-use std::path::Path;
+use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use secrecy::ExposeSecret;
 
-use super::{ClientCertificate, ClientKey, SigningAlgorithm};
+use super::certificate::CertificateError;
+use super::private_key::PrivateKeyError;
+use super::{ClientCertificate, ClientKey, KeyKind, SigningAlgorithm};
 
 /// A key and, when configured, its certificate: one consistent version of
 /// a tenant's key files.
@@ -44,16 +47,39 @@ impl KeyMaterial {
     /// (`tls_client_auth`); `Err` names what is missing, never the key.
     pub fn tls_identity(
         &self,
-    ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
+    ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsIdentityError> {
         let Some(certificate) = &self.certificate else {
-            return Err("no client certificate configured".to_owned());
+            return Err(TlsIdentityError::NoCertificate);
         };
         let chain = CertificateDer::pem_slice_iter(&certificate.pem)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("client certificate: {e}"))?;
+            .map_err(TlsIdentityError::Certificate)?;
         let key = PrivateKeyDer::from_pem_slice(self.key.pem.expose_secret())
-            .map_err(|e| format!("client key: {e}"))?;
+            .map_err(TlsIdentityError::Key)?;
         Ok((chain, key))
+    }
+}
+
+/// Why key material cannot be presented in a TLS handshake; never shows
+/// the key.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsIdentityError {
+    /// The tenant has a key but no certificate to present with it.
+    #[error("no client certificate configured")]
+    NoCertificate,
+    /// The certificate's PEM, read and checked at load, no longer parses.
+    #[error("client certificate: {0}")]
+    Certificate(rustls::pki_types::pem::Error),
+    /// The key's PEM, read and checked at load, no longer parses.
+    #[error("client key: {0}")]
+    Key(rustls::pki_types::pem::Error),
+}
+
+/// The probes' TLS set-up reports its errors as text
+/// (`probe::connect::tls_config`'s errors are still strings).
+impl From<TlsIdentityError> for String {
+    fn from(error: TlsIdentityError) -> String {
+        error.to_string()
     }
 }
 
@@ -79,22 +105,60 @@ impl KeyField {
     }
 }
 
-/// Why a key or certificate file cannot be used; the message names the
-/// file and never shows its content.
+/// Why a key or certificate file cannot be used: the setting to fix, the
+/// file, and what is wrong. The message names the file and never shows its
+/// content.
 #[derive(Debug, thiserror::Error)]
-#[error("{message}")]
+#[error("{} {problem}", .path.display())]
 pub struct KeyError {
     /// The setting to fix.
     pub field: KeyField,
-    /// What is wrong, with the file's path.
-    pub message: String,
+    /// The file at fault.
+    pub path: PathBuf,
+    /// What is wrong with it.
+    pub problem: KeyProblem,
+}
+
+/// What is wrong with a key or certificate file; the message follows the
+/// file's path.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyProblem {
+    /// The file is missing, unreadable or over the size bound.
+    #[error("cannot be read: {0}")]
+    Unreadable(io::Error),
+    /// The key file holds no key credprobe can sign with.
+    #[error(transparent)]
+    Key(#[from] PrivateKeyError),
+    /// The certificate file holds no certificate that can be read.
+    #[error(transparent)]
+    Certificate(#[from] CertificateError),
+    /// The certificate is another key's (half a rotation, or a wrong
+    /// file).
+    #[error("is not the certificate of the key in {} (its public key differs)", .key_path.display())]
+    NotTheKeysCertificate {
+        /// The key file.
+        key_path: PathBuf,
+    },
+    /// `client_assertion.algorithm` needs another kind of key.
+    #[error(
+        "holds {}, which cannot sign {algorithm} (that needs {})",
+        .kind.describe(),
+        .algorithm.key_kind().describe()
+    )]
+    UnsuitableAlgorithm {
+        /// The key's kind.
+        kind: KeyKind,
+        /// The configured algorithm.
+        algorithm: SigningAlgorithm,
+    },
 }
 
 impl KeyError {
-    pub(super) fn new(field: KeyField, path: &Path, what: impl fmt::Display) -> KeyError {
+    pub(super) fn new(field: KeyField, path: &Path, problem: impl Into<KeyProblem>) -> KeyError {
         KeyError {
             field,
-            message: format!("{} {what}", path.display()),
+            path: path.to_owned(),
+            problem: problem.into(),
         }
     }
 }
@@ -120,10 +184,9 @@ pub(super) fn material(
                 return Err(KeyError::new(
                     KeyField::Certificate,
                     path,
-                    format!(
-                        "is not the certificate of the key in {} (its public key differs)",
-                        key_path.display()
-                    ),
+                    KeyProblem::NotTheKeysCertificate {
+                        key_path: key_path.to_owned(),
+                    },
                 ));
             }
             Some(certificate)
@@ -136,11 +199,10 @@ pub(super) fn material(
         return Err(KeyError::new(
             KeyField::Algorithm,
             key_path,
-            format!(
-                "holds {}, which cannot sign {algorithm} (that needs {})",
-                key.kind().describe(),
-                algorithm.key_kind().describe()
-            ),
+            KeyProblem::UnsuitableAlgorithm {
+                kind: key.kind(),
+                algorithm,
+            },
         ));
     }
     Ok(KeyMaterial {

@@ -31,9 +31,9 @@ pub mod signing;
 #[cfg(test)]
 mod tests;
 
-pub use ca_bundle::ca_roots;
-pub use certificate::ClientCertificate;
+pub use ca_bundle::{CaBundleError, ca_roots};
+pub use certificate::{CertificateError, ClientCertificate};
 pub use files::KeyFiles;
-pub use material::{KeyError, KeyField, KeyMaterial};
-pub use private_key::{ClientKey, KeyKind};
-pub use signing::SigningAlgorithm;
+pub use material::{KeyError, KeyField, KeyMaterial, KeyProblem, TlsIdentityError};
+pub use private_key::{ClientKey, KeyKind, PrivateKeyError};
+pub use signing::{SignError, SigningAlgorithm};

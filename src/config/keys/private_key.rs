@@ -30,6 +30,49 @@ impl KeyKind {
     }
 }
 
+/// Why a PEM text is not a private key credprobe can sign with. The
+/// message follows the file's path and never shows its content.
+#[derive(Debug, thiserror::Error)]
+pub enum PrivateKeyError {
+    /// An encrypted PKCS#8 key: credprobe has no passphrase to open it.
+    #[error(
+        "holds an encrypted private key, which credprobe cannot use; \
+         decrypt it: openssl pkcs8 -topk8 -nocrypt -in KEY -out KEY.pk8"
+    )]
+    Encrypted,
+    /// No private key block at all (a certificate, an empty file).
+    #[error(
+        "holds no PEM private key (BEGIN PRIVATE KEY, BEGIN RSA PRIVATE KEY \
+         or BEGIN EC PRIVATE KEY)"
+    )]
+    NoPemKey,
+    /// A PKCS#1 RSA key ring refuses (too small, malformed).
+    #[error("holds an RSA key that cannot be used: {0}")]
+    Rsa(ring::error::KeyRejected),
+    /// A PKCS#8 key that is neither a usable RSA key nor a P-256 key
+    /// (another curve, Ed25519).
+    #[error(
+        "holds a PKCS#8 key that is neither RSA ({rsa}) nor P-256 EC ({ec}); \
+         only RSA (RS256, PS256) and P-256 (ES256) keys can sign"
+    )]
+    Pkcs8Unsupported {
+        /// Why ring refused it as RSA.
+        rsa: ring::error::KeyRejected,
+        /// Why ring refused it as P-256.
+        ec: ring::error::KeyRejected,
+    },
+    /// A SEC1 EC key of another curve, or without its public key.
+    #[error(
+        "holds a SEC1 EC key (BEGIN EC PRIVATE KEY) that cannot be used ({0}): \
+         only P-256 keys that carry their public key are; convert it with \
+         openssl pkcs8 -topk8 -nocrypt -in KEY -out KEY.pk8"
+    )]
+    Sec1(ring::error::KeyRejected),
+    /// A PEM key block of a kind rustls knows no parser for.
+    #[error("holds a private key of an unknown format")]
+    UnknownFormat,
+}
+
 /// The ring key pair that signs.
 pub(super) enum Signer {
     /// An RSA key pair.
@@ -59,54 +102,34 @@ impl fmt::Debug for ClientKey {
 impl ClientKey {
     /// Parses the first private key of a PEM file; `Err` says what is
     /// wrong (without any of the file's content).
-    pub fn from_pem(pem: Vec<u8>) -> Result<ClientKey, String> {
+    pub fn from_pem(pem: Vec<u8>) -> Result<ClientKey, PrivateKeyError> {
         let pem = SecretSlice::from(pem);
         let text = pem.expose_secret();
         let der = match PrivateKeyDer::from_pem_slice(text) {
             Ok(der) => der,
             Err(_) if contains(text, b"ENCRYPTED PRIVATE KEY") => {
-                return Err(
-                    "holds an encrypted private key, which credprobe cannot use; \
-                     decrypt it: openssl pkcs8 -topk8 -nocrypt -in KEY -out KEY.pk8"
-                        .into(),
-                );
+                return Err(PrivateKeyError::Encrypted);
             }
-            Err(_) => {
-                return Err(
-                    "holds no PEM private key (BEGIN PRIVATE KEY, BEGIN RSA PRIVATE KEY \
-                     or BEGIN EC PRIVATE KEY)"
-                        .into(),
-                );
-            }
+            Err(_) => return Err(PrivateKeyError::NoPemKey),
         };
         let rng = SystemRandom::new();
         let signer = match &der {
             PrivateKeyDer::Pkcs1(der) => RsaKeyPair::from_der(der.secret_pkcs1_der())
                 .map(Signer::Rsa)
-                .map_err(|e| format!("holds an RSA key that cannot be used: {e}"))?,
+                .map_err(PrivateKeyError::Rsa)?,
             PrivateKeyDer::Pkcs8(der) => {
                 let der = der.secret_pkcs8_der();
                 match RsaKeyPair::from_pkcs8(der) {
                     Ok(pair) => Signer::Rsa(pair),
-                    Err(rsa) => ec_from_pkcs8(der, &rng).map_err(|ec| {
-                        format!(
-                            "holds a PKCS#8 key that is neither RSA ({rsa}) nor P-256 EC ({ec}); \
-                             only RSA (RS256, PS256) and P-256 (ES256) keys can sign"
-                        )
-                    })?,
+                    Err(rsa) => ec_from_pkcs8(der, &rng)
+                        .map_err(|ec| PrivateKeyError::Pkcs8Unsupported { rsa, ec })?,
                 }
             }
             PrivateKeyDer::Sec1(der) => {
                 let pkcs8 = sec1_to_pkcs8(der.secret_sec1_der());
-                ec_from_pkcs8(pkcs8.expose_secret(), &rng).map_err(|e| {
-                    format!(
-                        "holds a SEC1 EC key (BEGIN EC PRIVATE KEY) that cannot be used ({e}): \
-                         only P-256 keys that carry their public key are; convert it with \
-                         openssl pkcs8 -topk8 -nocrypt -in KEY -out KEY.pk8"
-                    )
-                })?
+                ec_from_pkcs8(pkcs8.expose_secret(), &rng).map_err(PrivateKeyError::Sec1)?
             }
-            _ => return Err("holds a private key of an unknown format".into()),
+            _ => return Err(PrivateKeyError::UnknownFormat),
         };
         Ok(ClientKey { signer, pem })
     }

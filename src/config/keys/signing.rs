@@ -66,8 +66,8 @@ impl ClientKey {
         algorithm: SigningAlgorithm,
         message: &[u8],
         rng: &SystemRandom,
-    ) -> Result<Vec<u8>, String> {
-        let failed = |_| format!("signing with {algorithm} failed");
+    ) -> Result<Vec<u8>, SignError> {
+        let failed = |_| SignError::Failed { algorithm };
         match (&self.signer, algorithm) {
             (Signer::Rsa(pair), SigningAlgorithm::Rs256 | SigningAlgorithm::Ps256) => {
                 let padding: &dyn signature::RsaEncoding = match algorithm {
@@ -82,10 +82,38 @@ impl ClientKey {
                 .sign(rng, message)
                 .map(|sig| sig.as_ref().to_vec())
                 .map_err(failed),
-            _ => Err(format!(
-                "{algorithm} cannot sign with {}",
-                self.kind().describe()
-            )),
+            _ => Err(SignError::Unsuitable {
+                algorithm,
+                kind: self.kind(),
+            }),
         }
+    }
+}
+
+/// Why a signature could not be made; never shows the key.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    /// ring failed to sign (no randomness, say).
+    #[error("signing with {algorithm} failed")]
+    Failed {
+        /// The algorithm asked for.
+        algorithm: SigningAlgorithm,
+    },
+    /// The algorithm does not go with the key (checked at load, so a
+    /// programming error).
+    #[error("{algorithm} cannot sign with {}", .kind.describe())]
+    Unsuitable {
+        /// The algorithm asked for.
+        algorithm: SigningAlgorithm,
+        /// The key's kind.
+        kind: KeyKind,
+    },
+}
+
+/// The probes report a failed signature as text (`probe::assertion`'s
+/// errors are still strings).
+impl From<SignError> for String {
+    fn from(error: SignError) -> String {
+        error.to_string()
     }
 }

@@ -14,7 +14,7 @@ const EC_SEC1: &str = include_str!("../../../tests/keys/example-ec-sec1.pem");
 const EC_P384: &str = include_str!("../../../tests/keys/example-ec-p384.pem");
 const ED25519: &str = include_str!("../../../tests/keys/example-ed25519.pem");
 
-fn key(pem: &str) -> Result<ClientKey, String> {
+fn key(pem: &str) -> Result<ClientKey, PrivateKeyError> {
     ClientKey::from_pem(pem.as_bytes().to_vec())
 }
 
@@ -73,7 +73,7 @@ fn refuses_other_keys_with_a_reason_and_no_content() {
             "openssl pkcs8 -topk8 -nocrypt",
         ),
     ] {
-        let error = key(pem).unwrap_err();
+        let error = key(pem).unwrap_err().to_string();
         assert!(error.contains(why), "{error}");
         assert!(!error.contains("MII"), "{error}");
     }
@@ -115,15 +115,15 @@ fn certificate_must_hold_the_keys_public_key_and_algorithm_must_suit() {
     assert_eq!(error.field, KeyField::Certificate);
     assert!(
         error
-            .message
+            .to_string()
             .contains("b.crt is not the certificate of the key in")
-            && error.message.contains("a.pem"),
+            && error.to_string().contains("a.pem"),
         "{error}"
     );
     let error = KeyFiles::open(&key_a, None, Some(SigningAlgorithm::Es256)).unwrap_err();
     assert_eq!(error.field, KeyField::Algorithm);
     assert!(
-        error.message.ends_with(
+        error.to_string().ends_with(
             "a.pem holds an RSA key, which cannot sign ES256 (that needs a P-256 EC key)"
         ),
         "{error}"
@@ -131,7 +131,7 @@ fn certificate_must_hold_the_keys_public_key_and_algorithm_must_suit() {
     let error = KeyFiles::open(&dir.path().join("missing.pem"), None, None).unwrap_err();
     assert_eq!(error.field, KeyField::Key);
     assert!(
-        error.message.contains("missing.pem cannot be read"),
+        error.to_string().contains("missing.pem cannot be read"),
         "{error}"
     );
 }
