@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use axum::http::{HeaderName, HeaderValue};
 use rustls::crypto::SupportedKxGroup;
@@ -80,10 +81,10 @@ pub fn from_str(text: &str, file: &Path) -> Result<WebConfig, ConfigError> {
                 watched.push(path.clone());
             }
             match tls::server_config(options) {
-                Ok(config) => Some(config),
+                Ok(tls) => Some(tls),
                 Err(problems) => {
-                    for (field, message) in problems {
-                        check.fail(field, message);
+                    for error in problems {
+                        check.fail(error.field, error.problem.to_string());
                     }
                     return Err(check.into_error());
                 }
@@ -93,9 +94,10 @@ pub fn from_str(text: &str, file: &Path) -> Result<WebConfig, ConfigError> {
     };
     Ok(WebConfig {
         source: Some(file.to_owned()),
-        tls,
+        tls: tls.as_ref().map(|tls| Arc::clone(&tls.config)),
+        certificate: tls.map(|tls| tls.certificate),
         client_auth,
-        basic_auth: BasicAuth::new(users).map(std::sync::Arc::new),
+        basic_auth: BasicAuth::new(users).map(Arc::new),
         headers,
         watched_files: watched,
     })
