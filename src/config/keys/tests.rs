@@ -163,23 +163,39 @@ async fn changed_files_are_reread_and_a_broken_version_keeps_the_last_good_one()
     assert!(second.version > first.version);
     assert_ne!(second.key.public_key(), first.key.public_key());
 
-    // Half a rotation (a key without its certificate) is refused.
+    // Half a rotation (a key without its certificate) is refused, and
+    // the certificate, which is not the new key's, is the file at fault.
+    assert!(!files.file_problem());
     replace(&key_path, RSA_A);
     files.refresh().await;
     assert_eq!(files.current().version, second.version);
+    let problem = files.problem().unwrap();
+    assert_eq!(problem.path, cert_path);
+    assert!(
+        problem
+            .reason
+            .contains("is not the certificate of the key in"),
+        "{}",
+        problem.reason
+    );
     std::fs::remove_file(&key_path).unwrap();
     files.refresh().await;
     assert_eq!(files.current().version, second.version);
+    let missing = files.problem().unwrap();
+    assert_eq!(missing.path, key_path);
+    assert_eq!(missing.since, problem.since, "the same spell");
 
     // A key file grown past the size bound is refused, the last good kept.
     std::fs::write(&key_path, RSA_B).unwrap();
     files.refresh().await;
+    assert!(!files.file_problem());
     let third = files.current();
     let mut huge = RSA_A.as_bytes().to_vec();
     huge.resize(bounded_file::PEM_LIMIT as usize + 1, b'\n');
     replace_bytes(&key_path, &huge);
     files.refresh().await;
     assert_eq!(files.current().version, third.version);
+    assert!(files.file_problem());
 }
 
 /// Replaces a file the Kubernetes way: a new file renamed over it.
