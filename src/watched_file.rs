@@ -94,6 +94,10 @@ pub struct WatchedFile<F: FileFormat> {
     source: Arc<Source<F>>,
     /// The last good version and what the last look found.
     state: Mutex<State<F::Value>>,
+    /// Held through a refresh: tenants sharing files (and refreshing them
+    /// at the same moment) read a new version once, and an older look is
+    /// never applied over a newer one.
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 /// The paths and their format.
@@ -214,6 +218,7 @@ impl<F: FileFormat> WatchedFile<F> {
                 good,
                 problem: None,
             }),
+            refreshing: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -250,6 +255,7 @@ impl<F: FileFormat> WatchedFile<F> {
     /// each once. Call it once per period of use (a tenant's cycle), not
     /// per use.
     pub async fn refresh(&self) -> Refreshed {
+        let _one_at_a_time = self.refreshing.lock().await;
         let (seen, good) = {
             let state = lock(&self.state);
             (state.seen.clone(), state.good.clone())
@@ -290,7 +296,7 @@ impl<F: FileFormat> WatchedFile<F> {
                     None => Refreshed::Unchanged,
                 }
             }
-            // Another refresh of the same files got there first.
+            // A check at load got there first.
             Look::New(stamps, _) if state.seen.as_ref() == Some(&stamps) => Refreshed::Unchanged,
             Look::New(stamps, Ok(value)) => {
                 new_version = true;

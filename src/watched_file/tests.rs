@@ -318,3 +318,20 @@ fn no_files_is_a_value_that_never_changes() {
     assert_eq!(*watched.current(), "");
     assert!(matches!(watched.check_now(), Ok(Refreshed::Unchanged)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refreshes_at_the_same_moment_read_a_new_version_once() {
+    let files = Fixture::new(&[("a", "one")]);
+    let watched = files.open(&["a"]);
+    replace(&files.path("a"), "two");
+    // Tenants sharing files refresh them at the same moment.
+    let (a, b) = tokio::join!(watched.refresh(), watched.refresh());
+    let updated = [&a, &b]
+        .iter()
+        .filter(|r| ***r == Refreshed::Updated)
+        .count();
+    assert_eq!(updated, 1, "{a:?} {b:?}");
+    assert!([&a, &b].contains(&&Refreshed::Unchanged), "{a:?} {b:?}");
+    assert_eq!(files.parses(), 2, "the new version was read once");
+    assert_eq!(*watched.current(), "two");
+}
