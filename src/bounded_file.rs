@@ -3,7 +3,8 @@
 //! bounded: a wrong path to a disk image or a log file is a clear error
 //! naming its size limit, not a process that swallows gigabytes. Beside
 //! them, [`FileStamp`], which tells that such a file changed without
-//! reading it.
+//! reading it. Reads of a file that changed while the daemon runs go
+//! through [`crate::watched_file`], on the blocking pool.
 
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
@@ -11,7 +12,6 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use secrecy::zeroize::Zeroizing;
-use tokio::io::AsyncReadExt;
 
 /// The most credprobe reads from a secret file: a client secret is a few
 /// hundred bytes at most.
@@ -58,15 +58,6 @@ pub fn read(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     let file = std::fs::File::open(path)?;
     let mut bytes = buffer(file.metadata()?.len(), limit);
     file.take(limit + 1).read_to_end(&mut bytes)?;
-    within(bytes, limit)
-}
-
-/// [`read`] for the runtime: the re-read of a file that changed while
-/// the daemon runs.
-pub async fn read_async(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
-    let file = tokio::fs::File::open(path).await?;
-    let mut bytes = buffer(file.metadata().await?.len(), limit);
-    file.take(limit + 1).read_to_end(&mut bytes).await?;
     within(bytes, limit)
 }
 
@@ -127,24 +118,13 @@ mod tests {
         assert!(error.contains("larger than 512 bytes"), "{error}");
     }
 
-    #[tokio::test]
-    async fn the_buffer_is_sized_once_so_no_partial_copy_is_left_behind() {
+    #[test]
+    fn the_buffer_is_sized_once_so_no_partial_copy_is_left_behind() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("key.pem");
         std::fs::write(&path, vec![b'k'; 3000]).unwrap();
         // Room for the file and the probe byte: filled without growing.
         assert_eq!(read(&path, PEM_LIMIT).unwrap().capacity(), 3001);
-        assert_eq!(read_async(&path, PEM_LIMIT).await.unwrap().capacity(), 3001);
-    }
-
-    #[tokio::test]
-    async fn the_async_read_has_the_same_bound() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("key.pem");
-        std::fs::write(&path, vec![b'k'; 2048]).unwrap();
-        assert_eq!(read_async(&path, 2048).await.unwrap().len(), 2048);
-        let error = read_async(&path, 1024).await.unwrap_err().to_string();
-        assert!(error.contains("larger than 1 KiB"), "{error}");
     }
 
     #[test]

@@ -14,10 +14,10 @@
 //!   ([`config::validate`]), every problem of every configuration file the
 //!   daemon reads (the web configuration's too) collected by one
 //!   [`config::Problems`]; secrets ([`config::secrets`]), private keys,
-//!   client certificates and CA bundles ([`config::keys`]), what each `client_auth`
-//!   method authenticates with ([`config::client_auth`]), the Nexthink and
-//!   Entra ID presets ([`config::nexthink`], [`config::entra`]) live beside
-//!   them.
+//!   client certificates and CA bundles ([`config::keys`]), what each
+//!   `client_auth` method authenticates with and the refresh of its files
+//!   once per cycle ([`config::client_auth`]), the Nexthink and Entra ID
+//!   presets ([`config::nexthink`], [`config::entra`]) live beside them.
 //! - [`probe`]: one shared request/measure/classify path ([`probe::http`]),
 //!   the token request ([`probe::token`]) with its credential
 //!   ([`probe::client_auth`], signed `private_key_jwt` assertions in
@@ -48,20 +48,27 @@
 //! - [`signals`]: SIGHUP reloads, SIGTERM/SIGINT shut down (twice: at once).
 //! - [`web_config`]: `--web.config.file` in the exporter-toolkit format,
 //!   raw serde structs then one validation into a ready
-//!   [`web_config::WebConfig`]: the rustls server configuration with its
-//!   self-renewing certificate and client certificate policies
-//!   ([`web_config::tls`]), bcrypt users ([`web_config::basic_auth`]),
-//!   response headers.
+//!   [`web_config::WebConfig`]: the rustls server configuration
+//!   ([`web_config::tls`]) with its certificate, refreshed from its files by
+//!   a task of the server ([`web_config::server_certificate`]), and client
+//!   certificate policies ([`web_config::client_certs`]), bcrypt users
+//!   ([`web_config::basic_auth`]), response headers.
 //! - [`server`]: the HTTP server: `/metrics`, the status pages and their
 //!   JSON ([`server::pages`], maud templates), `/-/healthy`, `/-/ready`,
 //!   `/-/reload`; the accept loop with its limits and TLS
-//!   ([`server::connections`]); authentication and headers on every path
+//!   ([`server::connections`]) beside the task refreshing its
+//!   certificate; authentication and headers on every path
 //!   ([`server::access`]).
 //! - [`report`]: the human report of `credprobe probe`.
 //! - [`unix_time`], [`version`]: timestamps as exported, and the build.
 //! - [`bounded_file`]: size-bounded reads of secret, key, certificate and
 //!   web configuration files, and the stamp that tells one changed
 //!   ([`bounded_file::FileStamp`]).
+//! - [`watched_file`]: every file that can change under the running
+//!   daemon (client secrets, keys and certificates, the web server's
+//!   certificate) as one type: refreshed once per period off the runtime,
+//!   its last good version read without I/O, a broken version kept out
+//!   and reported once.
 //! - [`demo`]: `credprobe demo`, the simulator plus a daemon probing it.
 //! - [`simulator`]: a simulated Nexthink-like API, the shared fake upstream of
 //!   the demo, the tests and the benchmarks (client assertions and client
@@ -88,4 +95,5 @@ pub mod simulator;
 pub mod unix_time;
 pub mod version;
 pub mod views;
+pub mod watched_file;
 pub mod web_config;

@@ -12,6 +12,7 @@ use std::time::SystemTime;
 
 use super::keys::KeyFiles;
 use super::secrets::SecretSource;
+use crate::watched_file::FileProblem;
 
 /// The credential of a tenant, by method.
 #[derive(Debug, PartialEq)]
@@ -36,11 +37,14 @@ impl Credential {
         }
     }
 
-    /// Re-reads the key and certificate files if they changed (once per
-    /// cycle, before the cycle's requests).
+    /// Looks at the secret, key and certificate files and re-reads those
+    /// that changed (once per cycle, before the cycle's requests, which
+    /// then use what was read without any I/O).
     pub async fn refresh(&self) {
-        if let Some(files) = self.key_files() {
-            files.refresh().await;
+        match self {
+            Credential::Secret(source) => source.refresh().await,
+            Credential::Assertion(AssertionSettings { keys: files, .. })
+            | Credential::Certificate(files) => files.refresh().await,
         }
     }
 
@@ -53,6 +57,16 @@ impl Credential {
             Credential::Secret(source) => source.file_problem(),
             Credential::Assertion(assertion) => assertion.keys.file_problem(),
             Credential::Certificate(files) => files.file_problem(),
+        }
+    }
+
+    /// While [`Credential::file_problem`] holds: which file, since when and
+    /// why.
+    pub fn broken_file(&self) -> Option<FileProblem> {
+        match self {
+            Credential::Secret(source) => source.problem(),
+            Credential::Assertion(AssertionSettings { keys: files, .. })
+            | Credential::Certificate(files) => files.problem(),
         }
     }
 

@@ -4,6 +4,14 @@
 //! serde, [`validate`] checks everything at once and builds ready-to-use
 //! types (parsed URLs, resolved secrets, range-checked durations). Nothing
 //! after this module re-checks or re-parses configuration.
+//!
+//! Beside them: the credentials' files, read at load and then watched
+//! ([`crate::watched_file`]) so a rotation needs no reload: client secrets
+//! ([`secrets`]); private keys, client certificates and CA bundles
+//! ([`keys`], one module per job); what each `client_auth` method
+//! authenticates with and the per-cycle refresh of its files
+//! ([`client_auth`]); the Nexthink and Entra ID presets ([`nexthink`],
+//! [`entra`], [`preset`]).
 
 pub mod client_auth;
 pub mod entra;

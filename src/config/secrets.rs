@@ -1,14 +1,15 @@
-//! Client secrets: read once at load, kept in [`SecretString`] from then on,
-//! and for files re-read whenever the file changes (Kubernetes rotates
-//! mounted Secrets in place by swapping a symlink).
+//! Client secrets: read once at load, kept in [`SecretString`] from then on.
+//! A secret file is a [`WatchedFile`]: the tenant's task refreshes it once
+//! per cycle (Kubernetes rotates mounted Secrets in place by swapping a
+//! symlink), and a token request reads the cached value, never the disk.
 
+use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 
+use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::bounded_file::FileStamp;
+use crate::watched_file::{FileFormat, FileProblem, WatchedFile};
 
 /// Where a tenant's client secret comes from.
 #[derive(Debug)]
@@ -20,13 +21,23 @@ pub enum SecretSource {
 }
 
 impl SecretSource {
-    /// The secret to use for the next token request. A file that has become
-    /// unreadable keeps its last good value (and logs why), so a rotation
-    /// caught half-way never turns into a false "credentials rejected".
-    pub async fn current(&self) -> SecretString {
+    /// The secret to use for the next token request: the last good value,
+    /// without any I/O. A file that has become unreadable keeps its last
+    /// good value, so a rotation caught half-way never turns into a false
+    /// "credentials rejected".
+    pub fn current(&self) -> SecretString {
         match self {
             SecretSource::Fixed(secret) => secret.clone(),
-            SecretSource::File(file) => file.current().await,
+            SecretSource::File(file) => SecretString::clone(&file.watched.current()),
+        }
+    }
+
+    /// Looks at the secret file and re-reads it if it changed (once per
+    /// cycle, before the cycle's requests); a fixed value has nothing to
+    /// look at.
+    pub async fn refresh(&self) {
+        if let SecretSource::File(file) = self {
+            file.watched.refresh().await;
         }
     }
 
@@ -35,7 +46,15 @@ impl SecretSource {
     pub fn file_problem(&self) -> bool {
         match self {
             SecretSource::Fixed(_) => false,
-            SecretSource::File(file) => file.problem.load(Ordering::Relaxed),
+            SecretSource::File(file) => file.watched.is_broken(),
+        }
+    }
+
+    /// Which file cannot be used, since when and why.
+    pub fn problem(&self) -> Option<FileProblem> {
+        match self {
+            SecretSource::Fixed(_) => None,
+            SecretSource::File(file) => file.watched.problem(),
         }
     }
 }
@@ -56,30 +75,24 @@ impl PartialEq for SecretSource {
     }
 }
 
-/// A secret file with the last value read from it.
+/// A secret file with the last good value read from it.
 ///
-/// Debug shows the path and the cache; [`SecretString`]'s Debug redacts the
-/// value.
+/// Debug shows the path and any problem, never the value.
 #[derive(Debug)]
 pub struct SecretFile {
-    /// The file, as configured.
-    path: PathBuf,
-    /// The version last read and its value.
-    cached: Mutex<(FileStamp, SecretString)>,
-    /// Whether the last look at the file failed (unreadable, or a changed
-    /// version that cannot be used): the tenant's state shows a warning.
-    problem: AtomicBool,
+    /// The file and its last good value.
+    watched: WatchedFile<SecretText>,
 }
 
 /// Two handles on the same path are the same secret file: the cache is what
 /// was last read from it, not part of what was configured.
 impl PartialEq for SecretFile {
     fn eq(&self, other: &SecretFile) -> bool {
-        self.path == other.path
+        self.path() == other.path()
     }
 }
 
-/// Why a secret could not be read at load time.
+/// Why a secret file cannot be used (at load, or a new version of it).
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
     /// The file could not be read.
@@ -88,7 +101,7 @@ pub enum SecretError {
         /// The secret file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        source: io::Error,
     },
     /// The file holds nothing but white space.
     #[error("{path} is empty")]
@@ -107,74 +120,52 @@ pub enum SecretError {
 impl SecretFile {
     /// Reads the file now, so a missing or empty secret is a config error.
     pub fn open(path: &Path) -> Result<SecretFile, SecretError> {
-        let meta = std::fs::metadata(path).map_err(|source| SecretError::Unreadable {
+        let format = SecretText {
             path: path.to_owned(),
-            source,
-        })?;
-        let bytes = crate::bounded_file::read(path, crate::bounded_file::SECRET_LIMIT).map_err(
-            |source| SecretError::Unreadable {
-                path: path.to_owned(),
-                source,
-            },
-        )?;
-        let secret = parse_secret(path, bytes)?;
+        };
         Ok(SecretFile {
-            path: path.to_owned(),
-            cached: Mutex::new((FileStamp::of(&meta), secret)),
-            problem: AtomicBool::new(false),
+            watched: WatchedFile::open(format, vec![path.to_owned()])?,
         })
     }
 
     /// The configured path.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.watched.format().path
+    }
+}
+
+/// A secret file's format: UTF-8 text, at most
+/// [`crate::bounded_file::SECRET_LIMIT`].
+#[derive(Debug)]
+struct SecretText {
+    /// The file, for errors.
+    path: PathBuf,
+}
+
+impl FileFormat for SecretText {
+    type Value = SecretString;
+    type Error = SecretError;
+    const LIMIT: u64 = crate::bounded_file::SECRET_LIMIT;
+    const LABEL: &'static str = "secret file";
+
+    fn unreadable(&self, _index: usize, path: &Path, source: io::Error) -> SecretError {
+        SecretError::Unreadable {
+            path: path.to_owned(),
+            source,
+        }
     }
 
-    async fn current(&self) -> SecretString {
-        let cached = self.cached.lock().expect("secret cache poisoned").clone();
-        let (stamp, secret) = cached;
-        let meta = match tokio::fs::metadata(&self.path).await {
-            Ok(meta) => meta,
-            Err(error) => {
-                tracing::warn!(file = %self.path.display(), %error, "secret file unreadable; keeping the last value read");
-                self.problem.store(true, Ordering::Relaxed);
-                return secret;
-            }
-        };
-        let now = FileStamp::of(&meta);
-        if now == stamp {
-            self.problem.store(false, Ordering::Relaxed);
-            return secret;
-        }
-        let read =
-            crate::bounded_file::read_async(&self.path, crate::bounded_file::SECRET_LIMIT).await;
-        let fresh = match read {
-            Ok(bytes) => parse_secret(&self.path, bytes),
-            Err(source) => Err(SecretError::Unreadable {
-                path: self.path.clone(),
-                source,
-            }),
-        };
-        match fresh {
-            Ok(fresh) => {
-                tracing::info!(file = %self.path.display(), "secret file changed; using the new secret");
-                *self.cached.lock().expect("secret cache poisoned") = (now, fresh.clone());
-                self.problem.store(false, Ordering::Relaxed);
-                fresh
-            }
-            Err(error) => {
-                tracing::warn!(%error, "secret file changed but cannot be used; keeping the last value read");
-                self.problem.store(true, Ordering::Relaxed);
-                secret
-            }
-        }
+    fn parse(&self, contents: Vec<Zeroizing<Vec<u8>>>) -> Result<SecretString, SecretError> {
+        let bytes = contents.first().map_or(&[][..], |bytes| bytes.as_slice());
+        parse_secret(&self.path, bytes)
     }
 }
 
 /// Trims the trailing newline editors and `echo` add; everything else is
-/// part of the secret.
-fn parse_secret(path: &Path, bytes: Vec<u8>) -> Result<SecretString, SecretError> {
-    let text = String::from_utf8(bytes).map_err(|_| SecretError::NotText {
+/// part of the secret. Only the secret itself is copied (the file's bytes
+/// are zeroed by their owner).
+fn parse_secret(path: &Path, bytes: &[u8]) -> Result<SecretString, SecretError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| SecretError::NotText {
         path: path.to_owned(),
     })?;
     let trimmed = text.trim_end_matches(['\n', '\r']);
@@ -196,29 +187,47 @@ mod tests {
         let path = dir.path().join("secret");
         std::fs::write(&path, "first\n").unwrap();
         let source = SecretSource::File(SecretFile::open(&path).unwrap());
-        assert_eq!(source.current().await.expose_secret(), "first");
+        // What a cycle does: one refresh, then the requests read the value.
+        let next_cycle = || async {
+            source.refresh().await;
+            source.current().expose_secret().to_owned()
+        };
+        assert_eq!(next_cycle().await, "first");
 
         // Rotation the Kubernetes way: a new file renamed over the old one.
         let next = dir.path().join("secret.new");
         std::fs::write(&next, "second").unwrap();
         std::fs::rename(&next, &path).unwrap();
-        assert_eq!(source.current().await.expose_secret(), "second");
+        assert_eq!(
+            source.current().expose_secret(),
+            "first",
+            "until the refresh"
+        );
+        assert_eq!(next_cycle().await, "second");
 
         assert!(!source.file_problem());
         std::fs::remove_file(&path).unwrap();
-        assert_eq!(source.current().await.expose_secret(), "second");
+        assert_eq!(next_cycle().await, "second");
         assert!(source.file_problem(), "the tenant's state says so");
+        let problem = source.problem().unwrap();
+        assert_eq!(problem.path, path);
+        assert!(
+            problem.reason.starts_with("cannot read"),
+            "{}",
+            problem.reason
+        );
 
         // Back, unchanged or new: no problem any more.
         std::fs::write(&path, "third").unwrap();
-        assert_eq!(source.current().await.expose_secret(), "third");
+        assert_eq!(next_cycle().await, "third");
         assert!(!source.file_problem());
 
         // A new version that cannot be used keeps the last one, and says so.
         std::fs::write(&next, "\n").unwrap();
         std::fs::rename(&next, &path).unwrap();
-        assert_eq!(source.current().await.expose_secret(), "third");
+        assert_eq!(next_cycle().await, "third");
         assert!(source.file_problem());
+        assert!(source.problem().unwrap().reason.ends_with("is empty"));
     }
 
     #[test]
@@ -254,6 +263,8 @@ mod tests {
         let next = dir.path().join("secret.new");
         std::fs::write(&next, &huge).unwrap();
         std::fs::rename(&next, &path).unwrap();
-        assert_eq!(source.current().await.expose_secret(), "good");
+        source.refresh().await;
+        assert_eq!(source.current().expose_secret(), "good");
+        assert!(source.file_problem());
     }
 }

@@ -33,7 +33,7 @@ pub enum Presentation<'a> {
 
 impl<'a> Presentation<'a> {
     /// The presentation of `settings`' credential for a request at `now`:
-    /// reads the secret (files are re-read when changed) or signs an
+    /// takes the secret's last good value (its file is re-read once per cycle, by [`crate::config::Credential::refresh`]) or signs an
     /// assertion with the key files' current version. `Err` (a signing
     /// failure) says why, without key material.
     pub async fn of(
@@ -43,7 +43,7 @@ impl<'a> Presentation<'a> {
         let client_id = settings.client_id.as_str();
         Ok(match &settings.credential {
             Credential::Secret(source) => {
-                let secret = source.current().await;
+                let secret = source.current();
                 match settings.client_auth {
                     ClientAuth::Post => Presentation::Form {
                         public: vec![("client_id", client_id)],

@@ -27,7 +27,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use crate::fleet::Fleet;
 use crate::metrics::{Encoding, Exposition, protobuf};
 use crate::reload::{ReloadOutcome, ReloadRequest};
-use crate::web_config::WebConfig;
+use crate::web_config::{WebConfig, server_certificate};
 
 /// Largest request body accepted (413 beyond). Only `/-/reload` takes a
 /// body, and it needs none.
@@ -60,7 +60,9 @@ pub fn router(state: ServerState) -> Router {
 /// Serves until `shutdown` is cancelled, then finishes the requests in
 /// flight. `web` holds the current web configuration (a reload replaces
 /// it): a new connection takes its TLS settings, every request its users
-/// and headers; all within `limits`.
+/// and headers; all within `limits`. Meanwhile its certificate is
+/// refreshed from its files every
+/// [`server_certificate::CERT_CHECK_INTERVAL`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: ServerState,
@@ -68,7 +70,17 @@ pub async fn serve(
     limits: ServerLimits,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    connections::accept_loop(listener, router(state), web, limits, shutdown).await;
+    // The server's certificate follows its files from a task of its own,
+    // never from inside a handshake.
+    let certificate = server_certificate::refresh_every(
+        web.clone(),
+        server_certificate::CERT_CHECK_INTERVAL,
+        shutdown.clone(),
+    );
+    tokio::join!(
+        connections::accept_loop(listener, router(state), web, limits, shutdown),
+        certificate
+    );
     Ok(())
 }
 

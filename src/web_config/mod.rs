@@ -6,13 +6,16 @@
 //! Loading is two stages like the main configuration: [`raw`] mirrors the
 //! YAML with serde (`deny_unknown_fields`), [`validate`] checks every field
 //! and builds a ready [`WebConfig`]: a rustls server configuration
-//! ([`tls`]) whose certificate follows its files, and the users
-//! ([`basic_auth`]). Problems are [`ConfigError`]s naming the file and the
+//! ([`tls`]) with its client certificate policy ([`client_certs`]) and a
+//! certificate that follows its files ([`server_certificate`], refreshed
+//! by the server's periodic task), and the users ([`basic_auth`]). Problems are [`ConfigError`]s naming the file and the
 //! field, so start-up exits with code 2 and a reload keeps the running
 //! configuration, exactly as for the main configuration.
 
 pub mod basic_auth;
+pub mod client_certs;
 pub mod raw;
+pub mod server_certificate;
 pub mod tls;
 pub mod validate;
 
@@ -25,6 +28,7 @@ use std::sync::Arc;
 use axum::http::{HeaderName, HeaderValue};
 
 pub use basic_auth::BasicAuth;
+pub use server_certificate::ServerCertificate;
 
 use crate::config::ConfigError;
 
@@ -39,6 +43,9 @@ pub struct WebConfig {
     pub source: Option<PathBuf>,
     /// The TLS server configuration; `None` serves plain HTTP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The certificate `tls` serves, for the server's task that refreshes
+    /// it ([`server_certificate::refresh_every`]).
+    pub certificate: Option<Arc<ServerCertificate>>,
     /// The client certificate policy (`NoClientCert` without TLS), for
     /// the start-up log.
     pub client_auth: tls::ClientAuth,
@@ -48,7 +55,7 @@ pub struct WebConfig {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Files whose change calls for a reload (`--config.watch`): the web
     /// configuration itself and the client CA file. The certificate and key
-    /// need none: the server re-reads them itself.
+    /// need none: the server refreshes them itself.
     pub watched_files: Vec<PathBuf>,
 }
 

@@ -2,6 +2,7 @@
 //! file, the file and the field it names.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use super::WebConfig;
 use super::tls::ClientAuth;
@@ -320,4 +321,117 @@ fn a_missing_file_is_named() {
         error.contains("/nonexistent/web.yml: cannot read"),
         "{error}"
     );
+}
+
+/// Replaces a file the Kubernetes way: a new file renamed over it.
+fn replace(path: &Path, text: &str) {
+    let next = path.with_extension("new");
+    std::fs::write(&next, text).unwrap();
+    std::fs::rename(&next, path).unwrap();
+}
+
+#[tokio::test]
+async fn the_server_certificate_follows_its_files_at_a_refresh_and_never_in_a_handshake() {
+    let files = Files::new();
+    let web = files
+        .load("tls_server_config: {cert_file: server.crt, key_file: server.key}")
+        .unwrap();
+    let certificate = web.certificate.clone().unwrap();
+    let first = certificate.current();
+
+    // A new pair is served after the next refresh, not before.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let dir = files.dir.path();
+    replace(&dir.join("server.key"), &key.serialize_pem());
+    replace(&dir.join("server.crt"), &cert.pem());
+    assert!(Arc::ptr_eq(&certificate.current(), &first));
+    certificate.refresh().await;
+    let second = certificate.current();
+    assert_eq!(second.cert[0].as_ref(), cert.der().as_ref());
+
+    // A broken certificate keeps the last good pair and says which field.
+    replace(&dir.join("server.crt"), "not a certificate\n");
+    certificate.refresh().await;
+    assert!(Arc::ptr_eq(&certificate.current(), &second));
+    let problem = certificate.problem().unwrap();
+    assert_eq!(problem.path, dir.join("server.crt"));
+    assert_eq!(
+        &*problem.reason,
+        "tls_server_config.cert_file: holds no PEM certificate"
+    );
+
+    // A missing key: the key's file and field.
+    replace(&dir.join("server.crt"), &cert.pem());
+    std::fs::remove_file(dir.join("server.key")).unwrap();
+    certificate.refresh().await;
+    let problem = certificate.problem().unwrap();
+    assert_eq!(problem.path, dir.join("server.key"));
+    assert!(
+        problem.reason.starts_with("tls_server_config.key_file: "),
+        "{}",
+        problem.reason
+    );
+    assert!(Arc::ptr_eq(&certificate.current(), &second));
+}
+
+#[tokio::test]
+async fn an_inline_certificate_with_a_key_file_watches_the_key_file_only() {
+    let files = Files::new();
+    let cert = std::fs::read_to_string(files.dir.path().join("server.crt")).unwrap();
+    let indented = cert.replace('\n', "\n    ");
+    let web = files
+        .load(&format!(
+            "tls_server_config:\n  key_file: server.key\n  cert: |\n    {indented}\n"
+        ))
+        .unwrap();
+    let certificate = web.certificate.clone().unwrap();
+    // The other key does not go with the inline certificate: the key's
+    // file is at fault.
+    let other = std::fs::read_to_string(files.dir.path().join("other.key")).unwrap();
+    replace(&files.dir.path().join("server.key"), &other);
+    certificate.refresh().await;
+    let problem = certificate.problem().unwrap();
+    assert_eq!(problem.path, files.dir.path().join("server.key"));
+    assert!(
+        problem
+            .reason
+            .starts_with("tls_server_config.key_file: does not go with the certificate in tls_server_config.cert:"),
+        "{}",
+        problem.reason
+    );
+}
+
+#[tokio::test]
+async fn the_refresh_task_looks_every_interval_and_stops_with_the_server() {
+    use std::time::{Duration, Instant};
+
+    use tokio_util::sync::CancellationToken;
+
+    use super::server_certificate::refresh_every;
+
+    let files = Files::new();
+    let web = files
+        .load("tls_server_config: {cert_file: server.crt, key_file: server.key}")
+        .unwrap();
+    let certificate = web.certificate.clone().unwrap();
+    let (_sender, receiver) = tokio::sync::watch::channel(Arc::new(web));
+    let shutdown = CancellationToken::new();
+    let every = Duration::from_millis(200);
+    let started = Instant::now();
+    let task = tokio::spawn(refresh_every(receiver, every, shutdown.clone()));
+    std::fs::remove_file(files.dir.path().join("server.crt")).unwrap();
+    while certificate.problem().is_none() {
+        assert!(started.elapsed() < Duration::from_secs(10), "never noticed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(started.elapsed() >= every, "not before the first interval");
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("stops with the server")
+        .unwrap();
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use axum::http::{HeaderName, HeaderValue};
 use rustls::crypto::SupportedKxGroup;
@@ -79,11 +80,11 @@ pub fn from_str(text: &str, file: &Path) -> Result<WebConfig, ConfigError> {
                 watched.push(path.clone());
             }
             match tls::server_config(options) {
-                Ok(config) => Some(config),
+                Ok(tls) => Some(tls),
                 Err(found) => {
                     let mut problems = Problems::new();
-                    for (field, message) in found {
-                        problems.push(file, None, field, message);
+                    for error in found {
+                        problems.push(file, None, error.field, error.problem.to_string());
                     }
                     problems.finish()?;
                     None
@@ -94,9 +95,10 @@ pub fn from_str(text: &str, file: &Path) -> Result<WebConfig, ConfigError> {
     };
     Ok(WebConfig {
         source: Some(file.to_owned()),
-        tls,
+        tls: tls.as_ref().map(|tls| Arc::clone(&tls.config)),
+        certificate: tls.map(|tls| tls.certificate),
         client_auth,
-        basic_auth: BasicAuth::new(users).map(std::sync::Arc::new),
+        basic_auth: BasicAuth::new(users).map(Arc::new),
         headers,
         watched_files: watched,
     })

@@ -113,7 +113,7 @@ impl TenantCheck<'_> {
         match KeyFiles::open(&key, certificate.as_deref(), algorithm) {
             Ok(files) => Some(files),
             Err(error) => {
-                self.problem(error.field.name(), error.message);
+                self.problem(error.field.name(), error.to_string());
                 None
             }
         }
