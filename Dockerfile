@@ -12,8 +12,8 @@ WORKDIR /src
 # Exported as credprobe_build_info{revision=...}; "unknown" when not given.
 ARG CREDPROBE_REVISION=
 ENV CREDPROBE_REVISION=${CREDPROBE_REVISION}
-# The build context is only what .dockerignore lets through: the manifest,
-# the lock file and the sources.
+# The build context is only what .dockerignore lets through: the manifests,
+# the lock file and the sources of the workspace's crates.
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/usr/local/cargo/git,sharing=locked \

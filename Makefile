@@ -18,11 +18,11 @@ fmt-check:
 	$(CARGO) fmt --check
 
 clippy:
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 ## The API documentation builds without a warning (no broken or private links).
 doc:
-	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
 
 ## The fuzz crate's committed lock file must match its manifest and the code.
 fuzz-lock:
@@ -30,7 +30,7 @@ fuzz-lock:
 	  || { echo "fuzz/Cargo.lock is out of date: run 'cargo update --workspace --manifest-path fuzz/Cargo.toml' and commit it" >&2; exit 1; }
 
 rust-test:
-	$(CARGO) test
+	$(CARGO) test --workspace
 
 ## promtool check rules + promtool test rules + metric names + runbook anchors.
 rules:

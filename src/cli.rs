@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
+use credprobe_simulator::{Scenario, ServeTls};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, ConfigError};
@@ -16,7 +17,6 @@ use crate::daemon::{self, ConfigSource, Controls, DaemonOptions};
 use crate::logging::{self, LogFormat, LogLevel};
 use crate::server::ServerLimits;
 use crate::shard::{Shard, ShardError};
-use crate::simulator::{self, Scenario};
 use crate::web_config::WebConfig;
 
 /// Default address of the daemon's HTTP server.
@@ -405,7 +405,7 @@ async fn simulate(
             .with_context(|| format!("{flag} {}", path.display()))
     };
     let tls = match (&tls.tls_cert_file, &tls.tls_key_file) {
-        (Some(cert), Some(key)) => Some(simulator::ServeTls {
+        (Some(cert), Some(key)) => Some(ServeTls {
             cert_pem: pem("--tls.cert-file", cert)?,
             key_pem: pem("--tls.key-file", key)?,
             client_ca_pem: tls
@@ -420,7 +420,7 @@ async fn simulate(
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let stop = controls.shutdown.clone();
-    simulator::run(
+    credprobe_simulator::run(
         listener,
         scenario,
         tls,

@@ -59,9 +59,11 @@
 //!   web configuration files, and the stamp that tells one changed
 //!   ([`bounded_file::FileStamp`]).
 //! - [`demo`]: `credprobe demo`, the simulator plus a daemon probing it.
-//! - [`simulator`]: a simulated Nexthink-like API, the shared fake upstream of
-//!   the demo, the tests and the benchmarks (client assertions and client
-//!   certificates included, with a throwaway PKI in [`simulator::pki`]).
+//!
+//! The simulated API is not a module but a crate of the workspace,
+//! `credprobe-simulator` (`crates/simulator/`): a simulated Nexthink-like
+//! and Entra-like API with a throwaway PKI, the shared fake upstream of the
+//! demo, `credprobe simulate`, the tests and the benchmarks.
 
 pub mod bounded_file;
 pub mod cli;
@@ -79,7 +81,6 @@ pub mod scheduler;
 pub mod server;
 pub mod shard;
 pub mod signals;
-pub mod simulator;
 pub mod unix_time;
 pub mod version;
 pub mod views;

@@ -1,5 +1,6 @@
-//! A simulated Nexthink-like API: the fake upstream of `credprobe demo`, the
-//! integration tests and the benchmarks.
+//! credprobe-simulator: a simulated Nexthink-like API, the fake upstream of
+//! `credprobe demo`, `credprobe simulate`, credprobe's integration tests and
+//! its benchmarks.
 //!
 //! It is a real HTTP server on a real socket (plain HTTP, or HTTPS for
 //! certificate-expiry tests) that issues OAuth2 client-credentials tokens on
