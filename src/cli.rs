@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
+#[cfg(feature = "demo")]
 use credprobe_simulator::{Scenario, ServeTls};
 use tokio_util::sync::CancellationToken;
 
@@ -22,6 +23,7 @@ use crate::web_config::WebConfig;
 /// Default address of the daemon's HTTP server.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:9891";
 /// Default address of `credprobe demo`: loopback only, it is a demo.
+#[cfg(feature = "demo")]
 pub const DEFAULT_DEMO_LISTEN: &str = "127.0.0.1:9891";
 
 /// credprobe proves, per tenant, that OAuth2 client-credentials API
@@ -77,6 +79,7 @@ pub enum Command {
     },
     /// Run a simulated Nexthink-like API and the daemon against it, with no
     /// configuration: healthy and failing tenants side by side.
+    #[cfg(feature = "demo")]
     Demo {
         /// Where the daemon serves /metrics.
         #[arg(long = "web.listen-address", value_name = "ADDR", default_value = DEFAULT_DEMO_LISTEN)]
@@ -88,6 +91,7 @@ pub enum Command {
     },
     /// Run only the simulated API (for tests, benchmarks and trying
     /// configurations), over http or https.
+    #[cfg(feature = "demo")]
     Simulate {
         /// Address to listen on, e.g. 127.0.0.1:8080.
         #[arg(long, value_name = "ADDR")]
@@ -103,6 +107,7 @@ pub enum Command {
 
 /// `credprobe simulate`'s https options: try `ca_file`, certificate expiry
 /// and `tls_client_auth` tenants against the simulator from the shell.
+#[cfg(feature = "demo")]
 #[derive(Debug, Clone, Default, Args)]
 pub struct SimulateTlsArgs {
     /// Serve https with this PEM certificate chain (needs --tls.key-file).
@@ -281,12 +286,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             tenant,
             phases,
         }) => crate::report::probe_once(&config, &tenant, phases).await,
+        #[cfg(feature = "demo")]
         Some(Command::Demo { listen, web }) => {
             let controls = signal_controls()?;
             let (web, limits) = web.load()?;
             crate::demo::run(listen, web, limits, controls).await?;
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "demo")]
         Some(Command::Simulate {
             listen,
             scenario,
@@ -356,7 +363,7 @@ fn shard_of(args: &RunArgs) -> Result<Shard, ShardError> {
     Shard::new(index, args.shard_count)
 }
 
-fn check_config(path: &std::path::Path) -> ExitCode {
+fn check_config(path: &Path) -> ExitCode {
     match config::load(path) {
         Ok(config) => {
             let endpoints: usize = config.tenants.iter().map(|t| t.endpoints.len()).sum();
@@ -377,7 +384,7 @@ fn check_config(path: &std::path::Path) -> ExitCode {
     }
 }
 
-fn check_web_config(path: &std::path::Path) -> ExitCode {
+fn check_web_config(path: &Path) -> ExitCode {
     match WebConfig::load(path) {
         Ok(web) => {
             println!("{}: OK, {}", path.display(), web.describe());
@@ -390,6 +397,7 @@ fn check_web_config(path: &std::path::Path) -> ExitCode {
     }
 }
 
+#[cfg(feature = "demo")]
 async fn simulate(
     listen: SocketAddr,
     scenario: Option<PathBuf>,

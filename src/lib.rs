@@ -58,18 +58,23 @@
 //! - [`bounded_file`]: size-bounded reads of secret, key, certificate and
 //!   web configuration files, and the stamp that tells one changed
 //!   ([`bounded_file::FileStamp`]).
-//! - [`demo`]: `credprobe demo`, the simulator plus a daemon probing it.
+//! - [`demo`]: `credprobe demo`, the simulator plus a daemon probing it
+//!   (cargo feature `demo`, on by default).
 //!
 //! The simulated API is not a module but a crate of the workspace,
 //! `credprobe-simulator` (`crates/simulator/`): a simulated Nexthink-like
 //! and Entra-like API with a throwaway PKI, the shared fake upstream of the
-//! demo, `credprobe simulate`, the tests and the benchmarks.
+//! demo, `credprobe simulate`, the tests and the benchmarks. The daemon
+//! links it only with the `demo` feature, for `credprobe demo` and
+//! `credprobe simulate`; built without it, neither the simulator nor its
+//! certificate generator (rcgen) is in the daemon's tree.
 
 pub mod bounded_file;
 pub mod cli;
 pub mod config;
 pub mod config_watch;
 pub mod daemon;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod fleet;
 pub mod logging;

@@ -1,6 +1,8 @@
 //! credprobe-simulator: a simulated Nexthink-like API, the fake upstream of
 //! `credprobe demo`, `credprobe simulate`, credprobe's integration tests and
-//! its benchmarks.
+//! its benchmarks. A crate of its own, so the daemon links it (and its
+//! throwaway PKI's certificate generator, rcgen) only with its `demo`
+//! feature.
 //!
 //! It is a real HTTP server on a real socket (plain HTTP, or HTTPS for
 //! certificate-expiry tests) that issues OAuth2 client-credentials tokens on
