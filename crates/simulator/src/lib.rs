@@ -35,7 +35,13 @@
 //! # Layout
 //!
 //! - `scenario`: [`Scenario`], [`ClientBehaviour`] and their YAML form.
-//! - `handlers`: the routes, the token and API logic, request recording.
+//! - `handlers`: the HTTP surface: the paths and the route table, and a
+//!   module per job behind them: `recording` (the middleware that records
+//!   and counts every request, and the control routes that read them
+//!   back), `redirect` (`/__simulator/redirect`), `token` (the token
+//!   endpoints: the request, the client's authentication, the answer),
+//!   `api` (the Nexthink-like API endpoints) and `response` (answers they
+//!   share, and the faults that break a body).
 //! - `client_auth`: client assertions and client certificates: checks,
 //!   the replay cache of `jti`s, certificate-bound tokens.
 //! - `client_keys`: the public keys and certificates clients register.
