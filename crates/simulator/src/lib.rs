@@ -6,8 +6,9 @@
 //!
 //! It is a real HTTP server on a real socket (plain HTTP, or HTTPS for
 //! certificate-expiry tests) that issues OAuth2 client-credentials tokens on
-//! Nexthink's two token paths and a generic one, and answers Nexthink's
-//! read-only API endpoints with those tokens. A [`Scenario`] says, per
+//! Nexthink's two token paths, Microsoft Entra ID's and a generic one (and
+//! can refuse like Entra ID does), and answers Nexthink's read-only API
+//! endpoints with those tokens. A [`Scenario`] says, per
 //! client, how it misbehaves: revoked credentials, a slow identity provider,
 //! a missing permission, flaky or rate-limited APIs, malformed token
 //! responses... so that every result class credprobe exports can be produced
