@@ -6,20 +6,23 @@
 #     ghcr.io/credprobe/credprobe:0.1.0 run --config /etc/credprobe/credprobe.yml
 # Needs BuildKit (the default builder of current Docker) for the cache mounts.
 
-# ---- build: the release binary, exactly the locked dependencies.
+# ---- build: the release binary, exactly the locked dependencies. The daemon
+# only: without the `demo` feature, so the image has no `credprobe demo` or
+# `credprobe simulate` (the simulator crate and its certificate generator are
+# left out; run the demo from a source checkout).
 FROM rust:1-slim-bookworm AS build
 WORKDIR /src
 # Exported as credprobe_build_info{revision=...}; "unknown" when not given.
 ARG CREDPROBE_REVISION=
 ENV CREDPROBE_REVISION=${CREDPROBE_REVISION}
-# The build context is only what .dockerignore lets through: the manifest,
-# the lock file and the sources.
+# The build context is only what .dockerignore lets through: the manifests,
+# the lock file and the sources of the workspace's crates.
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/usr/local/cargo/git,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
     if [ -z "$CREDPROBE_REVISION" ]; then unset CREDPROBE_REVISION; fi \
-    && cargo build --release --locked --bin credprobe \
+    && cargo build --release --locked --package credprobe --no-default-features --bin credprobe \
     && install -D -m 0755 target/release/credprobe /out/credprobe
 
 # ---- runtime: glibc, libgcc and CA certificates, no shell, no package manager.

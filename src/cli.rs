@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
+#[cfg(feature = "demo")]
+use credprobe_simulator::{Scenario, ServeTls};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, ConfigError};
@@ -16,12 +18,12 @@ use crate::daemon::{self, ConfigSource, Controls, DaemonOptions};
 use crate::logging::{self, LogFormat, LogLevel};
 use crate::server::ServerLimits;
 use crate::shard::{Shard, ShardError};
-use crate::simulator::{self, Scenario};
 use crate::web_config::WebConfig;
 
 /// Default address of the daemon's HTTP server.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:9891";
 /// Default address of `credprobe demo`: loopback only, it is a demo.
+#[cfg(feature = "demo")]
 pub const DEFAULT_DEMO_LISTEN: &str = "127.0.0.1:9891";
 
 /// credprobe proves, per tenant, that OAuth2 client-credentials API
@@ -77,6 +79,7 @@ pub enum Command {
     },
     /// Run a simulated Nexthink-like API and the daemon against it, with no
     /// configuration: healthy and failing tenants side by side.
+    #[cfg(feature = "demo")]
     Demo {
         /// Where the daemon serves /metrics.
         #[arg(long = "web.listen-address", value_name = "ADDR", default_value = DEFAULT_DEMO_LISTEN)]
@@ -88,6 +91,7 @@ pub enum Command {
     },
     /// Run only the simulated API (for tests, benchmarks and trying
     /// configurations), over http or https.
+    #[cfg(feature = "demo")]
     Simulate {
         /// Address to listen on, e.g. 127.0.0.1:8080.
         #[arg(long, value_name = "ADDR")]
@@ -103,6 +107,7 @@ pub enum Command {
 
 /// `credprobe simulate`'s https options: try `ca_file`, certificate expiry
 /// and `tls_client_auth` tenants against the simulator from the shell.
+#[cfg(feature = "demo")]
 #[derive(Debug, Clone, Default, Args)]
 pub struct SimulateTlsArgs {
     /// Serve https with this PEM certificate chain (needs --tls.key-file).
@@ -287,12 +292,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             tenant,
             phases,
         }) => crate::report::probe_once(&config, &tenant, phases).await,
+        #[cfg(feature = "demo")]
         Some(Command::Demo { listen, web }) => {
             let controls = signal_controls()?;
             let (web, limits) = web.load()?;
             crate::demo::run(listen, web, limits, controls).await?;
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "demo")]
         Some(Command::Simulate {
             listen,
             scenario,
@@ -362,7 +369,7 @@ fn shard_of(args: &RunArgs) -> Result<Shard, ShardError> {
     Shard::new(index, args.shard_count)
 }
 
-fn check_config(path: &std::path::Path) -> ExitCode {
+fn check_config(path: &Path) -> ExitCode {
     match config::load(path) {
         Ok(config) => {
             let endpoints: usize = config.tenants.iter().map(|t| t.endpoints.len()).sum();
@@ -383,7 +390,7 @@ fn check_config(path: &std::path::Path) -> ExitCode {
     }
 }
 
-fn check_web_config(path: &std::path::Path) -> ExitCode {
+fn check_web_config(path: &Path) -> ExitCode {
     match WebConfig::load(path) {
         Ok(web) => {
             println!("{}: OK, {}", path.display(), web.describe());
@@ -396,6 +403,7 @@ fn check_web_config(path: &std::path::Path) -> ExitCode {
     }
 }
 
+#[cfg(feature = "demo")]
 async fn simulate(
     listen: SocketAddr,
     scenario: Option<PathBuf>,
@@ -411,7 +419,7 @@ async fn simulate(
             .with_context(|| format!("{flag} {}", path.display()))
     };
     let tls = match (&tls.tls_cert_file, &tls.tls_key_file) {
-        (Some(cert), Some(key)) => Some(simulator::ServeTls {
+        (Some(cert), Some(key)) => Some(ServeTls {
             cert_pem: pem("--tls.cert-file", cert)?,
             key_pem: pem("--tls.key-file", key)?,
             client_ca_pem: tls
@@ -426,7 +434,7 @@ async fn simulate(
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let stop = controls.shutdown.clone();
-    simulator::run(
+    credprobe_simulator::run(
         listener,
         scenario,
         tls,

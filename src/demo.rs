@@ -3,7 +3,7 @@
 //! failing tenants side by side on /metrics within seconds.
 //!
 //! Two tenants authenticate without a secret: their keys and certificates
-//! are made at start (a throwaway CA, [`crate::simulator::pki`]) in a
+//! are made at start (a throwaway CA, [`credprobe_simulator::pki`]) in a
 //! private temporary folder that is removed when the demo stops, and one
 //! of them talks to a second simulator that asks for client certificates.
 
@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::Context as _;
+use credprobe_simulator::pki::{TestCa, days};
+use credprobe_simulator::{ClientBehaviour, EntraRefusal, Preset, Scenario, Simulator};
 
 use crate::config::{self, LoadOptions};
 use crate::daemon::{self, ConfigSource, Controls, DaemonOptions};
 use crate::server::ServerLimits;
-use crate::simulator::pki::{TestCa, days};
-use crate::simulator::{ClientBehaviour, EntraRefusal, Preset, Scenario, Simulator};
 use crate::web_config::WebConfig;
 
 /// How long the certificate of the demo's `tls_client_auth` tenant has

@@ -69,16 +69,23 @@
 //!   certificate) as one type: refreshed once per period off the runtime,
 //!   its last good version read without I/O, a broken version kept out
 //!   and reported once.
-//! - [`demo`]: `credprobe demo`, the simulator plus a daemon probing it.
-//! - [`simulator`]: a simulated Nexthink-like API, the shared fake upstream of
-//!   the demo, the tests and the benchmarks (client assertions and client
-//!   certificates included, with a throwaway PKI in [`simulator::pki`]).
+//! - [`demo`]: `credprobe demo`, the simulator plus a daemon probing it
+//!   (cargo feature `demo`, on by default).
+//!
+//! The simulated API is not a module but a crate of the workspace,
+//! `credprobe-simulator` (`crates/simulator/`): a simulated Nexthink-like
+//! and Entra-like API with a throwaway PKI, the shared fake upstream of the
+//! demo, `credprobe simulate`, the tests and the benchmarks. The daemon
+//! links it only with the `demo` feature, for `credprobe demo` and
+//! `credprobe simulate`; built without it, neither the simulator nor its
+//! certificate generator (rcgen) is in the daemon's tree.
 
 pub mod bounded_file;
 pub mod cli;
 pub mod config;
 pub mod config_watch;
 pub mod daemon;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod fleet;
 pub mod logging;
@@ -91,7 +98,6 @@ pub mod scheduler;
 pub mod server;
 pub mod shard;
 pub mod signals;
-pub mod simulator;
 pub mod unix_time;
 pub mod version;
 pub mod views;

@@ -12,8 +12,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{Daemon, run_binary, start_simulator, sum, value, write};
-use credprobe::simulator::pki::{Issued, TestCa};
-use credprobe::simulator::{ClientBehaviour, RecordedRequest, Scenario, Simulator};
+use credprobe_simulator::pki::{Issued, TestCa};
+use credprobe_simulator::{ClientBehaviour, RecordedRequest, Scenario, Simulator};
 use serde_json::Value;
 
 const RSA_A: &str = include_str!("keys/example-rsa-a.pem");

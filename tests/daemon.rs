@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{Daemon, at_least, start_simulator, sum, value, write};
-use credprobe::simulator::{RecordedRequest, Scenario};
+use credprobe_simulator::{RecordedRequest, Scenario};
 
 fn times_of(requests: &[RecordedRequest], client: &str, path_part: &str) -> Vec<f64> {
     requests

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use common::{Daemon, free_port, start_simulator, sum, value};
-use credprobe::simulator::{Scenario, Simulator};
+use credprobe_simulator::{Scenario, Simulator};
 
 /// One row of the matrix.
 struct Fault {

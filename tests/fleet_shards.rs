@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::{Daemon, run_binary, start_simulator, value, write};
 use credprobe::shard::shard_of;
-use credprobe::simulator::Scenario;
+use credprobe_simulator::Scenario;
 
 const TENANTS: usize = 2000;
 const SHARDS: u32 = 4;

@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime};
 
 use common::{run_binary, write};
-use credprobe::simulator::pki::{Issued, TestCa};
+use credprobe_simulator::pki::{Issued, TestCa};
 
 const RSA_A: &str = include_str!("keys/example-rsa-a.pem");
 const RSA_B: &str = include_str!("keys/example-rsa-b.pem");

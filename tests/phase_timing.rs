@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Daemon, start_simulator, value, write};
-use credprobe::simulator::Scenario;
+use credprobe_simulator::Scenario;
 use serde_json::Value;
 
 const WORKFLOWS: &str = ", endpoints: [{name: workflows, path: /api/v1/workflows}]";

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::{Daemon, at_least, start_simulator, value, write};
 use credprobe::probe::{EndpointResult, ResultClass, TokenResult};
-use credprobe::simulator::{RecordedRequest, Scenario};
+use credprobe_simulator::{RecordedRequest, Scenario};
 
 const SCENARIO: &str = "clients: [{client_id: acme, client_secret: acme-secret}]";
 const REDIRECT: &str = "/__simulator/redirect";

@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Daemon, run_binary, start_simulator, value, write};
-use credprobe::simulator::Scenario;
+use credprobe_simulator::Scenario;
 use serde_json::Value;
 
 const GUID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";

@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Daemon, at_least, signal, start_simulator, value};
-use credprobe::simulator::Scenario;
+use credprobe_simulator::Scenario;
 
 const CLIENTS: &str = "clients:\n  - {client_id: c, client_secret: s}\n  - {client_id: slow, client_secret: s, api_delay: 3s}\n  - {client_id: hang, client_secret: s, api_delay: 1h}\n";
 
@@ -280,7 +280,7 @@ async fn the_grace_period_bounds_shutdown_and_a_second_signal_exits_at_once() {
     let hanging = format!(
         "defaults: {{interval: 10s, timeout: 8s}}\ntenants:\n  - {{name: hang, base_url: \"{base}\", token_url: \"{base}/oauth2/token\", client_id: hang, client_secret: s, endpoints: [{{name: workflows, path: /api/v1/workflows}}]}}\n"
     );
-    let in_flight = |sim: &credprobe::simulator::Simulator, n: usize| {
+    let in_flight = |sim: &credprobe_simulator::Simulator, n: usize| {
         sim.requests()
             .iter()
             .filter(|r| r.path == "/api/v1/workflows")

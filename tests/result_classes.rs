@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{Daemon, at_least, start_simulator, value};
 use credprobe::probe::{ResultClass, TokenResult};
-use credprobe::simulator::{Scenario, Simulator};
+use credprobe_simulator::{Scenario, Simulator};
 
 /// A host name glibc refuses to look up (a label over 63 bytes), so the DNS
 /// failure happens without any query leaving the machine.

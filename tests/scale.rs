@@ -8,7 +8,7 @@ use std::io::Read as _;
 use std::time::Duration;
 
 use common::{Daemon, start_simulator, value};
-use credprobe::simulator::Scenario;
+use credprobe_simulator::Scenario;
 
 fn tenants_of(text: &str) -> BTreeSet<String> {
     text.lines()

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Daemon, start_simulator};
-use credprobe::simulator::Scenario;
+use credprobe_simulator::Scenario;
 use serde_json::Value;
 
 const LABEL_ATTACK: &str = "<script>alert(1)</script>";

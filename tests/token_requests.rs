@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use common::{run_binary, start_simulator, write};
-use credprobe::simulator::{RecordedRequest, Scenario};
+use credprobe_simulator::{RecordedRequest, Scenario};
 
 const SCENARIO: &str = r#"
 clients:

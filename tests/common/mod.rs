@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use credprobe::simulator::{Scenario, Simulator};
+use credprobe_simulator::{Scenario, Simulator};
 
 /// The binary under test.
 pub fn binary() -> &'static str {

@@ -1,10 +1,14 @@
-//! A simulated Nexthink-like API: the fake upstream of `credprobe demo`, the
-//! integration tests and the benchmarks.
+//! credprobe-simulator: a simulated Nexthink-like API, the fake upstream of
+//! `credprobe demo`, `credprobe simulate`, credprobe's integration tests and
+//! its benchmarks. A crate of its own, so the daemon links it (and its
+//! throwaway PKI's certificate generator, rcgen) only with its `demo`
+//! feature.
 //!
 //! It is a real HTTP server on a real socket (plain HTTP, or HTTPS for
 //! certificate-expiry tests) that issues OAuth2 client-credentials tokens on
-//! Nexthink's two token paths and a generic one, and answers Nexthink's
-//! read-only API endpoints with those tokens. A [`Scenario`] says, per
+//! Nexthink's two token paths, Microsoft Entra ID's and a generic one (and
+//! can refuse like Entra ID does), and answers Nexthink's read-only API
+//! endpoints with those tokens. A [`Scenario`] says, per
 //! client, how it misbehaves: revoked credentials, a slow identity provider,
 //! a missing permission, flaky or rate-limited APIs, malformed token
 //! responses... so that every result class credprobe exports can be produced
@@ -32,7 +36,13 @@
 //! # Layout
 //!
 //! - `scenario`: [`Scenario`], [`ClientBehaviour`] and their YAML form.
-//! - `handlers`: the routes, the token and API logic, request recording.
+//! - `handlers`: the HTTP surface: the paths and the route table, and a
+//!   module per job behind them: `recording` (the middleware that records
+//!   and counts every request, and the control routes that read them
+//!   back), `redirect` (`/__simulator/redirect`), `token` (the token
+//!   endpoints: the request, the client's authentication, the answer),
+//!   `api` (the Nexthink-like API endpoints) and `response` (answers they
+//!   share, and the faults that break a body).
 //! - `client_auth`: client assertions and client certificates: checks,
 //!   the replay cache of `jti`s, certificate-bound tokens.
 //! - `client_keys`: the public keys and certificates clients register.

@@ -455,9 +455,32 @@ fn pem_or_path<'de, D: serde::Deserializer<'de>>(
     if text.contains("-----BEGIN") {
         return Ok(Some(text));
     }
-    crate::bounded_file::read_to_string(text.trim().as_ref(), crate::bounded_file::PEM_LIMIT)
+    read_pem_file(text.trim().as_ref())
         .map(Some)
         .map_err(|error| serde::de::Error::custom(format!("cannot read {}: {error}", text.trim())))
+}
+
+/// The most the simulator reads from a PEM file a scenario names: a
+/// certificate chain or a public key is a few KiB, and a wrong path to a
+/// large file must not be read whole.
+const PEM_FILE_LIMIT: u64 = 4 * 1024 * 1024;
+
+/// Reads the PEM file at `path` as UTF-8 text, failing when it holds more
+/// than [`PEM_FILE_LIMIT`] bytes.
+fn read_pem_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(PEM_FILE_LIMIT + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > PEM_FILE_LIMIT {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "it is larger than 4 MiB, the most the simulator reads from a PEM file",
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text"))
 }
 
 /// A header value written in YAML either as a string (`"2"`, an HTTP date)

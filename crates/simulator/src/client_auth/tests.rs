@@ -11,11 +11,11 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use super::*;
-use crate::simulator::pki::TestCa;
-use crate::simulator::{ClientBehaviour, Scenario, Simulator};
+use crate::pki::TestCa;
+use crate::{ClientBehaviour, Scenario, Simulator};
 
-const RSA_A: &str = include_str!("../../../tests/keys/example-rsa-a.pem");
-const RSA_B: &str = include_str!("../../../tests/keys/example-rsa-b.pem");
+const RSA_A: &str = include_str!("../../../../tests/keys/example-rsa-a.pem");
+const RSA_B: &str = include_str!("../../../../tests/keys/example-rsa-b.pem");
 const PATH: &str = "/oauth2/token";
 
 fn public_pem(private_pem: &str) -> String {
@@ -410,7 +410,7 @@ fn the_replay_cache_forgets_expired_jtis_and_stays_bounded() {
 }
 
 /// A client over TLS that trusts `ca` and presents `identity`, if any.
-fn mtls_client(ca: &TestCa, identity: Option<&crate::simulator::pki::Issued>) -> reqwest::Client {
+fn mtls_client(ca: &TestCa, identity: Option<&crate::pki::Issued>) -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut builder = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -542,4 +542,17 @@ fn scenario_knobs_take_pem_or_a_path_and_must_parse() {
             .unwrap_err()
             .to_string();
     assert!(error.contains("cannot read /no/such/file"), "{error}");
+}
+
+#[test]
+fn a_pem_path_over_the_limit_is_refused_not_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.pem");
+    std::fs::write(&path, vec![b'a'; 4 * 1024 * 1024 + 1]).unwrap();
+    let yaml = format!(
+        "clients:\n  - {{client_id: a, public_key: {}}}\n",
+        path.display()
+    );
+    let error = Scenario::from_yaml_str(&yaml).unwrap_err().to_string();
+    assert!(error.contains("larger than 4 MiB"), "{error}");
 }
