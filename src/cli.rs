@@ -311,7 +311,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Signal handling first, so a SIGHUP during start-up is not fatal.
 fn signal_controls() -> anyhow::Result<Controls> {
     let controls = Controls::new(CancellationToken::new());
-    crate::signals::install(controls.shutdown.clone(), controls.reload_sender.clone())
+    crate::daemon::signals::install(controls.shutdown.clone(), controls.reload_sender.clone())
         .context("cannot install signal handlers")?;
     Ok(controls)
 }

@@ -28,8 +28,8 @@
 //!   ([`probe::backoff`]), the clients' TLS configuration and the hooks
 //!   that time DNS, connect and TLS ([`probe::connect`]), each request's
 //!   phases ([`probe::phases`]) and certificate expiry ([`probe::tls`]).
-//! - [`scheduler`]: one task per tenant, staggered, under a global cap on
-//!   requests in flight; each cycle's outcomes go into the tenant's
+//! - [`daemon::scheduler`]: one task per tenant, staggered, under a global
+//!   cap on requests in flight; each cycle's outcomes go into the tenant's
 //!   record in one write, and to the log.
 //! - [`fleet`]: one record per tenant (latest results, counters,
 //!   histograms, recent history), created and removed with the tenant,
@@ -41,11 +41,13 @@
 //!   written from the records, credprobe's own telemetry (the
 //!   `prometheus` crate), and `/metrics` responses shared by scrapes that
 //!   arrive together.
-//! - [`daemon`]: the long-running process: scheduler plus server, reloads
-//!   ([`reload`]: SIGHUP, `/-/reload`, `--config.watch` polling the
-//!   files in [`config_watch`]) until shutdown.
+//! - [`daemon`]: the long-running process and its lifecycle, in one
+//!   folder: the [`daemon::scheduler`] plus the server, reloads
+//!   ([`daemon::reload`]: SIGHUP, `/-/reload`, `--config.watch` polling the
+//!   files in [`daemon::config_watch`]) and signals ([`daemon::signals`]:
+//!   SIGHUP reloads, SIGTERM/SIGINT shut down, twice: at once) until
+//!   shutdown.
 //! - [`shard`]: which tenants this replica probes (consistent hashing).
-//! - [`signals`]: SIGHUP reloads, SIGTERM/SIGINT shut down (twice: at once).
 //! - [`web_config`]: `--web.config.file` in the exporter-toolkit format,
 //!   raw serde structs then one validation into a ready
 //!   [`web_config::WebConfig`]: the rustls server configuration
@@ -83,7 +85,6 @@
 pub mod bounded_file;
 pub mod cli;
 pub mod config;
-pub mod config_watch;
 pub mod daemon;
 #[cfg(feature = "demo")]
 pub mod demo;
@@ -92,12 +93,9 @@ pub mod logging;
 pub mod memory;
 pub mod metrics;
 pub mod probe;
-pub mod reload;
 pub mod report;
-pub mod scheduler;
 pub mod server;
 pub mod shard;
-pub mod signals;
 pub mod unix_time;
 pub mod version;
 pub mod views;

@@ -1,6 +1,16 @@
 //! The long-running daemon: the scheduler probing every tenant and the
 //! server exporting what it saw, reloading its configuration (and the web
-//! configuration) on request, until shutdown.
+//! configuration) on request, until shutdown. Its lifecycle lives here:
+//!
+//! - [`scheduler`]: one task per tenant, the reload diff, shutdown.
+//! - [`reload`]: what a reload request carries and answers.
+//! - [`config_watch`]: `--config.watch`, polling the configuration files.
+//! - [`signals`]: SIGHUP reloads, SIGTERM/SIGINT shut down.
+
+pub mod config_watch;
+pub mod reload;
+pub mod scheduler;
+pub mod signals;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,15 +20,15 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config, ConfigError};
-use crate::config_watch::{self, WatchList};
+use crate::daemon::reload::{ReloadOutcome, ReloadRequest, Reloaded};
+use crate::daemon::scheduler::{ProbeContext, Scheduler};
 use crate::fleet::Fleet;
 use crate::metrics::{Exposition, Telemetry};
 use crate::probe::Transport;
-use crate::reload::{ReloadOutcome, ReloadRequest, Reloaded};
-use crate::scheduler::{ProbeContext, Scheduler};
 use crate::server::{self, ServerLimits, ServerState};
 use crate::shard::Shard;
 use crate::web_config::WebConfig;
+use config_watch::WatchList;
 
 /// Settings of the daemon that are not in the configuration file.
 #[derive(Debug, Clone)]
@@ -268,7 +278,7 @@ async fn apply_config(
     mut config: Config,
     running: &mut Config,
     scheduler: &mut Scheduler,
-) -> crate::scheduler::ApplySummary {
+) -> crate::daemon::scheduler::ApplySummary {
     if config.histogram_buckets != running.histogram_buckets {
         tracing::warn!("histogram_buckets changed: takes effect at the next restart");
     }

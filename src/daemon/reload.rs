@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use tokio::sync::oneshot;
 
 use crate::config::ConfigError;
-use crate::scheduler::ApplySummary;
+use crate::daemon::scheduler::ApplySummary;
 
 /// A request to reload the configuration.
 #[derive(Debug)]
