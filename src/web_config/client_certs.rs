@@ -12,7 +12,7 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
 
-use super::tls::{ClientAuth, FieldError, FieldProblem, PemInput, TlsOptions};
+use super::tls_options::{ClientAuth, FieldError, FieldProblem, PemInput, TlsOptions};
 use crate::config::keys::ca_roots;
 
 /// The client certificate verifier for the configured policy.

@@ -17,6 +17,7 @@ pub mod client_certs;
 pub mod raw;
 pub mod server_certificate;
 pub mod tls;
+pub mod tls_options;
 pub mod validate;
 
 #[cfg(test)]
@@ -48,7 +49,7 @@ pub struct WebConfig {
     pub certificate: Option<Arc<ServerCertificate>>,
     /// The client certificate policy (`NoClientCert` without TLS), for
     /// the start-up log.
-    pub client_auth: tls::ClientAuth,
+    pub client_auth: tls_options::ClientAuth,
     /// The users allowed in; `None` lets every request in.
     pub basic_auth: Option<Arc<BasicAuth>>,
     /// Set on every response, replacing what the route set.
@@ -70,7 +71,7 @@ impl WebConfig {
     /// A one-line description for the start-up log (never a secret).
     pub fn describe(&self) -> String {
         let mut parts = vec![if self.tls.is_some() { "https" } else { "http" }.to_owned()];
-        if self.client_auth != tls::ClientAuth::NoClientCert {
+        if self.client_auth != tls_options::ClientAuth::NoClientCert {
             parts.push(format!("client certificates: {:?}", self.client_auth));
         }
         if let Some(auth) = &self.basic_auth {

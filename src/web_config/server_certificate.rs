@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::WebConfig;
-use super::tls::{FieldError, FieldProblem, PemInput};
+use super::tls_options::{FieldError, FieldProblem, PemInput};
 use crate::bounded_file;
 use crate::watched_file::{FileFormat, FileProblem, WatchedFile};
 

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::WebConfig;
-use super::tls::ClientAuth;
+use super::tls_options::ClientAuth;
 
 /// A folder with a self-signed server pair and a CA bundle, so the TLS
 /// cases have real files to point at.

@@ -13,7 +13,8 @@ use rustls::{SupportedCipherSuite, SupportedProtocolVersion};
 use super::WebConfig;
 use super::basic_auth::{BasicAuth, bcrypt_cost};
 use super::raw::{RawHttp, RawTls, RawWebConfig};
-use super::tls::{self, ClientAuth, Pem, PemInput, TlsOptions};
+use super::tls;
+use super::tls_options::{ClientAuth, Pem, PemInput, TlsOptions};
 use crate::config::{ConfigError, Problems};
 
 /// The response headers a web configuration may set, with the only values

@@ -5,18 +5,23 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use secrecy::zeroize::Zeroizing;
 
+use super::SigningAlgorithm;
 use super::material::{KeyError, KeyField, KeyMaterial, KeyProblem, material};
-use super::{SigningAlgorithm, registry};
+use super::registry::Registry;
 use crate::bounded_file;
 use crate::watched_file::{FileFormat, FileProblem, WatchedFile};
 
+/// The key files open in this process: tenants naming the same files
+/// share one [`KeyFiles`].
+static OPEN: LazyLock<Registry<KeyPairFormat, KeyFiles>> = LazyLock::new(Registry::default);
+
 /// A tenant's key file and optional certificate file, with the last good
 /// version read from them. One exists per set of files in the process
-/// ([`registry`]): tenants naming the same files share it.
+/// ([`super::registry`]): tenants naming the same files share it.
 #[derive(Debug)]
 pub struct KeyFiles {
     /// The files and their last good version.
@@ -46,7 +51,7 @@ impl KeyFiles {
             certificate_path: certificate_path.map(Path::to_owned),
             algorithm,
         };
-        registry::open_shared(format, |format| {
+        OPEN.open_shared(format, KeyFiles::check_now, |format| {
             let paths = format.paths();
             Ok(KeyFiles {
                 watched: WatchedFile::open(format, paths)?,

@@ -1,33 +1,71 @@
-//! The key files open in this process, so tenants (and a reloaded
-//! configuration beside the running one) naming the same files share one
-//! [`KeyFiles`]: one parse at load, one look per refresh, one TLS client.
+//! One shared value per identity in the process: the key files open, so
+//! tenants (and a reloaded configuration beside the running one) naming
+//! the same files share one [`super::KeyFiles`]: one parse at load, one
+//! look per refresh, one TLS client. Generic, so it knows nothing of what
+//! it shares.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex, PoisonError, Weak};
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-use super::files::{KeyFiles, KeyPairFormat};
-use super::material::KeyError;
+/// Every value in use, by what identifies it, held weakly: an entry that
+/// no configuration uses any more is dropped at the next opening.
+#[derive(Debug)]
+pub struct Registry<K, V>(Mutex<HashMap<K, Weak<V>>>);
 
-/// Every set of key files in use, by what identifies it; an entry whose
-/// files are no longer used by any configuration is dropped at the next
-/// opening.
-static OPEN: LazyLock<Mutex<HashMap<KeyPairFormat, Weak<KeyFiles>>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
-
-/// The open [`KeyFiles`] for `id`, checked again (a version changed since
-/// its last good one is read now, and must be good), or a new one from
-/// `open`.
-pub(super) fn open_shared(
-    id: KeyPairFormat,
-    open: impl FnOnce(KeyPairFormat) -> Result<KeyFiles, KeyError>,
-) -> Result<Arc<KeyFiles>, KeyError> {
-    let mut files = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(shared) = files.get(&id).and_then(Weak::upgrade) {
-        shared.check_now()?;
-        return Ok(shared);
+impl<K, V> Default for Registry<K, V> {
+    fn default() -> Self {
+        Registry(Mutex::new(HashMap::new()))
     }
-    let opened = Arc::new(open(id.clone())?);
-    files.retain(|_, files| files.strong_count() > 0);
-    files.insert(id, Arc::downgrade(&opened));
-    Ok(opened)
+}
+
+impl<K: Eq + Hash + Clone, V> Registry<K, V> {
+    /// The value open for `id`, after `check` accepts it again, or a new
+    /// one from `open`.
+    pub fn open_shared<E>(
+        &self,
+        id: K,
+        check: impl FnOnce(&V) -> Result<(), E>,
+        open: impl FnOnce(K) -> Result<V, E>,
+    ) -> Result<Arc<V>, E> {
+        let mut values = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(shared) = values.get(&id).and_then(Weak::upgrade) {
+            check(&shared)?;
+            return Ok(shared);
+        }
+        let opened = Arc::new(open(id.clone())?);
+        values.retain(|_, value| value.strong_count() > 0);
+        values.insert(id, Arc::downgrade(&opened));
+        Ok(opened)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_value_per_id_while_used_and_checked_again_when_shared() {
+        let registry: Registry<&str, u32> = Registry::default();
+        let first = registry
+            .open_shared("a", |_| Ok::<_, ()>(()), |_| Ok(1))
+            .unwrap();
+        let again = registry
+            .open_shared(
+                "a",
+                |_| Ok::<_, ()>(()),
+                |_| panic!("shared, not opened again"),
+            )
+            .unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(
+            registry.open_shared("a", |_| Err("changed, broken"), |_| Ok(2)),
+            Err("changed, broken")
+        );
+        drop((first, again));
+        let fresh = registry
+            .open_shared("a", |_| Ok::<_, ()>(()), |_| Ok(3))
+            .unwrap();
+        assert_eq!(*fresh, 3, "unused values are not kept");
+    }
 }
