@@ -4,7 +4,7 @@
 //! test` does not run; this test binary includes the same module file so
 //! that its tests run with every `cargo test`.
 
-#[path = "../benches/loadgen/expo.rs"]
+#[path = "../../benches/loadgen/expo.rs"]
 mod expo;
 
 use expo::*;
