@@ -17,9 +17,9 @@
 //! every panel) are checked on the JSON.
 //!
 //! The loader, the panel walk, the variable substitution and the demo
-//! queries live in `tests/common/dashboards.rs`, shared with the end-to-end
-//! test (`tests/prometheus_e2e.rs`) that runs those queries against a
-//! Prometheus scraping `credprobe demo`.
+//! queries live in `tests/testsuite/support/dashboards.rs`, shared with the
+//! end-to-end test (`tests/testsuite/prometheus_e2e.rs`) that runs those
+//! queries against a Prometheus scraping `credprobe demo`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

@@ -188,7 +188,7 @@ async fn demo_scraped_by_prometheus_feeds_every_panel_and_the_alerts() {
 async fn every_panel_has_data_and_every_rule_evaluates(prometheus: &str) {
     let mut empty = Vec::new();
     // The queries and the panels expected empty (TLS: the demo is plain
-    // http) are the ones tests/dashboards.rs checks structurally.
+    // http) are the ones tests/testsuite/dashboards.rs checks structurally.
     let queries = dashboard_queries();
     assert!(
         queries.len() >= 10,
