@@ -28,8 +28,8 @@
 //!
 //! The exposition readers and statistics of `bench/run` (`quantile`,
 //! `quantile-le`, `bucket`, `sum`, `series`, `median`) live in
-//! `loadgen/expo.rs`, which `tests/loadgen_expo.rs` also includes so that
-//! `cargo test` runs their tests; they print one plain value.
+//! `loadgen/expo.rs`, which `tests/testsuite/loadgen_expo.rs` also includes
+//! so that `cargo test` runs their tests; they print one plain value.
 
 #[path = "loadgen/expo.rs"]
 mod expo;

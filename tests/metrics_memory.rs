@@ -6,6 +6,16 @@
 //! The bound guards the design: a general-purpose registry that keeps label
 //! names and values with every series costs tens of KiB per tenant, which
 //! at 5,000 tenants broke the 300 MiB budget.
+//!
+//! A test binary of its own, not an area of `tests/testsuite/`: the
+//! `#[global_allocator]` below counts the allocations of every thread of
+//! the process, and the test reads the difference between two moments. In
+//! the suite's binary, tests of other areas run on other threads meanwhile
+//! (starting daemons, parsing scrapes), and their allocations and frees
+//! would land in that difference. Counting per thread instead would miss
+//! what the code under test hands to another thread, and would put the
+//! counting allocator under every other test; one more link is cheaper than
+//! either.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
@@ -159,9 +169,9 @@ fn a_tenants_record_stays_compact() {
          {full} with the history full"
     );
     // The lean contract: 46 series for a token request and two endpoints
-    // (tests/series_budget.rs proves it against Prometheus), plus the
-    // credential expiry and one TLS host of this fleet: 48 per tenant, and
-    // the process's own few dozen.
+    // (tests/testsuite/prometheus_e2e.rs proves it against Prometheus), plus
+    // the credential expiry and one TLS host of this fleet: 48 per tenant,
+    // and the process's own few dozen.
     assert!(
         (TENANTS * 48..TENANTS * 48 + 200).contains(&series),
         "48 series per tenant and the telemetry: {series} for {TENANTS} tenants"

@@ -4,9 +4,10 @@
 //! counts, medians of scrape timings) computed in one tested place instead
 //! of awk one-liners in the shell script.
 //!
-//! `benches/loadgen.rs` runs these as subcommands; `tests/loadgen_expo.rs`
-//! includes this file and holds its tests, so that `cargo test` runs them
-//! (loadgen is a `harness = false` bench, which `cargo test` does not run).
+//! `benches/loadgen.rs` runs these as subcommands;
+//! `tests/testsuite/loadgen_expo.rs` includes this file and holds its tests,
+//! so that `cargo test` runs them (loadgen is a `harness = false` bench,
+//! which `cargo test` does not run).
 
 use std::borrow::Cow;
 use std::fmt;

@@ -94,7 +94,8 @@ pub enum Mismatch {
 
 /// Judges an answer against `expect` exactly as an endpoint call does: the
 /// result class and, unless it succeeded, why in words. The entry point of
-/// the fuzz target and the property tests (`fuzz/`, `tests/properties.rs`).
+/// the fuzz target and the property tests (`fuzz/`,
+/// `tests/testsuite/properties.rs`).
 pub fn judge_answer(expect: &Expect, answer: &Answer) -> (EndpointResult, Option<String>) {
     let (result, mismatch) = judge(expect, answer);
     (result, mismatch.map(|m| m.to_string()))

@@ -368,7 +368,7 @@ fn endpoint_redirects(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::redir
 /// so A -> B -> B would carry A's token to B. A redirect elsewhere is the
 /// answer instead: `unexpected_status` with its 3xx, which says what
 /// happened. (Same origin also rules out an https -> http downgrade.)
-/// tests/redirects.rs checks this against real servers.
+/// tests/testsuite/redirects.rs checks this against real servers.
 fn may_follow(next: &url::Url, previous: &[url::Url]) -> bool {
     let redirects_so_far = previous.len().saturating_sub(1);
     let same_origin = previous

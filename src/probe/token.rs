@@ -131,7 +131,8 @@ pub async fn request_token(
 
 /// Classifies a token endpoint's answer exactly as a token request does,
 /// and reads the token on success; no request is sent. The entry point of
-/// the fuzz target and the property tests (`fuzz/`, `tests/properties.rs`).
+/// the fuzz target and the property tests (`fuzz/`,
+/// `tests/testsuite/properties.rs`).
 pub fn classify_token_answer(answer: &Answer) -> TokenAttempt {
     classify_answer(answer)
 }

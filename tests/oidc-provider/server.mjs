@@ -1,4 +1,4 @@
-// A real OAuth 2.0 authorization server for tests/oidc_provider.rs:
+// A real OAuth 2.0 authorization server for tests/testsuite/oidc_provider.rs:
 // panva/node-oidc-provider with client_credentials, private_key_jwt and
 // RFC 8705 tls_client_auth, over https on 127.0.0.1 (port chosen by the
 // system). oidc-provider does not terminate TLS itself: this server asks

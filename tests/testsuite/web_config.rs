@@ -6,14 +6,13 @@
 //! new one is broken and applies a good one; the password never reaches
 //! the log, even at trace level; request size limits hold.
 
-mod common;
-mod web_support;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use web_support::{
+
+use crate::support;
+use crate::support::web::{
     Credprobe, PASSWORD, Pki, USER, bcrypt_hash, der_of, get_as, http_client, https_client,
     served_certificate,
 };
@@ -61,13 +60,13 @@ fn a_broken_web_config_stops_start_up_with_exit_2_naming_file_and_field() {
     ] {
         let mut args = args;
         args.extend(["--web.listen-address", "127.0.0.1:0"]);
-        let (code, _, stderr) = common::run_binary(&args, Duration::from_secs(20));
+        let (code, _, stderr) = support::run_binary(&args, Duration::from_secs(20));
         assert_eq!(code, 2, "{args:?}: {stderr}");
         assert!(stderr.contains(&expected), "{args:?}: {stderr}");
     }
 
     // check-config validates a web configuration as start-up would.
-    let (code, _, stderr) = common::run_binary(
+    let (code, _, stderr) = support::run_binary(
         &[
             "check-config",
             "--config",
@@ -80,7 +79,7 @@ fn a_broken_web_config_stops_start_up_with_exit_2_naming_file_and_field() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains(&expected), "{stderr}");
     let good = write(dir.path(), "good.yml", &web_yml("", PASSWORD, ""));
-    let (code, stdout, stderr) = common::run_binary(
+    let (code, stdout, stderr) = support::run_binary(
         &[
             "check-config",
             "--config",
@@ -98,7 +97,7 @@ fn a_broken_web_config_stops_start_up_with_exit_2_naming_file_and_field() {
 
     // A missing file is named too.
     let missing = dir.path().join("nope.yml").display().to_string();
-    let (code, _, stderr) = common::run_binary(
+    let (code, _, stderr) = support::run_binary(
         &[
             "demo",
             "--web.config.file",
@@ -348,7 +347,7 @@ async fn a_reload_keeps_the_running_web_config_when_the_new_one_is_broken() {
     let client = https_client(&pki, None);
     let metrics = daemon.https("/metrics");
     let reload_successful =
-        |text: &str| common::value(text, "credprobe_config_last_reload_successful", &[]);
+        |text: &str| support::value(text, "credprobe_config_last_reload_successful", &[]);
 
     // Broken by SIGHUP: logged with file and field; the old password still works.
     write(
@@ -500,7 +499,7 @@ async fn no_password_reaches_the_log_even_at_trace_level() {
         b64("grafana", PASSWORD),
         b64(PASSWORD, wrong),
     ];
-    common::assert_none_leaked(&secrets, &[("log", &logs)], "trace");
+    support::assert_none_leaked(&secrets, &[("log", &logs)], "trace");
     // A failed attempt names a configured user, never an unknown one.
     assert!(logs.contains(&format!("user={USER}")), "{logs}");
 }

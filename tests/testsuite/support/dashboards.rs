@@ -1,9 +1,9 @@
 //! The shipped Grafana dashboards as tests read them: loaded from
 //! `dashboards/`, walked panel by panel, their PromQL with the Grafana
-//! variables substituted. `tests/dashboards.rs` checks their structure;
-//! `tests/prometheus_e2e.rs` runs the same queries against a Prometheus
-//! scraping `credprobe demo`. One copy here, so both read the dashboards
-//! the same way.
+//! variables substituted. `tests/testsuite/dashboards.rs` checks their
+//! structure; `tests/testsuite/prometheus_e2e.rs` runs the same queries
+//! against a Prometheus scraping `credprobe demo`. One copy here, so both
+//! read the dashboards the same way.
 
 use std::path::{Path, PathBuf};
 
@@ -27,8 +27,8 @@ pub const EMPTY_ON_DEMO: &[(&str, &str)] = &[];
 /// as (family, the tenant option that turns it on, the `credprobe demo`
 /// tenant that sets it). A panel showing one is empty for every other
 /// tenant, so its description says it is opt-in and names the option
-/// (`tests/dashboards.rs` checks it); on the demo it has data through that
-/// one tenant, with `$tenant` as `.*`.
+/// (`tests/testsuite/dashboards.rs` checks it); on the demo it has data
+/// through that one tenant, with `$tenant` as `.*`.
 pub const OPT_IN: &[(&str, &str, &str)] = &[
     (
         "credprobe_token_phase_seconds",

@@ -6,13 +6,12 @@
 //! another (a neighbour's Retry-After never skips a request), and the
 //! daemon's own schedule stays on time.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use common::{Daemon, free_port, start_simulator, sum, value};
 use credprobe_simulator::{Scenario, Simulator};
+
+use crate::support::{Daemon, free_port, start_simulator, sum, value};
 
 /// One row of the matrix.
 struct Fault {

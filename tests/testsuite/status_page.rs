@@ -3,14 +3,13 @@
 //! states and their order, recent probes, the `?q=` filter, 404s, HTML
 //! escaping, no secret anywhere, and a real browser rendering the demo.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Daemon, start_simulator};
 use credprobe_simulator::Scenario;
 use serde_json::Value;
+
+use crate::support::{self, Daemon, start_simulator};
 
 const LABEL_ATTACK: &str = "<script>alert(1)</script>";
 const LABEL_ESCAPED: &str = "&lt;script&gt;alert(1)&lt;/script&gt;";
@@ -486,7 +485,7 @@ async fn upstream_text_holding_markup_is_shown_as_text() {
 async fn pages_allow_only_their_own_assets_and_serve_them() {
     let sim = start_simulator(scenario()).await;
     let daemon = Daemon::start(&config(&sim.base_url()), &[]);
-    let client = common::client();
+    let client = support::client();
     let page = client.get(daemon.url("/")).send().await.unwrap();
     let csp = page.headers()["content-security-policy"]
         .to_str()
@@ -576,7 +575,7 @@ fn browser_renders_the_demo_status_page() {
     let root = env!("CARGO_MANIFEST_DIR");
     let mut child = Command::new(format!("{root}/scripts/browser-check"))
         .current_dir(root)
-        .env("CREDPROBE", common::binary())
+        .env("CREDPROBE", support::binary())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -635,7 +635,7 @@ fn regression_jwt_exp_equal_to_iat_has_no_lifetime() {
     }
 }
 
-/// tests/properties.rs `any_jwt_claims_never_panic` (minimal input
+/// `any_jwt_claims_never_panic` above (minimal input
 /// `exp = 8.246656580931186e307`): a JWT `exp` (or `iat`) claim beyond what
 /// a `Duration` or a `SystemTime` holds panicked the token classifier
 /// ("cannot convert float seconds to Duration", "overflow when adding

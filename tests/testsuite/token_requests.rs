@@ -2,13 +2,12 @@
 //! forms, client_secret_post, redirects, body limits; and the one-shot
 //! `credprobe probe` report with its exit codes.
 
-mod common;
-
 use std::time::Duration;
 
 use base64::Engine as _;
-use common::{run_binary, start_simulator, write};
 use credprobe_simulator::{RecordedRequest, Scenario};
+
+use crate::support::{self, run_binary, start_simulator, write};
 
 const SCENARIO: &str = r#"
 clients:
@@ -213,7 +212,7 @@ async fn proxy_url_routes_the_tenants_requests_through_the_proxy() {
     // The simulator answers absolute-form requests as a forward proxy would
     // see them, so it can stand in for the proxy; the origin port is closed.
     let proxy = start_simulator(Scenario::from_yaml_str(SCENARIO).unwrap()).await;
-    let closed = common::free_port();
+    let closed = support::free_port();
     let origin = format!("http://127.0.0.1:{closed}");
     let (code, stdout, stderr) = probe(
         &format!(

@@ -10,18 +10,17 @@
 //! Needs Node.js 20 or newer and npm; fails with an install hint without
 //! them, never skips.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-use common::{run_binary, write};
 use credprobe_simulator::pki::{Issued, TestCa};
 
-const RSA_A: &str = include_str!("keys/example-rsa-a.pem");
-const RSA_B: &str = include_str!("keys/example-rsa-b.pem");
+use crate::support::{run_binary, write};
+
+const RSA_A: &str = include_str!("../keys/example-rsa-a.pem");
+const RSA_B: &str = include_str!("../keys/example-rsa-b.pem");
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -2,12 +2,11 @@
 //! `--config.watch` (a Kubernetes-style symlink swap), invalid configs that
 //! change nothing, and graceful shutdown.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{Daemon, at_least, signal, start_simulator, value};
 use credprobe_simulator::Scenario;
+
+use crate::support::{self, Daemon, at_least, signal, start_simulator, value};
 
 const CLIENTS: &str = "clients:\n  - {client_id: c, client_secret: s}\n  - {client_id: slow, client_secret: s, api_delay: 3s}\n  - {client_id: hang, client_secret: s, api_delay: 1h}\n";
 
@@ -105,7 +104,7 @@ async fn reload_applies_a_diff_and_an_invalid_config_changes_nothing() {
         ),
     ]);
     std::fs::write(daemon.config_path(), &v3).unwrap();
-    let response = common::client()
+    let response = support::client()
         .post(daemon.url("/-/reload"))
         .send()
         .await
@@ -125,7 +124,7 @@ async fn reload_applies_a_diff_and_an_invalid_config_changes_nothing() {
         "name: change, nexthink: {instance: x, region: mars},",
     );
     std::fs::write(daemon.config_path(), &broken).unwrap();
-    let response = common::client()
+    let response = support::client()
         .post(daemon.url("/-/reload"))
         .send()
         .await

@@ -8,15 +8,14 @@
 //! them, the status page, the JSON and `credprobe_tenant_success` must
 //! agree on every demo tenant's state.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Process;
-use common::dashboards::{dashboard_queries, empty_on_demo};
 use serde_json::Value;
+
+use crate::support::dashboards::{dashboard_queries, empty_on_demo};
+use crate::support::{self, Process};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -25,7 +24,7 @@ fn repo() -> PathBuf {
 /// Starts `credprobe demo` on 127.0.0.1:0 and returns it with its address.
 fn start_demo(dir: &Path) -> (Process, String) {
     let log = dir.join("demo.log");
-    let child = Command::new(common::binary())
+    let child = Command::new(support::binary())
         .args(["demo", "--web.listen-address", "127.0.0.1:0"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -36,7 +35,7 @@ fn start_demo(dir: &Path) -> (Process, String) {
     let start = Instant::now();
     loop {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if let Some(addr) = text.lines().find_map(common::listen_address) {
+        if let Some(addr) = text.lines().find_map(support::listen_address) {
             return (process, addr);
         }
         assert!(
@@ -51,7 +50,7 @@ fn start_prometheus(dir: &Path, target: &str, args: &[&str]) -> (Process, String
     let rules = repo().join("deploy/prometheus/credprobe-rules.yml");
     assert!(rules.is_file(), "{} is missing", rules.display());
     std::fs::create_dir_all(dir).unwrap();
-    common::start_prometheus_with(
+    support::start_prometheus_with(
         dir,
         &format!(
             "global: {{scrape_interval: 2s, evaluation_interval: 2s}}\nrule_files: [\"{}\"]\nscrape_configs:\n  - job_name: credprobe\n    static_configs: [{{targets: [\"{target}\"]}}]\n",
@@ -63,7 +62,7 @@ fn start_prometheus(dir: &Path, target: &str, args: &[&str]) -> (Process, String
 
 /// The `data` of a query to a Prometheus that is up.
 async fn query(prometheus: &str, expr: &str) -> Value {
-    common::prometheus_query(prometheus, expr)
+    support::prometheus_query(prometheus, expr)
         .await
         .unwrap_or_else(|| panic!("query {expr}: Prometheus did not answer"))
 }
@@ -71,7 +70,7 @@ async fn query(prometheus: &str, expr: &str) -> Value {
 /// The value of the first series a query returns, 0 when it returns none
 /// (yet): what the wait for enough scrapes compares.
 async fn first_value(prometheus: &str, expr: &str) -> f64 {
-    common::prometheus_scalar(prometheus, expr)
+    support::prometheus_scalar(prometheus, expr)
         .await
         .unwrap_or(0.0)
 }
@@ -95,7 +94,7 @@ const BUDGET_NATIVE: f64 = 25.0;
 async fn wait_for_samples(prometheus: &str, log: &Path) {
     let start = Instant::now();
     loop {
-        let ready = common::client()
+        let ready = support::client()
             .get(format!("{prometheus}/-/ready"))
             .send()
             .await
@@ -189,7 +188,7 @@ async fn demo_scraped_by_prometheus_feeds_every_panel_and_the_alerts() {
 async fn every_panel_has_data_and_every_rule_evaluates(prometheus: &str) {
     let mut empty = Vec::new();
     // The queries and the panels expected empty (TLS: the demo is plain
-    // http) are the ones tests/dashboards.rs checks structurally.
+    // http) are the ones tests/testsuite/dashboards.rs checks structurally.
     let queries = dashboard_queries();
     assert!(
         queries.len() >= 10,
@@ -208,7 +207,7 @@ async fn every_panel_has_data_and_every_rule_evaluates(prometheus: &str) {
         "dashboard queries without data ({prometheus}):\n{}",
         empty.join("\n")
     );
-    let rules: Value = common::client()
+    let rules: Value = support::client()
         .get(format!("{prometheus}/api/v1/rules"))
         .send()
         .await
@@ -279,7 +278,7 @@ type Seen = (String, String, Option<f64>);
 async fn states_agree_on_every_demo_tenant(demo: &str) {
     let base = format!("http://{demo}");
     let start = Instant::now();
-    while common::http_get(&format!("{base}/-/ready")).await.0 != 200 {
+    while support::http_get(&format!("{base}/-/ready")).await.0 != 200 {
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "demo never ready"
@@ -290,9 +289,9 @@ async fn states_agree_on_every_demo_tenant(demo: &str) {
     // views close together, and again when a cycle fell between them.
     let mut last = Vec::new();
     for _ in 0..10 {
-        let (_, json) = common::http_get(&format!("{base}/api/v1/tenants")).await;
-        let (_, html) = common::http_get(&format!("{base}/")).await;
-        let (_, metrics) = common::http_get(&format!("{base}/metrics")).await;
+        let (_, json) = support::http_get(&format!("{base}/api/v1/tenants")).await;
+        let (_, html) = support::http_get(&format!("{base}/")).await;
+        let (_, metrics) = support::http_get(&format!("{base}/metrics")).await;
         let json: Value = serde_json::from_str(&json).unwrap();
         let tenants = json["tenants"].as_array().unwrap();
         assert_eq!(tenants.len(), 12, "every demo tenant");
@@ -303,7 +302,7 @@ async fn states_agree_on_every_demo_tenant(demo: &str) {
             let name = tenant["name"].as_str().unwrap();
             let state = tenant["state"].as_str().unwrap().to_owned();
             let page = rows.get(name).cloned().unwrap_or_default();
-            let metric = common::value(&metrics, "credprobe_tenant_success", &[("tenant", name)]);
+            let metric = support::value(&metrics, "credprobe_tenant_success", &[("tenant", name)]);
             let expected = match state.as_str() {
                 "pending" => None,
                 "healthy" | "warning" => Some(1.0),

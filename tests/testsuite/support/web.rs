@@ -3,12 +3,12 @@
 //! credprobe child process started with any arguments, and HTTPS clients
 //! that trust the CA. Everything stays on 127.0.0.1.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use super::{binary, install_crypto_provider, start_serving};
 
 /// The password of the test user `prometheus` (never a real one).
 pub const PASSWORD: &str = "example-only-Scrape-Pa55word";
@@ -120,12 +120,12 @@ impl Credprobe {
     /// Starts `credprobe ARGS --web.listen-address 127.0.0.1:0` with
     /// `envs` set and waits for its start-up line.
     pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Credprobe {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_credprobe"));
+        let mut command = Command::new(binary());
         command
             .args(args)
             .args(["--web.listen-address", "127.0.0.1:0"])
             .envs(envs.iter().copied());
-        let (child, addr, stderr) = super::common::start_serving(command, Duration::from_secs(30));
+        let (child, addr, stderr) = start_serving(command, Duration::from_secs(30));
         Credprobe {
             child,
             addr,
@@ -150,12 +150,7 @@ impl Credprobe {
 
     /// Sends a signal by name with kill(1).
     pub fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success());
+        super::signal(&self.child, name);
     }
 
     /// Waits until the log contains `text`, or panics with the log.
@@ -183,7 +178,7 @@ impl Drop for Credprobe {
 /// client certificate when given. A new client each time: connections (and
 /// TLS sessions) are never reused across calls.
 pub fn https_client(pki: &Pki, identity: Option<&str>) -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    install_crypto_provider();
     let mut builder = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .tls_certs_only([reqwest::Certificate::from_pem(pki.ca_pem.as_bytes()).unwrap()])
@@ -197,7 +192,7 @@ pub fn https_client(pki: &Pki, identity: Option<&str>) -> reqwest::Client {
 
 /// A plain HTTP client.
 pub fn http_client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    install_crypto_provider();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .pool_max_idle_per_host(0)

@@ -1,11 +1,11 @@
 //! Shared harness of the integration tests: the real `credprobe` binary in
 //! a child process, the simulator in-process, both on 127.0.0.1 port 0;
 //! [`dashboards`] reads the shipped Grafana dashboards for the tests that
-//! check them.
-
-#![allow(dead_code)]
+//! check them; [`web`] holds the web configuration tests' PKI, a credprobe
+//! started with any arguments, and HTTPS clients.
 
 pub mod dashboards;
+pub mod web;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -30,7 +30,6 @@ pub async fn start_simulator(scenario: Scenario) -> Simulator {
 /// certificate for `localhost` whose notAfter is the day `not_after`
 /// (year, month, day; rcgen's default when `None`); returns it with the certificate's PEM, which a
 /// tenant's `ca_file` must hold.
-#[allow(dead_code)] // not every test binary serves https
 pub async fn start_tls_simulator(
     scenario: Scenario,
     not_after: Option<(i32, u8, u8)>,
@@ -218,7 +217,6 @@ impl Drop for Process {
 /// Starts a real Prometheus in `dir` with `config` as its prometheus.yml,
 /// on a free loopback port; returns it and its base URL. Fails, saying
 /// how to install it, when there is no `prometheus` on the PATH.
-#[allow(dead_code)] // only the end-to-end tests run Prometheus
 pub fn start_prometheus(dir: &Path, config: &str) -> (Process, String) {
     start_prometheus_with(dir, config, &[])
 }
@@ -226,7 +224,6 @@ pub fn start_prometheus(dir: &Path, config: &str) -> (Process, String) {
 /// [`start_prometheus`] with more command-line arguments, e.g.
 /// `--enable-feature=native-histograms` (then Prometheus asks for the
 /// protobuf format).
-#[allow(dead_code)] // only the end-to-end tests run Prometheus
 pub fn start_prometheus_with(dir: &Path, config: &str, args: &[&str]) -> (Process, String) {
     let prometheus = which("prometheus").unwrap_or_else(|| {
         panic!("the Prometheus server is required: run `make test` or scripts/install-test-deps (Debian's `prometheus` package), or `apt-get install prometheus`")
@@ -252,7 +249,6 @@ pub fn start_prometheus_with(dir: &Path, config: &str, args: &[&str]) -> (Proces
 
 /// The `data` of a Prometheus instant query, `None` while Prometheus does
 /// not answer yet; a query Prometheus refuses fails the test.
-#[allow(dead_code)] // Only the tests with a real Prometheus need it.
 pub async fn prometheus_query(prometheus: &str, expr: &str) -> Option<serde_json::Value> {
     let mut url = url::Url::parse(&format!("{prometheus}/api/v1/query")).unwrap();
     url.query_pairs_mut().append_pair("query", expr);
@@ -263,7 +259,6 @@ pub async fn prometheus_query(prometheus: &str, expr: &str) -> Option<serde_json
 
 /// The value of the first series an instant query returns, `None` while
 /// Prometheus does not answer or the query returns no series.
-#[allow(dead_code)] // Only the tests with a real Prometheus need it.
 pub async fn prometheus_scalar(prometheus: &str, expr: &str) -> Option<f64> {
     let data = prometheus_query(prometheus, expr).await?;
     data["result"][0]["value"][1].as_str()?.parse().ok()
@@ -295,9 +290,16 @@ pub async fn http_get(url: &str) -> (u16, String) {
     (status, response.text().await.unwrap())
 }
 
+/// Installs rustls' ring provider as the process default, which reqwest
+/// (built with `rustls-no-provider`) needs before it builds a client. Every
+/// client below calls it; a second install is refused and harmless.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A reqwest client for talking to the daemon.
 pub fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    install_crypto_provider();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -339,7 +341,6 @@ pub fn run_binary(args: &[&str], limit: Duration) -> (i32, String, String) {
 
 /// [`run_binary`] with extra environment variables (values as OS strings,
 /// so a test can hand it bytes that are not UTF-8).
-#[allow(dead_code)] // Not every test binary runs credprobe with variables.
 pub fn run_binary_with_env(
     args: &[&str],
     env: &[(&str, &std::ffi::OsStr)],
@@ -459,7 +460,6 @@ pub fn promtool_check_metrics(text: &str) -> Result<(), String> {
 
 /// Asserts that `logs` hold debug or trace lines (logfmt or JSON), so a
 /// test that looks for leaks saw credprobe's most verbose output.
-#[allow(dead_code)] // Only the leak tests need it.
 pub fn assert_verbose(logs: &str) {
     assert!(
         logs.contains("level=trace")
@@ -473,7 +473,6 @@ pub fn assert_verbose(logs: &str) {
 /// Asserts that no secret appears in any of the outputs, each a (place,
 /// text) pair such as ("log", logs) or ("/metrics", text); `run` names
 /// the run in the message (e.g. the log format).
-#[allow(dead_code)] // Only the leak tests need it.
 pub fn assert_none_leaked<S: AsRef<str>>(secrets: &[S], outputs: &[(&str, &str)], run: &str) {
     for secret in secrets {
         let secret = secret.as_ref();

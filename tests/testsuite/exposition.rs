@@ -3,8 +3,6 @@
 //! hosts, classes that carry no latency, and very large and very small
 //! numbers.
 
-mod common;
-
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -15,6 +13,8 @@ use credprobe::fleet::Fleet;
 use credprobe::metrics::{Encoding, Exposition, Telemetry};
 use credprobe::probe::tls::CertificateSeen;
 use credprobe::probe::{CycleReport, EndpointResult, Grant, Outcome, TokenResult};
+
+use crate::support;
 
 const CONFIG: &str = r#"
 histogram_buckets: [0.000001, 0.5, 1000000]
@@ -131,7 +131,7 @@ fn promtool_accepts_an_exposition_with_every_edge() {
         assert!(text.contains(name), "{name} missing:\n{text}");
     }
 
-    if let Err(said) = common::promtool_check_metrics(&text) {
+    if let Err(said) = support::promtool_check_metrics(&text) {
         panic!("promtool check metrics complained: {said}\n---\n{text}");
     }
 }

@@ -5,13 +5,12 @@
 //! they carried the token. Header values are never printed: a failure says only whether one
 //! was there.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Daemon, at_least, start_simulator, value, write};
 use credprobe::probe::{EndpointResult, ResultClass, TokenResult};
 use credprobe_simulator::{RecordedRequest, Scenario};
+
+use crate::support::{self, Daemon, at_least, start_simulator, value, write};
 
 const SCENARIO: &str = "clients: [{client_id: acme, client_secret: acme-secret}]";
 const REDIRECT: &str = "/__simulator/redirect";
@@ -266,7 +265,7 @@ async fn redirects_to_another_origin_are_not_followed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_down_to_http_is_not_followed() {
     let (tls, cert) =
-        common::start_tls_simulator(Scenario::from_yaml_str(SCENARIO).unwrap(), None).await;
+        support::start_tls_simulator(Scenario::from_yaml_str(SCENARIO).unwrap(), None).await;
     let plain = start_simulator(Scenario::from_yaml_str(SCENARIO).unwrap()).await;
     let secure = tls.base_url();
     let target = format!("{}{WORKFLOWS}?from=downgrade", plain.base_url());

@@ -1,14 +1,13 @@
 //! Scale features on the real binary: shards that split one config between
 //! processes, and gzip-compressed scrapes.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::io::Read as _;
 use std::time::Duration;
 
-use common::{Daemon, start_simulator, value};
 use credprobe_simulator::Scenario;
+
+use crate::support::{self, Daemon, start_simulator, value};
 
 fn tenants_of(text: &str) -> BTreeSet<String> {
     text.lines()
@@ -68,7 +67,7 @@ async fn two_shards_probe_disjoint_tenant_sets_that_cover_the_fleet() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_shard_flags_are_usage_errors() {
-    let (code, _, stderr) = common::run_binary(
+    let (code, _, stderr) = support::run_binary(
         &[
             "run",
             "--config",
@@ -98,7 +97,7 @@ async fn scrapes_are_gzipped_when_the_scraper_asks() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let plain = daemon.metrics().await;
-    let response = common::client()
+    let response = support::client()
         .get(daemon.url("/metrics"))
         .header("accept-encoding", "gzip")
         .send()

@@ -5,14 +5,13 @@
 //! (in both layouts: one large file, and one tenant per file), while
 //! `check-config`, which checks every file, names the missing ones.
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Daemon, run_binary, start_simulator, value, write};
 use credprobe::shard::shard_of;
 use credprobe_simulator::Scenario;
+
+use crate::support::{Daemon, run_binary, start_simulator, value, write};
 
 const TENANTS: usize = 2000;
 const SHARDS: u32 = 4;

@@ -4,21 +4,20 @@
 //! a rotated certificate, rotated keys used without a restart, and no key
 //! or assertion in any output at trace level.
 
-mod common;
-
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{Daemon, run_binary, start_simulator, sum, value, write};
 use credprobe_simulator::pki::{Issued, TestCa};
 use credprobe_simulator::{ClientBehaviour, RecordedRequest, Scenario, Simulator};
 use serde_json::Value;
 
-const RSA_A: &str = include_str!("keys/example-rsa-a.pem");
-const RSA_A_PKCS1: &str = include_str!("keys/example-rsa-a-pkcs1.pem");
-const RSA_B: &str = include_str!("keys/example-rsa-b.pem");
+use crate::support::{self, Daemon, run_binary, start_simulator, sum, value, write};
+
+const RSA_A: &str = include_str!("../keys/example-rsa-a.pem");
+const RSA_A_PKCS1: &str = include_str!("../keys/example-rsa-a-pkcs1.pem");
+const RSA_B: &str = include_str!("../keys/example-rsa-b.pem");
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 fn public_pem(private_pem: &str) -> String {
@@ -275,7 +274,7 @@ fn the_simulate_command_serves_mtls_from_files() {
         ),
     );
     let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
-    let mut command = std::process::Command::new(common::binary());
+    let mut command = std::process::Command::new(support::binary());
     command.args([
         "simulate",
         "--listen",
@@ -289,8 +288,8 @@ fn the_simulate_command_serves_mtls_from_files() {
         "--tls.client-ca-file",
         &path("ca.pem"),
     ]);
-    let (child, addr, log) = common::start_serving(command, Duration::from_secs(20));
-    let _simulator = common::Process(child);
+    let (child, addr, log) = support::start_serving(command, Duration::from_secs(20));
+    let _simulator = support::Process(child);
     let port = addr.rsplit(':').next().unwrap();
     assert!(
         log.lock().unwrap().contains("client_certificates=true"),
@@ -561,7 +560,7 @@ async fn no_key_or_assertion_reaches_logs_metrics_pages_or_json_at_trace_level()
             logs.contains("cannot be used; keeping the last good version"),
             "the broken rotation is logged: {logs}"
         );
-        common::assert_verbose(logs);
+        support::assert_verbose(logs);
 
         let mut secrets: Vec<String> = Vec::new();
         for pem in [RSA_A, RSA_A_PKCS1, RSA_B, &mtls_pair.key_pem] {
@@ -584,7 +583,7 @@ async fn no_key_or_assertion_reaches_logs_metrics_pages_or_json_at_trace_level()
             .iter()
             .map(|(place, output)| (place.as_str(), output.as_str()))
             .collect();
-        common::assert_none_leaked(&secrets, &outputs, format);
+        support::assert_none_leaked(&secrets, &outputs, format);
     }
     mtls.shutdown().await;
     plain.shutdown().await;

@@ -4,13 +4,12 @@
 //! not, from the response or from the JWT's claims only; the `probe`
 //! report naming a missing scope.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Daemon, run_binary, start_simulator, value, write};
 use credprobe_simulator::Scenario;
 use serde_json::Value;
+
+use crate::support::{self, Daemon, run_binary, start_simulator, value, write};
 
 const GUID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 
@@ -68,7 +67,7 @@ async fn rejection_reasons_and_granted_scopes_reach_every_view() {
             ]
             .iter()
             .all(|tenant| {
-                common::sum(t, "credprobe_token_requests_total", &[("tenant", tenant)]) >= 2.0
+                support::sum(t, "credprobe_token_requests_total", &[("tenant", tenant)]) >= 2.0
             })
         })
         .await;

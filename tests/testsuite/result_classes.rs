@@ -3,13 +3,12 @@
 //! a closed port, an unresolvable name) and observed on /metrics of the
 //! real daemon.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Daemon, at_least, start_simulator, value};
 use credprobe::probe::{ResultClass, TokenResult};
 use credprobe_simulator::{Scenario, Simulator};
+
+use crate::support::{self, Daemon, at_least, start_simulator, value};
 
 /// A host name glibc refuses to look up (a label over 63 bytes), so the DNS
 /// failure happens without any query leaving the machine.
@@ -37,7 +36,7 @@ clients:
 "#;
 
 async fn start_tls_simulator() -> Simulator {
-    common::start_tls_simulator(Scenario::from_yaml_str(SCENARIO).unwrap(), None)
+    support::start_tls_simulator(Scenario::from_yaml_str(SCENARIO).unwrap(), None)
         .await
         .0
 }
@@ -46,7 +45,7 @@ async fn start_tls_simulator() -> Simulator {
 /// 429s: back-off is per host, so they would otherwise hold up the others.
 fn config(sim: &str, tls: &str, rl: &str, rl2: &str) -> String {
     let dns = unresolvable_host();
-    let closed = common::free_port();
+    let closed = support::free_port();
     let token_only = |name: &str, client: &str| {
         let host = if client == "limited" { rl } else { sim };
         format!(

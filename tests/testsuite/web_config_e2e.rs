@@ -6,14 +6,13 @@
 //! password, or over plain HTTP, is down; and a direct client sees 401 for
 //! a wrong password and no answer over plain HTTP.
 
-mod common;
-mod web_support;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Process, prometheus_scalar as scalar};
-use web_support::{Credprobe, PASSWORD, Pki, USER, bcrypt_hash, get_as, http_client, https_client};
+use crate::support::web::{
+    Credprobe, PASSWORD, Pki, USER, bcrypt_hash, get_as, http_client, https_client,
+};
+use crate::support::{self, Process, prometheus_scalar as scalar};
 
 /// Three jobs against the one target: the right way, a wrong password, and
 /// plain HTTP.
@@ -43,7 +42,7 @@ scrape_configs:
 }
 
 fn start_prometheus(dir: &Path, target: &str) -> (Process, String) {
-    common::start_prometheus(dir, &prometheus_config(dir, target))
+    support::start_prometheus(dir, &prometheus_config(dir, target))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,7 +127,7 @@ basic_auth_users:
         );
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    let series = common::prometheus_query(
+    let series = support::prometheus_query(
         &prometheus,
         "count by (__name__) ({job=\"credprobe\",__name__=~\"credprobe_.+\"})",
     )

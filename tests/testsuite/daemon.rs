@@ -2,12 +2,11 @@
 //! Retry-After, token reuse, secret rotation, TLS expiry, lifecycle
 //! endpoints, secrets kept out of every output, and promtool on a scrape.
 
-mod common;
-
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{Daemon, at_least, start_simulator, sum, value, write};
 use credprobe_simulator::{RecordedRequest, Scenario};
+
+use crate::support::{self, Daemon, at_least, start_simulator, sum, value, write};
 
 fn times_of(requests: &[RecordedRequest], client: &str, path_part: &str) -> Vec<f64> {
     requests
@@ -203,7 +202,7 @@ async fn a_rewritten_secret_file_is_used_by_the_next_token_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leaf_certificate_expiry_is_exported_for_https_hosts() {
-    let (sim, cert) = common::start_tls_simulator(
+    let (sim, cert) = support::start_tls_simulator(
         Scenario::from_yaml_str("clients: [{client_id: c, client_secret: s}]").unwrap(),
         Some((2031, 1, 15)),
     )
@@ -367,7 +366,7 @@ async fn no_secret_or_token_reaches_logs_metrics_or_pages_at_trace_level() {
             .await;
         let page = daemon.get("/").await.1;
         let logs = daemon.logs();
-        common::assert_verbose(&logs);
+        support::assert_verbose(&logs);
         let mut secrets: Vec<String> = (1..=5)
             .map(|i| {
                 ["basic", "post", "file", "revoked", "reject"][i - 1].to_owned()
@@ -390,7 +389,7 @@ async fn no_secret_or_token_reaches_logs_metrics_or_pages_at_trace_level() {
             }
         }
         assert!(secrets.len() > 10, "tokens were collected: {secrets:?}");
-        common::assert_none_leaked(
+        support::assert_none_leaked(
             &secrets,
             &[("log", &logs), ("/metrics", &text), ("/", &page)],
             format,
@@ -427,7 +426,7 @@ async fn promtool_finds_nothing_wrong_with_a_real_scrape() {
             })
         })
         .await;
-    if let Err(said) = common::promtool_check_metrics(&text) {
+    if let Err(said) = support::promtool_check_metrics(&text) {
         panic!("promtool check metrics complained: {said}");
     }
     // The certificate-based credential expiring within days is exported.

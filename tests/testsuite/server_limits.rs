@@ -18,16 +18,15 @@
 //! Bounds are generous (a 2-core machine shared with builds): the test
 //! asserts behaviour, not speed.
 
-mod common;
-mod web_support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use web_support::{Credprobe, http_client};
+
+use crate::support;
+use crate::support::web::{self, Credprobe, http_client};
 
 const LIMIT: usize = 32;
 const HEADER_READ_TIMEOUT: &str = "2s";
@@ -114,8 +113,8 @@ fn open_sockets(pid: u32) -> usize {
 
 fn lateness(text: &str) -> (f64, f64) {
     (
-        common::value(text, "credprobe_schedule_lateness_seconds_sum", &[]).unwrap_or(0.0),
-        common::value(text, "credprobe_schedule_lateness_seconds_count", &[]).unwrap_or(0.0),
+        support::value(text, "credprobe_schedule_lateness_seconds_sum", &[]).unwrap_or(0.0),
+        support::value(text, "credprobe_schedule_lateness_seconds_count", &[]).unwrap_or(0.0),
     )
 }
 
@@ -146,7 +145,7 @@ async fn slow_and_flooding_clients_neither_starve_the_scrape_nor_the_probes() {
     // Every tenant has finished a first cycle (the demo's interval is 10s).
     let start = Instant::now();
     loop {
-        let (status, _) = web_support::get_as(&http_client(), &daemon.http("/-/ready"), None)
+        let (status, _) = web::get_as(&http_client(), &daemon.http("/-/ready"), None)
             .await
             .unwrap();
         if status == 200 {
@@ -249,7 +248,7 @@ async fn slow_and_flooding_clients_neither_starve_the_scrape_nor_the_probes() {
     // The probes kept their schedule: every tenant cycled during the attack
     // and the cycles started on time.
     for tenant in DEMO_TENANTS {
-        let ended = common::value(
+        let ended = support::value(
             &during,
             "credprobe_tenant_last_cycle_timestamp_seconds",
             &[("tenant", tenant)],

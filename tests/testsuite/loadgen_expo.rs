@@ -1,10 +1,10 @@
 //! The exposition reading and statistics of `bench/run` (quantiles,
 //! bucket counts, sums, series counts, medians) are computed by
 //! `benches/loadgen.rs`, which is a `harness = false` bench that `cargo
-//! test` does not run; this test binary includes the same module file so
-//! that its tests run with every `cargo test`.
+//! test` does not run; this module includes the same file so that its
+//! tests run with every `cargo test`.
 
-#[path = "../benches/loadgen/expo.rs"]
+#[path = "../../benches/loadgen/expo.rs"]
 mod expo;
 
 use expo::*;

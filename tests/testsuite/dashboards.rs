@@ -17,22 +17,21 @@
 //! every panel) are checked on the JSON.
 //!
 //! The loader, the panel walk, the variable substitution and the demo
-//! queries live in `tests/common/dashboards.rs`, shared with the end-to-end
-//! test (`tests/prometheus_e2e.rs`) that runs those queries against a
-//! Prometheus scraping `credprobe demo`.
-
-mod common;
+//! queries live in `tests/testsuite/support/dashboards.rs`, shared with the
+//! end-to-end test (`tests/testsuite/prometheus_e2e.rs`) that runs those
+//! queries against a Prometheus scraping `credprobe demo`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use common::dashboards::{
-    EMPTY_ON_DEMO, OPT_IN, array, dashboard_queries, dashboards, opt_in_option, panels, substitute,
-    title, uid,
-};
 use promql_parser::label::MatchOp;
 use promql_parser::parser::{self, Expr, VectorSelector};
 use serde_json::Value;
+
+use crate::support::dashboards::{
+    EMPTY_ON_DEMO, OPT_IN, array, dashboard_queries, dashboards, opt_in_option, panels, substitute,
+    title, uid,
+};
 
 /// Substituted for `$__rate_interval` by the structural checks, so that a
 /// range selector can be traced back to that variable.

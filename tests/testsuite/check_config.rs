@@ -5,36 +5,36 @@
 //! Nothing here connects anywhere: check-config only reads files, so the
 //! example.com and nexthink.cloud URLs below are never contacted.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tempfile::TempDir;
 
+use crate::support;
+
 /// Runs `check-config` on `config`: (exit code, stdout, stderr).
 fn check(config: &Path) -> (i32, String, String) {
     let path = config.to_str().expect("temporary path is UTF-8");
-    common::run_binary(&["check-config", "--config", path], Duration::from_secs(30))
+    support::run_binary(&["check-config", "--config", path], Duration::from_secs(30))
 }
 
 /// A temporary folder holding a non-empty secret file named `secret`.
 fn folder() -> (TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let secret = common::write(dir.path(), "secret", "s3cret\n");
+    let secret = support::write(dir.path(), "secret", "s3cret\n");
     (dir, secret)
 }
 
 /// Writes `text` as `credprobe.yml` in `dir`.
 fn main_config(dir: &Path, text: &str) -> PathBuf {
-    common::write(dir, "credprobe.yml", text)
+    support::write(dir, "credprobe.yml", text)
 }
 
 /// Writes `text` as `tenants.d/{name}` in `dir`.
 fn tenant_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     let folder = dir.join("tenants.d");
     std::fs::create_dir_all(&folder).unwrap();
-    common::write(&folder, name, text)
+    support::write(&folder, name, text)
 }
 
 /// A valid Nexthink tenant (one default endpoint), as a list item.
@@ -122,7 +122,7 @@ fn problem<'a>(stderr: &'a str, file: &Path, tenant: &str, field: &str) -> &'a s
 #[test]
 fn valid_nexthink_and_generic_tenants_pass() {
     let (dir, secret) = folder();
-    common::write(dir.path(), "other-secret", "another\n");
+    support::write(dir.path(), "other-secret", "another\n");
     let config = main_config(
         dir.path(),
         &format!(
@@ -312,7 +312,7 @@ fn missing_secret_file_names_the_path() {
 #[test]
 fn a_secret_file_over_the_size_bound_names_the_path_and_the_bound() {
     let (dir, _secret) = folder();
-    let huge = common::write(dir.path(), "huge-secret", &"s".repeat(64 * 1024 + 1));
+    let huge = support::write(dir.path(), "huge-secret", &"s".repeat(64 * 1024 + 1));
     let config = main_config(
         dir.path(),
         &format!("tenants:\n{}", nexthink_tenant("acme", &huge)),
@@ -337,7 +337,7 @@ fn a_secret_variable_that_is_not_utf8_is_named_and_not_shown() {
         "tenants:\n  - name: acme\n    nexthink: {instance: acme, region: eu}\n    client_id: abc\n    client_secret_env: CREDPROBE_TEST_LATIN1_SECRET\n",
     );
     let value = std::ffi::OsStr::from_bytes(b"s\xe9cret-latin1");
-    let (code, _stdout, stderr) = common::run_binary_with_env(
+    let (code, _stdout, stderr) = support::run_binary_with_env(
         &["check-config", "--config", config.to_str().unwrap()],
         &[("CREDPROBE_TEST_LATIN1_SECRET", value)],
         Duration::from_secs(30),

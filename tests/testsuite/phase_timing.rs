@@ -5,13 +5,12 @@
 //! `fresh_connections: true` opens one every cycle; https adds TLS and a
 //! host name adds DNS.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Daemon, start_simulator, value, write};
 use credprobe_simulator::Scenario;
 use serde_json::Value;
+
+use crate::support::{self, Daemon, start_simulator, value, write};
 
 const WORKFLOWS: &str = ", endpoints: [{name: workflows, path: /api/v1/workflows}]";
 
@@ -70,7 +69,7 @@ async fn phases_of_plain_http_requests_on_metrics_json_and_page() {
     let text = daemon
         .wait_for_metrics(Duration::from_secs(20), |t| {
             ["slow", "stalled", "pooled", "fresh"].iter().all(|tenant| {
-                common::sum(
+                support::sum(
                     t,
                     "credprobe_endpoint_requests_total",
                     &[("tenant", tenant)],
@@ -111,7 +110,7 @@ async fn phases_of_plain_http_requests_on_metrics_json_and_page() {
             assert_eq!(value(&text, family, &labels), Some(0.0), "{family} {phase}");
         }
     }
-    common::promtool_check_metrics(&text).unwrap();
+    support::promtool_check_metrics(&text).unwrap();
 
     // A slow API is processing time, and the phases fit in the latency.
     let slow = tenant_json(&daemon, "slow").await;
@@ -179,7 +178,7 @@ async fn phases_of_plain_http_requests_on_metrics_json_and_page() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_to_a_host_name_adds_dns_and_tls() {
-    let (sim, cert) = common::start_tls_simulator(
+    let (sim, cert) = support::start_tls_simulator(
         Scenario::from_yaml_str("clients: [{client_id: c, client_secret: s}]").unwrap(),
         None,
     )
@@ -255,7 +254,7 @@ async fn probe_prints_each_steps_phases_on_request() {
     );
     let config = config.to_str().unwrap().to_owned();
     let (code, out, err) = tokio::task::spawn_blocking(move || {
-        common::run_binary(
+        support::run_binary(
             &["probe", "--config", &config, "--phases"],
             Duration::from_secs(30),
         )
