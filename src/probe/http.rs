@@ -16,6 +16,7 @@ use super::connect;
 use super::phases::{Marks, Phases};
 use super::tls::CertificateSeen;
 use crate::config::HttpProfile;
+use crate::config::keys::KeyMaterial;
 
 /// Sent as `User-Agent`, so upstream logs can tell credprobe's traffic.
 pub const USER_AGENT: &str = concat!("credprobe/", env!("CARGO_PKG_VERSION"));
@@ -94,19 +95,19 @@ fn identity_version(profile: &HttpProfile) -> Option<u64> {
         .map(|identity| identity.0.current().version)
 }
 
-/// Builds the client of a profile and role, with the client certificate's
-/// current version.
-fn build_client(profile: &HttpProfile, role: Role) -> Result<reqwest::Client, ClientError> {
-    let material = profile
-        .identity
-        .as_ref()
-        .map(|identity| identity.0.current());
+/// Builds the client of a profile and role, presenting `material`'s
+/// client certificate when the profile has one.
+fn build_client(
+    profile: &HttpProfile,
+    role: Role,
+    material: Option<&KeyMaterial>,
+) -> Result<reqwest::Client, ClientError> {
     let tls = connect::tls_config(
         profile
             .ca
             .as_ref()
             .map(|(path, pem)| (path.as_path(), pem.as_slice())),
-        material.as_deref(),
+        material,
         !profile.fresh_connections,
     )?;
     let mut builder = reqwest::Client::builder()
@@ -247,11 +248,17 @@ impl Transport {
     /// tenant with the same profile. Called when a tenant's task starts
     /// and when its client certificate changed, never per request.
     pub fn tenant_clients(&self, profile: &HttpProfile) -> TenantClients {
-        let version = identity_version(profile);
+        // One look at the certificate: the clients present exactly the
+        // version they are recorded with.
+        let material = profile
+            .identity
+            .as_ref()
+            .map(|identity| identity.0.current());
+        let material = material.as_deref();
         TenantClients {
-            token: self.client(profile, Role::Token, version),
-            endpoint: self.client(profile, Role::Endpoint, version),
-            identity_version: version,
+            token: self.client(profile, Role::Token, material),
+            endpoint: self.client(profile, Role::Endpoint, material),
+            identity_version: material.map(|m| m.version),
         }
     }
 
@@ -259,15 +266,16 @@ impl Transport {
         &self,
         profile: &HttpProfile,
         role: Role,
-        version: Option<u64>,
+        material: Option<&KeyMaterial>,
     ) -> Result<reqwest::Client, ClientError> {
+        let version = material.map(|m| m.version);
         let mut clients = self.clients.lock().expect("client cache poisoned");
         if let Some((built_with, client)) = clients.get(&(profile.clone(), role))
             && *built_with == version
         {
             return Ok(client.clone());
         }
-        let client = build_client(profile, role)?;
+        let client = build_client(profile, role, material)?;
         clients.insert((profile.clone(), role), (version, client.clone()));
         Ok(client)
     }
