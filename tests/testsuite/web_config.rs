@@ -206,9 +206,17 @@ async fn basic_auth_and_headers_cover_every_path_and_request_sizes_are_bounded()
         .basic_auth(USER, Some(PASSWORD))
         .body(vec![b'x'; 100 * 1024])
         .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 413);
+        .await;
+    match response {
+        Ok(response) => assert_eq!(response.status(), 413),
+        // As with the 431: the server answers 413 and closes while the
+        // client may still be writing the body (a broken pipe), never a
+        // refused connection or a wait.
+        Err(error) => assert!(
+            error.is_request() && !error.is_connect() && !error.is_timeout(),
+            "{error}"
+        ),
+    }
     // And the server is still fine.
     let (status, _) = get_as(&client, &daemon.https("/-/healthy"), Some((USER, PASSWORD)))
         .await
