@@ -68,7 +68,8 @@
 //!   ([`bounded_file::FileStamp`]).
 //! - [`watched_file`]: every file that can change under the running
 //!   daemon (client secrets, keys and certificates, the web server's
-//!   certificate) as one type: refreshed once per period off the runtime,
+//!   certificate) as one type: refreshed once per period off the runtime
+//!   (the tenants' files by one batch task, [`watched_file::refresher`]),
 //!   its last good version read without I/O, a broken version kept out
 //!   and reported once.
 //! - [`demo`]: `credprobe demo`, the simulator plus a daemon probing it

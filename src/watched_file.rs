@@ -4,9 +4,10 @@
 //! set read and checked together (a key and the certificate that must
 //! match it), with the last good version parsed.
 //!
-//! - Looking is explicit and rare: [`WatchedFile::refresh`] is called once
-//!   per tenant cycle, before its requests (a credential), or by the web
-//!   server's periodic task (its certificate). Using the value is
+//! - Looking is explicit and rare: a tenant's credential files are looked
+//!   at once per interval by one task for all of them, in batches
+//!   ([`refresher`]); the web server's certificate by its own periodic
+//!   task ([`WatchedFile::refresh`]). Using the value is
 //!   [`WatchedFile::current`], which never touches the disk.
 //! - A look is a `stat` of each file ([`FileStamp`]); only a changed file
 //!   is read, bounded by its format's [`FileFormat::LIMIT`], and parsed,
@@ -26,6 +27,10 @@ use std::time::SystemTime;
 use secrecy::zeroize::Zeroizing;
 
 use crate::bounded_file::{self, FileStamp};
+
+pub mod refresher;
+
+pub use refresher::{Refresher, Watch, Watching};
 
 /// How a kind of watched file is read: its size bound, what the log calls
 /// it, and the parser that turns one version of its files into a value.
@@ -270,6 +275,19 @@ impl<F: FileFormat> WatchedFile<F> {
         }
     }
 
+    /// Looks at the files on the calling thread, which may block: what
+    /// [`WatchedFile::refresh`] does on the blocking pool. A refresh in
+    /// progress is left to finish its own look.
+    fn look_blocking(&self) -> Option<Refreshed> {
+        let _one_at_a_time = self.refreshing.try_lock().ok()?;
+        let (seen, good) = {
+            let state = lock(&self.state);
+            (state.seen.clone(), state.good.clone())
+        };
+        let look = self.source.look(seen.as_ref(), &good);
+        Some(self.apply(look))
+    }
+
     /// Loading a configuration that names files already watched: if they
     /// changed since the good version was read, they are read now, on the
     /// calling thread, and a version that cannot be used is an error (the
@@ -370,6 +388,13 @@ impl<F: FileFormat> WatchedFile<F> {
                 "{label} cannot be used; keeping the last good version"
             ),
         }
+    }
+}
+
+/// The batch refresher's look (see [`refresher`]).
+impl<F: FileFormat> Watch for WatchedFile<F> {
+    fn look_now(&self) {
+        self.look_blocking();
     }
 }
 

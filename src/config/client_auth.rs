@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use super::keys::KeyFiles;
 use super::secrets::SecretSource;
-use crate::watched_file::FileProblem;
+use crate::watched_file::{FileProblem, Watch};
 
 /// The credential of a tenant, by method.
 #[derive(Debug, PartialEq)]
@@ -37,14 +37,14 @@ impl Credential {
         }
     }
 
-    /// Looks at the secret, key and certificate files and re-reads those
-    /// that changed (once per cycle, before the cycle's requests, which
-    /// then use what was read without any I/O).
-    pub async fn refresh(&self) {
+    /// The secret, key and certificate files to look at once per
+    /// interval ([`crate::watched_file::refresher`]); the cycle's requests
+    /// use what was last read, without any I/O.
+    pub fn watched(&self) -> Vec<Arc<dyn Watch>> {
         match self {
-            Credential::Secret(source) => source.refresh().await,
+            Credential::Secret(source) => source.watched().into_iter().collect(),
             Credential::Assertion(AssertionSettings { keys: files, .. })
-            | Credential::Certificate(files) => files.refresh().await,
+            | Credential::Certificate(files) => vec![Arc::clone(files) as Arc<dyn Watch>],
         }
     }
 

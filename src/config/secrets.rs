@@ -5,11 +5,12 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::watched_file::{FileFormat, FileProblem, WatchedFile};
+use crate::watched_file::{FileFormat, FileProblem, Watch, WatchedFile};
 
 /// Where a tenant's client secret comes from.
 #[derive(Debug)]
@@ -38,6 +39,15 @@ impl SecretSource {
     pub async fn refresh(&self) {
         if let SecretSource::File(file) = self {
             file.watched.refresh().await;
+        }
+    }
+
+    /// The file the refresher looks at ([`crate::watched_file::refresher`]);
+    /// a fixed value has none.
+    pub fn watched(&self) -> Option<Arc<dyn Watch>> {
+        match self {
+            SecretSource::Fixed(_) => None,
+            SecretSource::File(file) => Some(file.watched.clone()),
         }
     }
 
@@ -80,8 +90,8 @@ impl PartialEq for SecretSource {
 /// Debug shows the path and any problem, never the value.
 #[derive(Debug)]
 pub struct SecretFile {
-    /// The file and its last good value.
-    watched: WatchedFile<SecretText>,
+    /// The file and its last good value; shared with the refresher.
+    watched: Arc<WatchedFile<SecretText>>,
 }
 
 /// Two handles on the same path are the same secret file: the cache is what
@@ -124,7 +134,7 @@ impl SecretFile {
             path: path.to_owned(),
         };
         Ok(SecretFile {
-            watched: WatchedFile::open(format, vec![path.to_owned()])?,
+            watched: Arc::new(WatchedFile::open(format, vec![path.to_owned()])?),
         })
     }
 

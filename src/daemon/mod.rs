@@ -27,6 +27,7 @@ use crate::metrics::{Exposition, Telemetry};
 use crate::probe::Transport;
 use crate::server::{self, ServerLimits, ServerState};
 use crate::shard::Shard;
+use crate::watched_file::Refresher;
 use crate::web_config::WebConfig;
 use config_watch::WatchList;
 
@@ -109,7 +110,10 @@ pub async fn run(
         transport: Transport::new(config.max_concurrent_requests),
         fleet: Arc::clone(&fleet),
         telemetry: Arc::clone(&telemetry),
+        files: Refresher::new(),
     };
+    let files_stop = CancellationToken::new();
+    tokio::spawn(ctx.files.clone().run(files_stop.clone()));
     let mut scheduler = Scheduler::new(ctx);
     let summary = scheduler.apply(&mut config).await;
     tracing::info!(
@@ -187,6 +191,7 @@ pub async fn run(
 
     tracing::info!("shutting down: no new probes; waiting for probes in flight");
     scheduler.shutdown(options.shutdown_grace).await;
+    files_stop.cancel();
     server_stop.cancel();
     match tokio::time::timeout(Duration::from_secs(5), server).await {
         Ok(Ok(result)) => result?,

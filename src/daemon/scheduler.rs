@@ -23,6 +23,7 @@ use crate::fleet::{Fleet, TenantRecord};
 use crate::metrics::Telemetry;
 use crate::probe::{self, ProbeState, Transport};
 use crate::views::log::{LastSeen, log_cycle};
+use crate::watched_file::Refresher;
 
 /// What the tenant tasks share.
 #[derive(Debug, Clone)]
@@ -33,6 +34,8 @@ pub struct ProbeContext {
     pub fleet: Arc<Fleet>,
     /// Schedule lateness and the tenant count.
     pub telemetry: Arc<Telemetry>,
+    /// Looks at the tenants' credential files once per interval.
+    pub files: Refresher,
 }
 
 /// A running tenant task.
@@ -187,6 +190,7 @@ impl Scheduler {
         let handle = self.tracker.spawn(tenant_loop(
             self.ctx.telemetry.clone(),
             self.ctx.transport.clone(),
+            self.ctx.files.clone(),
             Arc::clone(&record),
             offset,
             stop.clone(),
@@ -245,12 +249,15 @@ pub fn start_offsets(tenants: &[Arc<Tenant>]) -> HashMap<String, Duration> {
 async fn tenant_loop(
     telemetry: Arc<Telemetry>,
     transport: Arc<Transport>,
+    files: Refresher,
     record: Arc<TenantRecord>,
     offset: Duration,
     stop: CancellationToken,
     abort: CancellationToken,
 ) {
     let tenant = Arc::clone(record.tenant());
+    // A rotated secret, key or certificate is taken up within an interval.
+    let _watching = files.watch(tenant.token.credential.watched(), tenant.interval);
     let first = Instant::now() + offset;
     let mut ticks = tokio::time::interval_at(first, tenant.interval);
     // A cycle that overran its interval is not made up with a burst.

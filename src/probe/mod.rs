@@ -111,8 +111,8 @@ pub async fn run_cycle(
     tenant: &Tenant,
     state: &mut ProbeState,
 ) -> CycleReport {
-    // A rotated key or certificate is used from this cycle on.
-    tenant.token.credential.refresh().await;
+    // The credential's files are looked at by the refresher, once per
+    // interval (crate::watched_file::refresher): nothing to read here.
     // Waiting out a Retry-After is worth it only if the cycle still fits.
     let max_wait = tenant.interval.saturating_sub(tenant.token.timeout) / 2;
     let cap = backoff::cap_for(tenant.interval);

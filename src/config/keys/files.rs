@@ -13,7 +13,7 @@ use super::SigningAlgorithm;
 use super::material::{KeyError, KeyField, KeyMaterial, KeyProblem, material};
 use super::registry::Registry;
 use crate::bounded_file;
-use crate::watched_file::{FileFormat, FileProblem, WatchedFile};
+use crate::watched_file::{FileFormat, FileProblem, Watch, WatchedFile};
 
 /// The key files open in this process: tenants naming the same files
 /// share one [`KeyFiles`].
@@ -96,6 +96,13 @@ impl KeyFiles {
     /// read) keeps the last good one, and the log says why, once.
     pub async fn refresh(&self) {
         self.watched.refresh().await;
+    }
+}
+
+/// The batch refresher's look ([`crate::watched_file::refresher`]).
+impl Watch for KeyFiles {
+    fn look_now(&self) {
+        self.watched.look_now();
     }
 }
 
