@@ -33,7 +33,7 @@ pub enum Presentation<'a> {
 
 impl<'a> Presentation<'a> {
     /// The presentation of `settings`' credential for a request at `now`:
-    /// takes the secret's last good value (its file is re-read once per cycle, by [`crate::config::Credential::refresh`]) or signs an
+    /// takes the secret's last good value (its file is looked at once per interval, by [`crate::watched_file::refresher`]) or signs an
     /// assertion with the key files' current version. `Err` (a signing
     /// failure) says why, without key material.
     pub async fn of(
