@@ -52,6 +52,9 @@ struct Entries {
     by_file: HashMap<usize, Entry>,
     /// The id of the next registration.
     next_id: u64,
+    /// No entry is due before this (`None`: none registered since the last
+    /// scan): a tick before it scans nothing.
+    earliest: Option<Instant>,
 }
 
 /// One watched value and who watches it.
@@ -122,6 +125,8 @@ impl Refresher {
             // A shorter period than the entry had is due no later than it
             // would be for the new watcher alone.
             entry.due = entry.due.min(now + period);
+            let due = entry.due;
+            entries.earliest = Some(entries.earliest.map_or(due, |e| e.min(due)));
         }
         Watching {
             inner: Arc::downgrade(&self.inner),
@@ -141,15 +146,23 @@ impl Refresher {
     }
 
     /// The files due at `now`, each scheduled one period later.
+    /// A tick before the earliest due time scans nothing (at 5,000 files
+    /// due once a minute, most ticks).
     fn take_due(&self, now: Instant) -> Vec<Arc<dyn Watch>> {
         let mut entries = lock(&self.inner);
+        if entries.earliest.is_none_or(|earliest| earliest > now) {
+            return Vec::new();
+        }
         let mut due = Vec::new();
+        let mut earliest: Option<Instant> = None;
         for entry in entries.by_file.values_mut() {
             if entry.due <= now {
                 due.push(Arc::clone(&entry.file));
                 entry.due = now + entry.period();
             }
+            earliest = Some(earliest.map_or(entry.due, |e| e.min(entry.due)));
         }
+        entries.earliest = earliest;
         due
     }
 
