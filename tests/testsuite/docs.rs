@@ -404,13 +404,14 @@ fn parse_help(text: &str) -> (BTreeMap<String, Option<String>>, Vec<String>) {
     (flags, commands)
 }
 
+/// A documented flag: the commands that take it, and the text of its
+/// default cell.
+type DocumentedFlag = (BTreeSet<String>, String);
+
 /// What docs/command-line.md documents: the commands of its "Commands"
 /// table, and per flag of its "Flags" table the commands that take it
 /// ("all": every command) and the text of its default cell.
-fn cli_as_documented() -> (
-    BTreeSet<String>,
-    BTreeMap<String, (BTreeSet<String>, String)>,
-) {
+fn cli_as_documented() -> (BTreeSet<String>, BTreeMap<String, DocumentedFlag>) {
     let doc = read(CLI_DOC);
     let commands: BTreeSet<String> = table_rows(&section(&doc, "## Commands"))
         .iter()
