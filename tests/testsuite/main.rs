@@ -18,8 +18,12 @@
 //!   any output, promtool on a scrape.
 //! - [`dashboards`]: the Grafana dashboards are import-ready and query only
 //!   what credprobe exports.
-//! - [`examples`]: the documented example configuration stays valid and
-//!   documented; the README's metric table matches the families.
+//! - [`docs`]: the documents cannot go stale: the metric table is the
+//!   exported families, the demo's tenants are what the demo runs, the
+//!   flags are what `--help` lists, every query parses, every relative
+//!   link leads somewhere.
+//! - [`examples`]: the example configurations under `examples/` are what
+//!   README.md and docs/ show, and `check-config` accepts them.
 //! - [`exposition`]: the hand-written exposition passes `promtool check
 //!   metrics` where the demo never goes.
 //! - [`fault_matrix`]: forty tenants, each meeting one upstream fault, each
@@ -76,6 +80,7 @@ mod check_config;
 mod client_auth;
 mod daemon;
 mod dashboards;
+mod docs;
 mod examples;
 mod exposition;
 mod fault_matrix;

@@ -1,4 +1,5 @@
-//! The documented web configurations stay valid: the README's example
+//! The documented web configurations stay valid: the example of
+//! docs/configuration.md
 //! loads (with certificate files beside it), and the production overlay's
 //! example web configuration Secret is one credprobe accepts, whose example
 //! scrape password (what the ServiceMonitor sends) is the one its bcrypt
@@ -13,8 +14,10 @@ use secrecy::SecretString;
 
 const EXAMPLE: &str = "deploy/kubernetes/overlays/production/web-secret.example.yaml";
 const TLS_DIR: &str = "/var/run/secrets/credprobe-tls/";
-/// The README section whose first YAML block is the web configuration example.
-const README_HEADING: &str = "### The HTTP server: TLS, authentication, limits";
+/// The document and section whose first YAML block is the web
+/// configuration example.
+const DOC: &str = "docs/configuration.md";
+const DOC_HEADING: &str = "## The web configuration file";
 
 /// A self-signed pair written as `{name}.crt` and `{name}.key` in `dir`.
 fn write_pair(dir: &Path, name: &str) {
@@ -28,13 +31,11 @@ fn write_pair(dir: &Path, name: &str) {
 }
 
 #[test]
-fn the_readme_web_config_example_loads() {
-    let readme =
-        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-            .unwrap();
-    let section = &readme[readme
-        .find(README_HEADING)
-        .unwrap_or_else(|| panic!("README.md has no {README_HEADING:?}"))..];
+fn the_documented_web_config_example_loads() {
+    let doc = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(DOC)).unwrap();
+    let section = &doc[doc
+        .find(DOC_HEADING)
+        .unwrap_or_else(|| panic!("{DOC} has no {DOC_HEADING:?}"))..];
     let start = section.find("```yaml\n").expect("a yaml block") + 8;
     let example = &section[start..start + section[start..].find("```").unwrap()];
 
@@ -43,7 +44,7 @@ fn the_readme_web_config_example_loads() {
     std::fs::copy(dir.path().join("server.crt"), dir.path().join("ca.crt")).unwrap();
     let file = dir.path().join("web.yml");
     std::fs::write(&file, example).unwrap();
-    let web = WebConfig::load(&file).unwrap_or_else(|error| panic!("README example: {error}"));
+    let web = WebConfig::load(&file).unwrap_or_else(|error| panic!("{DOC} example: {error}"));
     assert!(web.tls.is_some() && web.basic_auth.is_some() && !web.headers.is_empty());
 }
 
