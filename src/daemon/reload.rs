@@ -160,23 +160,22 @@ impl FailedReload {
         }
     }
 
-    /// Logs it: one error line saying the reload failed and how many
-    /// problems it found, then one error line per problem with its file,
-    /// tenant and field as fields of their own.
+    /// Logs it: one error line per problem (file, tenant, field and what,
+    /// as the reload's HTTP answer says it; the tenant also as a field of
+    /// its own), then one saying the reload failed and how many problems
+    /// it found: last, so whoever waits for that line has them all (as a
+    /// compiler ends with "aborting due to N errors").
     pub fn log(&self) {
+        for problem in &self.problems {
+            tracing::error!(
+                tenant = problem.tenant.as_deref(),
+                "reload problem: {problem}"
+            );
+        }
         tracing::error!(
             problems = self.problems.len(),
             "reload failed; the running configuration stays in force"
         );
-        for problem in &self.problems {
-            tracing::error!(
-                file = problem.file.as_deref(),
-                tenant = problem.tenant.as_deref(),
-                field = problem.field.as_deref(),
-                "reload problem: {}",
-                problem.message
-            );
-        }
     }
 }
 
