@@ -346,9 +346,11 @@ pub async fn run(
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let scheme = if web.tls.is_some() { "https" } else { "http" };
+    let address = listener.local_addr()?;
     tracing::info!(
         simulator = %simulator.base_url(),
-        metrics = %format!("{scheme}://{}/metrics", listener.local_addr()?),
+        status_page = %format!("{scheme}://{address}/"),
+        metrics = %format!("{scheme}://{address}/metrics"),
         "demo: simulated Nexthink-like API started; probing {} tenants every 10s",
         config.tenants.len()
     );

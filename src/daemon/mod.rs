@@ -14,13 +14,15 @@ pub mod signals;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config, ConfigError};
-use crate::daemon::reload::{ReloadOutcome, ReloadRequest, Reloaded};
+use crate::daemon::reload::{
+    FailedReload, LOGGED_NAMES, ReloadOutcome, ReloadRequest, ReloadStatus, Reloaded, bounded_names,
+};
 use crate::daemon::scheduler::{ProbeContext, Scheduler};
 use crate::fleet::Fleet;
 use crate::metrics::{Exposition, Telemetry};
@@ -132,12 +134,14 @@ pub async fn run(
     let (web, web_current) = watch::channel(Arc::new(options.web.clone()));
     let server_stop = CancellationToken::new();
     let reloadable = matches!(source, ConfigSource::File(_)) || web_source.is_some();
+    let reload_status = Arc::new(ReloadStatus::default());
     let server = tokio::spawn(server::serve(
         listener,
         ServerState {
             exposition: Exposition::new(Arc::clone(&fleet), Arc::clone(&telemetry)),
             fleet,
             reload: reloadable.then(|| controls.reload_sender.clone()),
+            reload_status: Arc::clone(&reload_status),
         },
         web_current,
         options.limits,
@@ -174,6 +178,20 @@ pub async fn run(
                     &telemetry,
                 )
                 .await;
+                match &outcome {
+                    ReloadOutcome::Applied(_) => reload_status.succeeded(),
+                    ReloadOutcome::Rejected(error) => {
+                        let failure = FailedReload::rejected(error, SystemTime::now());
+                        failure.log();
+                        reload_status.failed(failure);
+                    }
+                    ReloadOutcome::Failed(message) => {
+                        let failure = FailedReload::failed(message.clone(), SystemTime::now());
+                        failure.log();
+                        reload_status.failed(failure);
+                    }
+                    ReloadOutcome::NoFile => {}
+                }
                 // A reload may change the tenant_files patterns or the web
                 // configuration's files: the watch follows.
                 watch_list.send_if_modified(|list| {
@@ -228,14 +246,13 @@ async fn reload_once(
             .await;
     let (config, new_web) = match loaded {
         Ok(Ok(both)) => both,
+        // Logged, and kept for the pages, by the caller.
         Ok(Err(error)) => {
             telemetry.config_loaded(false);
-            tracing::error!("reload failed; the running configuration stays in force: {error}");
             return ReloadOutcome::Rejected(error);
         }
         Err(error) => {
             telemetry.config_loaded(false);
-            tracing::error!(%error, "reload failed; the running configuration stays in force");
             return ReloadOutcome::Failed(error.to_string());
         }
     };
@@ -291,11 +308,18 @@ async fn apply_config(
         tracing::warn!("max_concurrent_requests changed: takes effect at the next restart");
     }
     let summary = scheduler.apply(&mut config).await;
+    // The names of what changed, each list bounded.
+    let added = bounded_names(&summary.added, LOGGED_NAMES);
+    let removed = bounded_names(&summary.removed, LOGGED_NAMES);
+    let changed = bounded_names(&summary.changed, LOGGED_NAMES);
     tracing::info!(
         added = summary.added.len(),
         removed = summary.removed.len(),
         changed = summary.changed.len(),
         unchanged = summary.unchanged,
+        added_tenants = added.as_deref(),
+        removed_tenants = removed.as_deref(),
+        changed_tenants = changed.as_deref(),
         "configuration reloaded"
     );
     *running = config;

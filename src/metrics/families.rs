@@ -65,6 +65,12 @@ pub const CREDENTIAL_EXPIRY: Family = family(
     "When the tenant's credential expires (unix seconds): credential_expires, else the notAfter of its client certificate.",
     Kind::Gauge,
 );
+/// `credprobe_credential_files_ok`.
+pub const CREDENTIAL_FILES_OK: Family = family(
+    "credprobe_credential_files_ok",
+    "1 when every secret, key and certificate file of the tenant's credential can be used (also when it reads none), 0 while one is missing, unreadable or invalid: the last good copy stays in use; the status page and the JSON say which file, since when and why.",
+    Kind::Gauge,
+);
 /// `credprobe_endpoint_last_success_timestamp_seconds`.
 pub const ENDPOINT_LAST_SUCCESS: Family = family(
     "credprobe_endpoint_last_success_timestamp_seconds",
@@ -219,11 +225,12 @@ pub const SCRAPE_BYTES: Family = family(
 /// Every family credprobe exports, in name order: what the README, the
 /// dashboards' and rules' tests and the two writers (tenant series and
 /// telemetry) agree on.
-pub const FAMILIES: [&Family; 29] = [
+pub const FAMILIES: [&Family; 30] = [
     &BUILD_INFO,
     &RELOAD_SUCCESS_TIME,
     &RELOAD_SUCCESSFUL,
     &CREDENTIAL_EXPIRY,
+    &CREDENTIAL_FILES_OK,
     &ENDPOINT_LAST_SUCCESS,
     &ENDPOINT_PHASE,
     &ENDPOINT_DURATION,

@@ -20,7 +20,7 @@ use crate::config::Tenant;
 use crate::fleet::{self, StepRecord, TenantRecord, TenantState};
 use crate::probe::{EndpointResult, ResultClass, TokenResult};
 use crate::unix_time::unix_seconds;
-use crate::views::health::Assessment;
+use crate::views::health::{self, Assessment};
 
 /// One kind of series every step (token request or endpoint) has.
 #[derive(Debug, Clone, Copy)]
@@ -64,8 +64,9 @@ pub enum Source {
 }
 
 /// Every per-tenant family in name order, with its source.
-pub const FAMILIES: [(&Family, Source); 20] = [
+pub const FAMILIES: [(&Family, Source); 21] = [
     (&f::CREDENTIAL_EXPIRY, Source::Gauge(credential_expiry)),
+    (&f::CREDENTIAL_FILES_OK, Source::Gauge(credential_files_ok)),
     (
         &f::ENDPOINT_LAST_SUCCESS,
         Source::Endpoint(StepSeries::LastSuccess),
@@ -101,6 +102,14 @@ pub const FAMILIES: [(&Family, Source); 20] = [
 
 fn credential_expiry(tenant: &Tenant, _: &TenantState) -> Option<f64> {
     tenant.credential_expiry().map(unix_seconds)
+}
+
+/// 1 while every credential file can be used, by the one rule the state's
+/// warning and the views read ([`health::credential_file_problem`]).
+fn credential_files_ok(tenant: &Tenant, _: &TenantState) -> Option<f64> {
+    Some(f64::from(u8::from(
+        health::credential_file_problem(tenant).is_none(),
+    )))
 }
 
 fn interval(tenant: &Tenant, _: &TenantState) -> Option<f64> {

@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tower_http::limit::RequestBodyLimitLayer;
 
-use crate::daemon::reload::{ReloadOutcome, ReloadRequest};
+use crate::daemon::reload::{ReloadOutcome, ReloadRequest, ReloadStatus};
 use crate::fleet::Fleet;
 use crate::metrics::{Encoding, Exposition, protobuf};
 use crate::web_config::{WebConfig, server_certificate};
@@ -43,6 +43,9 @@ pub struct ServerState {
     /// Where `POST /-/reload` asks the daemon to reload; `None` when the
     /// configuration has no file to reload from (the demo).
     pub reload: Option<mpsc::Sender<ReloadRequest>>,
+    /// The last failed reload, until one succeeds: a banner on every page
+    /// and `failed_reload` in the JSON.
+    pub reload_status: Arc<ReloadStatus>,
 }
 
 /// The routes.

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::config::Tenant;
 use crate::fleet::TenantState;
 use crate::probe::{EndpointResult, TokenResult};
+use crate::watched_file::FileProblem;
 
 /// A credential that expires within this is a warning (the same 14 days
 /// as the `CredprobeCredentialExpiringSoon` warning alert).
@@ -222,12 +223,18 @@ pub struct Assessment {
     /// What needs attention, whatever the state (a failing tenant may also
     /// have an expiring credential); in [`Warning::ALL`] order.
     pub warnings: Vec<Warning>,
+    /// The credential file that cannot be used, while one cannot
+    /// ([`credential_file_problem`]): the fact behind
+    /// [`Warning::CredentialFileUnreadable`], for the views to say which
+    /// file, since when and why.
+    pub credential_file: Option<FileProblem>,
 }
 
 impl Assessment {
     /// The assessment of a tenant's record at `now`.
     pub fn of(tenant: &Tenant, state: &TenantState, now: SystemTime) -> Assessment {
-        let warnings = warnings(tenant, state, now);
+        let credential_file = credential_file_problem(tenant);
+        let warnings = warnings(tenant, state, now, credential_file.is_some());
         Assessment {
             state: Health::of(
                 state.cycles > 0,
@@ -236,12 +243,30 @@ impl Assessment {
                 &warnings,
             ),
             warnings,
+            credential_file,
         }
     }
 }
 
-/// What needs attention in a tenant, by the checks of [`Warning`].
-fn warnings(tenant: &Tenant, state: &TenantState, now: SystemTime) -> Vec<Warning> {
+/// The one rule for a tenant's credential files: the secret, key or
+/// certificate file of its credential that is missing, unreadable or
+/// holds a version that cannot be used (the last good copy stays in use),
+/// with since when and why; `None` while every one can be used, or the
+/// credential reads no file. The state's warning
+/// ([`Warning::CredentialFileUnreadable`]), the views and
+/// `credprobe_credential_files_ok` all read this.
+pub fn credential_file_problem(tenant: &Tenant) -> Option<FileProblem> {
+    tenant.token.credential.broken_file()
+}
+
+/// What needs attention in a tenant, by the checks of [`Warning`];
+/// `file_problem` is [`credential_file_problem`]'s answer.
+fn warnings(
+    tenant: &Tenant,
+    state: &TenantState,
+    now: SystemTime,
+    file_problem: bool,
+) -> Vec<Warning> {
     let scope_missing = state.grant.as_ref().is_some_and(|grant| {
         tenant
             .expect_scopes
@@ -255,7 +280,6 @@ fn warnings(tenant: &Tenant, state: &TenantState, now: SystemTime) -> Vec<Warnin
         || state
             .endpoint_results()
             .any(|e| e == EndpointResult::BackedOff);
-    let file_problem = tenant.token.credential.file_problem();
     Warning::ALL
         .into_iter()
         .zip([scope_missing, expiring, backed_off, file_problem])

@@ -9,6 +9,6 @@ pub mod tenant;
 
 pub use health::{Assessment, Health, Warning};
 pub use tenant::{
-    Depth, EndpointView, PhasesView, ScopeView, SearchWords, StepView, Summary, TenantView,
-    TokenView,
+    CredentialFilesView, Depth, EndpointView, FileProblemView, PhasesView, ScopeView, SearchWords,
+    StepView, Summary, TenantView, TokenView,
 };

@@ -16,6 +16,7 @@ use super::health::{Assessment, Health, Warning};
 use crate::fleet::{Fleet, ProbeRecord, StepRecord, TenantRecord, TenantState};
 use crate::probe::{EndpointResult, Phases, RejectionReason, ResultClass, TokenResult};
 use crate::unix_time::{seconds_until, unix_seconds};
+use crate::watched_file::FileProblem;
 
 /// How many recent probes the overview's strip shows per tenant.
 pub const STRIP: usize = 20;
@@ -65,6 +66,9 @@ pub struct TenantView {
     pub credential_expires_at: Option<f64>,
     /// Seconds until then.
     pub credential_expires_in_seconds: Option<i64>,
+    /// Whether the secret, key and certificate files of the credential
+    /// can be used, and if not which one, since when and why.
+    pub credential_files: CredentialFilesView,
     /// Each configured endpoint, in configuration order.
     pub endpoints: Vec<EndpointView>,
     /// The recent probes, newest first ([`Depth::History`] only).
@@ -74,6 +78,48 @@ pub struct TenantView {
     /// the HTML's, not part of the JSON).
     #[serde(skip)]
     pub strip: Vec<ProbeRecord>,
+}
+
+/// The credential's files (`credential_files` in the JSON): all usable,
+/// or the one that is not. The same fact as the warning
+/// `credential_file_unreadable` and `credprobe_credential_files_ok`
+/// ([`crate::views::health::credential_file_problem`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct CredentialFilesView {
+    /// True while every file can be used (also when the credential reads
+    /// none); the value of `credprobe_credential_files_ok`.
+    pub ok: bool,
+    /// While one cannot be used: which, since when and why; `null`
+    /// otherwise.
+    pub problem: Option<FileProblemView>,
+}
+
+/// A credential file that cannot be used; the last good copy of it stays
+/// in use.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileProblemView {
+    /// The file's path as configured.
+    pub file: String,
+    /// When the problem was first seen (unix seconds), even if its reason
+    /// changed since.
+    pub since: f64,
+    /// What is wrong, naming the file, never showing its content.
+    pub why: String,
+}
+
+impl CredentialFilesView {
+    /// The view of [`crate::views::health::credential_file_problem`]'s
+    /// answer.
+    pub fn of(problem: Option<&FileProblem>) -> CredentialFilesView {
+        CredentialFilesView {
+            ok: problem.is_none(),
+            problem: problem.map(|p| FileProblemView {
+                file: p.path.display().to_string(),
+                since: unix_seconds(p.since),
+                why: p.reason.to_string(),
+            }),
+        }
+    }
 }
 
 /// The latest result of one step, token request or endpoint.
@@ -214,6 +260,7 @@ impl TenantView {
         let Assessment {
             state: health,
             warnings,
+            credential_file,
         } = Assessment::of(tenant, state, now);
         let at = |t: Option<SystemTime>| t.map(unix_seconds);
         let expires_at = state.grant.as_ref().and_then(|g| g.expires_at);
@@ -254,6 +301,7 @@ impl TenantView {
             credential_expires_in_seconds: tenant
                 .credential_expiry()
                 .map(|t| seconds_until(t, now)),
+            credential_files: CredentialFilesView::of(credential_file.as_ref()),
             endpoints: tenant
                 .endpoints
                 .iter()

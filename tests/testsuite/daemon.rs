@@ -448,3 +448,148 @@ async fn promtool_finds_nothing_wrong_with_a_real_scrape() {
     );
     upstream.shutdown().await;
 }
+
+/// The tenant's JSON (`/api/v1/tenants/{name}`).
+async fn tenant_json(daemon: &Daemon, name: &str) -> serde_json::Value {
+    let (status, body) = daemon.get(&format!("/api/v1/tenants/{name}")).await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// Lines of `logs` holding `text`.
+fn lines_with(logs: &str, text: &str) -> usize {
+    logs.lines().filter(|l| l.contains(text)).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_secret_file_is_one_warning_a_zero_series_and_shown_until_it_is_back() {
+    let sim = start_simulator(
+        Scenario::from_yaml_str("clients: [{client_id: c, client_secret: s}]").unwrap(),
+    )
+    .await;
+    let base = sim.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = write(dir.path(), "secret", "s\n");
+    let daemon = Daemon::start_in(
+        dir,
+        &format!(
+            "defaults: {{interval: 1s, timeout: 500ms}}\ntenants:\n  - {{name: filed, token_url: \"{base}/oauth2/token\", client_id: c, client_secret_file: secret}}\n  - {{name: inline, token_url: \"{base}/oauth2/token\", client_id: c, client_secret: s}}\n"
+        ),
+        &[],
+    );
+    let files_ok =
+        |t: &str, tenant: &str| value(t, "credprobe_credential_files_ok", &[("tenant", tenant)]);
+    let successes = |t: &str| {
+        value(
+            t,
+            "credprobe_token_requests_total",
+            &[("tenant", "filed"), ("result", "success")],
+        )
+        .unwrap_or(0.0)
+    };
+    let text = daemon
+        .wait_for_metrics(Duration::from_secs(10), |t| successes(t) >= 1.0)
+        .await;
+    assert_eq!(files_ok(&text, "filed"), Some(1.0), "{text}");
+    assert_eq!(
+        files_ok(&text, "inline"),
+        Some(1.0),
+        "no file is no problem"
+    );
+    let json = tenant_json(&daemon, "filed").await;
+    assert_eq!(
+        json["credential_files"],
+        serde_json::json!({"ok": true, "problem": null})
+    );
+
+    // Deleted (a Secret removed from under its mount): 0, and the last
+    // good copy keeps the probes passing, cycle after cycle.
+    std::fs::remove_file(&secret).unwrap();
+    let text = daemon
+        .wait_for_metrics(Duration::from_secs(10), |t| {
+            files_ok(t, "filed") == Some(0.0)
+        })
+        .await;
+    let mark = successes(&text);
+    let text = daemon
+        .wait_for_metrics(Duration::from_secs(15), |t| successes(t) >= mark + 3.0)
+        .await;
+    assert_eq!(files_ok(&text, "filed"), Some(0.0));
+    assert_eq!(files_ok(&text, "inline"), Some(1.0));
+    assert_eq!(
+        value(&text, "credprobe_token_success", &[("tenant", "filed")]),
+        Some(1.0)
+    );
+    let logs = daemon.logs();
+    assert_eq!(
+        lines_with(&logs, "secret file cannot be used"),
+        1,
+        "one warning when it breaks, none per cycle:\n{logs}"
+    );
+    let warning = logs
+        .lines()
+        .find(|l| l.contains("secret file cannot be used"))
+        .unwrap();
+    assert!(warning.contains("level=warn"), "{warning}");
+
+    // The JSON and the page say which file, since when and why.
+    let json = tenant_json(&daemon, "filed").await;
+    let files = &json["credential_files"];
+    assert_eq!(files["ok"], false, "{json}");
+    let path = secret.display().to_string();
+    assert_eq!(files["problem"]["file"], path.as_str(), "{json}");
+    let since = files["problem"]["since"].as_f64().unwrap();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(since > now - 60.0 && since <= now, "{json}");
+    let why = files["problem"]["why"].as_str().unwrap();
+    assert!(why.contains(&path), "{why}");
+    assert_eq!(json["state"], "warning", "{json}");
+    assert_eq!(
+        json["warnings"],
+        serde_json::json!(["credential_file_unreadable"])
+    );
+    assert!(json["failed_reload"].is_null(), "{json}");
+    let (status, page) = daemon.get("/tenants/filed").await;
+    assert_eq!(status, 200);
+    let row = page
+        .split("id=\"credential-files\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</dd>").next())
+        .unwrap_or_else(|| panic!("no credential files row: {page}"));
+    assert!(
+        row.contains("cannot be used") && row.contains(&format!("<code>{path}</code>")),
+        "{row}"
+    );
+    assert!(row.contains(why), "{row}");
+
+    // Back: 1 again, one info line, and still the one warning.
+    std::fs::write(&secret, "s\n").unwrap();
+    let text = daemon
+        .wait_for_metrics(Duration::from_secs(10), |t| {
+            files_ok(t, "filed") == Some(1.0)
+        })
+        .await;
+    let mark = successes(&text);
+    daemon
+        .wait_for_metrics(Duration::from_secs(15), |t| successes(t) >= mark + 3.0)
+        .await;
+    let logs = daemon.logs();
+    assert_eq!(
+        lines_with(
+            &logs,
+            "secret file changed; using the new version, usable again"
+        ),
+        1,
+        "{logs}"
+    );
+    assert_eq!(lines_with(&logs, "secret file cannot be used"), 1, "{logs}");
+    let json = tenant_json(&daemon, "filed").await;
+    assert_eq!(
+        json["credential_files"],
+        serde_json::json!({"ok": true, "problem": null})
+    );
+    assert_eq!(json["warnings"], serde_json::json!([]));
+}

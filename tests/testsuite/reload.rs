@@ -314,3 +314,134 @@ async fn the_grace_period_bounds_shutdown_and_a_second_signal_exits_at_once() {
         .expect("a second signal exits at once");
     assert_eq!(status.code(), Some(128 + 15), "{status:?}");
 }
+
+/// `path`'s JSON.
+async fn json(daemon: &Daemon, path: &str) -> serde_json::Value {
+    let (status, body) = daemon.get(path).await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// The failed-reload banner of a page, if it has one.
+fn banner(page: &str) -> Option<&str> {
+    let rest = page.split("id=\"failed-reload\"").nth(1)?;
+    rest.split("</div>").next()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_reload_is_a_banner_and_in_the_json_until_a_reload_succeeds() {
+    let sim = start_simulator(Scenario::from_yaml_str(CLIENTS).unwrap()).await;
+    let base = sim.base_url();
+    let v1 = config(&[tenant("keep", &base, ""), tenant("other", &base, "")]);
+    let daemon = Daemon::start(&v1, &[]);
+    daemon
+        .wait_for_metrics(Duration::from_secs(15), |t| successes(t, "keep") >= 1.0)
+        .await;
+    let (_, page) = daemon.get("/").await;
+    assert_eq!(banner(&page), None, "no banner before a failed reload");
+    assert!(json(&daemon, "/api/v1/tenants").await["failed_reload"].is_null());
+
+    // Two problems, in two tenants.
+    let broken = v1
+        .replace(
+            "name: keep,",
+            "name: keep, nexthink: {instance: x, region: mars},",
+        )
+        .replace(
+            "name: other,",
+            "name: other, nexthink: {instance: y, region: venus},",
+        );
+    std::fs::write(daemon.config_path(), &broken).unwrap();
+    let response = support::client()
+        .post(daemon.url("/-/reload"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let answer = response.text().await.unwrap();
+    for expected in [
+        "reload failed; the running configuration stays in force",
+        "tenant keep: nexthink.region",
+        "tenant other: nexthink.region",
+    ] {
+        assert!(answer.contains(expected), "{expected}: {answer}");
+    }
+
+    // The overview, a tenant page and an unknown tenant's page: the banner
+    // with both problems.
+    for path in ["/", "/tenants/keep", "/tenants/nobody"] {
+        let (_, page) = daemon.get(path).await;
+        let banner = banner(&page).unwrap_or_else(|| panic!("{path}: no banner: {page}"));
+        assert!(
+            banner.contains("The last configuration reload failed")
+                && banner.contains("2 problems")
+                && banner.contains("tenant <b>keep</b>")
+                && banner.contains("tenant <b>other</b>")
+                && banner.contains("mars")
+                && banner.contains("venus"),
+            "{path}: {banner}"
+        );
+    }
+    // The JSON: when, and every problem with its file, tenant and field.
+    for path in ["/api/v1/tenants", "/api/v1/tenants/keep"] {
+        let failed = json(&daemon, path).await["failed_reload"].clone();
+        assert!(failed["failed_at"].as_f64().is_some(), "{path}: {failed}");
+        let problems = failed["problems"].as_array().unwrap();
+        let tenants: Vec<&str> = problems
+            .iter()
+            .map(|p| p["tenant"].as_str().unwrap())
+            .collect();
+        assert_eq!(tenants, ["keep", "other"], "{path}: {failed}");
+        for problem in problems {
+            assert!(
+                problem["file"].as_str().unwrap().ends_with("credprobe.yml"),
+                "{problem}"
+            );
+            assert_eq!(problem["field"], "nexthink.region", "{problem}");
+            assert!(problem["message"].as_str().is_some(), "{problem}");
+        }
+    }
+    // The log: the failure, then one line per problem.
+    let logs = daemon.logs();
+    let problem_lines: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("reload problem"))
+        .collect();
+    assert_eq!(problem_lines.len(), 2, "{logs}");
+    assert!(
+        problem_lines[0].contains("tenant=keep") && problem_lines[1].contains("tenant=other"),
+        "{logs}"
+    );
+    // The tenants still run, under the configuration loaded before.
+    assert_eq!(json(&daemon, "/api/v1/tenants/keep").await["name"], "keep");
+
+    // A good reload clears it, and its log line names what changed.
+    let v2 = config(&[tenant("keep", &base, ""), tenant("fresh", &base, "")]);
+    std::fs::write(daemon.config_path(), &v2).unwrap();
+    let response = support::client()
+        .post(daemon.url("/-/reload"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    for path in ["/", "/tenants/keep"] {
+        let (_, page) = daemon.get(path).await;
+        assert_eq!(banner(&page), None, "{path}: {page}");
+    }
+    for path in ["/api/v1/tenants", "/api/v1/tenants/keep"] {
+        assert!(
+            json(&daemon, path).await["failed_reload"].is_null(),
+            "{path}"
+        );
+    }
+    let logs = daemon.logs();
+    let reloaded = logs
+        .lines()
+        .find(|l| l.contains("configuration reloaded"))
+        .unwrap_or_else(|| panic!("{logs}"));
+    assert!(
+        reloaded.contains("added_tenants=fresh") && reloaded.contains("removed_tenants=other"),
+        "{reloaded}"
+    );
+    assert!(!reloaded.contains("changed_tenants"), "{reloaded}");
+}

@@ -1,8 +1,10 @@
 //! The latency chart of a tenant's page: the recent probes of each step
 //! (the token request and every endpoint) as lines over time, in inline
 //! SVG (nothing to load, nothing the Content-Security-Policy must allow).
-//! A failed probe is a red dot on its line (at zero when no request was
-//! sent); every point names its step, result, latency and time.
+//! A failed probe is a red dot on its line; a step that sent no request
+//! (`no_token`, `backed_off`, `signing_error`: no latency) is no point at
+//! all but a gap in its line, marked by a red tick under the time axis;
+//! every point and tick names its step, result (and latency) and time.
 
 use maud::{Markup, html};
 
@@ -75,11 +77,20 @@ pub fn latency_chart(view: &TenantView, recent: &[ProbeRecord]) -> Markup {
                 text.tick x=(WIDTH - RIGHT) y=(HEIGHT - 4.0) text-anchor="end" { (clock(last)) " UTC" }
                 @for (i, s) in series.iter().enumerate() {
                     @let colour = format!("k{}", i % COLOURS);
-                    polyline class=(colour) points=(polyline(&s.points, &x, &y)) {}
+                    @for points in polylines(&s.points, &x, &y) {
+                        polyline class=(colour) points=(points) {}
+                    }
                     @for (t, l, record) in &s.points {
-                        circle class=(if record.ok() { colour.as_str() } else { "fail" })
-                            cx=(format!("{:.1}", x(*t))) cy=(format!("{:.1}", l.map_or(base, &y))) r="2.5" {
-                            title { (s.name) " " (record.result) " " @if let Some(l) = l { (latency(*l)) " " } "at " (clock(*t)) " UTC" }
+                        @match l {
+                            Some(l) => circle class=(if record.ok() { colour.as_str() } else { "fail" })
+                                cx=(format!("{:.1}", x(*t))) cy=(format!("{:.1}", y(*l))) r="2.5" {
+                                title { (s.name) " " (record.result) " " (latency(*l)) " at " (clock(*t)) " UTC" }
+                            },
+                            // Nothing was sent: no latency to plot.
+                            None => line.unsent x1=(format!("{:.1}", x(*t))) y1=(base + 2.0)
+                                x2=(format!("{:.1}", x(*t))) y2=(base + 7.0) {
+                                title { (s.name) " " (record.result) ", no request sent, at " (clock(*t)) " UTC" }
+                            },
                         }
                     }
                 }
@@ -93,23 +104,33 @@ pub fn latency_chart(view: &TenantView, recent: &[ProbeRecord]) -> Markup {
     }
 }
 
-/// The `points` attribute of a step's line: its probes that have a
-/// latency, in time order.
-fn polyline(
+/// The `points` attributes of a step's line, in time order: one line per
+/// run of probes that have a latency, so a probe that sent no request
+/// breaks the line (a gap) instead of joining its neighbours or dropping
+/// to zero.
+fn polylines(
     points: &[(f64, Option<f64>, &ProbeRecord)],
     x: &impl Fn(f64) -> f64,
     y: &impl Fn(f64) -> f64,
-) -> String {
+) -> Vec<String> {
+    let mut lines = Vec::new();
     let mut out = String::new();
     for (t, l, _) in points {
-        if let Some(l) = l {
-            if !out.is_empty() {
-                out.push(' ');
+        match l {
+            Some(l) => {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(&format!("{:.1},{:.1}", x(*t), y(*l)));
             }
-            out.push_str(&format!("{:.1},{:.1}", x(*t), y(*l)));
+            None if !out.is_empty() => lines.push(std::mem::take(&mut out)),
+            None => {}
         }
     }
-    out
+    if !out.is_empty() {
+        lines.push(out);
+    }
+    lines
 }
 
 /// A round upper bound for the latency axis: 1, 2 or 5 times a power of
@@ -126,7 +147,67 @@ fn nice_ceiling(max: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use std::time::SystemTime;
+
     use super::*;
+    use crate::fleet::Fleet;
+    use crate::fleet::tests::{ONE, call, cycle, tenants, token};
+    use crate::probe::{EndpointResult, Outcome, TokenResult};
+    use crate::views::{Depth, TenantView};
+
+    #[test]
+    fn a_step_that_sent_no_request_is_a_gap_not_a_zero_latency_point() {
+        let fleet = Fleet::new(&[0.1]);
+        let record = fleet.add(&tenants(ONE)[0]);
+        let ok = || {
+            cycle(
+                Some(token(TokenResult::Success)),
+                vec![(0, call(EndpointResult::Success, 40, Some(200)))],
+            )
+        };
+        record.record_cycle(&ok());
+        record.record_cycle(&ok());
+        record.record_cycle(&cycle(
+            Some(token(TokenResult::CredentialsRejected)),
+            vec![(
+                0,
+                Outcome::failed(EndpointResult::NoToken, None, "no valid token"),
+            )],
+        ));
+        record.record_cycle(&ok());
+        let view = TenantView::of(&record, SystemTime::now(), Depth::History);
+        let chart = latency_chart(&view, view.recent.as_deref().unwrap()).into_string();
+
+        // The endpoint's line (k1) is cut at the no_token probe: two lines,
+        // of two points and of one, and no point for the probe itself.
+        let lines: Vec<&str> = chart
+            .split("<polyline class=\"k1\" points=\"")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap())
+            .collect();
+        let mut sizes: Vec<usize> = lines.iter().map(|l| l.split(' ').count()).collect();
+        sizes.sort_unstable();
+        assert_eq!(sizes, [1, 2], "{chart}");
+        assert!(
+            !chart.contains("<title>e no_token "),
+            "no_token is no latency point: {chart}"
+        );
+        // Nothing is plotted at 0 ms (the base line, y = HEIGHT - BOTTOM).
+        let base = format!("cy=\"{:.1}\"", HEIGHT - BOTTOM);
+        assert!(!chart.contains(&base), "{chart}");
+        // It is marked under the time axis, saying no request was sent.
+        assert_eq!(
+            chart.matches("<line class=\"unsent\"").count(),
+            1,
+            "{chart}"
+        );
+        assert!(
+            chart.contains("<title>e no_token, no request sent, at "),
+            "{chart}"
+        );
+        // The rejected token request did send one: a failed point.
+        assert!(chart.contains("<circle class=\"fail\""), "{chart}");
+    }
 
     #[test]
     fn the_axis_ends_on_a_round_value() {

@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use maud::{DOCTYPE, Markup, html};
 
 use super::format::{ago, latency, utc};
+use crate::daemon::reload::FailedReload;
 use crate::probe::ResultClass;
 use crate::unix_time::unix_seconds;
 use crate::version::VERSION;
@@ -16,10 +17,18 @@ use crate::views::{Health, StepView, TenantView};
 /// How often a page reloads itself when its script runs.
 pub const REFRESH_SECONDS: u32 = 30;
 
-/// A whole page around `content`. `root` leads from the page's path back
-/// to the server's root (`""` or `"../"`), so links and assets work behind
-/// a path prefix too.
-pub fn page(title: &str, root: &str, refresh: bool, now: SystemTime, content: Markup) -> Markup {
+/// A whole page around `content`, under the banner of a failed reload
+/// while there is one. `root` leads from the page's path back to the
+/// server's root (`""` or `"../"`), so links and assets work behind a path
+/// prefix too.
+pub fn page(
+    title: &str,
+    root: &str,
+    refresh: bool,
+    now: SystemTime,
+    failed_reload: Option<&FailedReload>,
+    content: Markup,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -30,12 +39,37 @@ pub fn page(title: &str, root: &str, refresh: bool, now: SystemTime, content: Ma
                 link rel="stylesheet" href={ (root) "assets/style.css" };
             }
             body data-refresh=[refresh.then_some(REFRESH_SECONDS)] {
+                @if let Some(failure) = failed_reload { (reload_banner(failure, unix_seconds(now))) }
                 (content)
                 footer {
                     "credprobe " (VERSION) " · generated " (utc(unix_seconds(now)))
                     @if refresh { " · reloads every " (REFRESH_SECONDS) " s" }
                 }
                 script src={ (root) "assets/page.js" } {}
+            }
+        }
+    }
+}
+
+/// The banner of a failed reload: when, every problem, and that the
+/// configuration loaded before still runs.
+fn reload_banner(failure: &FailedReload, now: f64) -> Markup {
+    let n = failure.problems.len();
+    html! {
+        div.banner #failed-reload role="alert" {
+            b { "The last configuration reload failed" } " at "
+            span title=(ago(failure.failed_at, now)) { (utc(failure.failed_at)) }
+            " with " (n) " problem" @if n != 1 { "s" }
+            "; the configuration loaded before stays in force until a reload succeeds."
+            ul {
+                @for problem in &failure.problems {
+                    li {
+                        @if let Some(file) = &problem.file { code { (file) } ": " }
+                        @if let Some(tenant) = &problem.tenant { "tenant " b { (tenant) } ": " }
+                        @if let Some(field) = &problem.field { code { (field) } ": " }
+                        (problem.message)
+                    }
+                }
             }
         }
     }
@@ -76,9 +110,9 @@ pub fn status_code(status: Option<u16>) -> Markup {
     html! { @if let Some(status) = status { " " span.mono { (status) } } }
 }
 
-/// " 12 ms", small.
+/// " 12 ms", small, never split over two lines.
 pub fn latency_suffix(seconds: Option<f64>) -> Markup {
-    html! { @if let Some(seconds) = seconds { " " small { (latency(seconds)) } } }
+    html! { @if let Some(seconds) = seconds { " " small.nowrap { (latency(seconds)) } } }
 }
 
 /// A result class, green for success and red otherwise.

@@ -27,6 +27,7 @@ use axum::routing::get;
 use serde::{Deserialize, Serialize};
 
 use super::ServerState;
+use crate::daemon::reload::FailedReload;
 use crate::unix_time::unix_seconds;
 use crate::views::tenant::{self as views, Depth};
 use crate::views::{SearchWords, Summary, TenantView};
@@ -65,12 +66,24 @@ struct Filter {
 struct OverviewJson<'a> {
     /// When this answer was made (unix seconds).
     generated_at: f64,
+    /// The last reload that failed, until one succeeds; `null` otherwise.
+    failed_reload: Option<&'a FailedReload>,
     /// The filter applied to `tenants` (not to `summary`).
     query: &'a str,
     /// Counts over every tenant, filtered or not.
     summary: &'a Summary,
     /// The tenants matching the filter, failing first.
     tenants: Vec<&'a TenantView>,
+}
+
+/// `/api/v1/tenants/{name}`: the tenant, and the last failed reload as
+/// in the overview.
+#[derive(Serialize)]
+struct TenantJson<'a> {
+    #[serde(flatten)]
+    tenant: &'a TenantView,
+    /// The last reload that failed, until one succeeds; `null` otherwise.
+    failed_reload: Option<&'a FailedReload>,
 }
 
 #[derive(Serialize)]
@@ -85,23 +98,44 @@ async fn overview<T: Send + 'static>(
     state: ServerState,
     query: Result<Query<Filter>, QueryRejection>,
     depth: Depth,
-    render: impl FnOnce(&Summary, &[TenantView], &str, SystemTime) -> T + Send + 'static,
+    render: impl FnOnce(&Overview<'_>) -> T + Send + 'static,
 ) -> Result<T, tokio::task::JoinError> {
     let filter = query.map(|Query(f)| f).unwrap_or_default();
     tokio::task::spawn_blocking(move || {
         let now = SystemTime::now();
         let (summary, views) = views::overview(&state.fleet, now, depth);
-        render(&summary, &views, filter.q.trim(), now)
+        let failed_reload = state.reload_status.last_failure();
+        render(&Overview {
+            summary: &summary,
+            views: &views,
+            q: filter.q.trim(),
+            now,
+            failed_reload: failed_reload.as_deref(),
+        })
     })
     .await
+}
+
+/// What the overview's two forms render.
+pub struct Overview<'a> {
+    /// Counts over every tenant.
+    pub summary: &'a Summary,
+    /// Every tenant's view, failing first (not yet filtered).
+    pub views: &'a [TenantView],
+    /// The trimmed `?q=` filter.
+    pub q: &'a str,
+    /// When the views were made.
+    pub now: SystemTime,
+    /// The last reload that failed, until one succeeds.
+    pub failed_reload: Option<&'a FailedReload>,
 }
 
 async fn overview_html(
     State(state): State<ServerState>,
     query: Result<Query<Filter>, QueryRejection>,
 ) -> Response {
-    match overview(state, query, Depth::Strip, |summary, views, q, now| {
-        overview::render(summary, views, q, now).into_string()
+    match overview(state, query, Depth::Strip, |o| {
+        overview::render(o).into_string()
     })
     .await
     {
@@ -114,14 +148,15 @@ async fn overview_json(
     State(state): State<ServerState>,
     query: Result<Query<Filter>, QueryRejection>,
 ) -> Response {
-    let rendered = overview(state, query, Depth::Latest, |summary, views, q, now| {
+    let rendered = overview(state, query, Depth::Latest, |o| {
         serde_json::to_string(&OverviewJson {
-            generated_at: unix_seconds(now),
-            query: q,
-            summary,
+            generated_at: unix_seconds(o.now),
+            failed_reload: o.failed_reload,
+            query: o.q,
+            summary: o.summary,
             tenants: {
-                let words = SearchWords::of(q);
-                views.iter().filter(|v| v.matches(&words)).collect()
+                let words = SearchWords::of(o.q);
+                o.views.iter().filter(|v| v.matches(&words)).collect()
             },
         })
     })
@@ -135,18 +170,30 @@ async fn overview_json(
 
 async fn tenant_html(State(state): State<ServerState>, Path(name): Path<String>) -> Response {
     let now = SystemTime::now();
+    let failed_reload = state.reload_status.last_failure();
+    let failed_reload = failed_reload.as_deref();
     match views::tenant(&state.fleet, &name, now) {
-        Some(view) => html(StatusCode::OK, tenant::render(&view, now).into_string()),
+        Some(view) => html(
+            StatusCode::OK,
+            tenant::render(&view, now, failed_reload).into_string(),
+        ),
         None => html(
             StatusCode::NOT_FOUND,
-            tenant::not_found(&name, now).into_string(),
+            tenant::not_found(&name, now, failed_reload).into_string(),
         ),
     }
 }
 
 async fn tenant_json(State(state): State<ServerState>, Path(name): Path<String>) -> Response {
+    let failed_reload = state.reload_status.last_failure();
     let (status, body) = match views::tenant(&state.fleet, &name, SystemTime::now()) {
-        Some(view) => (StatusCode::OK, serde_json::to_string(&view)),
+        Some(view) => (
+            StatusCode::OK,
+            serde_json::to_string(&TenantJson {
+                tenant: &view,
+                failed_reload: failed_reload.as_deref(),
+            }),
+        ),
         None => (
             StatusCode::NOT_FOUND,
             serde_json::to_string(&ErrorJson {

@@ -1,19 +1,25 @@
 //! The overview (`/`): every tenant, failing first, with a filter and a
 //! strip of each tenant's recent probes.
 
-use std::time::SystemTime;
-
 use maud::{Markup, html};
 
+use super::Overview;
 use super::format::{ago, clock, path_segment, utc};
 use super::layout::{badge, expiry, labels, page, step_brief, warnings};
 use crate::fleet::ProbeRecord;
 use crate::unix_time::unix_seconds;
-use crate::views::{Health, SearchWords, Summary, TenantView};
+use crate::views::{Health, SearchWords, TenantView};
 
-/// The whole overview page; `q` is the filter already applied to `views`'
-/// rows (the summary counts every tenant).
-pub fn render(summary: &Summary, views: &[TenantView], q: &str, now: SystemTime) -> Markup {
+/// The whole overview page; its `q` is the filter applied to the rows
+/// here (the summary counts every tenant).
+pub fn render(overview: &Overview<'_>) -> Markup {
+    let &Overview {
+        summary,
+        views,
+        q,
+        now,
+        failed_reload,
+    } = overview;
     let now_s = unix_seconds(now);
     // Each tenant's search text is built once: for the filter here and
     // for the page script's filter (data-search).
@@ -65,7 +71,7 @@ pub fn render(summary: &Summary, views: &[TenantView], q: &str, now: SystemTime)
             }
         }
     };
-    page(&title, "", true, now, content)
+    page(&title, "", true, now, failed_reload, content)
 }
 
 fn row(view: &TenantView, search: &str, now: f64) -> Markup {
@@ -78,7 +84,7 @@ fn row(view: &TenantView, search: &str, now: f64) -> Markup {
             }
             td { (badge(view.state)) (warnings(view)) }
             td { (strip(&view.strip)) }
-            td.nowrap {
+            td {
                 @match view.token.step.result {
                     Some(_) => {
                         (step_brief(&view.token.step, None))

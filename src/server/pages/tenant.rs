@@ -9,12 +9,14 @@ use maud::{Markup, html};
 use super::format::{ago, latency, span, utc};
 use super::layout::{badge, expiry, labels, latency_suffix, page, result, status_code, when};
 use super::{chart, phases};
+use crate::daemon::reload::FailedReload;
 use crate::fleet::ProbeRecord;
 use crate::unix_time::unix_seconds;
 use crate::views::TenantView;
 
-/// The tenant's page.
-pub fn render(view: &TenantView, now: SystemTime) -> Markup {
+/// The tenant's page, under the banner of a failed reload while there is
+/// one.
+pub fn render(view: &TenantView, now: SystemTime, failed_reload: Option<&FailedReload>) -> Markup {
     let now_s = unix_seconds(now);
     let recent = view.recent.as_deref().unwrap_or(&[]);
     let link = super::format::path_segment(&view.name);
@@ -88,6 +90,18 @@ pub fn render(view: &TenantView, now: SystemTime) -> Markup {
             }
             dt { "Credential expires" }
             dd { (expiry(view.credential_expires_at, view.credential_expires_in_seconds, 14 * 86_400)) }
+            dt { "Credential files" }
+            dd #credential-files {
+                @match &view.credential_files.problem {
+                    Some(problem) => {
+                        span.bad { "cannot be used: " } code { (problem.file) } " "
+                        "since " span.mono { (utc(problem.since)) } " " small { "(" (ago(problem.since, now_s)) ")" } ": "
+                        span.detail { (problem.why) } " "
+                        span.muted { "(the last good copy is in use)" }
+                    },
+                    None => span.muted { "usable" },
+                }
+            }
         }
         h2 { "Endpoints" }
         table #endpoints {
@@ -137,6 +151,7 @@ pub fn render(view: &TenantView, now: SystemTime) -> Markup {
         "../",
         false,
         now,
+        failed_reload,
         content,
     )
 }
@@ -156,11 +171,18 @@ fn recent_row(record: &ProbeRecord, now: f64) -> Markup {
 }
 
 /// The page for a name no tenant has.
-pub fn not_found(name: &str, now: SystemTime) -> Markup {
+pub fn not_found(name: &str, now: SystemTime, failed_reload: Option<&FailedReload>) -> Markup {
     let content = html! {
         header { h1 { a href="../" { "credprobe" } } }
         p.summary { "No tenant named " code { (name) } " is configured." }
         p { a href="../" { "All tenants" } }
     };
-    page("Unknown tenant · credprobe", "../", false, now, content)
+    page(
+        "Unknown tenant · credprobe",
+        "../",
+        false,
+        now,
+        failed_reload,
+        content,
+    )
 }

@@ -10,6 +10,15 @@
   if (getComputedStyle(document.documentElement).getPropertyValue('--ok').trim() !== '') {
     body.setAttribute('data-style', 'applied');
   }
+  // Tells a headless check how far the page is wider than the window
+  // (0: no sideways scrolling), measured once laid out and again once
+  // everything loaded.
+  var overflow = function () {
+    var root = document.documentElement;
+    body.setAttribute('data-overflow', String(Math.max(0, root.scrollWidth - root.clientWidth)));
+  };
+  overflow();
+  window.addEventListener('load', overflow);
   var refresh = parseInt(body.getAttribute('data-refresh') || '0', 10);
   var q = document.getElementById('q');
   var shown = document.getElementById('shown');
