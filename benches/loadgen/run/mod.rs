@@ -50,6 +50,8 @@ pub fn main(args: &[String]) -> i32 {
             return 2;
         }
     };
+    // reqwest is built without a crypto provider of its own.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let ctx = match Ctx::new(knobs, args) {
         Ok(ctx) => ctx,
         Err(problem) => {
@@ -57,7 +59,6 @@ pub fn main(args: &[String]) -> i32 {
             return 2;
         }
     };
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
