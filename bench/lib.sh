@@ -1,5 +1,6 @@
-# Shell helpers shared by the measuring scripts (bench/run, bench/soak,
-# bench/fleet, scripts/fuzz). Sourced, never run. The script that sources
+# Shell helpers shared by the measuring scripts (bench/soak, bench/fleet,
+# bench/prometheus-cost, scripts/fuzz; bench/run's driver is Rust,
+# benches/loadgen/run/). Sourced, never run. The script that sources
 # it defines `die MESSAGE` (print and exit) before calling these.
 
 # A free loopback port, chosen by the kernel.

@@ -1,6 +1,11 @@
 //! The load generator and measuring tool of `bench/run` (loopback only,
 //! bounded in time).
 //!
+//! - `run`: the whole benchmark (`bench/run` builds release and runs
+//!   `loadgen run [--quick] [--assertion-only]`; `loadgen/run/`): starts
+//!   and stops every process, measures, writes BENCHMARKS.md, then runs
+//!   bench/fleet and bench/prometheus-cost. It runs the modes below as
+//!   processes of their own, as their CPU must stay apart from its.
 //! - `blackbox`: drives blackbox_exporter's `/probe` at a fixed rate, one
 //!   module per tenant, alternating between two targets. Its own CPU is not
 //!   what the benchmark measures (blackbox_exporter's is).
@@ -35,6 +40,8 @@
 mod expo;
 #[path = "loadgen/prometheus_cost.rs"]
 mod prometheus_cost;
+#[path = "loadgen/run/mod.rs"]
+mod run;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -44,7 +51,8 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 const USAGE: &str = "\
-usage: loadgen blackbox --exporter URL --targets URL,URL --modules N --module-prefix P --rate PROBES_PER_S --seconds S
+usage: loadgen run [--quick] [--assertion-only] [--help]   (what bench/run runs)
+       loadgen blackbox --exporter URL --targets URL,URL --modules N --module-prefix P --rate PROBES_PER_S --seconds S
        loadgen floor --simulator URL --tenants N --rate REQUESTS_PER_S --seconds S
        loadgen scrape --url URL --concurrency N [--encoding plain|gzip] [--pid PID]";
 /// Printed after every usage text.
@@ -70,6 +78,9 @@ fn main() {
         );
         return;
     };
+    if mode == "run" {
+        std::process::exit(run::main(&args[1..]));
+    }
     if expo::COMMANDS.contains(&mode.as_str()) {
         match expo::run(&mode, &args[1..], &read_input) {
             Ok(value) => println!("{value}"),

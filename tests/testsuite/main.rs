@@ -32,6 +32,9 @@
 //!   only.
 //! - [`loadgen_expo`]: the exposition reading and statistics of `bench/run`
 //!   (`benches/loadgen/expo.rs`, included by path).
+//! - [`loadgen_run`]: the benchmark driver's knobs, generated
+//!   configurations, figures and report (`benches/loadgen/run/`, its pure
+//!   modules included by path).
 //! - [`oidc_provider`]: against a real OAuth 2.0 server
 //!   (panva/node-oidc-provider, from `tests/oidc-provider/`).
 //! - [`phase_timing`]: where a request's time goes (DNS, connect, TLS,
@@ -86,6 +89,7 @@ mod exposition;
 mod fault_matrix;
 mod fleet_shards;
 mod loadgen_expo;
+mod loadgen_run;
 mod oidc_provider;
 mod phase_timing;
 mod prometheus_e2e;
