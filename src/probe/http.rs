@@ -7,7 +7,7 @@ use std::error::Error as StdError;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderValue, RETRY_AFTER};
 use tokio::sync::Semaphore;
 
 use super::backoff::{Backoff, BackoffScope};
@@ -155,8 +155,9 @@ pub struct Transport {
 pub struct Answer {
     /// HTTP status code.
     pub status: u16,
-    /// Response headers.
-    pub headers: HeaderMap,
+    /// The `Retry-After` header, the one header a step reads (kept alone:
+    /// copying every header of every answer was an allocation per header).
+    pub retry_after: Option<HeaderValue>,
     /// The body, at most the limit.
     pub body: Vec<u8>,
     /// True when the body was longer than the limit (and was cut).
@@ -171,7 +172,7 @@ impl Answer {
     pub(crate) fn of(status: u16, body: &str) -> Answer {
         Answer {
             status,
-            headers: HeaderMap::new(),
+            retry_after: None,
             body: body.as_bytes().to_vec(),
             over_limit: false,
             certificate: None,
@@ -340,9 +341,10 @@ impl Transport {
         let phases = marks.phases(started, ended);
         if let Ok(answer) = &answer
             && answer.status == 429
+            && let Some(retry_after) = &answer.retry_after
         {
             self.backoff
-                .note_retry_after(pacing.scope.clone(), &answer.headers, pacing.cap);
+                .note_retry_after(pacing.scope.clone(), retry_after, pacing.cap);
         }
         Ok(Exchange {
             latency,
@@ -398,7 +400,7 @@ async fn exchange(
         .map_err(|e| TransportError::of(&e))?;
     marks.head();
     let status = response.status().as_u16();
-    let headers = response.headers().clone();
+    let retry_after = response.headers().get(RETRY_AFTER).cloned();
     let certificate = response
         .extensions()
         .get::<reqwest::tls::TlsInfo>()
@@ -416,7 +418,7 @@ async fn exchange(
     }
     Ok(Answer {
         status,
-        headers,
+        retry_after,
         body,
         over_limit,
         certificate,

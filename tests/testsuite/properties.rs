@@ -25,7 +25,7 @@ const LAST_HTTP_DATE: u64 = 253_402_300_799;
 fn answer(status: u16, body: impl Into<Vec<u8>>) -> Answer {
     Answer {
         status,
-        headers: Default::default(),
+        retry_after: None,
         body: body.into(),
         over_limit: false,
         certificate: None,
