@@ -229,6 +229,8 @@ impl Problems {
         given: Option<(&Path, &str)>,
     ) -> Result<Vec<ConfigProblem>, ConfigError> {
         locate_all(&mut self.found, &mut self.warnings, given);
+        in_file_order(&mut self.found);
+        in_file_order(&mut self.warnings);
         let warnings = self.warnings.into_iter().map(|e| e.problem).collect();
         if self.found.is_empty() {
             Ok(warnings)
@@ -255,6 +257,18 @@ fn problem(
         field: (!field.is_empty()).then_some(field),
         message,
     }
+}
+
+/// Files in the order they were first reported on, each file's problems
+/// by line (those about the whole file first); a stable sort, so problems
+/// on one line keep the order they were found in.
+fn in_file_order(entries: &mut [Entry]) {
+    let mut rank: HashMap<PathBuf, usize> = HashMap::new();
+    for entry in entries.iter() {
+        let next = rank.len();
+        rank.entry(entry.problem.file.clone()).or_insert(next);
+    }
+    entries.sort_by_key(|e| (rank[&e.problem.file], e.problem.line.unwrap_or(0)));
 }
 
 /// Looks up every line still unknown: one pass per file concerned.

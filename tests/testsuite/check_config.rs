@@ -566,3 +566,240 @@ fn label_names_prometheus_reserves_are_refused_each_by_name() {
     }
     assert!(!stderr.contains("labels.team"), "{stderr}");
 }
+
+#[test]
+fn mistakes_in_many_tenants_are_all_reported_each_with_its_line() {
+    let (dir, _secret) = folder();
+    let config = main_config(
+        dir.path(),
+        "defaults:\n  interval: 30s\ntenants:\n  - name: alpha\n    token_url: https://login.example.com/oauth2/token\n    client_id: a\n    client_secert_file: secret\n  - name: beta\n    token_url: https://login.example.com/oauth2/token\n    client_id: b\n    client_secret_file: secret\n    interval: 5 parsecs\n  - name: gamma\n    token_url: https://login.example.com/oauth2/token\n    client_id: c\n    client_secret_file: secret\n    endpoints:\n      - name: status\n        url: https://api.example.com/status\n        verb: GET\n  - name: delta\n    token_url: https://login.example.com/oauth2/token\n    client_id: d\n    client_secert_file: secret\n  - name: epsilon\n    entra: {tenant_id: \"not a tenant\", resource: \"https://graph.microsoft.com\"}\n    client_id: e\n    client_secret_file: secret\n  - token_url: https://login.example.com/oauth2/token\n    client_id: f\ntenant_files: [\"tenants.d/*.yml\"]\n",
+    );
+    let zeta = tenant_file(
+        dir.path(),
+        "zeta.yml",
+        "name: zeta\ntoken_url: https://login.example.com/oauth2/token\nclient_id: z\nclient_secret_file: ../secret\ntimeout: soon\n",
+    );
+    let (code, stdout, stderr) = check(&config);
+    assert_eq!(code, 2, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let main = config.display();
+    let zeta = zeta.display();
+    assert_eq!(
+        stderr,
+        format!(
+            "7 configuration problems:\n\
+             \x20 {main}:7: tenant alpha: client_secert_file: unknown field `client_secert_file`, did you mean `client_secret_file`?\n\
+             \x20 {main}:12: tenant beta: interval: invalid value: string \"5 parsecs\", expected a duration\n\
+             \x20 {main}:20: tenant gamma: endpoints[0].verb: unknown field `verb`\n\
+             \x20 {main}:24: tenant delta: client_secert_file: unknown field `client_secert_file`, did you mean `client_secret_file`?\n\
+             \x20 {main}:26: tenant epsilon: entra.tenant_id: tenant_id \"not a tenant\" must be the directory's GUID (8-4-4-4-12 hex digits) or a verified domain such as contoso.onmicrosoft.com\n\
+             \x20 {main}:29: tenants[5]: missing field `name`\n\
+             \x20 {zeta}:5: tenant zeta: timeout: invalid value: string \"soon\", expected a duration\n"
+        )
+    );
+}
+
+#[test]
+fn a_mistyped_top_level_key_names_the_key_meant_and_tenants_are_still_parsed() {
+    let (dir, _secret) = folder();
+    let config = main_config(
+        dir.path(),
+        "tenant_file: [\"tenants.d/*.yml\"]\ntenants:\n  - name: acme\n    token_url: https://login.example.com/oauth2/token\n    client_id: a\n    client_secret_file: secret\n    intervall: 30s\n",
+    );
+    let stderr = assert_problems(&config, 2);
+    let expected = format!(
+        "  {}:1: tenant_file: unknown field `tenant_file`, did you mean `tenant_files`?",
+        config.display()
+    );
+    assert!(stderr.lines().any(|line| line == expected), "{stderr}");
+    assert_eq!(
+        problem_at(&stderr, &config, "acme", "intervall"),
+        (7, "unknown field `intervall`, did you mean `interval`?")
+    );
+}
+
+#[test]
+fn a_malformed_entra_tenant_id_is_one_problem() {
+    let (dir, secret) = folder();
+    let config = main_config(
+        dir.path(),
+        &format!(
+            "tenants:\n  - name: graph\n    entra: {{tenant_id: common}}\n    client_id: abc\n    client_secret_file: \"{}\"\n    endpoints:\n      - {{name: me, path: /v1.0/organization}}\n",
+            secret.display()
+        ),
+    );
+    let stderr = assert_problems(&config, 1);
+    let (line, message) = problem_at(&stderr, &config, "graph", "entra.tenant_id");
+    assert_eq!(line, 3);
+    assert!(
+        message.starts_with("tenant_id \"common\" must be"),
+        "{message}"
+    );
+}
+
+/// A valid tenant whose secret is `secret_file`, checked: exit code and
+/// stderr.
+fn check_secret_file(dir: &Path, secret_file: &Path) -> (i32, String) {
+    let config = main_config(
+        dir,
+        &format!(
+            "tenants:\n  - name: acme\n    token_url: https://login.example.com/oauth2/token\n    client_id: abc\n    client_secret_file: \"{}\"\n",
+            secret_file.display()
+        ),
+    );
+    let (code, stdout, stderr) = check(&config);
+    assert!(
+        stdout.contains(": OK, 1 tenant, 0 endpoints"),
+        "{stdout}\n{stderr}"
+    );
+    (code, stderr)
+}
+
+#[test]
+fn a_secret_file_others_can_read_is_a_warning_with_its_mode_and_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = support::write(dir.path(), "open", "s3cret\n");
+    chmod(&open, 0o644);
+    let private = support::write(dir.path(), "private", "s3cret\n");
+    chmod(&private, 0o600);
+    // As a Kubernetes secret volume has them: a link (0777) to the file.
+    let to_private = dir.path().join("to-private");
+    std::os::unix::fs::symlink(&private, &to_private).unwrap();
+    let to_open = dir.path().join("to-open");
+    std::os::unix::fs::symlink(&open, &to_open).unwrap();
+
+    let config = dir.path().join("credprobe.yml");
+    for (file, reported) in [
+        (&open, true),
+        (&private, false),
+        (&to_private, false),
+        (&to_open, true),
+    ] {
+        let (code, stderr) = check_secret_file(dir.path(), file);
+        assert_eq!(code, 0, "a warning does not fail the check:\n{stderr}");
+        let expected = format!(
+            "warning: {}:5: tenant acme: client_secret_file: {path} is open to others (mode 0644): chmod 600 {path} (on Kubernetes: defaultMode: 0400 on the secret volume)\n",
+            config.display(),
+            path = file.display()
+        );
+        if reported {
+            assert_eq!(stderr, expected, "{}", file.display());
+        } else {
+            assert_eq!(stderr, "", "{}", file.display());
+        }
+    }
+}
+
+#[test]
+fn a_private_key_file_its_group_can_read_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = support::write(
+        dir.path(),
+        "client.pem",
+        include_str!("../keys/example-rsa-a.pem"),
+    );
+    chmod(&key, 0o640);
+    let config = main_config(
+        dir.path(),
+        "tenants:\n  - name: jwt\n    token_url: https://login.example.com/oauth2/token\n    client_id: abc\n    client_auth: private_key_jwt\n    client_key_file: client.pem\n",
+    );
+    let (code, stdout, stderr) = check(&config);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(": OK, 1 tenant, 0 endpoints, 1 warning"),
+        "{stdout}"
+    );
+    assert_eq!(
+        stderr,
+        format!(
+            "warning: {}:6: tenant jwt: client_key_file: {key} is open to its group (mode 0640): chmod 600 {key} (on Kubernetes: defaultMode: 0400 on the secret volume)\n",
+            config.display(),
+            key = key.display()
+        )
+    );
+}
+
+#[test]
+fn a_credential_expiry_already_passed_is_a_warning() {
+    let (dir, secret) = folder();
+    let config = main_config(
+        dir.path(),
+        &format!(
+            "tenants:\n  - name: acme\n    token_url: https://login.example.com/oauth2/token\n    client_id: abc\n    client_secret_file: \"{}\"\n    credential_expires: 2020-01-01\n  - name: later\n    token_url: https://login.example.com/oauth2/token\n    client_id: abc\n    client_secret_file: \"{}\"\n    credential_expires: 2999-01-01\n",
+            secret.display(),
+            secret.display()
+        ),
+    );
+    let (code, stdout, stderr) = check(&config);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let prefix = format!(
+        "warning: {}:6: tenant acme: credential_expires: 2020-01-01 has passed (",
+        config.display()
+    );
+    let rest = stderr
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        rest.ends_with(
+            " days ago): the credential has expired; renew it and update credential_expires\n"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "only the passed date: {stderr}");
+}
+
+#[test]
+fn config_file_is_the_flag_and_config_still_works() {
+    let (dir, secret) = folder();
+    let config = main_config(
+        dir.path(),
+        &format!("tenants:\n{}", nexthink_tenant("acme", &secret)),
+    );
+    let path = config.to_str().unwrap();
+    for flag in ["--config.file", "--config"] {
+        let (code, stdout, stderr) =
+            support::run_binary(&["check-config", flag, path], Duration::from_secs(30));
+        assert_eq!(code, 0, "{flag}: {stdout}\n{stderr}");
+        assert!(stdout.contains(": OK, 1 tenant"), "{flag}: {stdout}");
+    }
+    let (code, stdout, _) = support::run_binary(&["--help"], Duration::from_secs(30));
+    assert_eq!(code, 0);
+    assert!(stdout.contains("--config.file <FILE>"), "{stdout}");
+    let (_, stdout, _) = support::run_binary(&["check-config", "--help"], Duration::from_secs(30));
+    assert!(stdout.contains("--config.file <FILE>"), "{stdout}");
+}
+
+#[tokio::test]
+async fn warnings_are_logged_at_start_up_and_at_reload() {
+    let (dir, _secret) = folder();
+    let open = support::write(dir.path(), "open", "s3cret\n");
+    chmod(&open, 0o644);
+    let tenant = |name: &str, secret: &str| {
+        format!(
+            "  - name: {name}\n    token_url: http://127.0.0.1:9/token\n    client_id: abc\n    client_secret_file: {secret}\n"
+        )
+    };
+    let v1 = format!("tenants:\n{}", tenant("acme", "open"));
+    let daemon = support::Daemon::start_in(dir, &v1, &[]);
+    let warning = format!("{} is open to others (mode 0644)", open.display());
+    let logs = daemon.logs();
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("configuration warning") && l.contains(&warning)),
+        "{logs}"
+    );
+
+    let v2 = format!("{v1}{}", tenant("beta", "secret"));
+    std::fs::write(daemon.config_path(), v2).unwrap();
+    let response = support::client()
+        .post(daemon.url("/-/reload"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let logs = daemon.logs();
+    let logged = logs
+        .lines()
+        .filter(|l| l.contains("configuration warning") && l.contains(&warning))
+        .count();
+    assert_eq!(logged, 2, "once at start-up, once at the reload:\n{logs}");
+}
