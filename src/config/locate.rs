@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 use std::mem::MaybeUninit;
 use std::ops::Range;
 
-use unsafe_libyaml_norway as sys;
+use unsafe_libyaml_norway as unsafe_libyaml;
 
 /// Where a node starts (1-based line and column) and the bytes it spans.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,8 +202,8 @@ struct Mark {
     column: usize,
 }
 
-impl From<sys::yaml_mark_t> for Mark {
-    fn from(mark: sys::yaml_mark_t) -> Mark {
+impl From<unsafe_libyaml::yaml_mark_t> for Mark {
+    fn from(mark: unsafe_libyaml::yaml_mark_t) -> Mark {
         let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
         Mark {
             index: size(mark.index),
@@ -236,7 +236,7 @@ struct Event {
 /// libyaml's parser over a borrowed text, boxed so its address (which
 /// libyaml keeps pointers into) does not move.
 struct Events<'a> {
-    parser: Box<MaybeUninit<sys::yaml_parser_t>>,
+    parser: Box<MaybeUninit<unsafe_libyaml::yaml_parser_t>>,
     /// The text the parser reads: borrowed for as long as it lives.
     _input: &'a [u8],
     /// Stream end or an error was seen: no more events.
@@ -245,16 +245,20 @@ struct Events<'a> {
 
 impl<'a> Events<'a> {
     fn new(input: &'a [u8]) -> Events<'a> {
-        let mut parser = Box::new(MaybeUninit::<sys::yaml_parser_t>::uninit());
+        let mut parser = Box::new(MaybeUninit::<unsafe_libyaml::yaml_parser_t>::uninit());
         let raw = parser.as_mut_ptr();
         // SAFETY: `raw` points to writable memory for a parser, which
         // yaml_parser_initialize zeroes and sets up; the input outlives the
         // parser (it is borrowed for 'a, and the parser is deleted in Drop).
         let ok = unsafe {
-            let ok = !sys::yaml_parser_initialize(raw).fail;
+            let ok = !unsafe_libyaml::yaml_parser_initialize(raw).fail;
             if ok {
-                sys::yaml_parser_set_encoding(raw, sys::YAML_UTF8_ENCODING);
-                sys::yaml_parser_set_input_string(raw, input.as_ptr(), input.len() as u64);
+                unsafe_libyaml::yaml_parser_set_encoding(raw, unsafe_libyaml::YAML_UTF8_ENCODING);
+                unsafe_libyaml::yaml_parser_set_input_string(
+                    raw,
+                    input.as_ptr(),
+                    input.len() as u64,
+                );
             }
             ok
         };
@@ -269,31 +273,31 @@ impl<'a> Events<'a> {
         if self.done {
             return None;
         }
-        let mut event = MaybeUninit::<sys::yaml_event_t>::uninit();
+        let mut event = MaybeUninit::<unsafe_libyaml::yaml_event_t>::uninit();
         let raw = self.parser.as_mut_ptr();
         // SAFETY: the parser was initialized (else `done`), and `event` is
         // written by yaml_parser_parse before it is read; a scalar's value
         // is `length` bytes owned by the event until yaml_event_delete,
         // copied out before that.
         unsafe {
-            if sys::yaml_parser_parse(raw, event.as_mut_ptr()).fail {
+            if unsafe_libyaml::yaml_parser_parse(raw, event.as_mut_ptr()).fail {
                 self.done = true;
                 return None;
             }
             let event = event.as_mut_ptr();
             let kind = match (*event).type_ {
-                sys::YAML_SCALAR_EVENT => {
+                unsafe_libyaml::YAML_SCALAR_EVENT => {
                     let scalar = (*event).data.scalar;
                     let bytes = std::slice::from_raw_parts(scalar.value, scalar.length as usize);
                     Kind::Scalar(String::from_utf8_lossy(bytes).into_owned())
                 }
-                sys::YAML_ALIAS_EVENT => Kind::Alias,
-                sys::YAML_MAPPING_START_EVENT => Kind::MappingStart,
-                sys::YAML_MAPPING_END_EVENT => Kind::MappingEnd,
-                sys::YAML_SEQUENCE_START_EVENT => Kind::SequenceStart,
-                sys::YAML_SEQUENCE_END_EVENT => Kind::SequenceEnd,
-                sys::YAML_DOCUMENT_END_EVENT => Kind::DocumentEnd,
-                sys::YAML_STREAM_END_EVENT => Kind::StreamEnd,
+                unsafe_libyaml::YAML_ALIAS_EVENT => Kind::Alias,
+                unsafe_libyaml::YAML_MAPPING_START_EVENT => Kind::MappingStart,
+                unsafe_libyaml::YAML_MAPPING_END_EVENT => Kind::MappingEnd,
+                unsafe_libyaml::YAML_SEQUENCE_START_EVENT => Kind::SequenceStart,
+                unsafe_libyaml::YAML_SEQUENCE_END_EVENT => Kind::SequenceEnd,
+                unsafe_libyaml::YAML_DOCUMENT_END_EVENT => Kind::DocumentEnd,
+                unsafe_libyaml::YAML_STREAM_END_EVENT => Kind::StreamEnd,
                 _ => Kind::Other,
             };
             let found = Event {
@@ -301,7 +305,7 @@ impl<'a> Events<'a> {
                 start: (*event).start_mark.into(),
                 end: (*event).end_mark.into(),
             };
-            sys::yaml_event_delete(event);
+            unsafe_libyaml::yaml_event_delete(event);
             if matches!(found.kind, Kind::StreamEnd) {
                 self.done = true;
             }
@@ -315,7 +319,7 @@ impl Drop for Events<'_> {
         // SAFETY: initialized in `new` unless that failed (then `done` is
         // set before any event and the parser's memory was zeroed by
         // yaml_parser_initialize, which deleting accepts).
-        unsafe { sys::yaml_parser_delete(self.parser.as_mut_ptr()) }
+        unsafe { unsafe_libyaml::yaml_parser_delete(self.parser.as_mut_ptr()) }
     }
 }
 

@@ -19,7 +19,7 @@
 pub mod client_auth;
 pub mod entra;
 pub mod keys;
-pub(crate) mod locate;
+pub mod locate;
 pub mod nexthink;
 pub mod preset;
 pub mod problems;

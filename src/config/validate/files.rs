@@ -83,7 +83,7 @@ pub(super) fn each_tenant(
                     let tenant: RawTenant = serde_norway::from_str(item).map_err(|_| Uncut)?;
                     let at = format!("tenants[{index}]");
                     index += 1;
-                    each(&file, &at, &Parsed::Tenant(tenant), problems);
+                    each(&file, &at, &Parsed::Tenant(Box::new(tenant)), problems);
                     Ok(())
                 },
             )?;

@@ -284,7 +284,12 @@ where
                 let tenant: RawTenant = serde_norway::from_str(item).map_err(|_| Uncut)?;
                 let at = format!("tenants[{index}]");
                 index += 1;
-                set.add(&main, &at, &parse::Parsed::Tenant(tenant), &mut problems);
+                set.add(
+                    &main,
+                    &at,
+                    &parse::Parsed::Tenant(Box::new(tenant)),
+                    &mut problems,
+                );
                 Ok(())
             })?;
         }

@@ -19,8 +19,9 @@ use crate::config::raw::RawTenant;
 
 /// What a tenant of a file parsed to.
 pub(super) enum Parsed {
-    /// Its settings, to be checked.
-    Tenant(RawTenant),
+    /// Its settings, to be checked (boxed: a tenant is large beside a
+    /// name).
+    Tenant(Box<RawTenant>),
     /// Its problem is reported; its name, when readable, still counts
     /// among the names (a duplicate of it is a problem too).
     Broken(Option<String>),
@@ -45,7 +46,7 @@ pub(super) fn tenants(
     for (i, value) in values.into_iter().enumerate() {
         let at = format!("{list}[{i}]");
         match RawTenant::deserialize(&value) {
-            Ok(tenant) => parsed.push((at, Parsed::Tenant(tenant))),
+            Ok(tenant) => parsed.push((at, Parsed::Tenant(Box::new(tenant)))),
             Err(error) => {
                 failed.push((parsed.len(), value, error));
                 parsed.push((at, Parsed::Broken(None)));
@@ -86,7 +87,7 @@ pub(super) fn tenants(
 /// A document that is one tenant, at `at` in its file.
 pub(super) fn tenant(text: &str, file: &Path, at: &str, problems: &mut Problems) -> Parsed {
     match serde_norway::from_str::<RawTenant>(text) {
-        Ok(tenant) => Parsed::Tenant(tenant),
+        Ok(tenant) => Parsed::Tenant(Box::new(tenant)),
         Err(error) => {
             let name = serde_norway::from_str::<Value>(text)
                 .ok()
