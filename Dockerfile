@@ -3,7 +3,7 @@
 #   docker build -t ghcr.io/credprobe/credprobe:0.1.0 \
 #     --build-arg CREDPROBE_REVISION="$(git rev-parse --short HEAD)" .
 #   docker run --rm -p 9891:9891 -v "$PWD/examples:/etc/credprobe:ro" \
-#     ghcr.io/credprobe/credprobe:0.1.0 run --config /etc/credprobe/credprobe.yml
+#     ghcr.io/credprobe/credprobe:0.1.0 run --config.file /etc/credprobe/credprobe.yml
 # Needs BuildKit (the default builder of current Docker) for the cache mounts.
 
 # ---- build: the release binary, exactly the locked dependencies. The daemon
@@ -33,7 +33,7 @@ COPY --from=build /out/credprobe /usr/local/bin/credprobe
 USER 65534:65534
 EXPOSE 9891
 ENTRYPOINT ["/usr/local/bin/credprobe"]
-CMD ["run", "--config", "/etc/credprobe/credprobe.yml"]
+CMD ["run", "--config.file", "/etc/credprobe/credprobe.yml"]
 LABEL org.opencontainers.image.title="credprobe" \
       org.opencontainers.image.description="Proves per tenant that OAuth2 client-credentials API credentials still work, and exports why they fail to Prometheus" \
       org.opencontainers.image.licenses="Apache-2.0" \

@@ -55,8 +55,8 @@ pub enum Command {
     /// Validate the configuration and report every problem at once (exit 0
     /// when valid, 2 otherwise).
     CheckConfig {
-        /// The configuration file.
-        #[arg(long, value_name = "FILE")]
+        /// The configuration file (also `--config`).
+        #[arg(long = "config.file", alias = "config", value_name = "FILE")]
         config: PathBuf,
         /// Also validate this web configuration file (TLS files and CA
         /// read, hashes parsed), as `run --web.config.file` would load it.
@@ -66,8 +66,8 @@ pub enum Command {
     /// Run one probe cycle now and print a readable report (exit 1 if
     /// anything failed).
     Probe {
-        /// The configuration file.
-        #[arg(long, value_name = "FILE")]
+        /// The configuration file (also `--config`).
+        #[arg(long = "config.file", alias = "config", value_name = "FILE")]
         config: PathBuf,
         /// Probe only these tenants (repeatable); all when omitted.
         #[arg(long, value_name = "NAME")]
@@ -132,8 +132,8 @@ pub struct SimulateTlsArgs {
 /// Options of the daemon.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// The configuration file (YAML).
-    #[arg(long, value_name = "FILE")]
+    /// The configuration file (YAML); `--config` is accepted too.
+    #[arg(long = "config.file", alias = "config", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Address of the HTTP server: /metrics, the status page /, /tenants/NAME,
     /// /api/v1/tenants, /-/healthy, /-/ready, POST /-/reload.
@@ -319,7 +319,7 @@ fn signal_controls() -> anyhow::Result<Controls> {
 async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let controls = signal_controls()?;
     let Some(path) = args.config.clone() else {
-        eprintln!("credprobe: --config FILE is required (see credprobe --help)");
+        eprintln!("credprobe: --config.file FILE is required (see credprobe --help)");
         return Ok(ExitCode::from(2));
     };
     let shard = match shard_of(&args) {
@@ -369,14 +369,25 @@ fn shard_of(args: &RunArgs) -> Result<Shard, ShardError> {
     Shard::new(index, args.shard_count)
 }
 
+/// Every problem, then every warning (which alone do not fail the check).
 fn check_config(path: &Path) -> ExitCode {
-    match config::load(path) {
+    let options = config::LoadOptions {
+        log_warnings: false,
+        ..config::LoadOptions::default()
+    };
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    match config::load_with(path, &options) {
         Ok(config) => {
+            for warning in &config.warnings {
+                eprintln!("warning: {warning}");
+            }
             let endpoints: usize = config.tenants.iter().map(|t| t.endpoints.len()).sum();
-            let plural =
-                |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+            let warnings = match config.warnings.len() {
+                0 => String::new(),
+                n => format!(", {}", plural(n, "warning")),
+            };
             println!(
-                "{}: OK, {}, {}",
+                "{}: OK, {}, {}{warnings}",
                 path.display(),
                 plural(config.tenants.len(), "tenant"),
                 plural(endpoints, "endpoint")
@@ -385,6 +396,9 @@ fn check_config(path: &Path) -> ExitCode {
         }
         Err(error) => {
             eprintln!("{error}");
+            for warning in &error.warnings {
+                eprintln!("warning: {warning}");
+            }
             ExitCode::from(2)
         }
     }

@@ -337,8 +337,10 @@ pub async fn run(
     let upstream = DemoUpstream::start().await?;
     let simulator = &upstream.simulator;
     let text = upstream.config();
+    // Throwaway secrets and keys in a private (0700) folder: no warnings.
     let options = LoadOptions {
         warn_inline_secrets: false,
+        log_warnings: false,
         ..LoadOptions::default()
     };
     let config = config::validate::load_str(&text, Path::new("<demo>"), &options)?;

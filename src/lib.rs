@@ -13,7 +13,7 @@
 //!   then validated into a ready-to-use [`config::Config`]
 //!   ([`config::validate`]), every problem of every configuration file the
 //!   daemon reads (the web configuration's too) collected by one
-//!   [`config::Problems`]; secrets ([`config::secrets`]), private keys,
+//!   [`config::Problems`], each with its line ([`config::locate`]); secrets ([`config::secrets`]), private keys,
 //!   client certificates and CA bundles ([`config::keys`]), what each
 //!   `client_auth` method authenticates with and the refresh of its files
 //!   once per cycle ([`config::client_auth`]), the Nexthink and Entra ID

@@ -538,7 +538,7 @@ async fn measure_run(
     let credprobe = format!("http://127.0.0.1:{port}");
     let args = [
         "run".to_owned(),
-        "--config".to_owned(),
+        "--config.file".to_owned(),
         config.display().to_string(),
         "--web.listen-address".to_owned(),
         format!("127.0.0.1:{port}"),

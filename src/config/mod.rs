@@ -5,6 +5,9 @@
 //! types (parsed URLs, resolved secrets, range-checked durations). Nothing
 //! after this module re-checks or re-parses configuration.
 //!
+//! Every problem names its file and line ([`problems`], the lines found
+//! by [`locate`]).
+//!
 //! Beside them: the credentials' files, read at load and then watched
 //! ([`crate::watched_file`]) so a rotation needs no reload: client secrets
 //! ([`secrets`]); private keys, client certificates and CA bundles
@@ -16,6 +19,7 @@
 pub mod client_auth;
 pub mod entra;
 pub mod keys;
+pub mod locate;
 pub mod nexthink;
 pub mod preset;
 pub mod problems;
@@ -73,6 +77,12 @@ pub struct Config {
     /// The `tenant_files` patterns, resolved against the main file's
     /// folder, so `--config.watch` knows which files to watch.
     pub tenant_file_patterns: Vec<String>,
+    /// Risks found that do not stop the configuration from loading: a
+    /// secret or private key file that group or others can read, a
+    /// `credential_expires` already passed. Logged at start-up and at
+    /// every reload ([`LoadOptions::log_warnings`]), printed by
+    /// `check-config`.
+    pub warnings: Vec<ConfigProblem>,
 }
 
 /// One tenant, ready to probe.

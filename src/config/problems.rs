@@ -2,16 +2,27 @@
 //! configuration the daemon reads (the main file and its tenant files, the
 //! `--web.config.file`), and what it reports ([`ConfigProblem`],
 //! [`ConfigError`]): every problem at once, each with its file and, where
-//! known, tenant and field.
+//! known, line, tenant and field; beside them the warnings, risks that do
+//! not stop the configuration from loading.
+//!
+//! A problem found after parsing knows where it is as a path in its file
+//! (`tenants[3].endpoints[0].path`); its line is looked up once, when the
+//! problems are finished, by one pass over each file concerned
+//! ([`super::locate`]), so a valid configuration never pays for it.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+use super::locate;
 
 /// One thing wrong with the configuration, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigProblem {
     /// The file it is in.
     pub file: PathBuf,
+    /// The 1-based line of the key or item concerned, when known.
+    pub line: Option<usize>,
     /// The tenant it concerns, if any.
     pub tenant: Option<String>,
     /// The field (dotted path), if known.
@@ -23,6 +34,9 @@ pub struct ConfigProblem {
 impl fmt::Display for ConfigProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
         if let Some(tenant) = &self.tenant {
             write!(f, ": tenant {tenant}")?;
         }
@@ -38,6 +52,9 @@ impl fmt::Display for ConfigProblem {
 pub struct ConfigError {
     /// Each problem found.
     pub problems: Vec<ConfigProblem>,
+    /// The warnings found beside them (see [`Problems::warn_in`]), so
+    /// `check-config` can show them with the problems.
+    pub warnings: Vec<ConfigProblem>,
 }
 
 impl fmt::Display for ConfigError {
@@ -61,18 +78,35 @@ impl ConfigError {
         ConfigError {
             problems: vec![ConfigProblem {
                 file: file.to_owned(),
+                line: None,
                 tenant: None,
                 field: None,
                 message: message.into(),
             }],
+            warnings: Vec::new(),
         }
     }
+}
+
+/// A problem or warning, and where in its file it is when its line is not
+/// known yet.
+#[derive(Debug)]
+struct Entry {
+    problem: ConfigProblem,
+    /// The path of the key or item in the file, to find its line.
+    at: Option<String>,
+    /// A duplicate's first definition (file and path): its place is added
+    /// to the message once known.
+    first: Option<(PathBuf, String)>,
 }
 
 /// Problems found so far: every check pushes here and goes on, so one run
 /// reports everything; a check that added none has passed.
 #[derive(Debug, Default)]
-pub struct Problems(Vec<ConfigProblem>);
+pub struct Problems {
+    found: Vec<Entry>,
+    warnings: Vec<Entry>,
+}
 
 impl Problems {
     /// No problems yet.
@@ -89,32 +123,206 @@ impl Problems {
         field: impl Into<String>,
         message: impl Into<String>,
     ) {
-        let field: String = field.into();
-        self.0.push(ConfigProblem {
-            file: file.to_owned(),
-            tenant: tenant.map(str::to_owned),
-            field: (!field.is_empty()).then_some(field),
-            message: message.into(),
+        self.push_at(file, None, tenant, field, message);
+    }
+
+    /// [`Problems::push`] with the line, when the parser told it.
+    pub fn push_at(
+        &mut self,
+        file: &Path,
+        line: Option<usize>,
+        tenant: Option<&str>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.found.push(Entry {
+            problem: problem(file, line, tenant, field.into(), message.into()),
+            at: None,
+            first: None,
+        });
+    }
+
+    /// [`Problems::push`] of a problem at `at`, the path of its key or item
+    /// in the file (`tenants[3].interval`), whose line is looked up when
+    /// the problems are finished (the nearest enclosing key or item that
+    /// is in the file when that one is not).
+    pub fn push_in(
+        &mut self,
+        file: &Path,
+        at: String,
+        tenant: Option<&str>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.found.push(Entry {
+            problem: problem(file, None, tenant, field.into(), message.into()),
+            at: Some(at),
+            first: None,
+        });
+    }
+
+    /// A second definition of a name at `at` in `file`, the first at
+    /// `first_at` in `first_file`: one problem naming both places
+    /// (`message (first defined at FILE:LINE)`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn push_duplicate(
+        &mut self,
+        file: &Path,
+        at: String,
+        tenant: Option<&str>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+        first_file: &Path,
+        first_at: String,
+    ) {
+        self.found.push(Entry {
+            problem: problem(file, None, tenant, field.into(), message.into()),
+            at: Some(at),
+            first: Some((first_file.to_owned(), first_at)),
+        });
+    }
+
+    /// Records a warning: a risk that does not stop the configuration from
+    /// loading (a secret file others can read, an expiry date passed).
+    /// Placed like [`Problems::push_in`].
+    pub fn warn_in(
+        &mut self,
+        file: &Path,
+        at: String,
+        tenant: Option<&str>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.warnings.push(Entry {
+            problem: problem(file, None, tenant, field.into(), message.into()),
+            at: Some(at),
+            first: None,
         });
     }
 
     /// How many problems were found so far: a check that adds none has
-    /// passed.
+    /// passed. Warnings do not count.
     pub fn count(&self) -> usize {
-        self.0.len()
+        self.found.len()
     }
 
     /// True while nothing is wrong.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.found.is_empty()
     }
 
     /// `Ok` when nothing was found, else every problem as one error.
     pub fn finish(self) -> Result<(), ConfigError> {
-        if self.0.is_empty() {
-            Ok(())
+        self.finish_with_warnings().map(|_| ())
+    }
+
+    /// The warnings when nothing was found, else every problem (and the
+    /// warnings) as one error; lines are looked up first.
+    pub fn finish_with_warnings(self) -> Result<Vec<ConfigProblem>, ConfigError> {
+        self.finish_with_text(None)
+    }
+
+    /// [`Problems::finish_with_warnings`] where one file's text is given
+    /// (configuration checked from text, not read from its file).
+    pub fn finish_with_text(
+        mut self,
+        given: Option<(&Path, &str)>,
+    ) -> Result<Vec<ConfigProblem>, ConfigError> {
+        locate_all(&mut self.found, &mut self.warnings, given);
+        in_file_order(&mut self.found);
+        in_file_order(&mut self.warnings);
+        let warnings = self.warnings.into_iter().map(|e| e.problem).collect();
+        if self.found.is_empty() {
+            Ok(warnings)
         } else {
-            Err(ConfigError { problems: self.0 })
+            Err(ConfigError {
+                problems: self.found.into_iter().map(|e| e.problem).collect(),
+                warnings,
+            })
+        }
+    }
+}
+
+fn problem(
+    file: &Path,
+    line: Option<usize>,
+    tenant: Option<&str>,
+    field: String,
+    message: String,
+) -> ConfigProblem {
+    ConfigProblem {
+        file: file.to_owned(),
+        line,
+        tenant: tenant.map(str::to_owned),
+        field: (!field.is_empty()).then_some(field),
+        message,
+    }
+}
+
+/// Files in the order they were first reported on, each file's problems
+/// by line (those about the whole file first); a stable sort, so problems
+/// on one line keep the order they were found in.
+fn in_file_order(entries: &mut [Entry]) {
+    let mut rank: HashMap<PathBuf, usize> = HashMap::new();
+    for entry in entries.iter() {
+        let next = rank.len();
+        rank.entry(entry.problem.file.clone()).or_insert(next);
+    }
+    entries.sort_by_key(|e| (rank[&e.problem.file], e.problem.line.unwrap_or(0)));
+}
+
+/// Looks up every line still unknown: one pass per file concerned.
+fn locate_all(found: &mut [Entry], warnings: &mut [Entry], given: Option<(&Path, &str)>) {
+    let mut wanted: HashMap<PathBuf, HashSet<String>> = HashMap::new();
+    let mut want = |file: &Path, at: &str| {
+        let paths = wanted.entry(file.to_owned()).or_default();
+        let mut path = Some(at);
+        while let Some(p) = path.filter(|p| !p.is_empty()) {
+            paths.insert(p.to_owned());
+            path = locate::parent(p);
+        }
+    };
+    for entry in found.iter().chain(warnings.iter()) {
+        if let Some(at) = &entry.at {
+            want(&entry.problem.file, at);
+        }
+        if let Some((file, at)) = &entry.first {
+            want(file, at);
+        }
+    }
+    let spans: HashMap<PathBuf, HashMap<String, locate::Span>> = wanted
+        .into_iter()
+        .filter_map(|(file, paths)| {
+            let spans = match given {
+                Some((path, text)) if path == file => locate::find(text, &paths),
+                _ => locate::find(&std::fs::read_to_string(&file).ok()?, &paths),
+            };
+            Some((file, spans))
+        })
+        .collect();
+    let line_of = |file: &Path, at: &str| {
+        let spans = spans.get(file)?;
+        let mut path = Some(at);
+        while let Some(p) = path.filter(|p| !p.is_empty()) {
+            if let Some(span) = spans.get(p) {
+                return Some(span.line);
+            }
+            path = locate::parent(p);
+        }
+        None
+    };
+    for entry in found.iter_mut().chain(warnings.iter_mut()) {
+        if let Some(at) = &entry.at
+            && entry.problem.line.is_none()
+        {
+            entry.problem.line = line_of(&entry.problem.file, at);
+        }
+        if let Some((file, at)) = &entry.first {
+            let place = match line_of(file, at) {
+                Some(line) => format!("at {}:{line}", file.display()),
+                None => format!("in {}", file.display()),
+            };
+            entry.problem.message = format!("{} (first defined {place})", entry.problem.message);
         }
     }
 }

@@ -10,10 +10,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-/// The main configuration file.
+/// The main configuration file. Its tenants are `T`: parsed with it
+/// (`RawTenant`), or kept as YAML values to be parsed one at a time, so
+/// one tenant's mistake does not hide another's.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct RawConfig {
+pub struct RawConfig<T = Vec<RawTenant>> {
     /// Settings every tenant and endpoint inherits unless it overrides them.
     #[serde(default)]
     pub defaults: RawDefaults,
@@ -23,7 +25,7 @@ pub struct RawConfig {
     pub tenant_files: Vec<String>,
     /// Tenants defined inline.
     #[serde(default)]
-    pub tenants: Vec<RawTenant>,
+    pub tenants: T,
     /// Cap on HTTP requests in flight across all tenants.
     #[serde(default)]
     pub max_concurrent_requests: Option<usize>,
@@ -33,13 +35,26 @@ pub struct RawConfig {
     pub histogram_buckets: Option<Vec<f64>>,
 }
 
+impl<T> RawConfig<T> {
+    /// The same settings with other tenants (the tenants parsed apart).
+    pub fn with_tenants<U>(self, tenants: U) -> RawConfig<U> {
+        RawConfig {
+            defaults: self.defaults,
+            tenant_files: self.tenant_files,
+            tenants,
+            max_concurrent_requests: self.max_concurrent_requests,
+            histogram_buckets: self.histogram_buckets,
+        }
+    }
+}
+
 /// A file matched by `tenant_files`: either `tenants: [...]`, a list of
-/// tenants, or a single tenant.
+/// tenants, or a single tenant. Its tenants are `T`, as in [`RawConfig`].
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct RawTenantFile {
+pub struct RawTenantFile<T = Vec<RawTenant>> {
     /// The tenants in this file.
-    pub tenants: Vec<RawTenant>,
+    pub tenants: T,
 }
 
 /// The `defaults:` block.
@@ -99,7 +114,10 @@ pub enum ClientAuth {
 
 /// One tenant as written in YAML.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a tenant (a mapping of its settings)"
+)]
 pub struct RawTenant {
     /// Unique name; the `tenant` label of every series.
     pub name: String,

@@ -88,11 +88,13 @@ impl fmt::Display for ReloadOutcome {
 }
 
 /// One problem of a failed reload, as the pages and the JSON show it:
-/// where (file, tenant, field, when known) and what.
+/// where (file, line, tenant, field, when known) and what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReloadProblem {
     /// The file it is in; `null` when the loader itself failed.
     pub file: Option<String>,
+    /// The 1-based line in that file, when known.
+    pub line: Option<usize>,
     /// The tenant it concerns, if any.
     pub tenant: Option<String>,
     /// The field (dotted path), if known.
@@ -105,6 +107,7 @@ impl From<&ConfigProblem> for ReloadProblem {
     fn from(problem: &ConfigProblem) -> ReloadProblem {
         ReloadProblem {
             file: Some(problem.file.display().to_string()),
+            line: problem.line,
             tenant: problem.tenant.clone(),
             field: problem.field.clone(),
             message: problem.message.clone(),
@@ -115,7 +118,11 @@ impl From<&ConfigProblem> for ReloadProblem {
 impl fmt::Display for ReloadProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(file) = &self.file {
-            write!(f, "{file}: ")?;
+            write!(f, "{file}")?;
+            if let Some(line) = self.line {
+                write!(f, ":{line}")?;
+            }
+            f.write_str(": ")?;
         }
         if let Some(tenant) = &self.tenant {
             write!(f, "tenant {tenant}: ")?;
@@ -153,6 +160,7 @@ impl FailedReload {
             failed_at: unix_seconds(at),
             problems: vec![ReloadProblem {
                 file: None,
+                line: None,
                 tenant: None,
                 field: None,
                 message,
@@ -250,6 +258,7 @@ mod tests {
         let mut error = ConfigError::file(Path::new("/etc/credprobe.yml"), "not YAML");
         error.problems.push(ConfigProblem {
             file: "/etc/tenants.d/acme.yml".into(),
+            line: Some(3),
             tenant: Some("acme".into()),
             field: Some("nexthink.region".into()),
             message: "unknown region \"mars\"".into(),
@@ -263,7 +272,7 @@ mod tests {
             lines,
             [
                 "/etc/credprobe.yml: not YAML",
-                "/etc/tenants.d/acme.yml: tenant acme: nexthink.region: unknown region \"mars\"",
+                "/etc/tenants.d/acme.yml:3: tenant acme: nexthink.region: unknown region \"mars\"",
             ]
         );
         status.succeeded();

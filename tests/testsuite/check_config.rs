@@ -1,6 +1,8 @@
-//! `credprobe check-config --config FILE` on real files: exit 0 with a
+//! `credprobe check-config --config.file FILE` on real files: exit 0 with a
 //! summary when the configuration is valid, otherwise exit 2 with every
-//! problem on stderr, each naming its file, tenant and field.
+//! problem on stderr, each naming its file, line, tenant and field;
+//! warnings (a secret file others can read, an expiry passed) are printed
+//! and do not fail the check.
 //!
 //! Nothing here connects anywhere: check-config only reads files, so the
 //! example.com and nexthink.cloud URLs below are never contacted.
@@ -15,14 +17,24 @@ use crate::support;
 /// Runs `check-config` on `config`: (exit code, stdout, stderr).
 fn check(config: &Path) -> (i32, String, String) {
     let path = config.to_str().expect("temporary path is UTF-8");
-    support::run_binary(&["check-config", "--config", path], Duration::from_secs(30))
+    support::run_binary(
+        &["check-config", "--config.file", path],
+        Duration::from_secs(30),
+    )
 }
 
-/// A temporary folder holding a non-empty secret file named `secret`.
+/// A temporary folder holding a non-empty secret file named `secret`,
+/// private to its owner.
 fn folder() -> (TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let secret = support::write(dir.path(), "secret", "s3cret\n");
+    chmod(&secret, 0o600);
     (dir, secret)
+}
+
+fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 /// Writes `text` as `credprobe.yml` in `dir`.
@@ -97,26 +109,27 @@ fn assert_problems(config: &Path, count: usize) -> String {
     stderr
 }
 
-/// Asserts exit 2 with at least `min` problems; returns stderr.
-///
-/// Used where a bad Nexthink preset currently also yields a follow-on
-/// problem (`endpoints[0].path: needs the tenant's base_url`) for the
-/// preset's default endpoint: the test checks the real problem without
-/// pinning that extra line.
-fn assert_at_least_problems(config: &Path, min: usize) -> String {
-    let (found, stderr) = failed(config);
-    assert!(found >= min, "expected at least {min} problems:\n{stderr}");
-    stderr
-}
-
-/// The message of the problem line `{file}: tenant {tenant}: {field}: ...`,
-/// or a panic showing the whole stderr.
-fn problem<'a>(stderr: &'a str, file: &Path, tenant: &str, field: &str) -> &'a str {
-    let prefix = format!("{}: tenant {tenant}: {field}: ", file.display());
+/// The line and message of the problem line
+/// `{file}:{line}: tenant {tenant}: {field}: ...`, or a panic showing the
+/// whole stderr.
+fn problem_at<'a>(stderr: &'a str, file: &Path, tenant: &str, field: &str) -> (usize, &'a str) {
+    let file = format!("{}:", file.display());
+    let rest = format!(": tenant {tenant}: {field}: ");
     stderr
         .lines()
-        .find_map(|line| line.trim_start().strip_prefix(&prefix))
-        .unwrap_or_else(|| panic!("no problem line starting {prefix:?} in stderr:\n{stderr}"))
+        .find_map(|line| {
+            let after = line.strip_prefix("  ")?.strip_prefix(&file)?;
+            let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+            let message = after[digits..].strip_prefix(&rest)?;
+            Some((after[..digits].parse().ok()?, message))
+        })
+        .unwrap_or_else(|| panic!("no problem line {file}LINE{rest} in stderr:\n{stderr}"))
+}
+
+/// The message of the problem line `{file}:{line}: tenant {tenant}:
+/// {field}: ...`, whatever its line.
+fn problem<'a>(stderr: &'a str, file: &Path, tenant: &str, field: &str) -> &'a str {
+    problem_at(stderr, file, tenant, field).1
 }
 
 #[test]
@@ -134,7 +147,7 @@ fn valid_nexthink_and_generic_tenants_pass() {
 }
 
 #[test]
-fn unknown_key_is_reported_with_field_and_line() {
+fn unknown_key_is_reported_with_field_line_and_the_field_meant() {
     let (dir, secret) = folder();
     let config = main_config(
         dir.path(),
@@ -144,22 +157,13 @@ fn unknown_key_is_reported_with_field_and_line() {
         ),
     );
     let stderr = assert_problems(&config, 1);
-    // serde stops before the tenant's name is known: the tenant is named by
-    // its position in the list.
-    let prefix = format!("{}: tenants[0]: ", config.display());
-    let line = stderr
-        .lines()
-        .find_map(|line| line.trim_start().strip_prefix(&prefix))
-        .unwrap_or_else(|| panic!("no line starting {prefix:?}:\n{stderr}"));
-    assert!(
-        line.contains("unknown field `client_secert_file`"),
-        "{line}"
+    assert_eq!(
+        problem_at(&stderr, &config, "acme", "client_secert_file"),
+        (
+            5,
+            "unknown field `client_secert_file`, did you mean `client_secret_file`?"
+        )
     );
-    assert!(
-        line.contains("`client_secret_file`"),
-        "lists the valid keys: {line}"
-    );
-    assert!(line.contains("line 5"), "{line}");
 }
 
 #[test]
@@ -175,20 +179,17 @@ fn unknown_key_in_a_tenant_file_names_that_file_and_line() {
         ),
     );
     let stderr = assert_problems(&config, 1);
-    let prefix = format!("{}: ", file.display());
-    let line = stderr
-        .lines()
-        .find_map(|line| line.trim_start().strip_prefix(&prefix))
-        .unwrap_or_else(|| panic!("no line starting {prefix:?}:\n{stderr}"));
-    assert!(
-        line.contains("unknown field `client_secert_file`"),
-        "{line}"
+    assert_eq!(
+        problem_at(&stderr, &file, "acme", "client_secert_file"),
+        (
+            4,
+            "unknown field `client_secert_file`, did you mean `client_secret_file`?"
+        )
     );
-    assert!(line.contains("line 4"), "{line}");
 }
 
 #[test]
-fn duplicate_tenant_name_in_one_file() {
+fn duplicate_tenant_name_in_one_file_names_both_lines() {
     let (dir, secret) = folder();
     let config = main_config(
         dir.path(),
@@ -199,18 +200,21 @@ fn duplicate_tenant_name_in_one_file() {
         ),
     );
     let stderr = assert_problems(&config, 1);
-    let message = problem(&stderr, &config, "acme", "name");
     assert_eq!(
-        message,
-        format!(
-            "duplicate tenant name (first defined in {})",
-            config.display()
+        problem_at(&stderr, &config, "acme", "name"),
+        (
+            6,
+            format!(
+                "duplicate tenant name (first defined at {}:2)",
+                config.display()
+            )
+            .as_str()
         )
     );
 }
 
 #[test]
-fn duplicate_tenant_name_across_tenant_files_names_both_files() {
+fn duplicate_tenant_name_across_tenant_files_names_both_files_and_lines() {
     let (dir, secret) = folder();
     let config = main_config(
         dir.path(),
@@ -223,17 +227,20 @@ fn duplicate_tenant_name_across_tenant_files_names_both_files() {
         dir.path(),
         "acme.yml",
         &format!(
-            "name: acme\nnexthink: {{instance: acme, region: us}}\nclient_id: abc\nclient_secret_file: \"{}\"\n",
+            "# the same tenant again\nname: acme\nnexthink: {{instance: acme, region: us}}\nclient_id: abc\nclient_secret_file: \"{}\"\n",
             secret.display()
         ),
     );
     let stderr = assert_problems(&config, 1);
-    let message = problem(&stderr, &file, "acme", "name");
     assert_eq!(
-        message,
-        format!(
-            "duplicate tenant name (first defined in {})",
-            config.display()
+        problem_at(&stderr, &file, "acme", "name"),
+        (
+            2,
+            format!(
+                "duplicate tenant name (first defined at {}:3)",
+                config.display()
+            )
+            .as_str()
         )
     );
 }
@@ -248,7 +255,7 @@ fn unknown_nexthink_region_lists_the_valid_ones() {
             secret.display()
         ),
     );
-    let stderr = assert_at_least_problems(&config, 1);
+    let stderr = assert_problems(&config, 1);
     let message = problem(&stderr, &config, "acme", "nexthink.region");
     assert!(message.contains("\"mars\""), "{message}");
     assert!(message.contains("us, eu, pac, meta"), "{message}");
@@ -265,14 +272,12 @@ fn unparsable_default_interval_is_reported() {
         ),
     );
     let stderr = assert_problems(&config, 1);
-    // A parse error, before any tenant is read: file and dotted field only.
-    let prefix = format!("{}: defaults.interval: ", config.display());
-    let line = stderr
-        .lines()
-        .find_map(|line| line.trim_start().strip_prefix(&prefix))
-        .unwrap_or_else(|| panic!("no line starting {prefix:?}:\n{stderr}"));
-    assert!(line.contains("5 parsecs"), "{line}");
-    assert!(line.contains("line 2"), "{line}");
+    // A setting of the main file: file, line and dotted field.
+    let expected = format!(
+        "  {}:2: defaults.interval: invalid value: string \"5 parsecs\", expected a duration",
+        config.display()
+    );
+    assert!(stderr.lines().any(|line| line == expected), "{stderr}");
 }
 
 #[test]
@@ -338,7 +343,7 @@ fn a_secret_variable_that_is_not_utf8_is_named_and_not_shown() {
     );
     let value = std::ffi::OsStr::from_bytes(b"s\xe9cret-latin1");
     let (code, _stdout, stderr) = support::run_binary_with_env(
-        &["check-config", "--config", config.to_str().unwrap()],
+        &["check-config", "--config.file", config.to_str().unwrap()],
         &[("CREDPROBE_TEST_LATIN1_SECRET", value)],
         Duration::from_secs(30),
     );
@@ -443,7 +448,7 @@ fn every_problem_is_reported_in_one_run() {
             secret.display()
         ),
     );
-    let stderr = assert_at_least_problems(&config, 2);
+    let stderr = assert_problems(&config, 2);
     let region = problem(&stderr, &config, "mars-tenant", "nexthink.region");
     assert!(region.contains("us, eu, pac, meta"), "{region}");
     assert_eq!(problem(&stderr, &config, "no-id", "client_id"), "required");
@@ -467,7 +472,7 @@ fn problems_in_the_main_file_and_a_tenant_file_are_reported_together() {
             secret.display()
         ),
     );
-    let stderr = assert_at_least_problems(&config, 2);
+    let stderr = assert_problems(&config, 2);
     problem(&stderr, &config, "acme", "nexthink.region");
     let message = problem(&stderr, &file, "other", "endpoints[0].method");
     assert!(message.contains("allow_mutating"), "{message}");
@@ -560,4 +565,241 @@ fn label_names_prometheus_reserves_are_refused_each_by_name() {
         assert!(message.contains("label names must"), "{key}: {message}");
     }
     assert!(!stderr.contains("labels.team"), "{stderr}");
+}
+
+#[test]
+fn mistakes_in_many_tenants_are_all_reported_each_with_its_line() {
+    let (dir, _secret) = folder();
+    let config = main_config(
+        dir.path(),
+        "defaults:\n  interval: 30s\ntenants:\n  - name: alpha\n    token_url: https://login.example.com/oauth2/token\n    client_id: a\n    client_secert_file: secret\n  - name: beta\n    token_url: https://login.example.com/oauth2/token\n    client_id: b\n    client_secret_file: secret\n    interval: 5 parsecs\n  - name: gamma\n    token_url: https://login.example.com/oauth2/token\n    client_id: c\n    client_secret_file: secret\n    endpoints:\n      - name: status\n        url: https://api.example.com/status\n        verb: GET\n  - name: delta\n    token_url: https://login.example.com/oauth2/token\n    client_id: d\n    client_secert_file: secret\n  - name: epsilon\n    entra: {tenant_id: \"not a tenant\", resource: \"https://graph.microsoft.com\"}\n    client_id: e\n    client_secret_file: secret\n  - token_url: https://login.example.com/oauth2/token\n    client_id: f\ntenant_files: [\"tenants.d/*.yml\"]\n",
+    );
+    let zeta = tenant_file(
+        dir.path(),
+        "zeta.yml",
+        "name: zeta\ntoken_url: https://login.example.com/oauth2/token\nclient_id: z\nclient_secret_file: ../secret\ntimeout: soon\n",
+    );
+    let (code, stdout, stderr) = check(&config);
+    assert_eq!(code, 2, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let main = config.display();
+    let zeta = zeta.display();
+    assert_eq!(
+        stderr,
+        format!(
+            "7 configuration problems:\n\
+             \x20 {main}:7: tenant alpha: client_secert_file: unknown field `client_secert_file`, did you mean `client_secret_file`?\n\
+             \x20 {main}:12: tenant beta: interval: invalid value: string \"5 parsecs\", expected a duration\n\
+             \x20 {main}:20: tenant gamma: endpoints[0].verb: unknown field `verb`\n\
+             \x20 {main}:24: tenant delta: client_secert_file: unknown field `client_secert_file`, did you mean `client_secret_file`?\n\
+             \x20 {main}:26: tenant epsilon: entra.tenant_id: tenant_id \"not a tenant\" must be the directory's GUID (8-4-4-4-12 hex digits) or a verified domain such as contoso.onmicrosoft.com\n\
+             \x20 {main}:29: tenants[5]: missing field `name`\n\
+             \x20 {zeta}:5: tenant zeta: timeout: invalid value: string \"soon\", expected a duration\n"
+        )
+    );
+}
+
+#[test]
+fn a_mistyped_top_level_key_names_the_key_meant_and_tenants_are_still_parsed() {
+    let (dir, _secret) = folder();
+    let config = main_config(
+        dir.path(),
+        "tenant_file: [\"tenants.d/*.yml\"]\ntenants:\n  - name: acme\n    token_url: https://login.example.com/oauth2/token\n    client_id: a\n    client_secret_file: secret\n    intervall: 30s\n",
+    );
+    let stderr = assert_problems(&config, 2);
+    let expected = format!(
+        "  {}:1: tenant_file: unknown field `tenant_file`, did you mean `tenant_files`?",
+        config.display()
+    );
+    assert!(stderr.lines().any(|line| line == expected), "{stderr}");
+    assert_eq!(
+        problem_at(&stderr, &config, "acme", "intervall"),
+        (7, "unknown field `intervall`, did you mean `interval`?")
+    );
+}
+
+#[test]
+fn a_malformed_entra_tenant_id_is_one_problem() {
+    let (dir, secret) = folder();
+    let config = main_config(
+        dir.path(),
+        &format!(
+            "tenants:\n  - name: graph\n    entra: {{tenant_id: common}}\n    client_id: abc\n    client_secret_file: \"{}\"\n    endpoints:\n      - {{name: me, path: /v1.0/organization}}\n",
+            secret.display()
+        ),
+    );
+    let stderr = assert_problems(&config, 1);
+    let (line, message) = problem_at(&stderr, &config, "graph", "entra.tenant_id");
+    assert_eq!(line, 3);
+    assert!(
+        message.starts_with("tenant_id \"common\" must be"),
+        "{message}"
+    );
+}
+
+/// A valid tenant whose secret is `secret_file`, checked: exit code and
+/// stderr.
+fn check_secret_file(dir: &Path, secret_file: &Path) -> (i32, String) {
+    let config = main_config(
+        dir,
+        &format!(
+            "tenants:\n  - name: acme\n    token_url: https://login.example.com/oauth2/token\n    client_id: abc\n    client_secret_file: \"{}\"\n",
+            secret_file.display()
+        ),
+    );
+    let (code, stdout, stderr) = check(&config);
+    assert!(
+        stdout.contains(": OK, 1 tenant, 0 endpoints"),
+        "{stdout}\n{stderr}"
+    );
+    (code, stderr)
+}
+
+#[test]
+fn a_secret_file_others_can_read_is_a_warning_with_its_mode_and_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = support::write(dir.path(), "open", "s3cret\n");
+    chmod(&open, 0o644);
+    let private = support::write(dir.path(), "private", "s3cret\n");
+    chmod(&private, 0o600);
+    // As a Kubernetes secret volume has them: a link (0777) to the file.
+    let to_private = dir.path().join("to-private");
+    std::os::unix::fs::symlink(&private, &to_private).unwrap();
+    let to_open = dir.path().join("to-open");
+    std::os::unix::fs::symlink(&open, &to_open).unwrap();
+
+    let config = dir.path().join("credprobe.yml");
+    for (file, reported) in [
+        (&open, true),
+        (&private, false),
+        (&to_private, false),
+        (&to_open, true),
+    ] {
+        let (code, stderr) = check_secret_file(dir.path(), file);
+        assert_eq!(code, 0, "a warning does not fail the check:\n{stderr}");
+        let expected = format!(
+            "warning: {}:5: tenant acme: client_secret_file: {path} is open to others (mode 0644): chmod 600 {path} (on Kubernetes: defaultMode: 0400 on the secret volume)\n",
+            config.display(),
+            path = file.display()
+        );
+        if reported {
+            assert_eq!(stderr, expected, "{}", file.display());
+        } else {
+            assert_eq!(stderr, "", "{}", file.display());
+        }
+    }
+}
+
+#[test]
+fn a_private_key_file_its_group_can_read_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = support::write(
+        dir.path(),
+        "client.pem",
+        include_str!("../keys/example-rsa-a.pem"),
+    );
+    chmod(&key, 0o640);
+    let config = main_config(
+        dir.path(),
+        "tenants:\n  - name: jwt\n    token_url: https://login.example.com/oauth2/token\n    client_id: abc\n    client_auth: private_key_jwt\n    client_key_file: client.pem\n",
+    );
+    let (code, stdout, stderr) = check(&config);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(": OK, 1 tenant, 0 endpoints, 1 warning"),
+        "{stdout}"
+    );
+    assert_eq!(
+        stderr,
+        format!(
+            "warning: {}:6: tenant jwt: client_key_file: {key} is open to its group (mode 0640): chmod 600 {key} (on Kubernetes: defaultMode: 0400 on the secret volume)\n",
+            config.display(),
+            key = key.display()
+        )
+    );
+}
+
+#[test]
+fn a_credential_expiry_already_passed_is_a_warning() {
+    let (dir, secret) = folder();
+    let config = main_config(
+        dir.path(),
+        &format!(
+            "tenants:\n  - name: acme\n    token_url: https://login.example.com/oauth2/token\n    client_id: abc\n    client_secret_file: \"{}\"\n    credential_expires: 2020-01-01\n  - name: later\n    token_url: https://login.example.com/oauth2/token\n    client_id: abc\n    client_secret_file: \"{}\"\n    credential_expires: 2999-01-01\n",
+            secret.display(),
+            secret.display()
+        ),
+    );
+    let (code, stdout, stderr) = check(&config);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let prefix = format!(
+        "warning: {}:6: tenant acme: credential_expires: 2020-01-01 has passed (",
+        config.display()
+    );
+    let rest = stderr
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        rest.ends_with(
+            " days ago): the credential has expired; renew it and update credential_expires\n"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "only the passed date: {stderr}");
+}
+
+#[test]
+fn config_file_is_the_flag_and_config_still_works() {
+    let (dir, secret) = folder();
+    let config = main_config(
+        dir.path(),
+        &format!("tenants:\n{}", nexthink_tenant("acme", &secret)),
+    );
+    let path = config.to_str().unwrap();
+    for flag in ["--config.file", "--config"] {
+        let (code, stdout, stderr) =
+            support::run_binary(&["check-config", flag, path], Duration::from_secs(30));
+        assert_eq!(code, 0, "{flag}: {stdout}\n{stderr}");
+        assert!(stdout.contains(": OK, 1 tenant"), "{flag}: {stdout}");
+    }
+    let (code, stdout, _) = support::run_binary(&["--help"], Duration::from_secs(30));
+    assert_eq!(code, 0);
+    assert!(stdout.contains("--config.file <FILE>"), "{stdout}");
+    let (_, stdout, _) = support::run_binary(&["check-config", "--help"], Duration::from_secs(30));
+    assert!(stdout.contains("--config.file <FILE>"), "{stdout}");
+}
+
+#[tokio::test]
+async fn warnings_are_logged_at_start_up_and_at_reload() {
+    let (dir, _secret) = folder();
+    let open = support::write(dir.path(), "open", "s3cret\n");
+    chmod(&open, 0o644);
+    let tenant = |name: &str, secret: &str| {
+        format!(
+            "  - name: {name}\n    token_url: http://127.0.0.1:9/token\n    client_id: abc\n    client_secret_file: {secret}\n"
+        )
+    };
+    let v1 = format!("tenants:\n{}", tenant("acme", "open"));
+    let daemon = support::Daemon::start_in(dir, &v1, &[]);
+    let warning = format!("{} is open to others (mode 0644)", open.display());
+    let logs = daemon.logs();
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("configuration warning") && l.contains(&warning)),
+        "{logs}"
+    );
+
+    let v2 = format!("{v1}{}", tenant("beta", "secret"));
+    std::fs::write(daemon.config_path(), v2).unwrap();
+    let response = support::client()
+        .post(daemon.url("/-/reload"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let logs = daemon.logs();
+    let logged = logs
+        .lines()
+        .filter(|l| l.contains("configuration warning") && l.contains(&warning))
+        .count();
+    assert_eq!(logged, 2, "once at start-up, once at the reload:\n{logs}");
 }

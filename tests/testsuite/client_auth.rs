@@ -61,7 +61,7 @@ fn jwt_part(jwt: &str, index: usize) -> Value {
 fn probe(dir: &Path, config: &str) -> (i32, String, String) {
     let path = write(dir, "credprobe.yml", config);
     run_binary(
-        &["probe", "--config", path.to_str().unwrap()],
+        &["probe", "--config.file", path.to_str().unwrap()],
         Duration::from_secs(30),
     )
 }

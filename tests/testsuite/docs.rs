@@ -349,9 +349,6 @@ const CLI_DOC: &str = "docs/command-line.md";
 
 /// The old name of the config flag, which `--help` shows until the
 /// config-problems branch renames it; the documents use the new one.
-// TODO(config.file): drop this once `--help` says `--config.file`.
-const RENAMED: (&str, &str) = ("--config", "--config.file");
-
 /// `--help` of `credprobe` (no command) or of one command: its long flags
 /// (without `--help` and `--version`, which every command has) with their
 /// `[default: ...]`, and for the top level the commands it lists.
@@ -388,7 +385,7 @@ fn parse_help(text: &str) -> (BTreeMap<String, Option<String>>, Vec<String>) {
                 .split([',', ' ', '='])
                 .find(|word| word.starts_with("--"))
                 .filter(|name| *name != "--help" && *name != "--version")
-                .map(|name| if name == RENAMED.0 { RENAMED.1 } else { name }.to_owned());
+                .map(str::to_owned);
             if let Some(name) = &current {
                 flags.insert(name.clone(), None);
             }
@@ -560,7 +557,7 @@ fn documented_command_lines_use_real_flags() {
 #[test]
 fn help_and_command_line_extraction() {
     let help = "Usage: credprobe [OPTIONS]\n\nCommands:\n  run           Run the daemon\n  check-config  Validate\n                the configuration\n  help          Print this\n\n\
-                Options:\n      --config <FILE>\n          The file\n\n      --shard.count <N>\n          Shards\n          \n          [default: 1]\n\n      --config.watch\n          Watch\n\n  -h, --help\n          Print help\n  -V, --version\n          Print version\n";
+                Options:\n      --config.file <FILE>\n          The file\n\n      --shard.count <N>\n          Shards\n          \n          [default: 1]\n\n      --config.watch\n          Watch\n\n  -h, --help\n          Print help\n  -V, --version\n          Print version\n";
     let (flags, commands) = parse_help(help);
     assert_eq!(commands, ["run", "check-config"]);
     assert_eq!(

@@ -198,6 +198,13 @@ fn examples_with_keys() -> tempfile::TempDir {
                 copy(&path, &target);
             } else {
                 std::fs::copy(&path, &target).unwrap();
+                // The README's `chmod 600 examples/secrets/*`: git
+                // checks files out 0644, which check-config warns about.
+                if from.ends_with("secrets") {
+                    use std::os::unix::fs::PermissionsExt;
+                    let private = std::fs::Permissions::from_mode(0o600);
+                    std::fs::set_permissions(&target, private).unwrap();
+                }
             }
         }
     }
@@ -238,10 +245,8 @@ fn examples_with_keys() -> tempfile::TempDir {
 /// annotated example's environment variable, or `None` to leave it unset.
 fn check_config(dir: &Path, config: &str, secret: Option<&str>) -> (Option<i32>, String, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_credprobe"));
-    // TODO(config.file): `--config.file` once the config-problems branch
-    // has renamed the flag (`--config` stays an alias).
     command
-        .args(["check-config", "--config", config])
+        .args(["check-config", "--config.file", config])
         .current_dir(dir)
         .env_remove("RUST_LOG");
     match secret {

@@ -92,7 +92,7 @@ async fn a_shard_reads_only_its_own_secret_files_in_one_large_file() {
 
     // check-config reads every file: the other shards' are missing.
     let (code, _, stderr) = run_binary(
-        &["check-config", "--config", path.to_str().unwrap()],
+        &["check-config", "--config.file", path.to_str().unwrap()],
         Duration::from_secs(60),
     );
     assert_eq!(code, 2, "{stderr}");
@@ -155,7 +155,7 @@ async fn a_typo_in_another_shards_tenant_stops_every_shard() {
     let (code, _, stderr) = run_binary(
         &[
             "run",
-            "--config",
+            "--config.file",
             path.to_str().unwrap(),
             "--web.listen-address",
             "127.0.0.1:0",

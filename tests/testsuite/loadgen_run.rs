@@ -264,7 +264,7 @@ fn fleet(n: u64, cpu: f64, rss_kib: u64, p99: &str) -> Fleet {
     };
     Fleet {
         n,
-        command: format!("credprobe run --config fleet-{n}/credprobe.yml"),
+        command: format!("credprobe run --config.file fleet-{n}/credprobe.yml"),
         req_a: n * 3,
         req_rate: Fig::new(n as f64 * 3.0 / 60.0, 1),
         cpu_pct: Fig::new(cpu, 2),
@@ -336,7 +336,7 @@ fn sample_report() -> Report {
         ],
         even_side: Some((
             100,
-            "credprobe run --config even-100/credprobe.yml".into(),
+            "credprobe run --config.file even-100/credprobe.yml".into(),
             evenness(&[(1, 6), (2, 4)], 1, 3).unwrap(),
         )),
         concurrent: Concurrent {
@@ -350,7 +350,7 @@ fn sample_report() -> Report {
         steady: Steady {
             interval: 5,
             cycles: 20,
-            command: "credprobe run --config steady/credprobe.yml".into(),
+            command: "credprobe run --config.file steady/credprobe.yml".into(),
             expected: Fig::new(3000.0, 1),
             rate: Fig::new(2990.0, 1),
             cpu_pct: Fig::new(20.0, 2),

@@ -192,7 +192,7 @@ fn private_key_jwt_and_tls_client_auth_against_node_oidc_provider() {
     .concat();
     let config_path = write(d, "credprobe.yml", &format!("tenants:\n{config}"));
     let (code, stdout, stderr) = run_binary(
-        &["probe", "--config", config_path.to_str().unwrap()],
+        &["probe", "--config.file", config_path.to_str().unwrap()],
         Duration::from_secs(60),
     );
     assert_eq!(code, 1, "stdout:\n{stdout}\nstderr:\n{stderr}");

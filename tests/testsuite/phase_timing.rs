@@ -255,7 +255,7 @@ async fn probe_prints_each_steps_phases_on_request() {
     let config = config.to_str().unwrap().to_owned();
     let (code, out, err) = tokio::task::spawn_blocking(move || {
         support::run_binary(
-            &["probe", "--config", &config, "--phases"],
+            &["probe", "--config.file", &config, "--phases"],
             Duration::from_secs(30),
         )
     })

@@ -166,7 +166,13 @@ async fn the_probe_report_names_missing_scopes_and_the_reason() {
     let path = path.to_str().unwrap().to_owned();
     let (code, stdout, stderr) = run_binary(
         &[
-            "probe", "--config", &path, "--tenant", "scoped", "--tenant", "expired",
+            "probe",
+            "--config.file",
+            &path,
+            "--tenant",
+            "scoped",
+            "--tenant",
+            "expired",
         ],
         Duration::from_secs(30),
     );

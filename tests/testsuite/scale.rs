@@ -70,7 +70,7 @@ async fn bad_shard_flags_are_usage_errors() {
     let (code, _, stderr) = support::run_binary(
         &[
             "run",
-            "--config",
+            "--config.file",
             "/nonexistent.yml",
             "--shard.count",
             "2",

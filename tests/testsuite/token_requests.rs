@@ -20,7 +20,7 @@ clients:
 fn probe(config: &str, extra: &[&str]) -> (i32, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "credprobe.yml", config);
-    let mut args = vec!["probe", "--config", path.to_str().unwrap()];
+    let mut args = vec!["probe", "--config.file", path.to_str().unwrap()];
     args.extend_from_slice(extra);
     run_binary(&args, Duration::from_secs(30))
 }

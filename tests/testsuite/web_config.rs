@@ -55,7 +55,13 @@ fn a_broken_web_config_stops_start_up_with_exit_2_naming_file_and_field() {
         "{broken}: tls_server_config.client_ca_file: required when client_auth_type is RequireAndVerifyClientCert"
     );
     for args in [
-        vec!["run", "--config", &config, "--web.config.file", &broken],
+        vec![
+            "run",
+            "--config.file",
+            &config,
+            "--web.config.file",
+            &broken,
+        ],
         vec!["demo", "--web.config.file", &broken],
     ] {
         let mut args = args;
@@ -69,7 +75,7 @@ fn a_broken_web_config_stops_start_up_with_exit_2_naming_file_and_field() {
     let (code, _, stderr) = support::run_binary(
         &[
             "check-config",
-            "--config",
+            "--config.file",
             &config,
             "--web.config.file",
             &broken,
@@ -82,7 +88,7 @@ fn a_broken_web_config_stops_start_up_with_exit_2_naming_file_and_field() {
     let (code, stdout, stderr) = support::run_binary(
         &[
             "check-config",
-            "--config",
+            "--config.file",
             &config,
             "--web.config.file",
             &good,

@@ -229,7 +229,7 @@ impl Ctx {
     /// `credprobe check-config` of a generated file (bounded).
     pub async fn check_config(&mut self, config: &Path, dir: &Path) -> Result<(), String> {
         let mut command = Command::new(&self.credprobe);
-        command.arg("check-config").arg("--config").arg(config);
+        command.arg("check-config").arg("--config.file").arg(config);
         let log = dir.join("check-config.log");
         processes::run_to_end(
             &mut self.procs,
@@ -252,7 +252,7 @@ impl Ctx {
     ) -> Result<(u32, u16, f64), String> {
         let port = free_port()?;
         let mut command = Command::new(&self.credprobe);
-        command.arg("run").arg("--config").arg(config);
+        command.arg("run").arg("--config.file").arg(config);
         command
             .arg("--web.listen-address")
             .arg(format!("127.0.0.1:{port}"))

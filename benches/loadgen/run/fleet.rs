@@ -98,7 +98,7 @@ async fn side_start(ctx: &mut Ctx) -> Result<Side, String> {
         )
         .await?;
     let command = format!(
-        "credprobe run --config even-{n}/credprobe.yml --web.listen-address 127.0.0.1:{port} --log.level warn"
+        "credprobe run --config.file even-{n}/credprobe.yml --web.listen-address 127.0.0.1:{port} --log.level warn"
     );
     ctx.log(&format!(
         "evenness side run: {n} tenants against their own simulator {}",
@@ -159,7 +159,7 @@ async fn phase(
     let (pid, port, t0) = ctx.credprobe(&config, &dir, &what).await?;
     let metrics_url = format!("http://127.0.0.1:{port}/metrics");
     let command = format!(
-        "credprobe run --config fleet-{n}/credprobe.yml --web.listen-address 127.0.0.1:{port} --log.level warn"
+        "credprobe run --config.file fleet-{n}/credprobe.yml --web.listen-address 127.0.0.1:{port} --log.level warn"
     );
     ctx.log(&format!(
         "fleet {n} tenants: credprobe pid {pid} on :{port}; warming up for one interval"

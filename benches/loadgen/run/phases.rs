@@ -49,7 +49,7 @@ pub async fn steady(ctx: &mut Ctx, sim: &Simulator) -> Result<Steady, String> {
         .credprobe(&dir.join("credprobe.yml"), &dir, "credprobe (steady state)")
         .await?;
     let command = format!(
-        "credprobe run --config steady/credprobe.yml --web.listen-address 127.0.0.1:{port} --log.level warn"
+        "credprobe run --config.file steady/credprobe.yml --web.listen-address 127.0.0.1:{port} --log.level warn"
     );
     ctx.log(&format!(
         "steady state: {n} tenants every {si}s for {cycles} cycles (pid {pid})"

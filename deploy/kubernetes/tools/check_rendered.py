@@ -565,7 +565,7 @@ def policy(out, secret_example, args):
 
         args_ = [str(a) for a in (c.get("args") or [])]
         report.check(args_[:1] == ["run"], cwhere, f"args must start with run, are {args_}")
-        report.check(arg_value(args_, "--config") == CONFIG_FILE, cwhere, f"args must have --config {CONFIG_FILE}")
+        report.check(arg_value(args_, "--config.file") == CONFIG_FILE, cwhere, f"args must have --config.file {CONFIG_FILE}")
         report.check("--config.watch" in args_, cwhere, "args must have --config.watch")
         report.check(arg_value(args_, "--log.format") == "json", cwhere, "args must have --log.format json")
         listen = arg_value(args_, "--web.listen-address") or f"0.0.0.0:{PORT}"

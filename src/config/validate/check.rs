@@ -6,11 +6,15 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::config::Problems;
+use crate::config::locate::key_path;
 
 /// Validation of one tenant, with where its problems go.
 pub(super) struct TenantCheck<'a> {
     /// The file that defines the tenant.
     pub(super) file: &'a Path,
+    /// Where the tenant is in that file (`tenants[3]`; empty for a file
+    /// that is one tenant), so its problems can name their lines.
+    pub(super) at: &'a str,
     /// The tenant's name as written.
     pub(super) tenant: &'a str,
     /// Where problems are collected.
@@ -40,7 +44,17 @@ pub(super) struct Timing {
 impl TenantCheck<'_> {
     /// Records a problem of this tenant at `field`.
     pub(super) fn problem(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        let field = field.into();
+        let at = key_path(self.at, &field);
         self.problems
-            .push(self.file, Some(self.tenant), field, message);
+            .push_in(self.file, at, Some(self.tenant), field, message);
+    }
+
+    /// Records a warning of this tenant at `field`: a risk that does not
+    /// stop the tenant from being probed.
+    pub(super) fn warning(&mut self, field: &str, message: impl Into<String>) {
+        let at = key_path(self.at, field);
+        self.problems
+            .warn_in(self.file, at, Some(self.tenant), field, message);
     }
 }

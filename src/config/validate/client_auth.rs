@@ -111,7 +111,10 @@ impl TenantCheck<'_> {
             .as_ref()
             .map(|path| self.base_dir.join(path));
         match KeyFiles::open(&key, certificate.as_deref(), algorithm) {
-            Ok(files) => Some(files),
+            Ok(files) => {
+                self.private_file("client_key_file", &key);
+                Some(files)
+            }
             Err(error) => {
                 self.problem(error.field.name(), error.to_string());
                 None
@@ -214,6 +217,7 @@ mod tests {
 
     const QUIET: LoadOptions = LoadOptions {
         warn_inline_secrets: false,
+        log_warnings: false,
         shard: crate::shard::Shard::ALL,
     };
 

@@ -1,8 +1,11 @@
 //! The credential of a tenant: its client id, where its secret comes from
 //! (read now, so a missing secret is a configuration problem), and when it
-//! expires.
+//! expires; a secret or key file others can read, and an expiry already
+//! passed, are warnings.
 
-use std::time::SystemTime;
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 use secrecy::SecretString;
 
@@ -52,7 +55,10 @@ impl TenantCheck<'_> {
             }
             let path = self.base_dir.join(path);
             return match SecretFile::open(&path) {
-                Ok(file) => Some(SecretSource::File(file)),
+                Ok(file) => {
+                    self.private_file("client_secret_file", &path);
+                    Some(SecretSource::File(file))
+                }
                 Err(error) => {
                     self.problem("client_secret_file", error.to_string());
                     None
@@ -107,18 +113,73 @@ impl TenantCheck<'_> {
         }
     }
 
-    /// When the client secret expires, if configured.
+    /// When the client secret expires, if configured; a date already
+    /// passed is a warning (the probe will say the credential fails; this
+    /// says why before the first cycle).
     pub(super) fn credential_expires(&mut self, raw: &RawTenant) -> Option<SystemTime> {
         let text = raw.credential_expires.as_deref()?;
         let time = parse_date(text);
-        if time.is_none() {
-            self.problem(
+        match time.map(|t| SystemTime::now().duration_since(t)) {
+            None => self.problem(
                 "credential_expires",
                 format!("{text:?} is not a date (YYYY-MM-DD) or RFC 3339 time"),
-            );
+            ),
+            Some(Ok(ago)) if self.read_files => self.warning(
+                "credential_expires",
+                format!(
+                    "{} has passed ({} ago): the credential has expired; renew it and update credential_expires",
+                    text.trim(),
+                    rough(ago)
+                ),
+            ),
+            Some(_) => {}
         }
         time
     }
+
+    /// Warns when a secret or private key file is open to others, or to
+    /// its group while this process owns it (then `chmod 600` keeps it
+    /// readable). Group access to a file this process does not own is how
+    /// it reads it at all, as with a Kubernetes secret volume under
+    /// `fsGroup` (root-owned, mode 0440): not reported. The file a
+    /// symbolic link points to is judged (a Kubernetes secret's files are
+    /// links into `..data/`).
+    pub(super) fn private_file(&mut self, field: &str, path: &Path) {
+        let Ok(metadata) = std::fs::metadata(path) else {
+            return;
+        };
+        let mode = metadata.permissions().mode() & 0o7777;
+        let who = if mode & 0o007 != 0 {
+            "others"
+        } else if mode & 0o070 != 0 && metadata.uid() == effective_uid() {
+            "its group"
+        } else {
+            return;
+        };
+        self.warning(
+            field,
+            format!(
+                "{path} is open to {who} (mode {mode:04o}): chmod 600 {path} (on Kubernetes: defaultMode: 0400 on the secret volume)",
+                path = path.display()
+            ),
+        );
+    }
+}
+
+/// The user this process runs as.
+fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// A duration as a person says it: days, else hours, else minutes.
+fn rough(ago: Duration) -> String {
+    let (n, unit) = match ago.as_secs() {
+        s if s >= 86_400 => (s / 86_400, "day"),
+        s if s >= 3_600 => (s / 3_600, "hour"),
+        s => (s / 60, "minute"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 /// `2027-06-30` (midnight UTC, the start of that day) or an RFC 3339 time.

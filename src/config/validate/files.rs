@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::parse::{self, Parsed};
 use super::split::{self, Uncut};
 use crate::config::Problems;
 use crate::config::raw::{RawTenant, RawTenantFile};
@@ -21,6 +22,7 @@ pub(super) fn resolve_pattern(base_dir: &Path, pattern: &str) -> String {
 
 /// Hands every tenant of the files matching `full` (the pattern as
 /// written, `pattern`, resolved against the main file's folder) to `each`,
+/// with its path in its file,
 /// files in name order, one file in memory at a time. With `cut`, a file
 /// holding a `tenants:` block list is cut into its items (see [`split`])
 /// and each is parsed alone; `Err(Uncut)` when an item does not parse on
@@ -32,7 +34,7 @@ pub(super) fn each_tenant(
     main: &Path,
     cut: bool,
     problems: &mut Problems,
-    mut each: impl FnMut(&Arc<Path>, &RawTenant, &mut Problems),
+    mut each: impl FnMut(&Arc<Path>, &str, &Parsed, &mut Problems),
 ) -> Result<(), Uncut> {
     let paths = match glob::glob(full) {
         Ok(paths) => paths,
@@ -73,43 +75,62 @@ pub(super) fn each_tenant(
             && let Some((layout, rest)) = split::layout(text.lines())
             && rest.trim().is_empty()
         {
+            let mut index = 0;
             split::each_item(
                 text.lines().map(Ok::<_, std::io::Error>),
                 &layout,
                 |_, item| {
                     let tenant: RawTenant = serde_norway::from_str(item).map_err(|_| Uncut)?;
-                    each(&file, &tenant, problems);
+                    let at = format!("tenants[{index}]");
+                    index += 1;
+                    each(&file, &at, &Parsed::Tenant(Box::new(tenant)), problems);
                     Ok(())
                 },
             )?;
             continue;
         }
-        match parse_tenant_file(&text) {
-            Ok(found) => {
-                for tenant in &found {
-                    each(&file, tenant, problems);
-                }
-            }
-            Err(message) => problems.push(&file, None, "", message),
+        for (at, tenant) in parse_tenant_file(&text, &file, problems) {
+            each(&file, &at, &tenant, problems);
         }
     }
     Ok(())
 }
 
-/// A tenant file holds `tenants: [...]`, a list of tenants, or one tenant.
-/// The shape is decided first so serde's message (with its line) fits it.
-fn parse_tenant_file(text: &str) -> Result<Vec<RawTenant>, String> {
-    let value: serde_norway::Value = serde_norway::from_str(text).map_err(|e| e.to_string())?;
-    let result = match &value {
-        serde_norway::Value::Null => return Ok(Vec::new()),
-        serde_norway::Value::Sequence(_) => serde_norway::from_str::<Vec<RawTenant>>(text),
+/// A tenant file holds `tenants: [...]`, a list of tenants, or one tenant:
+/// each tenant with its path in the file, parsed one at a time (the shape
+/// is decided first so a problem's field fits it).
+fn parse_tenant_file(text: &str, file: &Path, problems: &mut Problems) -> Vec<(String, Parsed)> {
+    let value: serde_norway::Value = match serde_norway::from_str(text) {
+        Ok(value) => value,
+        Err(error) => {
+            parse::report(problems, file, &error, "", None, 0);
+            return Vec::new();
+        }
+    };
+    match value {
+        serde_norway::Value::Null => Vec::new(),
+        serde_norway::Value::Sequence(items) => parse::tenants(text, file, "", items, problems),
         serde_norway::Value::Mapping(map) if map.contains_key("tenants") => {
-            serde_norway::from_str::<RawTenantFile>(text).map(|f| f.tenants)
+            match serde_norway::from_str::<RawTenantFile<Vec<serde_norway::Value>>>(text) {
+                Ok(found) => parse::tenants(text, file, "tenants", found.tenants, problems),
+                Err(error) => {
+                    parse::report(problems, file, &error, "", None, 0);
+                    Vec::new()
+                }
+            }
         }
         serde_norway::Value::Mapping(_) => {
-            serde_norway::from_str::<RawTenant>(text).map(|t| vec![t])
+            vec![(String::new(), parse::tenant(text, file, "", problems))]
         }
-        _ => return Err("expected a tenant, a list of tenants, or `tenants:`".to_owned()),
-    };
-    result.map_err(|e| e.to_string())
+        _ => {
+            problems.push_at(
+                file,
+                Some(1),
+                None,
+                "",
+                "expected a tenant, a list of tenants, or `tenants:`",
+            );
+            Vec::new()
+        }
+    }
 }

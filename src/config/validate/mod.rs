@@ -7,6 +7,8 @@
 //! - `split`: the main file's `tenants:` list cut into its items, so a
 //!   large fleet is parsed and checked one tenant at a time;
 //! - `files`: the tenant files matched by `tenant_files`;
+//! - `parse`: a document's tenants parsed one at a time, each parse error
+//!   a problem with its line (and a suggestion for a mistyped key);
 //! - `check`: where one tenant's problems go, and what its endpoints
 //!   inherit;
 //! - `tenant`: one tenant: identity, labels, timing, token form;
@@ -26,6 +28,7 @@ mod client_auth;
 mod credential;
 mod endpoint;
 mod files;
+mod parse;
 mod rules;
 mod split;
 mod targets;
@@ -44,6 +47,7 @@ use super::{
     Config, ConfigError, DEFAULT_HISTOGRAM_BUCKETS, DEFAULT_INTERVAL,
     DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_TIMEOUT, Problems, Tenant,
 };
+use crate::config::locate::key_path;
 use crate::shard::Shard;
 use check::TenantCheck;
 use split::Uncut;
@@ -63,6 +67,10 @@ pub struct LoadOptions {
     /// Log a warning for each inline `client_secret` (off for the demo,
     /// whose secrets are fake).
     pub warn_inline_secrets: bool,
+    /// Log each of [`Config::warnings`] (a secret or key file others can
+    /// read, a `credential_expires` passed) at warn level, at start-up and
+    /// at every reload; `check-config` prints them itself instead.
+    pub log_warnings: bool,
     /// The tenants this process keeps: every tenant of the fleet is checked
     /// (a typo anywhere is an error in every shard, so shards agree), but
     /// only this shard's are kept, and only theirs have their secret, key
@@ -74,6 +82,7 @@ impl Default for LoadOptions {
     fn default() -> Self {
         LoadOptions {
             warn_inline_secrets: true,
+            log_warnings: true,
             shard: Shard::ALL,
         }
     }
@@ -87,22 +96,27 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 /// [`load`] with explicit options. A main file whose `tenants:` list can be
 /// cut (see `split.rs`) is read line by line, never whole.
 pub fn load_with(path: &Path, options: &LoadOptions) -> Result<Config, ConfigError> {
+    logged(load_file(path, options), options)
+}
+
+fn load_file(path: &Path, options: &LoadOptions) -> Result<Config, ConfigError> {
     let lines = || -> Result<_, ConfigError> {
         let file = std::fs::File::open(path)
             .map_err(|error| ConfigError::file(path, format!("cannot read: {error}")))?;
         Ok(std::io::BufRead::lines(std::io::BufReader::new(file)))
     };
     let found = split::layout(lines()?.map_while(Result::ok));
-    if let Some((layout, rest)) = found {
-        let rest = parse_rest(&rest, path)?;
-        if let Ok(loaded) = load_parts(
-            rest,
+    if let Some((layout, rest)) = found
+        && let Some(rest) = parse_rest(&rest)
+        && let Ok(loaded) = load_parts(
+            Some(rest),
             MainTenants::Cut(&|| lines().ok(), &layout),
             path,
+            None,
             options,
-        ) {
-            return loaded;
-        }
+        )
+    {
+        return loaded;
     }
     let text = std::fs::read_to_string(path)
         .map_err(|error| ConfigError::file(path, format!("cannot read: {error}")))?;
@@ -118,39 +132,94 @@ pub fn load_with(path: &Path, options: &LoadOptions) -> Result<Config, ConfigErr
 /// `split.rs` for how the main file's list is cut, and
 /// [`LoadOptions::shard`] for what is kept.
 pub fn load_str(text: &str, path: &Path, options: &LoadOptions) -> Result<Config, ConfigError> {
-    if let Some((layout, rest)) = split::layout(text.lines()) {
-        let rest = parse_rest(&rest, path)?;
+    logged(load_text(text, path, options), options)
+}
+
+fn load_text(text: &str, path: &Path, options: &LoadOptions) -> Result<Config, ConfigError> {
+    if let Some((layout, rest)) = split::layout(text.lines())
+        && let Some(rest) = parse_rest(&rest)
+    {
         let lines = || Some(text.lines().map(Ok::<_, std::io::Error>));
-        if let Ok(loaded) = load_parts(rest, MainTenants::Cut(&lines, &layout), path, options) {
+        if let Ok(loaded) = load_parts(
+            Some(rest),
+            MainTenants::Cut(&lines, &layout),
+            path,
+            Some(text),
+            options,
+        ) {
             return loaded;
         }
     }
     load_whole(text, path, options)
 }
 
-/// The main file without its list (its line numbers unchanged, so a YAML
-/// error there says the right line).
-fn parse_rest(rest: &str, path: &Path) -> Result<RawConfig, ConfigError> {
-    if rest.trim().is_empty() {
-        return Ok(RawConfig::default());
+/// Logs the warnings found, valid configuration or not, when asked to.
+fn logged(
+    loaded: Result<Config, ConfigError>,
+    options: &LoadOptions,
+) -> Result<Config, ConfigError> {
+    if options.log_warnings {
+        let warnings = match &loaded {
+            Ok(config) => &config.warnings,
+            Err(error) => &error.warnings,
+        };
+        for warning in warnings {
+            tracing::warn!(warning = %warning, "configuration warning");
+        }
     }
-    serde_norway::from_str(rest).map_err(|error| ConfigError::file(path, error.to_string()))
+    loaded
 }
 
-/// Parses and checks the main file as one document.
+/// The main file without its list (its line numbers unchanged); `None`
+/// when it does not parse (the whole document is parsed then, for every
+/// problem).
+fn parse_rest(rest: &str) -> Option<RawConfig> {
+    if rest.trim().is_empty() {
+        return Some(RawConfig::default());
+    }
+    serde_norway::from_str(rest).ok()
+}
+
+/// Parses and checks the main file as one document, its tenants one at a
+/// time. When the main file's own settings do not parse, its tenants are
+/// still parsed (their mistakes reported) but not checked further, as
+/// their defaults are unknown, and no tenant file is read.
 fn load_whole(text: &str, path: &Path, options: &LoadOptions) -> Result<Config, ConfigError> {
-    let mut raw: RawConfig = if text.trim().is_empty() {
-        RawConfig::default()
+    let mut problems = Problems::new();
+    let (rest, values) = if text.trim().is_empty() {
+        (Some(RawConfig::default()), Vec::new())
     } else {
-        serde_norway::from_str(text).map_err(|error| ConfigError::file(path, error.to_string()))?
+        match serde_norway::from_str::<RawConfig<Vec<serde_norway::Value>>>(text) {
+            Ok(mut raw) => {
+                let values = std::mem::take(&mut raw.tenants);
+                (Some(raw.with_tenants(Vec::new())), values)
+            }
+            Err(error) => {
+                parse::report(&mut problems, path, &error, "", None, 0);
+                (None, tenant_values(text))
+            }
+        }
     };
-    let tenants = std::mem::take(&mut raw.tenants);
+    let tenants = parse::tenants(text, path, "tenants", values, &mut problems);
     let parsed: MainTenants<'_, std::iter::Empty<std::io::Result<String>>> =
         MainTenants::Parsed(tenants);
-    match load_parts(raw, parsed, path, options) {
+    match load_parts_with(rest, parsed, path, Some(text), options, problems) {
         Ok(loaded) => loaded,
         Err(Uncut) => unreachable!("nothing is cut when the whole document was parsed"),
     }
+}
+
+/// The main file's `tenants:` items as YAML values, whatever else the file
+/// holds (for tenants beside settings that do not parse).
+fn tenant_values(text: &str) -> Vec<serde_norway::Value> {
+    #[derive(serde::Deserialize)]
+    struct TenantsOnly {
+        #[serde(default)]
+        tenants: Vec<serde_norway::Value>,
+    }
+    serde_norway::from_str::<TenantsOnly>(text)
+        .map(|t| t.tenants)
+        .unwrap_or_default()
 }
 
 /// A fresh pass over the main file's lines (`None` when it cannot be read
@@ -158,47 +227,75 @@ fn load_whole(text: &str, path: &Path, options: &LoadOptions) -> Result<Config, 
 type Lines<'a, I> = &'a dyn Fn() -> Option<I>;
 
 /// The main file's tenants: a cut list to read item by item, or parsed
-/// with the whole document.
+/// with the whole document, one at a time (with their paths).
 enum MainTenants<'a, I> {
     Cut(Lines<'a, I>, &'a split::Layout),
-    Parsed(Vec<RawTenant>),
+    Parsed(Vec<(String, parse::Parsed)>),
 }
 
-/// Checks the main file's settings, then every tenant of the main file and
-/// the tenant files in turn. `Err(Uncut)` when an item of a cut list (main
-/// file or tenant file) does not parse on its own: the caller parses whole
-/// documents instead, for the exact error (or for what the cut could not
-/// see, such as an alias of an anchor in another item).
+/// [`load_parts_with`] with no problem found yet.
 fn load_parts<I, S>(
-    raw: RawConfig,
+    raw: Option<RawConfig>,
     main_tenants: MainTenants<'_, I>,
     path: &Path,
+    text: Option<&str>,
     options: &LoadOptions,
 ) -> Result<Result<Config, ConfigError>, Uncut>
 where
     I: Iterator<Item = std::io::Result<S>>,
     S: AsRef<str>,
 {
+    load_parts_with(raw, main_tenants, path, text, options, Problems::new())
+}
+
+/// Checks the main file's settings (`None`: they did not parse, and their
+/// problem is in `problems`), then every tenant of the main file and the
+/// tenant files in turn. `text` is the main file's, when it was given
+/// rather than read (problems' lines are looked up in it). `Err(Uncut)` when an item of a cut list (main
+/// file or tenant file) does not parse on its own: the caller parses whole
+/// documents instead, for the exact error (or for what the cut could not
+/// see, such as an alias of an anchor in another item).
+fn load_parts_with<I, S>(
+    raw: Option<RawConfig>,
+    main_tenants: MainTenants<'_, I>,
+    path: &Path,
+    text: Option<&str>,
+    options: &LoadOptions,
+    mut problems: Problems,
+) -> Result<Result<Config, ConfigError>, Uncut>
+where
+    I: Iterator<Item = std::io::Result<S>>,
+    S: AsRef<str>,
+{
     let cut = matches!(main_tenants, MainTenants::Cut(..));
-    let mut problems = Problems::default();
+    let settled = raw.is_some();
+    let raw = raw.unwrap_or_default();
     let base_dir = path.parent().unwrap_or(Path::new(".")).to_owned();
     check_defaults(&raw.defaults, path, &mut problems);
     let max_concurrent_requests = max_concurrent_requests(&raw, path, &mut problems);
     let histogram_buckets = histogram_buckets(&raw, path, &mut problems);
 
-    let mut set = TenantSet::new(&raw.defaults, options);
+    let mut set = TenantSet::new(&raw.defaults, options, settled);
     let main: Arc<Path> = Arc::from(path);
     match main_tenants {
         MainTenants::Cut(lines, layout) => {
+            let mut index = 0;
             split::each_item(lines().ok_or(Uncut)?, layout, |_, item| {
                 let tenant: RawTenant = serde_norway::from_str(item).map_err(|_| Uncut)?;
-                set.add(&main, &tenant, &mut problems);
+                let at = format!("tenants[{index}]");
+                index += 1;
+                set.add(
+                    &main,
+                    &at,
+                    &parse::Parsed::Tenant(Box::new(tenant)),
+                    &mut problems,
+                );
                 Ok(())
             })?;
         }
         MainTenants::Parsed(tenants) => {
-            for tenant in &tenants {
-                set.add(&main, tenant, &mut problems);
+            for (at, tenant) in &tenants {
+                set.add(&main, at, tenant, &mut problems);
             }
         }
     }
@@ -211,16 +308,17 @@ where
             path,
             cut,
             &mut problems,
-            |file, tenant, problems| {
-                set.add(file, tenant, problems);
+            |file, at, tenant, problems| {
+                set.add(file, at, tenant, problems);
             },
         )?;
         tenant_file_patterns.push(full);
     }
 
-    if let Err(error) = problems.finish() {
-        return Ok(Err(error));
-    }
+    let warnings = match problems.finish_with_text(text.map(|text| (path, text))) {
+        Ok(warnings) => warnings,
+        Err(error) => return Ok(Err(error)),
+    };
     let (tenants, configured) = set.finish();
     Ok(Ok(Config {
         source: path.to_owned(),
@@ -229,6 +327,7 @@ where
         max_concurrent_requests,
         histogram_buckets,
         tenant_file_patterns,
+        warnings,
     }))
 }
 
@@ -236,10 +335,22 @@ fn check_defaults(defaults: &RawDefaults, file: &Path, problems: &mut Problems) 
     let interval = defaults.interval.unwrap_or(DEFAULT_INTERVAL);
     let timeout = defaults.timeout.unwrap_or(DEFAULT_TIMEOUT);
     if let Err(message) = rules::check_interval(interval) {
-        problems.push(file, None, "defaults.interval", message.to_string());
+        problems.push_in(
+            file,
+            "defaults.interval".into(),
+            None,
+            "defaults.interval",
+            message.to_string(),
+        );
     }
     if let Err(message) = rules::check_timeout(timeout, interval, "interval") {
-        problems.push(file, None, "defaults.timeout", message.to_string());
+        problems.push_in(
+            file,
+            "defaults.timeout".into(),
+            None,
+            "defaults.timeout",
+            message.to_string(),
+        );
     }
     for (field, value) in [
         ("defaults.max_body_bytes", defaults.max_body_bytes),
@@ -249,7 +360,7 @@ fn check_defaults(defaults: &RawDefaults, file: &Path, problems: &mut Problems) 
         ),
     ] {
         if value == Some(0) {
-            problems.push(file, None, field, "must be above 0");
+            problems.push_in(file, field.into(), None, field, "must be above 0");
         }
     }
 }
@@ -259,7 +370,13 @@ fn max_concurrent_requests(raw: &RawConfig, file: &Path, problems: &mut Problems
         .max_concurrent_requests
         .unwrap_or(DEFAULT_MAX_CONCURRENT_REQUESTS);
     if max == 0 {
-        problems.push(file, None, "max_concurrent_requests", "must be at least 1");
+        problems.push_in(
+            file,
+            "max_concurrent_requests".into(),
+            None,
+            "max_concurrent_requests",
+            "must be at least 1",
+        );
     }
     max
 }
@@ -272,8 +389,9 @@ fn histogram_buckets(raw: &RawConfig, file: &Path, problems: &mut Problems) -> V
     let ascending = buckets.windows(2).all(|w| w[0] < w[1]);
     let positive = buckets.iter().all(|b| b.is_finite() && *b > 0.0);
     if buckets.is_empty() || !ascending || !positive {
-        problems.push(
+        problems.push_in(
             file,
+            "histogram_buckets".into(),
             None,
             "histogram_buckets",
             "must be a non-empty list of positive seconds in ascending order",
@@ -288,42 +406,58 @@ fn histogram_buckets(raw: &RawConfig, file: &Path, problems: &mut Problems) -> V
 struct TenantSet<'a> {
     defaults: &'a RawDefaults,
     options: &'a LoadOptions,
-    /// Each name and the file that defined it first.
-    seen: HashMap<Box<str>, Arc<Path>>,
+    /// The main file's settings parsed: tenants are checked against them
+    /// (else only parsed, their defaults being unknown).
+    settled: bool,
+    /// Each name, the file that defined it first and its path there.
+    seen: HashMap<Box<str>, (Arc<Path>, String)>,
     /// The valid tenants of this shard.
     kept: Vec<Arc<Tenant>>,
 }
 
 impl<'a> TenantSet<'a> {
-    fn new(defaults: &'a RawDefaults, options: &'a LoadOptions) -> Self {
+    fn new(defaults: &'a RawDefaults, options: &'a LoadOptions, settled: bool) -> Self {
         TenantSet {
             defaults,
             options,
+            settled,
             seen: HashMap::new(),
             kept: Vec::new(),
         }
     }
 
-    /// Checks one tenant defined in `file`; keeps it when it is valid and
-    /// this shard's. Another shard's tenant is checked without reading its
-    /// files.
-    fn add(&mut self, file: &Arc<Path>, raw: &RawTenant, problems: &mut Problems) {
-        if let Some(first) = self.seen.get(raw.name.as_str()) {
-            problems.push(
-                file,
-                Some(&raw.name),
-                "name",
-                format!(
-                    "duplicate tenant name (first defined in {})",
-                    first.display()
-                ),
-            );
-            return;
+    /// Checks one tenant defined at `at` in `file`; keeps it when it is
+    /// valid and this shard's. Another shard's tenant is checked without
+    /// reading its files; a tenant that did not parse only has its name
+    /// counted.
+    fn add(&mut self, file: &Arc<Path>, at: &str, tenant: &parse::Parsed, problems: &mut Problems) {
+        let (name, raw) = match tenant {
+            parse::Parsed::Tenant(raw) => (Some(raw.name.as_str()), Some(raw)),
+            parse::Parsed::Broken(name) => (name.as_deref(), None),
+        };
+        if let Some(name) = name {
+            if let Some((first_file, first_at)) = self.seen.get(name) {
+                problems.push_duplicate(
+                    file,
+                    key_path(at, "name"),
+                    Some(name),
+                    "name",
+                    "duplicate tenant name",
+                    first_file,
+                    key_path(first_at, "name"),
+                );
+                return;
+            }
+            self.seen
+                .insert(name.into(), (Arc::clone(file), at.to_owned()));
         }
-        self.seen.insert(raw.name.as_str().into(), Arc::clone(file));
+        let Some(raw) = raw.filter(|_| self.settled) else {
+            return;
+        };
         let ours = self.options.shard.owns(&raw.name);
         let mut check = TenantCheck {
             file,
+            at,
             tenant: &raw.name,
             problems,
             base_dir: file.parent().unwrap_or(Path::new(".")),

@@ -59,8 +59,12 @@ impl TenantCheck<'_> {
                 None
             }
         };
+        // A preset that did not expand (its problem is reported) would
+        // have given the base URL: endpoint paths say nothing more.
+        let preset_failed = raw.entra.is_some() && preset.is_none();
         let base_url_failed = (raw.base_url.is_some()
             || raw.nexthink.is_some()
+            || preset_failed
             || preset.as_ref().is_some_and(|p| p.base_url.is_some()))
             && base_url.is_none();
         Targets {

@@ -11,6 +11,7 @@ use crate::config::{Config, ConfigProblem, Tenant};
 /// Inline secrets are how these cases stay short; the warning is noise here.
 const QUIET: LoadOptions = LoadOptions {
     warn_inline_secrets: false,
+    log_warnings: false,
     shard: crate::shard::Shard::ALL,
 };
 
@@ -223,7 +224,7 @@ const CASES: &[Case] = &[
         file: "tenants.d/b.yml",
         tenant: Some("acme"),
         field: Some("name"),
-        message: "tenants.d/a.yml)",
+        message: "tenants.d/a.yml:1)",
     },
     Case {
         name: "tenant in a tenant file duplicating the main file's",
@@ -235,7 +236,7 @@ const CASES: &[Case] = &[
         file: "tenants.d/a.yml",
         tenant: Some("acme"),
         field: Some("name"),
-        message: "main.yml)",
+        message: "main.yml:1)",
     },
     Case {
         name: "YAML error in a tenant file names that file",
@@ -251,9 +252,9 @@ const CASES: &[Case] = &[
         main: "tenant_files: ['tenants.d/*.yml']\n",
         files: &[("tenants.d/typo.yml", "name: acme\nclient_secert: s\n")],
         file: "tenants.d/typo.yml",
-        tenant: None,
-        field: None,
-        message: "unknown field `client_secert`",
+        tenant: Some("acme"),
+        field: Some("client_secert"),
+        message: "unknown field `client_secert`, did you mean `client_secret`?",
     },
     // Timing.
     acme_case(
@@ -696,8 +697,12 @@ fn check(case: &Case) -> Result<(), String> {
     let [problem] = problems.as_slice() else {
         return Err(format!("expected one problem, got {problems:#?}"));
     };
+    if problem.line.is_none() {
+        return Err(format!("no line: {problem:#?}"));
+    }
     let expected = ConfigProblem {
         file: base.join(case.file),
+        line: problem.line,
         tenant: case.tenant.map(str::to_owned),
         field: case.field.map(str::to_owned),
         message: problem.message.clone(),

@@ -80,7 +80,7 @@ impl Daemon {
         let mut command = Command::new(binary());
         command
             .arg("run")
-            .arg("--config")
+            .arg("--config.file")
             .arg(path)
             .args(["--web.listen-address", "127.0.0.1:0"])
             .args(extra_args);
