@@ -51,12 +51,14 @@
 //! - `listener`: plain and TLS listeners whose connections end on shutdown.
 //! - [`pki`]: a CA and certificates made at start, for the demo and tests.
 
+mod access_token;
 mod client_auth;
 mod client_keys;
 mod handlers;
 mod listener;
 pub mod pki;
 mod scenario;
+mod signing;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -74,7 +76,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use scenario::{
-    ApiResponse, BodyFault, ClientBehaviour, EntraRefusal, Preset, Scenario, TokenResponse,
+    ApiResponse, AppCredential, AppCredentialKind, BodyFault, ClientBehaviour, Discovery,
+    DiscoveryAnswer, EntraRefusal, Preset, Scenario, Signing, SigningAlgorithm, TokenFormat,
+    TokenResponse, secret_hint,
 };
 
 use axum::extract::connect_info::Connected;
@@ -126,6 +130,12 @@ pub enum SimulatorError {
     /// The listener failed (for instance, it has no local address).
     #[error("simulator listener: {0}")]
     Io(#[from] std::io::Error),
+    /// No key to sign access tokens could be made.
+    #[error("simulator signing key: {message}")]
+    SigningKey {
+        /// What went wrong.
+        message: String,
+    },
 }
 
 /// One request the simulator received, so tests can assert on what the
@@ -210,9 +220,8 @@ impl Simulator {
         let graceful = CancellationToken::new();
         let hard_stop = CancellationToken::new();
         let listener = PlainListener::new(listener, hard_stop.clone());
-        Ok(Self::spawn(
-            listener, local_addr, false, scenario, graceful, hard_stop,
-        ))
+        Self::spawn(listener, local_addr, false, scenario, graceful, hard_stop)
+            .map_err(std::io::Error::other)
     }
 
     /// Serves HTTPS with the given PEM certificate chain and PEM private
@@ -262,7 +271,7 @@ impl Simulator {
         )?;
         Ok(Self::spawn(
             listener, local_addr, true, scenario, graceful, hard_stop,
-        ))
+        )?)
     }
 
     fn spawn<L>(
@@ -272,12 +281,12 @@ impl Simulator {
         scenario: Scenario,
         graceful: CancellationToken,
         hard_stop: CancellationToken,
-    ) -> Simulator
+    ) -> Result<Simulator, signing::KeyError>
     where
         L: axum::serve::Listener<Addr = SocketAddr>,
         Connection: for<'a> Connected<axum::serve::IncomingStream<'a, L>>,
     {
-        let state = Arc::new(SimState::new(scenario, graceful.clone()));
+        let state = Arc::new(SimState::new(scenario, graceful.clone())?);
         let app =
             handlers::router(state.clone()).into_make_service_with_connect_info::<Connection>();
         let signal = graceful.clone().cancelled_owned();
@@ -289,14 +298,14 @@ impl Simulator {
                 tracing::error!(%error, "simulator server failed");
             }
         });
-        Simulator {
+        Ok(Simulator {
             local_addr,
             tls,
             state,
             graceful,
             hard_stop,
             server,
-        }
+        })
     }
 
     /// The address it listens on (the real port when bound to port 0).
@@ -329,6 +338,13 @@ impl Simulator {
     /// to revoked). Tokens already issued stay valid until they expire.
     pub fn set_scenario(&self, scenario: Scenario) {
         self.state.set_scenario(scenario);
+    }
+
+    /// Rotates the key that signs access tokens now (as
+    /// `POST /__simulator/rotate-signing-key` does) and returns its `kid`;
+    /// the JWKS lists it after the scenario's `signing.publish_delay`.
+    pub fn rotate_signing_key(&self) -> Result<String, SimulatorError> {
+        Ok(self.state.keys.rotate(&self.state.clients().signing)?)
     }
 
     /// Stops accepting and ends all connections; resolves when the server
@@ -432,4 +448,12 @@ pub async fn run(
     tracing::info!("simulated API stopping");
     simulator.shutdown().await;
     Ok(())
+}
+
+impl From<signing::KeyError> for SimulatorError {
+    fn from(error: signing::KeyError) -> Self {
+        SimulatorError::SigningKey {
+            message: error.to_string(),
+        }
+    }
 }
