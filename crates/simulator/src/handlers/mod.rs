@@ -138,9 +138,9 @@ pub(super) fn router(state: Arc<SimState>) -> Router {
         .with_state(state)
 }
 
-/// The simulator's own routes (request log, stats, health), which are not
-/// recorded or counted: everything under `/__simulator/` except the redirect
-/// route, which is where a client under test is sent.
+/// The simulator's own routes (request log, stats, health, key rotation),
+/// which are not recorded or counted: everything under `/__simulator/`
+/// except the redirect route, which is where a client under test is sent.
 fn is_control_path(path: &str) -> bool {
     path.starts_with("/__simulator/") && path != REDIRECT_PATH
 }
