@@ -46,8 +46,11 @@ pub(crate) struct SigningKey {
     jwk: Value,
 }
 
+/// A private key of one of the two algorithms.
 enum Pair {
+    /// ES256.
     Ec(EcdsaKeyPair),
+    /// RS256.
     Rsa(RsaKeyPair),
 }
 
@@ -120,7 +123,9 @@ impl SigningKey {
         }
     }
 
-    /// A compact JWS of `claims`, header `alg`, `typ` and `kid`.
+    /// A compact JWS of `claims`, header `alg`, `typ` and `kid`. Signing
+    /// fails only when the system's random source does; the signature is
+    /// then empty, and the token verifies nowhere.
     pub(crate) fn sign(&self, claims: &Value, rng: &SystemRandom) -> String {
         let header = json!({"alg": self.algorithm().name(), "typ": "JWT", "kid": self.kid});
         let signed = format!(

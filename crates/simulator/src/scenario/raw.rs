@@ -77,12 +77,19 @@ struct RawAppCredential {
     certificate: Option<String>,
     /// For a certificate: the SHA-1 thumbprint, hex, instead of a PEM.
     thumbprint: Option<String>,
+    /// Graph's `keyId` (default: derived from the client id and position).
     key_id: Option<String>,
+    /// Graph's `displayName`.
     display_name: Option<String>,
+    /// `startDateTime`: `in 1d`, `3d ago` or RFC 3339 (default: a year
+    /// before the end).
     starts: Option<String>,
+    /// `endDateTime`, written as `starts` is (default: a year after loading
+    /// for a secret, the certificate's notAfter for a certificate).
     expires: Option<String>,
 }
 
+/// The `type` of an `app_credentials` entry.
 #[derive(Deserialize, Clone, Copy)]
 #[serde(rename_all = "snake_case")]
 enum RawCredentialType {
