@@ -4,7 +4,8 @@
 //! - `private_key_jwt` (RFC 7523 section 2.2, OpenID Connect Core section
 //!   9): `client_assertion_type` is the JWT bearer type; the assertion is
 //!   signed with RS256, PS256 or ES256 and verifies (ring) against the
-//!   client's `public_key`, else its `certificate`'s key; `iss` = `sub` =
+//!   client's `public_key`, else its `certificate`'s key, or one of its
+//!   `additional_public_keys` (a key rotation); `iss` = `sub` =
 //!   the client id (and the form's `client_id`, when sent); `aud` is the
 //!   token URL the client called (scheme, `Host` header, path) or the
 //!   client's `assertion_audience`, as a string or in an array; `exp` is in
@@ -217,23 +218,40 @@ fn verify_assertion(
         .certificate
         .as_deref()
         .and_then(|pem| RegisteredCertificate::from_pem(pem).ok());
-    let key = match (&client.public_key, &certificate) {
+    let registered = match (&client.public_key, &certificate) {
         (Some(pem), _) => verification_key(pem).ok(),
         (None, Some(certificate)) => Some(certificate.key.clone()),
         (None, None) => None,
+    };
+    // A key rotation: more keys the client may sign with.
+    let keys: Vec<_> = registered
+        .into_iter()
+        .chain(
+            client
+                .additional_public_keys
+                .iter()
+                .filter_map(|pem| verification_key(pem).ok()),
+        )
+        .collect();
+    if keys.is_empty() {
+        return Err(Refusal(
+            "the client has no registered public_key or certificate to verify client_assertion",
+        ));
     }
-    .ok_or(Refusal(
-        "the client has no registered public_key or certificate to verify client_assertion",
-    ))?;
-    if key.kind != kind {
+    if keys.iter().all(|key| key.kind != kind) {
         return Err(Refusal(
             "client_assertion alg does not suit the client's registered key",
         ));
     }
     let signed = &jwt[..header.len() + 1 + claims.len()];
-    signature::UnparsedPublicKey::new(algorithm, &key.raw)
-        .verify(signed.as_bytes(), &sig)
-        .map_err(|_| Refusal("client_assertion signature does not verify"))?;
+    let verifies = keys.iter().filter(|key| key.kind == kind).any(|key| {
+        signature::UnparsedPublicKey::new(algorithm, &key.raw)
+            .verify(signed.as_bytes(), &sig)
+            .is_ok()
+    });
+    if !verifies {
+        return Err(Refusal("client_assertion signature does not verify"));
+    }
     if let (Some(sent), Some(certificate)) = (header_json.get("x5t#S256"), &certificate)
         && sent.as_str() != Some(URL_SAFE_NO_PAD.encode(certificate.thumbprint).as_str())
     {

@@ -14,10 +14,30 @@
 //! responses... so that every result class credprobe exports can be produced
 //! on demand and tested end to end.
 //!
-//! Beside client secrets, the token endpoints take `private_key_jwt` client
-//! assertions (RFC 7523), verified against the client's `public_key` (or
-//! `certificate`), and, on a listener started with
-//! [`Simulator::start_mtls`], RFC 8705 `tls_client_auth`.
+//! Beside client secrets (one, or more during a rotation:
+//! `additional_client_secrets`), the token endpoints take `private_key_jwt`
+//! client assertions (RFC 7523), verified against the client's `public_key`
+//! (or `certificate`, or one of its `additional_public_keys`), and, on a
+//! listener started with [`Simulator::start_mtls`], RFC 8705
+//! `tls_client_auth`.
+//!
+//! It also plays the identity provider a verifier needs. Access tokens
+//! are JWTs signed with ES256 (or RS256: the scenario's `signing`), with
+//! `kid`, `iss`, `aud`, `iat`, `nbf`, `exp`, `jti`, the client id as
+//! `sub`/`azp`/`appid` and the scopes as before; per client they can be
+//! opaque, for another audience or issuer, skewed in time, signed with an
+//! unpublished key or expired on arrival. Each authority (the generic
+//! root, Nexthink's login, an Entra ID directory) publishes discovery
+//! documents (`/.well-known/openid-configuration` and RFC 8414's
+//! `/.well-known/oauth-authorization-server`, which the scenario's
+//! `discovery` can break) and a JWK Set; the signing key rotates on a
+//! period, or at `POST /__simulator/rotate-signing-key`
+//! ([`Simulator::rotate_signing_key`]), the previous key staying
+//! published and a new one appearing after `signing.publish_delay`.
+//! Microsoft Graph's `GET /v1.0/applications(appId='…')` lists an
+//! application's secrets (by hint) and certificates (by thumbprint) with
+//! their end dates, to a token issued for Graph's scope, with Graph's 401,
+//! 403 and 404.
 //!
 //! `/__simulator/redirect?to=URL` answers any method with a redirect
 //! (`status=`, `hops=` for a chain), so tests can check which redirects
@@ -29,34 +49,45 @@
 //! Every request is also counted, in total and per wall-clock second
 //! (`GET /__simulator/stats`), so benchmarks can count upstream requests and
 //! check how evenly they arrive. The control routes (`/__simulator/requests`,
-//! `stats`, `healthy`) are neither recorded nor counted; the redirect route
+//! `stats`, `healthy`, `rotate-signing-key`) are neither recorded nor
+//! counted; the redirect route
 //! is both, as it is traffic of the client under test (and a test counts
 //! the hops it followed there).
 //!
 //! # Layout
 //!
-//! - `scenario`: [`Scenario`], [`ClientBehaviour`] and their YAML form.
+//! - `scenario`: [`Scenario`], [`ClientBehaviour`] and their YAML form
+//!   (`scenario::raw`), and the identity-provider knobs
+//!   (`scenario::identity`: signing, discovery, token shapes, the
+//!   application credentials Graph lists).
 //! - `handlers`: the HTTP surface: the paths and the route table, and a
 //!   module per job behind them: `recording` (the middleware that records
 //!   and counts every request, and the control routes that read them
 //!   back), `redirect` (`/__simulator/redirect`), `token` (the token
 //!   endpoints: the request, the client's authentication, the answer),
-//!   `api` (the Nexthink-like API endpoints) and `response` (answers they
-//!   share, and the faults that break a body).
+//!   `api` (the Nexthink-like API endpoints), `discovery` (discovery
+//!   documents, JWK Sets, key rotation on demand), `graph` (Microsoft
+//!   Graph's application endpoint) and `response` (answers they share,
+//!   and the faults that break a body).
+//! - `access_token`: what a token says: its claims, from the grant and
+//!   the client's token knobs; opaque tokens; which are Graph tokens.
+//! - `signing`: the keys that sign tokens, their rotation and the JWK Set.
 //! - `client_auth`: client assertions and client certificates: checks,
 //!   the replay cache of `jti`s, certificate-bound tokens.
 //! - `client_keys`: the public keys and certificates clients register.
-//! - `state`: issued tokens, counters, the request log and the traffic
+//! - `state`: the signing keys, issued tokens, counters, the request log and the traffic
 //!   counters, shared by handlers.
 //! - `listener`: plain and TLS listeners whose connections end on shutdown.
 //! - [`pki`]: a CA and certificates made at start, for the demo and tests.
 
+mod access_token;
 mod client_auth;
 mod client_keys;
 mod handlers;
 mod listener;
 pub mod pki;
 mod scenario;
+mod signing;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -74,7 +105,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use scenario::{
-    ApiResponse, BodyFault, ClientBehaviour, EntraRefusal, Preset, Scenario, TokenResponse,
+    ApiResponse, AppCredential, AppCredentialKind, BodyFault, ClientBehaviour, Discovery,
+    DiscoveryAnswer, EntraRefusal, Preset, Scenario, Signing, SigningAlgorithm, TokenFormat,
+    TokenResponse, secret_hint,
 };
 
 use axum::extract::connect_info::Connected;
@@ -126,6 +159,12 @@ pub enum SimulatorError {
     /// The listener failed (for instance, it has no local address).
     #[error("simulator listener: {0}")]
     Io(#[from] std::io::Error),
+    /// No key to sign access tokens could be made.
+    #[error("simulator signing key: {message}")]
+    SigningKey {
+        /// What went wrong.
+        message: String,
+    },
 }
 
 /// One request the simulator received, so tests can assert on what the
@@ -210,9 +249,8 @@ impl Simulator {
         let graceful = CancellationToken::new();
         let hard_stop = CancellationToken::new();
         let listener = PlainListener::new(listener, hard_stop.clone());
-        Ok(Self::spawn(
-            listener, local_addr, false, scenario, graceful, hard_stop,
-        ))
+        Self::spawn(listener, local_addr, false, scenario, graceful, hard_stop)
+            .map_err(std::io::Error::other)
     }
 
     /// Serves HTTPS with the given PEM certificate chain and PEM private
@@ -262,7 +300,7 @@ impl Simulator {
         )?;
         Ok(Self::spawn(
             listener, local_addr, true, scenario, graceful, hard_stop,
-        ))
+        )?)
     }
 
     fn spawn<L>(
@@ -272,12 +310,12 @@ impl Simulator {
         scenario: Scenario,
         graceful: CancellationToken,
         hard_stop: CancellationToken,
-    ) -> Simulator
+    ) -> Result<Simulator, signing::KeyError>
     where
         L: axum::serve::Listener<Addr = SocketAddr>,
         Connection: for<'a> Connected<axum::serve::IncomingStream<'a, L>>,
     {
-        let state = Arc::new(SimState::new(scenario, graceful.clone()));
+        let state = Arc::new(SimState::new(scenario, graceful.clone())?);
         let app =
             handlers::router(state.clone()).into_make_service_with_connect_info::<Connection>();
         let signal = graceful.clone().cancelled_owned();
@@ -289,14 +327,14 @@ impl Simulator {
                 tracing::error!(%error, "simulator server failed");
             }
         });
-        Simulator {
+        Ok(Simulator {
             local_addr,
             tls,
             state,
             graceful,
             hard_stop,
             server,
-        }
+        })
     }
 
     /// The address it listens on (the real port when bound to port 0).
@@ -329,6 +367,13 @@ impl Simulator {
     /// to revoked). Tokens already issued stay valid until they expire.
     pub fn set_scenario(&self, scenario: Scenario) {
         self.state.set_scenario(scenario);
+    }
+
+    /// Rotates the key that signs access tokens now (as
+    /// `POST /__simulator/rotate-signing-key` does) and returns its `kid`;
+    /// the JWKS lists it after the scenario's `signing.publish_delay`.
+    pub fn rotate_signing_key(&self) -> Result<String, SimulatorError> {
+        Ok(self.state.keys.rotate(&self.state.clients().signing)?)
     }
 
     /// Stops accepting and ends all connections; resolves when the server
@@ -432,4 +477,12 @@ pub async fn run(
     tracing::info!("simulated API stopping");
     simulator.shutdown().await;
     Ok(())
+}
+
+impl From<signing::KeyError> for SimulatorError {
+    fn from(error: signing::KeyError) -> Self {
+        SimulatorError::SigningKey {
+            message: error.to_string(),
+        }
+    }
 }

@@ -4,6 +4,43 @@
 //! YAML is parsed into a raw struct whose knobs are all optional, then a
 //! preset (if any) is applied and the explicit knobs override it, giving a
 //! [`ClientBehaviour`] whose fields are plain values the server reads as is.
+//! The YAML form of a client lives in `raw`; the identity-provider knobs
+//! (signing, discovery, token shapes, Graph's application credentials) in
+//! `identity`.
+//!
+//! # Identity-provider knobs, in YAML
+//!
+//! ```yaml
+//! signing:                       # how access tokens are signed
+//!   algorithm: ES256             # or RS256
+//!   rotation: 10m                # a new key (new kid) this often
+//!   publish_delay: 30s           # a new key reaches the JWKS this late
+//! discovery:
+//!   issuer: https://idp.example  # instead of the URL the request reached
+//!   openid_configuration: not_found   # normal, not_found, server_error,
+//!   oauth_authorization_server: normal #   invalid_json, wrong_issuer
+//! clients:
+//!   - client_id: acme
+//!     client_secret: old-secret
+//!     additional_client_secrets: [new-secret]  # a rotation in progress
+//!     token_format: jwt          # or opaque
+//!     audience: api://other      # the token's aud
+//!     token_issuer: https://x    # the token's iss
+//!     iat_offset: -5m            # iat, nbf and exp shifted (a skewed clock)
+//!     sign_with_unpublished_key: true  # a kid the JWKS never lists
+//!     expired_on_arrival: true   # exp already past
+//!     graph_permission: false    # Graph answers 403 to this client
+//!     app_credentials:           # what Graph lists for this application
+//!       - type: secret           # hint: first 3 characters of `secret`
+//!         secret: new-secret     #   (default: client_secret)
+//!         expires: in 10d        # or `3d ago`, or 2027-01-31T00:00:00Z
+//!       - type: certificate      # thumbprint of `certificate` (default:
+//!         expires: in 90d        #   the client's; or give `thumbprint`)
+//! ```
+//!
+//! A rotation in progress whose next secret works: the next secret is in
+//! `additional_client_secrets`. One whose next secret is rejected: the next
+//! secret is in neither `client_secret` nor `additional_client_secrets`.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -14,6 +51,16 @@ use serde::Deserialize;
 
 use super::SimulatorError;
 use super::client_keys;
+use raw::pem_or_path;
+
+mod identity;
+mod raw;
+
+pub(crate) use identity::certificate_facts;
+pub use identity::{
+    AppCredential, AppCredentialKind, Discovery, DiscoveryAnswer, Signing, SigningAlgorithm,
+    TokenFormat, secret_hint,
+};
 
 /// The API path the `missing_permission` preset forbids: Nexthink answers 403
 /// there when the credential lacks the Remote Actions permission.
@@ -40,6 +87,12 @@ pub struct Scenario {
     /// can run thousands of `private_key_jwt` tenants.
     #[serde(default, deserialize_with = "pem_or_path")]
     pub accept_any_public_key: Option<String>,
+    /// How access tokens are signed and the signing key rotates.
+    #[serde(default)]
+    pub signing: Signing,
+    /// What the discovery documents say and how they fail.
+    #[serde(default)]
+    pub discovery: Discovery,
 }
 
 impl Scenario {
@@ -80,8 +133,7 @@ impl Scenario {
                 client("hooli-flaky", Preset::Flaky),
                 client("stark-ratelimited", Preset::RateLimited),
             ],
-            accept_any: false,
-            accept_any_public_key: None,
+            ..Scenario::default()
         }
     }
 
@@ -218,7 +270,7 @@ pub enum BodyFault {
 ///
 /// Debug shows the secret: it is a fake one.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(try_from = "RawClientBehaviour")]
+#[serde(try_from = "raw::RawClientBehaviour")]
 pub struct ClientBehaviour {
     /// The OAuth2 client id (no `:`, which Basic auth cannot carry).
     pub client_id: String,
@@ -288,6 +340,35 @@ pub struct ClientBehaviour {
     pub certificate: Option<String>,
     /// An `aud` client assertions may carry instead of the token URL.
     pub assertion_audience: Option<String>,
+    /// More secrets the token endpoints accept beside `client_secret`: a
+    /// rotation in progress, when an application has two valid secrets.
+    pub additional_client_secrets: Vec<String>,
+    /// More PEM public keys (or certificates) that verify the client's
+    /// assertions beside `public_key`/`certificate`: a key rotation.
+    pub additional_public_keys: Vec<String>,
+    /// Whether access tokens are signed JWTs or opaque strings.
+    pub token_format: TokenFormat,
+    /// The tokens' `aud`, instead of the resource of a `.../.default`
+    /// scope asked for (else `api://credprobe-simulator`).
+    pub audience: Option<String>,
+    /// The tokens' `iss`, instead of the issuer of the authority whose
+    /// token path was called.
+    pub token_issuer: Option<String>,
+    /// Seconds added to the tokens' `iat`, `nbf` and `exp`: an identity
+    /// provider whose clock is off (negative: behind).
+    pub iat_offset: i64,
+    /// Tokens are signed with a key the JWKS never lists.
+    pub sign_with_unpublished_key: bool,
+    /// Tokens carry an `exp` already past (the simulator's API still takes
+    /// them for `token_lifetime`).
+    pub expired_on_arrival: bool,
+    /// Whether the client's Graph tokens may read applications
+    /// (`Application.Read.All`); Graph answers 403 when not.
+    pub graph_permission: bool,
+    /// The application's credentials as Graph lists them; when `None`, its
+    /// secrets (ending a year after the scenario was loaded) and its
+    /// certificate (ending at its notAfter).
+    pub app_credentials: Option<Vec<AppCredential>>,
 }
 
 impl ClientBehaviour {
@@ -322,7 +403,22 @@ impl ClientBehaviour {
             public_key: None,
             certificate: None,
             assertion_audience: None,
+            additional_client_secrets: Vec::new(),
+            additional_public_keys: Vec::new(),
+            token_format: TokenFormat::Jwt,
+            audience: None,
+            token_issuer: None,
+            iat_offset: 0,
+            sign_with_unpublished_key: false,
+            expired_on_arrival: false,
+            graph_permission: true,
+            app_credentials: None,
         }
+    }
+
+    /// Whether `secret` is one of the secrets the client authenticates with.
+    pub(crate) fn accepts_secret(&self, secret: &str) -> bool {
+        self.client_secret == secret || self.additional_client_secrets.iter().any(|s| s == secret)
     }
 
     /// Applies a preset's knobs on top of this behaviour.
@@ -370,6 +466,10 @@ impl ClientBehaviour {
                     .map_err(|problem| format!("{knob}: {problem}"))?;
             }
         }
+        for (index, pem) in self.additional_public_keys.iter().enumerate() {
+            client_keys::verification_key(pem)
+                .map_err(|problem| format!("additional_public_keys[{index}]: {problem}"))?;
+        }
         if !(0.0..=1.0).contains(&self.failure_rate) {
             return Err(format!(
                 "failure_rate {} is not between 0 and 1",
@@ -402,156 +502,5 @@ fn check_path(knob: &str, path: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("{knob}: path {path:?} does not start with '/'"))
-    }
-}
-
-/// The YAML form of a client: every knob optional so that a preset can fill
-/// what is not given.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawClientBehaviour {
-    client_id: String,
-    client_secret: Option<String>,
-    scenario: Option<Preset>,
-    #[serde(default, with = "humantime_serde")]
-    token_delay: Option<Duration>,
-    token_status: Option<u16>,
-    token_error: Option<String>,
-    token_lifetime: Option<u64>,
-    token_response: Option<TokenResponse>,
-    token_type: Option<String>,
-    token_fault: Option<BodyFault>,
-    entra_refusal: Option<EntraRefusal>,
-    granted_scopes: Option<Vec<String>>,
-    scope_in_response: Option<bool>,
-    api_response: Option<ApiResponse>,
-    api_fault: Option<BodyFault>,
-    token_retry_after: Option<HeaderText>,
-    revoked: Option<bool>,
-    #[serde(default, with = "humantime_serde")]
-    api_delay: Option<Duration>,
-    forbidden_paths: Option<Vec<String>>,
-    failure_rate: Option<f64>,
-    api_status: Option<BTreeMap<String, u16>>,
-    api_retry_after: Option<HeaderText>,
-    rate_limited: Option<bool>,
-    reject_tokens: Option<bool>,
-    api_body_size: Option<usize>,
-    #[serde(default, deserialize_with = "pem_or_path")]
-    public_key: Option<String>,
-    #[serde(default, deserialize_with = "pem_or_path")]
-    certificate: Option<String>,
-    assertion_audience: Option<String>,
-}
-
-/// A PEM text written inline, or the path of a file holding it (relative
-/// to the current directory), read when the scenario is parsed.
-fn pem_or_path<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<String>, D::Error> {
-    let Some(text) = Option::<String>::deserialize(deserializer)? else {
-        return Ok(None);
-    };
-    if text.contains("-----BEGIN") {
-        return Ok(Some(text));
-    }
-    read_pem_file(text.trim().as_ref())
-        .map(Some)
-        .map_err(|error| serde::de::Error::custom(format!("cannot read {}: {error}", text.trim())))
-}
-
-/// The most the simulator reads from a PEM file a scenario names: a
-/// certificate chain or a public key is a few KiB, and a wrong path to a
-/// large file must not be read whole.
-const PEM_FILE_LIMIT: u64 = 4 * 1024 * 1024;
-
-/// Reads the PEM file at `path` as UTF-8 text, failing when it holds more
-/// than [`PEM_FILE_LIMIT`] bytes.
-fn read_pem_file(path: &Path) -> std::io::Result<String> {
-    use std::io::Read as _;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(PEM_FILE_LIMIT + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > PEM_FILE_LIMIT {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "it is larger than 4 MiB, the most the simulator reads from a PEM file",
-        ));
-    }
-    String::from_utf8(bytes)
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text"))
-}
-
-/// A header value written in YAML either as a string (`"2"`, an HTTP date)
-/// or as a bare number (`2`).
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum HeaderText {
-    Text(String),
-    Number(u64),
-}
-
-impl From<HeaderText> for String {
-    fn from(value: HeaderText) -> String {
-        match value {
-            HeaderText::Text(text) => text,
-            HeaderText::Number(number) => number.to_string(),
-        }
-    }
-}
-
-impl TryFrom<RawClientBehaviour> for ClientBehaviour {
-    type Error = String;
-
-    fn try_from(raw: RawClientBehaviour) -> Result<Self, String> {
-        let secret = raw
-            .client_secret
-            .unwrap_or_else(|| format!("{}-secret", raw.client_id));
-        let mut client = ClientBehaviour::new(raw.client_id, secret);
-        if let Some(preset) = raw.scenario {
-            client = client.with_preset(preset);
-        }
-        // Explicit knobs override the preset.
-        fn set<T>(field: &mut T, value: Option<T>) {
-            if let Some(value) = value {
-                *field = value;
-            }
-        }
-        set(&mut client.token_delay, raw.token_delay);
-        set(&mut client.token_status, raw.token_status);
-        set(&mut client.token_error, raw.token_error.map(Some));
-        set(&mut client.token_lifetime, raw.token_lifetime);
-        set(&mut client.token_response, raw.token_response);
-        if raw.token_type.is_some() {
-            client.token_type = raw.token_type;
-        }
-        set(&mut client.token_fault, raw.token_fault.map(Some));
-        set(&mut client.entra_refusal, raw.entra_refusal.map(Some));
-        set(&mut client.granted_scopes, raw.granted_scopes.map(Some));
-        set(&mut client.scope_in_response, raw.scope_in_response);
-        set(&mut client.api_response, raw.api_response);
-        set(&mut client.api_fault, raw.api_fault.map(Some));
-        set(
-            &mut client.token_retry_after,
-            raw.token_retry_after.map(|v| Some(v.into())),
-        );
-        set(&mut client.revoked, raw.revoked);
-        set(&mut client.api_delay, raw.api_delay);
-        set(&mut client.forbidden_paths, raw.forbidden_paths);
-        set(&mut client.failure_rate, raw.failure_rate);
-        set(&mut client.api_status, raw.api_status);
-        set(
-            &mut client.api_retry_after,
-            raw.api_retry_after.map(|v| Some(v.into())),
-        );
-        set(&mut client.rate_limited, raw.rate_limited);
-        set(&mut client.reject_tokens, raw.reject_tokens);
-        set(&mut client.api_body_size, raw.api_body_size);
-        client.public_key = raw.public_key;
-        client.certificate = raw.certificate;
-        client.assertion_audience = raw.assertion_audience;
-        client.validate()?;
-        Ok(client)
     }
 }

@@ -1,4 +1,5 @@
-//! The simulator's shared state: the current scenario, the issued tokens,
+//! The simulator's shared state: the current scenario, the signing keys,
+//! the issued tokens,
 //! the per-client counters of the rate_limited knob, the request log and the
 //! traffic counters (totals and requests per second, for benchmarks).
 //!
@@ -10,20 +11,17 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::RecordedRequest;
+use super::access_token::{self, Grant};
 use super::client_auth::ClientAuthState;
-use super::scenario::{ClientBehaviour, Scenario};
+use super::scenario::{ClientBehaviour, Discovery, Scenario, Signing, TokenFormat};
+use super::signing::{KeyError, KeyRing};
 
 /// How many requests the log keeps (the oldest are dropped first).
 pub(super) const LOG_CAPACITY: usize = 10_000;
-
-/// The scope every simulated token carries, as Nexthink's do.
-pub(super) const SCOPE: &str = "service:integration";
 
 /// Below this many stored tokens, never bother pruning expired ones.
 const MIN_PRUNE_AT: usize = 1024;
@@ -53,11 +51,25 @@ pub(super) struct SimState {
     pub(super) stopping: CancellationToken,
     /// `jti`s of client assertions seen, and certificate-bound tokens.
     pub(super) client_auth: ClientAuthState,
+    /// The keys that sign access tokens.
+    pub(super) keys: KeyRing,
+}
+
+/// What the API endpoints need to know of a valid token.
+pub(super) struct ValidToken {
+    /// The client it was issued to.
+    pub(super) client_id: Arc<str>,
+    /// The SHA-256 thumbprint of the certificate it is bound to.
+    pub(super) bound_to: Option<[u8; 32]>,
+    /// Whether it is a Microsoft Graph token.
+    pub(super) graph: bool,
 }
 
 impl SimState {
-    pub(super) fn new(scenario: Scenario, stopping: CancellationToken) -> Self {
-        SimState {
+    pub(super) fn new(scenario: Scenario, stopping: CancellationToken) -> Result<Self, KeyError> {
+        let keys = KeyRing::new(scenario.signing.algorithm)?;
+        Ok(SimState {
+            keys,
             scenario: RwLock::new(Arc::new(ClientTable::new(scenario))),
             tokens: Mutex::new(TokenStore::new()),
             counters: Mutex::new(HashMap::new()),
@@ -65,7 +77,7 @@ impl SimState {
             traffic: Mutex::new(Traffic::default()),
             stopping,
             client_auth: ClientAuthState::default(),
-        }
+        })
     }
 
     /// The scenario in force now (a snapshot: a concurrent replacement does
@@ -115,26 +127,47 @@ impl SimState {
         counts.api
     }
 
-    /// Issues a JWT access token to `client_id`, valid for
-    /// `lifetime_secs`, carrying `scopes` (the Nexthink scope when `None`)
-    /// as `scp` and `roles` claims, and bound to the client certificate
-    /// with SHA-256 thumbprint `bound_to` when given.
+    /// Issues the access token `grant` describes, valid here for
+    /// `lifetime_secs`: a JWT signed by the current key (its claims from
+    /// [`Grant::claims`]), or an opaque string for a client with
+    /// `token_format: opaque`; bound to the client certificate with
+    /// SHA-256 thumbprint `bound_to` when given.
     pub(super) fn issue_token(
         &self,
-        client_id: &str,
+        grant: &Grant<'_>,
         lifetime_secs: u64,
-        scopes: Option<&[String]>,
         bound_to: Option<[u8; 32]>,
     ) -> String {
-        lock(&self.tokens).issue(client_id, lifetime_secs, scopes, bound_to)
+        let graph = grant.is_graph();
+        let client = grant.client;
+        let token = if client.token_format == TokenFormat::Opaque {
+            access_token::opaque()
+        } else {
+            let unpublished = client.sign_with_unpublished_key;
+            let table = self.clients();
+            self.keys
+                .sign(&table.signing, &grant.claims(lifetime_secs), unpublished)
+        };
+        let issued = IssuedToken {
+            client_id: Arc::from(client.client_id.as_str()),
+            whole_hash: 0,
+            expires_at: Instant::now(),
+            bound_to,
+            graph,
+        };
+        lock(&self.tokens).insert(&token, issued, lifetime_secs);
+        token
     }
 
-    /// The client a token was issued to and the certificate it is bound
-    /// to, if it was issued here and has not expired.
-    pub(super) fn valid_token_owner(&self, token: &str) -> Option<(Arc<str>, Option<[u8; 32]>)> {
+    /// What a token is, if it was issued here and has not expired.
+    pub(super) fn valid_token(&self, token: &str) -> Option<ValidToken> {
         let tokens = lock(&self.tokens);
         let issued = tokens.find(token)?;
-        (issued.expires_at > Instant::now()).then(|| (issued.client_id.clone(), issued.bound_to))
+        (issued.expires_at > Instant::now()).then(|| ValidToken {
+            client_id: issued.client_id.clone(),
+            bound_to: issued.bound_to,
+            graph: issued.graph,
+        })
     }
 
     /// The client a token was issued to, expired or not (for the log).
@@ -252,6 +285,13 @@ pub(super) struct ClientTable {
     accept_any: bool,
     /// The public key of clients taken by `accept_any`.
     accept_any_public_key: Option<String>,
+    /// How tokens are signed and the key rotates.
+    pub(super) signing: Signing,
+    /// What discovery says and how it fails.
+    pub(super) discovery: Discovery,
+    /// When the scenario was loaded: default credential end dates count
+    /// from it.
+    pub(super) loaded_at: SystemTime,
 }
 
 impl ClientTable {
@@ -265,6 +305,9 @@ impl ClientTable {
             by_id,
             accept_any: scenario.accept_any,
             accept_any_public_key: scenario.accept_any_public_key,
+            signing: scenario.signing,
+            discovery: scenario.discovery,
+            loaded_at: SystemTime::now(),
         }
     }
 
@@ -290,6 +333,12 @@ impl ClientTable {
             .cloned()
             .unwrap_or_else(|| Arc::new(ClientBehaviour::new(client_id, "")))
     }
+
+    /// The client listed with `client_id` (not one `accept_any` would
+    /// take): an application Graph knows.
+    pub(super) fn listed(&self, client_id: &str) -> Option<Arc<ClientBehaviour>> {
+        self.by_id.get(client_id).cloned()
+    }
 }
 
 #[derive(Default)]
@@ -298,9 +347,10 @@ struct RequestCounts {
     api: u64,
 }
 
-/// Issued tokens, keyed by their random signature part (unguessable), with
-/// a keyed hash of the whole token to reject a tampered header or payload.
-/// Storing 8 bytes instead of the whole JWT keeps a benchmark's hundreds of
+/// Issued tokens, keyed by the first characters of their signature (of
+/// an opaque token: the whole), which are unguessable, with a keyed hash of
+/// the whole token to reject a tampered header or payload. Storing a key
+/// and 8 bytes instead of the whole JWT keeps a benchmark's hundreds of
 /// thousands of live tokens small.
 struct TokenStore {
     by_signature: HashMap<String, IssuedToken>,
@@ -317,6 +367,22 @@ struct IssuedToken {
     /// The SHA-256 thumbprint of the client certificate the token is
     /// bound to (`tls_client_auth`).
     bound_to: Option<[u8; 32]>,
+    /// A Microsoft Graph token.
+    graph: bool,
+}
+
+/// How many characters of a signature key the store (256 random bits in
+/// base64url).
+const KEY_CHARS: usize = 43;
+
+/// The store's key of `token`: the start of its last dot-separated part.
+fn store_key(token: &str) -> &str {
+    let last = token.rsplit('.').next().unwrap_or(token);
+    let end = last
+        .char_indices()
+        .nth(KEY_CHARS)
+        .map_or(last.len(), |(at, _)| at);
+    &last[..end]
 }
 
 impl TokenStore {
@@ -328,77 +394,27 @@ impl TokenStore {
         }
     }
 
-    fn issue(
-        &mut self,
-        client_id: &str,
-        lifetime_secs: u64,
-        scopes: Option<&[String]>,
-        bound_to: Option<[u8; 32]>,
-    ) -> String {
+    /// Stores `token` as `issued`, expiring `lifetime_secs` from now.
+    fn insert(&mut self, token: &str, mut issued: IssuedToken, lifetime_secs: u64) {
         let now = Instant::now();
         if self.by_signature.len() >= self.prune_at {
             self.by_signature.retain(|_, token| token.expires_at > now);
             self.prune_at = (self.by_signature.len() * 2).max(MIN_PRUNE_AT);
         }
-        let (token, signature) = mint_jwt(client_id, lifetime_secs, scopes);
         let lifetime = Duration::from_secs(lifetime_secs);
-        self.by_signature.insert(
-            signature,
-            IssuedToken {
-                client_id: Arc::from(client_id),
-                whole_hash: self.hasher.hash_one(&token),
-                expires_at: now.checked_add(lifetime).unwrap_or_else(far_future),
-                bound_to,
-            },
-        );
-        token
+        issued.whole_hash = self.hasher.hash_one(token);
+        issued.expires_at = now.checked_add(lifetime).unwrap_or_else(far_future);
+        self.by_signature
+            .insert(store_key(token).to_owned(), issued);
     }
 
     /// The token as issued here, expired or not.
     fn find(&self, token: &str) -> Option<&IssuedToken> {
-        let (_, signature) = token.rsplit_once('.')?;
-        let issued = self.by_signature.get(signature)?;
+        let issued = self.by_signature.get(store_key(token))?;
         (issued.whole_hash == self.hasher.hash_one(token)).then_some(issued)
     }
 }
 
 fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
-}
-
-/// A JWT-shaped token: real header and claims (clients read `exp`), a random
-/// signature that also makes every token unique. Returns the token and its
-/// signature part.
-fn mint_jwt(client_id: &str, lifetime_secs: u64, scopes: Option<&[String]>) -> (String, String) {
-    let now = unix_now();
-    let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": "credprobe-simulator"});
-    let mut claims = serde_json::json!({
-        "sub": client_id,
-        "iat": now,
-        "exp": now.saturating_add(lifetime_secs),
-    });
-    match scopes {
-        // As Entra ID does: delegated-style `scp`, application `roles`.
-        Some(scopes) => {
-            claims["scp"] = serde_json::json!(scopes.join(" "));
-            claims["roles"] = serde_json::json!(scopes);
-        }
-        None => claims["scope"] = serde_json::json!(SCOPE),
-    }
-    let mut random = [0u8; 32];
-    fastrand::fill(&mut random);
-    let signature = URL_SAFE_NO_PAD.encode(random);
-    let token = format!(
-        "{}.{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string()),
-        signature
-    );
-    (token, signature)
 }

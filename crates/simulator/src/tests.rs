@@ -13,6 +13,9 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::*;
 
+mod graph;
+mod identity;
+
 const LOGIN: &str = "/oauth2/default/v1/token";
 const LEGACY: &str = "/api/v1/token";
 const GENERIC: &str = "/oauth2/token";

@@ -394,6 +394,39 @@ async fn accept_any_verifies_unlisted_clients_with_the_shared_public_key() {
     sim.shutdown().await;
 }
 
+#[tokio::test]
+async fn additional_public_keys_verify_assertions_during_a_key_rotation() {
+    let mut rotating = jwt_client("rotating");
+    rotating.additional_public_keys = vec![public_pem(RSA_B)];
+    let ec = rcgen::KeyPair::generate().unwrap();
+    let sim = plain(Scenario {
+        clients: vec![rotating, jwt_client("single")],
+        ..Scenario::default()
+    })
+    .await;
+    let url = format!("{}{PATH}", sim.base_url());
+    for key in [RSA_A, RSA_B] {
+        let assertion = sign(key, &rs256(), &claims("rotating", &url));
+        let answer = assertion_request(&sim, "rotating", &assertion).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    // A key in neither place, and the new key for a client without it.
+    let es256 = json!({"alg": "ES256", "typ": "JWT"});
+    let stranger = sign(&ec.serialize_pem(), &es256, &claims("rotating", &url));
+    assert_eq!(
+        assertion_request(&sim, "rotating", &stranger)
+            .await
+            .refusal(),
+        "client_assertion alg does not suit the client's registered key"
+    );
+    let next = sign(RSA_B, &rs256(), &claims("single", &url));
+    assert_eq!(
+        assertion_request(&sim, "single", &next).await.refusal(),
+        "client_assertion signature does not verify"
+    );
+    sim.shutdown().await;
+}
+
 #[test]
 fn the_replay_cache_forgets_expired_jtis_and_stays_bounded() {
     let mut cache = ReplayCache::default();

@@ -79,14 +79,17 @@ async fn api_call(
     let Some(token) = bearer_token(headers) else {
         return unauthorized();
     };
-    let Some((client_id, bound_to)) = state.valid_token_owner(token) else {
+    let Some(valid) = state.valid_token(token) else {
         return unauthorized();
     };
     // A certificate-bound token (RFC 8705 section 3) needs its certificate.
-    if bound_to.is_some_and(|thumbprint| !client_auth::presents(connection, &thumbprint)) {
+    if valid
+        .bound_to
+        .is_some_and(|thumbprint| !client_auth::presents(connection, &thumbprint))
+    {
         return unauthorized();
     }
-    let client = state.clients().for_api_call(&client_id);
+    let client = state.clients().for_api_call(&valid.client_id);
     if !state.pause(client.api_delay).await {
         return shutting_down();
     }

@@ -1,7 +1,8 @@
-//! The simulated HTTP surface: three token endpoints, four Nexthink-like API
-//! endpoints, a redirect endpoint, the simulator's own `/__simulator/*`
-//! control endpoints, and the middleware that records and counts every
-//! request but the control ones.
+//! The simulated HTTP surface: four token endpoints, four Nexthink-like API
+//! endpoints, discovery documents and JWK Sets, Microsoft Graph's
+//! application endpoint, a redirect endpoint, the simulator's own
+//! `/__simulator/*` control endpoints, and the middleware that records and
+//! counts every request but the control ones.
 //!
 //! This module holds the paths and the route table; each job behind them
 //! has its own module:
@@ -14,10 +15,17 @@
 //!   and Entra ID refusals, malformed bodies).
 //! - `api`: the Nexthink-like API endpoints: the bearer token, the
 //!   scenario's refusals and failures, the canned answers.
+//! - `discovery`: the three authorities (root, Nexthink login, Entra
+//!   directory), their discovery documents and JWK Sets, and signing-key
+//!   rotation on demand.
+//! - `graph`: Microsoft Graph's application endpoint: the credentials of
+//!   an application and when they expire.
 //! - `response`: answers more than one of them sends, and the faults that
 //!   break an answer's body.
 
 mod api;
+mod discovery;
+mod graph;
 mod recording;
 mod redirect;
 mod response;
@@ -27,11 +35,12 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware;
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 
 use crate::scenario::REMOTE_ACTION_PATH;
 use crate::state::SimState;
 use api::ApiRoute;
+use discovery::{Authority, Document};
 use response::not_found;
 use token::TokenFlavor;
 
@@ -67,7 +76,48 @@ pub(super) fn router(state: Arc<SimState>) -> Router {
         .route(REMOTE_ACTION_PATH, api::endpoint(ApiRoute::RemoteActions))
         .route(NQL_EXECUTE_PATH, api::endpoint(ApiRoute::NqlExecute))
         .route(STATUS_PATH, api::endpoint(ApiRoute::Status))
+        .route(
+            "/.well-known/openid-configuration",
+            discovery::document_route(Authority::Root, Document::OpenId),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            discovery::document_route(Authority::Root, Document::OAuth),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server/{*issuer_path}",
+            get(discovery::rfc8414_with_path).fallback(not_found),
+        )
+        .route(
+            "/oauth2/default/.well-known/openid-configuration",
+            discovery::document_route(Authority::Login, Document::OpenId),
+        )
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(discovery::entra_openid).fallback(not_found),
+        )
+        .route(
+            discovery::ROOT_JWKS_PATH,
+            get(discovery::jwks).fallback(not_found),
+        )
+        .route(
+            discovery::LOGIN_JWKS_PATH,
+            get(discovery::jwks).fallback(not_found),
+        )
+        .route(
+            "/discovery/v2.0/keys",
+            get(discovery::jwks).fallback(not_found),
+        )
+        .route(
+            discovery::ENTRA_JWKS_PATH,
+            get(discovery::jwks).fallback(not_found),
+        )
+        .route("/v1.0/{*rest}", get(graph::application).fallback(not_found))
         .route(REDIRECT_PATH, any(redirect::redirect))
+        .route(
+            "/__simulator/rotate-signing-key",
+            post(discovery::rotate).fallback(not_found),
+        )
         .route(
             "/__simulator/requests",
             get(recording::recorded_requests).fallback(not_found),
@@ -88,9 +138,9 @@ pub(super) fn router(state: Arc<SimState>) -> Router {
         .with_state(state)
 }
 
-/// The simulator's own routes (request log, stats, health), which are not
-/// recorded or counted: everything under `/__simulator/` except the redirect
-/// route, which is where a client under test is sent.
+/// The simulator's own routes (request log, stats, health, key rotation),
+/// which are not recorded or counted: everything under `/__simulator/`
+/// except the redirect route, which is where a client under test is sent.
 fn is_control_path(path: &str) -> bool {
     path.starts_with("/__simulator/") && path != REDIRECT_PATH
 }

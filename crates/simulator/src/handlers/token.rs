@@ -21,13 +21,15 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 
 use super::GENERIC_TOKEN_PATH;
+use super::discovery::{self, Authority};
 use super::response::{
     DEFAULT_RETRY_AFTER, json_response, not_found, set_header, shutting_down, with_fault,
 };
+use crate::access_token::{Grant, SCOPE};
 use crate::client_auth;
 use crate::listener::Connection;
 use crate::scenario::{ClientBehaviour, EntraRefusal, TokenResponse};
-use crate::state::{SCOPE, SimState};
+use crate::state::SimState;
 
 /// The size of the `oversized` token response.
 const OVERSIZED_TOKEN_BODY: usize = 200 * 1024;
@@ -53,10 +55,13 @@ pub(super) fn endpoint(flavor: TokenFlavor) -> MethodRouter<Arc<SimState>> {
               headers: HeaderMap,
               body: Bytes| async move {
             let token_url = client_auth::token_url(&headers, uri.path(), &connection);
+            let base = discovery::base_url(&state, &headers, &connection);
+            let issuer = Authority::of_token_path(uri.path()).issuer(&base);
             let request = TokenRequest {
                 headers: &headers,
                 body: &body,
                 token_url: &token_url,
+                issuer: &issuer,
                 connection: &connection,
             };
             token_request(&state, flavor, &request).await
@@ -71,6 +76,9 @@ struct TokenRequest<'a> {
     body: &'a [u8],
     /// The URL the client called: what an assertion's `aud` must name.
     token_url: &'a str,
+    /// The issuer of the authority whose token path was called: the `iss`
+    /// of the tokens issued.
+    issuer: &'a str,
     /// TLS or not, and the client certificate.
     connection: &'a Connection,
 }
@@ -153,7 +161,12 @@ async fn token_request(
     if !state.pause(client.token_delay).await {
         return shutting_down();
     }
-    let answer = token_answer(state, &client, &credentials);
+    let grant = Grant {
+        client: &client,
+        issuer: request.issuer,
+        requested_scope: form.get("scope").map(String::as_str),
+    };
+    let answer = token_answer(state, &grant, &credentials);
     with_fault(state, answer, client.token_fault).await
 }
 
@@ -182,18 +195,25 @@ async fn token_request_without_secret(
         Ok(verified) => verified,
         Err(refusal) => return refused(refusal),
     };
-    let answer = authenticated_answer(state, &client, verified.bound_to);
+    let grant = Grant {
+        client: &client,
+        issuer: request.issuer,
+        requested_scope: form.get("scope").map(String::as_str),
+    };
+    let answer = authenticated_answer(state, &grant, verified.bound_to);
     with_fault(state, answer, client.token_fault).await
 }
 
-/// The answer to a token request from a known client.
-fn token_answer(state: &SimState, client: &ClientBehaviour, credentials: &Credentials) -> Response {
-    let secret_ok = credentials.secret == client.client_secret
-        || form_decode(&credentials.secret) == client.client_secret.as_str();
+/// The answer to a token request from a known client: its secret must be
+/// one the client authenticates with.
+fn token_answer(state: &SimState, grant: &Grant<'_>, credentials: &Credentials) -> Response {
+    let client = grant.client;
+    let secret_ok = client.accepts_secret(&credentials.secret)
+        || client.accepts_secret(&form_decode(&credentials.secret));
     if !secret_ok {
         return invalid_client();
     }
-    authenticated_answer(state, client, None)
+    authenticated_answer(state, grant, None)
 }
 
 /// The answer to a token request whose client authentication passed; a
@@ -201,9 +221,10 @@ fn token_answer(state: &SimState, client: &ClientBehaviour, credentials: &Creden
 /// (RFC 8705 `tls_client_auth`).
 fn authenticated_answer(
     state: &SimState,
-    client: &ClientBehaviour,
+    grant: &Grant<'_>,
     bound_to: Option<[u8; 32]>,
 ) -> Response {
+    let client = grant.client;
     if client.revoked {
         return invalid_client();
     }
@@ -230,7 +251,7 @@ fn authenticated_answer(
         set_header(&mut response, RETRY_AFTER, retry_after);
         return response;
     }
-    token_success(state, client, bound_to)
+    token_success(state, grant, bound_to)
 }
 
 /// The form fields of a token request. A non-empty body must be a form, and
@@ -385,11 +406,8 @@ fn entra_refusal(client: &ClientBehaviour, refusal: EntraRefusal) -> Response {
     response
 }
 
-fn token_success(
-    state: &SimState,
-    client: &ClientBehaviour,
-    bound_to: Option<[u8; 32]>,
-) -> Response {
+fn token_success(state: &SimState, grant: &Grant<'_>, bound_to: Option<[u8; 32]>) -> Response {
+    let client = grant.client;
     let lifetime = client.token_lifetime;
     match client.token_response {
         TokenResponse::NotJson => {
@@ -416,17 +434,12 @@ fn token_success(
         }
         _ => {}
     }
-    let token = state.issue_token(
-        &client.client_id,
-        lifetime,
-        client.granted_scopes.as_deref(),
-        bound_to,
-    );
+    let token = state.issue_token(grant, lifetime, bound_to);
     let mut body = json!({
         "token_type": "Bearer",
         "expires_in": lifetime,
         "access_token": token,
-        "scope": client.granted_scopes.as_ref().map_or_else(|| SCOPE.to_owned(), |s| s.join(" ")),
+        "scope": grant.response_scope(),
     });
     if !client.scope_in_response {
         body.as_object_mut().map(|fields| fields.remove("scope"));
