@@ -392,6 +392,13 @@ fn sample_report() -> Report {
             loop_req: 7500,
             loop_rate: Fig::new(250.0, 1),
             loop_cpu_per_k: Fig::new(0.1469, 4),
+            paired: Paired {
+                seconds: Fig::new(30.0, 1),
+                credprobe_req: 7480,
+                credprobe_cpu_per_k: Fig::new(0.1550, 4),
+                loop_req: 7500,
+                loop_cpu_per_k: Fig::new(0.1500, 4),
+            },
         },
         sim_port: 49_273,
         clk_tck: 100,
@@ -470,6 +477,12 @@ fn the_report_shows_figures_and_verdicts() {
     has("| **CPU-ms per upstream request** | 0.396 | 0.929 | 2.3× |\n");
     has("| wrk  + `bench/floor.lua` (C, one connection) | 7500 | 250.0 | 0.040 | 10.0× |\n");
     has("| credprobe, 5,000 tenants | 15000 | 250.0 | 0.396 | 1.0× |\n");
+    // Side by side: 0.1550 / 0.1500 = 1.03.
+    has("| credprobe, 5,000 tenants | 7480 | 0.155 | **1.03×** |\n");
+    has("| reqwest loop | 7500 | 0.150 | |\n");
+    has(
+        "| CPU per upstream request ≤ 1.1 × the reqwest floor (side by side, one window) | 1.03× (0.155 against 0.150 CPU-ms) | pass |\n",
+    );
     has("over a 40 s window after 5 s of warm-up");
     has("| **CPU-seconds per cycle** (all tenants, one 60 s interval) | 3.498 | 7.314 |\n");
     has(

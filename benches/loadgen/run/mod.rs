@@ -20,6 +20,7 @@ mod ctx;
 pub mod figures;
 mod fleet;
 pub mod knobs;
+mod paired;
 mod peer;
 mod phases;
 mod processes;

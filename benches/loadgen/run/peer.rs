@@ -243,6 +243,7 @@ pub async fn floor(ctx: &mut Ctx, sim: &Simulator) -> Result<Floor, String> {
         .filter(|s| *s > 0.0)
         .ok_or("reqwest floor: no paced_seconds")?;
     let ticks = json["cpu_ticks"].as_u64().unwrap_or(0);
+    let paired = super::paired::side_by_side(ctx, sim, &dir, up, seconds).await?;
     Ok(Floor {
         wrk_command,
         loop_command,
@@ -252,5 +253,6 @@ pub async fn floor(ctx: &mut Ctx, sim: &Simulator) -> Result<Floor, String> {
         loop_req,
         loop_rate: Fig::new(loop_req as f64 / paced, 1),
         loop_cpu_per_k: Fig::new(cpu_s_per_k(ticks, clk, loop_req), 4),
+        paired,
     })
 }

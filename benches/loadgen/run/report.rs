@@ -189,6 +189,7 @@ fn targets(out: &mut String, r: &Report) {
 | no probe more than 1 s late (lateness p99 < 1 s, none over 1 s) | p99 {} s, {} of {} cycles over 1 s | {} |
 | busiest second ≤ 2 × average | {} × | {} |
 | {} concurrent plain scrapes peak ≤ 1.3 × the peak of one scrape | {} MiB against {} MiB: {} × | {} |
+| CPU per upstream request ≤ 1.1 × the reqwest floor (side by side, one window) | {} | {} |
 ",
         thousands(big.n),
         r.interval,
@@ -215,6 +216,15 @@ fn targets(out: &mut String, r: &Report) {
         c.single.peak_mib,
         c.ratio,
         verdict(c.ratio.value <= 1.3),
+        paired_ratio(r).map_or_else(
+            || "n/a".to_owned(),
+            |x| format!(
+                "{x:.2}× ({} against {} CPU-ms)",
+                ms(r.floor.paired.credprobe_cpu_per_k),
+                ms(r.floor.paired.loop_cpu_per_k)
+            )
+        ),
+        verdict(paired_ratio(r).is_some_and(|x| x <= 1.1)),
     );
     if let Some((n, _, even)) = &r.even_side {
         let _ = writeln!(
@@ -457,6 +467,42 @@ with the token) at about the same request rate, against the same simulator.
         probes = p.probes_per_s,
         secs = p.seconds,
     );
+    paired(out, r);
+}
+
+/// credprobe / the reqwest loop, measured in one window, with two decimals
+/// (the target is 1.1×).
+pub fn paired_ratio(r: &Report) -> Option<f64> {
+    let pair = &r.floor.paired;
+    (pair.loop_cpu_per_k.value > 0.0)
+        .then(|| pair.credprobe_cpu_per_k.value / pair.loop_cpu_per_k.value)
+}
+
+fn paired(out: &mut String, r: &Report) {
+    let pair = &r.floor.paired;
+    let bign = thousands(r.big().n);
+    let shown = paired_ratio(r).map_or_else(|| "n/a".to_owned(), |x| format!("{x:.2}×"));
+    let _ = write!(
+        out,
+        "
+Measured apart, minutes from each other, the rows above also differ by what
+else the machine did meanwhile. Side by side in one window ({} s: a fresh
+credprobe with the {bign}-tenant configuration, warmed up for one interval,
+while the reqwest loop runs beside it at the same rate; each counts its own
+CPU and its own requests, the loop's subtracted from the simulator's count),
+both pay the same conditions:
+
+| side by side, one window | upstream requests | CPU-ms per upstream request | credprobe / reqwest loop |
+|---|---:|---:|---:|
+| credprobe, {bign} tenants | {} | {} | **{shown}** |
+| reqwest loop | {} | {} | |
+",
+        pair.seconds,
+        pair.credprobe_req,
+        ms(pair.credprobe_cpu_per_k),
+        pair.loop_req,
+        ms(pair.loop_cpu_per_k),
+    );
 }
 
 fn sources(out: &mut String, r: &Report) {
@@ -488,7 +534,7 @@ fn sources(out: &mut String, r: &Report) {
         out,
         "  steady state: `{}` (the {}-tenant file with interval {} s);
   peer: `{}` driven by `{}`;
-  floor: `{}` and `{}`
+  floor: `{}` and `{}`; side by side: the largest fleet's `credprobe run` (a fresh process, one interval + 5 s of warm-up) with the same `loadgen floor` beside it
   (`loadgen` is `benches/loadgen.rs`, built by `cargo build --release --bench loadgen`; `loadgen run` drives the whole benchmark).
 - **CPU**: utime + stime of the process from `/proc/<pid>/stat`, difference over
   the window, divided by `getconf CLK_TCK` ({}); \"% of one core\" is that over

@@ -234,6 +234,24 @@ pub struct Floor {
     pub loop_rate: Fig,
     /// The loop's CPU-seconds per 1,000 requests.
     pub loop_cpu_per_k: Fig,
+    /// credprobe and the loop measured in one window.
+    pub paired: Paired,
+}
+
+/// credprobe and the reqwest loop side by side, in the same window
+/// (`paired`).
+#[derive(Clone, Debug)]
+pub struct Paired {
+    /// The loop's paced window, seconds.
+    pub seconds: Fig,
+    /// Upstream requests credprobe made in the window.
+    pub credprobe_req: u64,
+    /// credprobe's CPU-seconds per 1,000 of them.
+    pub credprobe_cpu_per_k: Fig,
+    /// Upstream requests the loop made.
+    pub loop_req: u64,
+    /// The loop's CPU-seconds per 1,000 of them.
+    pub loop_cpu_per_k: Fig,
 }
 
 /// One client-authentication run of the private_key_jwt phase.

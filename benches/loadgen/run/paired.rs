@@ -1,0 +1,119 @@
+//! CPU per upstream request of credprobe and of the reqwest floor, measured
+//! in the same window: a fresh credprobe with the largest fleet's
+//! configuration, warmed up for one interval, while `loadgen floor` sends
+//! the same requests at the same rate beside it. On a shared machine the
+//! cost of a request moves with what else runs (an idle CPU's wake-ups cost
+//! more than a busy one's); measured minutes apart, the two figures differ
+//! by that as well. Side by side, both pay the same conditions, and the
+//! ratio is the comparison. (The figures above, measured apart, stay as
+//! they were.)
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::figures::{Fig, cpu_s_per_k};
+use super::processes::Output;
+use super::results::Paired;
+use super::{Ctx, Simulator, check_answers, procfs, read};
+
+/// Runs credprobe (`MAX` tenants) and the reqwest loop (at `up` requests/s
+/// for `seconds`) side by side against `sim`; files go into `dir`.
+pub async fn side_by_side(
+    ctx: &mut Ctx,
+    sim: &Simulator,
+    dir: &Path,
+    up: Fig,
+    seconds: u64,
+) -> Result<Paired, String> {
+    let n = ctx.knobs.max_size();
+    let clk = ctx.clk_tck as f64;
+    let config = ctx.work.join(format!("fleet-{n}/credprobe.yml"));
+    if !config.exists() {
+        return Err(format!(
+            "{} is missing (the fleet phase writes it)",
+            config.display()
+        ));
+    }
+    let (pid, _port, _started) = ctx
+        .credprobe(&config, dir, "credprobe beside the floor")
+        .await?;
+    let warm = ctx.knobs.interval + 5;
+    ctx.log(&format!(
+        "side by side: credprobe ({n} tenants) warming up for {warm}s, then the reqwest loop beside it for {seconds}s"
+    ));
+    tokio::time::sleep(Duration::from_secs(warm)).await;
+    ctx.procs.check(pid, "credprobe beside the floor")?;
+
+    let stats0 = ctx
+        .stats(&sim.url, &dir.join("paired-stats-0.json"))
+        .await?;
+    let credprobe0 = procfs::cpu_ticks(pid)?;
+    let mut floor = Command::new(&ctx.loadgen);
+    floor.args([
+        "floor",
+        "--simulator",
+        &sim.url,
+        "--tenants",
+        &n.to_string(),
+    ]);
+    floor.args(["--rate", &up.to_string(), "--seconds", &seconds.to_string()]);
+    let (json_path, log) = (
+        dir.join("paired-loadgen.json"),
+        dir.join("paired-loadgen.log"),
+    );
+    let loop_pid = ctx.procs.spawn(
+        "the reqwest floor beside credprobe",
+        floor,
+        Output::Split(&json_path, &log),
+    )?;
+    let ended = ctx
+        .procs
+        .wait(loop_pid, Duration::from_secs(seconds + 30))
+        .await?;
+    let credprobe1 = procfs::cpu_ticks(pid)?;
+    let stats1 = ctx
+        .stats(&sim.url, &dir.join("paired-stats-1.json"))
+        .await?;
+    ctx.procs.check(pid, "credprobe beside the floor")?;
+    ctx.procs.stop(pid).await;
+    if ended.code != Some(0) {
+        return Err(format!("the reqwest floor failed (see {})", log.display()));
+    }
+
+    let json: Value = serde_json::from_str(&read(&json_path)?)
+        .map_err(|e| format!("{}: {e}", json_path.display()))?;
+    let loop_req = json["requests"].as_u64().unwrap_or(0);
+    let loop_ticks = json["cpu_ticks"].as_u64().unwrap_or(0);
+    let paced = json["paced_seconds"]
+        .as_f64()
+        .filter(|s| *s > 0.0)
+        .ok_or("reqwest floor beside credprobe: no paced_seconds")?;
+    let all = stats1.requests.saturating_sub(stats0.requests);
+    check_answers(
+        stats1.other.saturating_sub(stats0.other),
+        all,
+        "side by side",
+    )?;
+    let credprobe_req = all.saturating_sub(loop_req);
+    if loop_req == 0 || credprobe_req == 0 {
+        return Err(format!(
+            "side by side: {credprobe_req} credprobe and {loop_req} reqwest-loop requests"
+        ));
+    }
+    let credprobe_ticks = credprobe1.saturating_sub(credprobe0);
+    let paired = Paired {
+        seconds: Fig::new(paced, 1),
+        credprobe_req,
+        credprobe_cpu_per_k: Fig::new(cpu_s_per_k(credprobe_ticks, clk, credprobe_req), 4),
+        loop_req,
+        loop_cpu_per_k: Fig::new(cpu_s_per_k(loop_ticks, clk, loop_req), 4),
+    };
+    ctx.log(&format!(
+        "side by side: credprobe {} cpu-s/1k req ({credprobe_req} req), reqwest loop {} ({loop_req} req)",
+        paired.credprobe_cpu_per_k, paired.loop_cpu_per_k
+    ));
+    Ok(paired)
+}
