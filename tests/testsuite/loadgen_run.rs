@@ -5,6 +5,9 @@
 //! includes those files by path. (Not every item is used here.)
 
 #[allow(dead_code)]
+#[path = "../../benches/loadgen/run/assertion_report.rs"]
+mod assertion_report;
+#[allow(dead_code)]
 #[path = "../../benches/loadgen/run/config.rs"]
 mod config;
 #[allow(dead_code)]

@@ -10,11 +10,13 @@
 //! machine facts from /proc), [`config`] (generated configurations),
 //! [`fleet`] (the fleet phases, the evenness side run, concurrent
 //! scrapes), [`phases`] (steady state, private_key_jwt), [`peer`]
-//! (blackbox_exporter and the floor), [`figures`] (the arithmetic),
+//! (blackbox_exporter and the floor), [`paired`] (credprobe and the floor
+//! side by side in one window), [`figures`] (the arithmetic),
 //! [`results`] (what was measured) and
-//! [`report`] (the markdown). The pure ones are tested by
+//! [`report`] with [`assertion_report`] (the markdown). The pure ones are tested by
 //! `tests/testsuite/loadgen_run.rs`.
 
+pub mod assertion_report;
 pub mod config;
 mod ctx;
 pub mod figures;
@@ -143,7 +145,7 @@ async fn run(mut ctx: Ctx) -> Result<(), String> {
     if ctx.knobs.assertion_only {
         let size = ctx.knobs.assertion_size;
         let assertion = phases::assertion(&mut ctx, size).await?;
-        print!("{}", report::assertion_section(&assertion));
+        print!("{}", assertion_report::assertion_section(&assertion));
         return Ok(());
     }
     let machine = procfs::machine(
