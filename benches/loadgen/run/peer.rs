@@ -243,7 +243,9 @@ pub async fn floor(ctx: &mut Ctx, sim: &Simulator) -> Result<Floor, String> {
         .filter(|s| *s > 0.0)
         .ok_or("reqwest floor: no paced_seconds")?;
     let ticks = json["cpu_ticks"].as_u64().unwrap_or(0);
-    let paired = super::paired::side_by_side(ctx, sim, &dir, up, seconds).await?;
+    // Twice the floor's window: two processes' ticks at 100 a second need
+    // the length to resolve a few percent.
+    let paired = super::paired::side_by_side(ctx, sim, &dir, up, 2 * seconds).await?;
     Ok(Floor {
         wrk_command,
         loop_command,
