@@ -124,6 +124,7 @@ fn a_tenants_record_stays_compact() {
             scopes: None,
         }),
         rejection: None,
+        verification: None,
         endpoints: (0..endpoints)
             .map(|i| {
                 (

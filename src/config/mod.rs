@@ -14,7 +14,8 @@
 //! ([`keys`], one module per job); what each `client_auth` method
 //! authenticates with and the per-cycle refresh of its files
 //! ([`client_auth`]); the Nexthink and Entra ID presets ([`nexthink`],
-//! [`entra`], [`preset`]).
+//! [`entra`], [`preset`]); how access tokens are verified
+//! ([`verification`]).
 
 pub mod client_auth;
 pub mod entra;
@@ -26,6 +27,7 @@ pub mod problems;
 pub mod raw;
 pub mod secrets;
 pub mod validate;
+pub mod verification;
 
 #[cfg(test)]
 mod tests;
@@ -42,6 +44,7 @@ pub use problems::{ConfigError, ConfigProblem, Problems};
 pub use raw::{ClientAuth, TokenReuse};
 pub use secrets::SecretSource;
 pub use validate::{LoadOptions, load, load_with};
+pub use verification::Verification;
 
 /// Default time between two cycles of a tenant.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
@@ -120,6 +123,9 @@ pub struct Tenant {
     pub credential_expires: Option<SystemTime>,
     /// Proxy and CA: which shared HTTP client serves this tenant.
     pub http: HttpProfile,
+    /// How the access token is verified (`issuer:`, `jwks_url:`,
+    /// `expect_audience:`); `None` when it is not.
+    pub verification: Option<Verification>,
 }
 
 impl Tenant {

@@ -218,6 +218,18 @@ pub struct RawTenant {
     /// `GET /api/v1/workflows`.
     #[serde(default)]
     pub endpoints: Option<Vec<RawEndpoint>>,
+    /// The identity provider's issuer: its discovery document gives the
+    /// JWKS the access token is verified against, and the token's `iss`
+    /// must equal it.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// The JWK Set the access token is verified against (instead of the
+    /// one discovery names).
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// Audiences the verified access token must name one of (`aud`).
+    #[serde(default)]
+    pub expect_audience: Option<Vec<String>>,
 }
 
 /// The `client_assertion:` block of a `private_key_jwt` tenant.

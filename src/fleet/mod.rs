@@ -29,6 +29,7 @@ pub use step::{LastResult, StepRecord};
 use crate::config::Tenant;
 use crate::probe::{
     CycleReport, EndpointResult, Grant, Outcome, RejectionReason, ResultClass, TokenResult,
+    TokenVerification,
 };
 
 /// The step name of token records, shared by all of them.
@@ -157,6 +158,8 @@ pub struct TenantState {
     pub grant: Option<Grant>,
     /// Why the newest token request was rejected, while the newest one is.
     pub rejection: Option<RejectionReason>,
+    /// Whether the newest token verified (tenants that verify tokens).
+    pub verification: Option<TokenVerification>,
     /// Each endpoint, in configuration order.
     pub endpoints: Box<[StepRecord<EndpointResult>]>,
     /// notAfter of the leaf certificate by `host` label.
@@ -182,6 +185,7 @@ impl TenantRecord {
             token: StepRecord::default(),
             grant: None,
             rejection: None,
+            verification: None,
             endpoints: tenant
                 .endpoints
                 .iter()
@@ -237,6 +241,9 @@ impl TenantRecord {
             state.token.record(outcome, &self.buckets, now);
             if let Some(grant) = &report.grant {
                 state.grant = Some(grant.clone());
+            }
+            if let Some(verification) = &report.verification {
+                state.verification = Some(verification.clone());
             }
             state.rejection = report.rejection;
             state.note(&TOKEN_STEP, outcome, now);

@@ -72,6 +72,7 @@ pub(crate) fn cycle(
 ) -> CycleReport {
     CycleReport {
         rejection: None,
+        verification: None,
         grant: token_outcome.as_ref().filter(|t| t.ok()).map(|_| grant()),
         token: token_outcome,
         endpoints,
@@ -141,6 +142,7 @@ fn a_failed_token_keeps_the_last_grant_and_a_new_token_replaces_it() {
             scopes: None,
         }),
         rejection: None,
+        verification: None,
         endpoints: vec![],
     };
     record.record_cycle(&without_expiry);

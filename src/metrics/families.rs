@@ -209,6 +209,18 @@ pub const TOKEN_SUCCESS: Family = family(
     "1 if the last token request succeeded, 0 if it failed.",
     Kind::Gauge,
 );
+/// `credprobe_token_verified`.
+pub const TOKEN_VERIFIED: Family = family(
+    "credprobe_token_verified",
+    "1 if the newest access token verifies (signature by a published key, iss, exp, nbf, aud), 0 if not (the reason is on the status page and in the JSON; an opaque token is 0); only for tenants with issuer or jwks_url, absent for a Microsoft Graph token (not verifiable by design).",
+    Kind::Gauge,
+);
+/// `credprobe_token_clock_skew_seconds`.
+pub const TOKEN_CLOCK_SKEW: Family = family(
+    "credprobe_token_clock_skew_seconds",
+    "Our receive time of the newest access token minus its iat claim (seconds; negative when the identity provider's clock is ahead); only for tenants with issuer or jwks_url and a JWT with iat.",
+    Kind::Gauge,
+);
 /// `credprobe_scrape_duration_seconds`.
 pub const SCRAPE_DURATION: Family = family(
     "credprobe_scrape_duration_seconds",
@@ -225,7 +237,7 @@ pub const SCRAPE_BYTES: Family = family(
 /// Every family credprobe exports, in name order: what the README, the
 /// dashboards' and rules' tests and the two writers (tenant series and
 /// telemetry) agree on.
-pub const FAMILIES: [&Family; 30] = [
+pub const FAMILIES: [&Family; 32] = [
     &BUILD_INFO,
     &RELOAD_SUCCESS_TIME,
     &RELOAD_SUCCESSFUL,
@@ -248,6 +260,7 @@ pub const FAMILIES: [&Family; 30] = [
     &TENANT_SUCCESS,
     &TENANTS,
     &TLS_EXPIRY,
+    &TOKEN_CLOCK_SKEW,
     &TOKEN_EXPIRY,
     &TOKEN_LAST_SUCCESS,
     &TOKEN_PHASE,
@@ -256,6 +269,7 @@ pub const FAMILIES: [&Family; 30] = [
     &TOKEN_REQUESTS,
     &TOKEN_SCOPE_GRANTED,
     &TOKEN_SUCCESS,
+    &TOKEN_VERIFIED,
 ];
 
 #[cfg(test)]

@@ -64,7 +64,7 @@ pub enum Source {
 }
 
 /// Every per-tenant family in name order, with its source.
-pub const FAMILIES: [(&Family, Source); 21] = [
+pub const FAMILIES: [(&Family, Source); 23] = [
     (&f::CREDENTIAL_EXPIRY, Source::Gauge(credential_expiry)),
     (&f::CREDENTIAL_FILES_OK, Source::Gauge(credential_files_ok)),
     (
@@ -87,6 +87,7 @@ pub const FAMILIES: [(&Family, Source); 21] = [
     (&f::CYCLE_LAST, Source::Gauge(last_cycle)),
     (&f::TENANT_SUCCESS, Source::Success),
     (&f::TLS_EXPIRY, Source::Tls),
+    (&f::TOKEN_CLOCK_SKEW, Source::Gauge(token_clock_skew)),
     (&f::TOKEN_EXPIRY, Source::Gauge(token_expiry)),
     (
         &f::TOKEN_LAST_SUCCESS,
@@ -98,6 +99,7 @@ pub const FAMILIES: [(&Family, Source); 21] = [
     (&f::TOKEN_REQUESTS, Source::Token(StepSeries::Requests)),
     (&f::TOKEN_SCOPE_GRANTED, Source::Scopes),
     (&f::TOKEN_SUCCESS, Source::Token(StepSeries::Success)),
+    (&f::TOKEN_VERIFIED, Source::Gauge(token_verified)),
 ];
 
 fn credential_expiry(tenant: &Tenant, _: &TenantState) -> Option<f64> {
@@ -122,6 +124,24 @@ fn last_cycle(_: &Tenant, state: &TenantState) -> Option<f64> {
 
 fn token_expiry(_: &Tenant, state: &TenantState) -> Option<f64> {
     state.grant.as_ref()?.expires_at.map(unix_seconds)
+}
+
+/// 1/0 for the newest token's verification: only tenants that verify
+/// tokens have it, and not for a token not meant to be verified.
+fn token_verified(tenant: &Tenant, state: &TenantState) -> Option<f64> {
+    tenant.verification.as_ref()?;
+    let verified = state.verification.as_ref()?.verified?;
+    Some(f64::from(u8::from(verified)))
+}
+
+/// Our receive time minus the newest token's `iat`, when verifying.
+fn token_clock_skew(tenant: &Tenant, state: &TenantState) -> Option<f64> {
+    tenant.verification.as_ref()?;
+    state
+        .verification
+        .as_ref()?
+        .clock_skew_seconds
+        .map(|skew| skew as f64)
 }
 
 /// What every family's writing shares, computed once per render.

@@ -48,12 +48,20 @@ fn every_family_is_written_once_tenant_series_in_name_order_then_telemetry() {
     assert!(empty.contains("# TYPE credprobe_tenants gauge\ncredprobe_tenants 0\n"));
 
     let config = tenants(
-        "tenants: [{name: a, labels: {tier: gold}, phase_metrics: true, credential_expires: \"2030-01-01\", base_url: \"http://127.0.0.1:9\", token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s, expect_scopes: [read, write], endpoints: [{name: e, path: /x}]}, {name: r, token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s}]",
+        "tenants: [{name: a, labels: {tier: gold}, phase_metrics: true, credential_expires: \"2030-01-01\", base_url: \"http://127.0.0.1:9\", token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s, expect_scopes: [read, write], jwks_url: \"http://127.0.0.1:9/jwks\", endpoints: [{name: e, path: /x}]}, {name: r, token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s}]",
     );
     let record = fleet.add(&config[0]);
     let rejected = fleet.add(&config[1]);
     rejected.record_cycle(&CycleReport {
         rejection: Some(RejectionReason::Expired),
+        // A tenant that does not verify has no verification series,
+        // whatever its record says.
+        verification: Some(crate::probe::TokenVerification {
+            verified: Some(true),
+            reason: crate::probe::VerifyReason::Verified,
+            detail: None,
+            clock_skew_seconds: Some(1),
+        }),
         ..cycle(Some(token(TokenResult::CredentialsRejected)), vec![])
     });
     telemetry.record_lateness(Duration::from_millis(3));
@@ -71,8 +79,22 @@ fn every_family_is_written_once_tenant_series_in_name_order_then_telemetry() {
     endpoint.phases = Some(crate::probe::Phases::default());
     let mut report = cycle(Some(token_outcome), vec![(0, endpoint)]);
     report.grant.as_mut().unwrap().scopes = Some(Arc::from(vec![Box::from("read")]));
+    report.verification = Some(crate::probe::TokenVerification {
+        verified: Some(false),
+        reason: crate::probe::VerifyReason::WrongAudience,
+        detail: None,
+        clock_skew_seconds: Some(-3),
+    });
     record.record_cycle(&report);
     let text = text(&exposition);
+    assert_eq!(
+        lines(&text, "credprobe_token_verified{"),
+        ["credprobe_token_verified{tenant=\"a\"} 0"]
+    );
+    assert_eq!(
+        lines(&text, "credprobe_token_clock_skew_seconds{"),
+        ["credprobe_token_clock_skew_seconds{tenant=\"a\"} -3"]
+    );
 
     let written = families(&text);
     let tenant_families: Vec<&str> = tenant_series::FAMILIES

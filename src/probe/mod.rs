@@ -15,6 +15,9 @@
 //!   DNS, connect and TLS.
 //! - [`phases`]: where one request's time went.
 //! - [`tls`]: leaf certificate expiry.
+//! - [`verify`]: whether the access token verifies against the keys the
+//!   identity provider publishes, fetched and cached by [`jwks`]
+//!   (discovery documents and JWK Sets).
 
 pub mod assertion;
 pub mod backoff;
@@ -23,12 +26,16 @@ pub mod client_auth;
 pub mod connect;
 pub mod endpoint;
 pub mod http;
+pub mod jwks;
 pub mod outcome;
 pub mod phases;
 pub mod tls;
 pub mod token;
+pub mod verify;
 
 use std::time::SystemTime;
+
+use secrecy::ExposeSecret as _;
 
 pub use classify::{EndpointResult, RejectionReason, ResultClass, StepResult, TokenResult};
 pub use http::{Pacing, TenantClients, Transport};
@@ -37,6 +44,7 @@ use backoff::BackoffScope;
 pub use outcome::{Grant, Outcome};
 pub use phases::Phases;
 pub use token::IssuedToken;
+pub use verify::{TokenVerification, VerifyReason};
 
 use crate::config::{Tenant, TokenReuse};
 
@@ -86,6 +94,9 @@ pub struct CycleReport {
     pub grant: Option<Grant>,
     /// Why this cycle's token request was rejected, when it was.
     pub rejection: Option<RejectionReason>,
+    /// Whether the token this cycle obtained verified, for a tenant that
+    /// verifies tokens.
+    pub verification: Option<TokenVerification>,
     /// The endpoint calls made this cycle: the endpoint's index in the
     /// tenant's `endpoints`, and what the call found.
     pub endpoints: Vec<(usize, Outcome<EndpointResult>)>,
@@ -141,6 +152,20 @@ pub async fn run_cycle(
         let attempt = token::request_token(transport, clients, tenant, &pacing).await;
         if let Some(fresh) = attempt.token {
             report.grant = Some(fresh.grant());
+            if let Some(settings) = &tenant.verification {
+                // After the token request's measurement: the keys are
+                // fetched (rarely) outside its latency.
+                report.verification = Some(
+                    verify::verify(
+                        clients,
+                        settings,
+                        fresh.access_token.expose_secret(),
+                        fresh.obtained_at,
+                        tenant.token.timeout,
+                    )
+                    .await,
+                );
+            }
             state.token = Some(fresh);
         }
         report.rejection = attempt.rejection;

@@ -14,7 +14,9 @@ use serde::Serialize;
 
 use super::health::{Assessment, Health, Warning};
 use crate::fleet::{Fleet, ProbeRecord, StepRecord, TenantRecord, TenantState};
-use crate::probe::{EndpointResult, Phases, RejectionReason, ResultClass, TokenResult};
+use crate::probe::{
+    EndpointResult, Phases, RejectionReason, ResultClass, TokenResult, TokenVerification,
+};
 use crate::unix_time::{seconds_until, unix_seconds};
 use crate::watched_file::FileProblem;
 
@@ -202,6 +204,11 @@ pub struct TokenView {
     /// Each expected scope (`expect_scopes`) and whether it is granted
     /// (`null` until a token said what it grants).
     pub expected_scopes: Vec<ScopeView>,
+    /// Whether the newest token verified (`verified`, `reason`, `detail`,
+    /// `clock_skew_seconds`); only for tenants with `issuer:` or
+    /// `jwks_url:`, once a token came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification: Option<TokenVerification>,
 }
 
 /// An expected scope and whether the newest token grants it.
@@ -296,6 +303,10 @@ impl TenantView {
                         granted: state.grant.as_ref().and_then(|g| g.grants(scope)),
                     })
                     .collect(),
+                verification: state
+                    .verification
+                    .clone()
+                    .filter(|_| tenant.verification.is_some()),
             },
             credential_expires_at: at(tenant.credential_expiry()),
             credential_expires_in_seconds: tenant

@@ -77,6 +77,7 @@ fn promtool_accepts_an_exposition_with_every_edge() {
             scopes: None,
         }),
         rejection: None,
+        verification: None,
         endpoints: vec![
             (
                 1,

@@ -102,6 +102,7 @@ mod scale;
 mod server_limits;
 mod status_page;
 mod token_requests;
+mod token_verification;
 mod web_config;
 mod web_config_e2e;
 mod web_config_examples;

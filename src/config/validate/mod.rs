@@ -19,6 +19,8 @@
 //! - `client_auth`: what each `client_auth` method needs (secret, key,
 //!   certificate) and the settings of other methods refused;
 //! - `endpoint`: a tenant's endpoints and their expectations;
+//! - `verification`: `issuer`, `jwks_url` and `expect_audience`, the
+//!   verification of the access token;
 //! - `rules`: the small rules several levels share (names, the minimum
 //!   interval, the timeout-below-interval rule);
 //! - `tests`: the loader, case by case.
@@ -33,6 +35,7 @@ mod rules;
 mod split;
 mod targets;
 mod tenant;
+mod verification;
 
 #[cfg(test)]
 mod tests;

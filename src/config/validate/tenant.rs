@@ -42,6 +42,7 @@ impl TenantCheck<'_> {
         };
         let endpoints = self.endpoints(raw, &targets, &timing);
         let expect_scopes = self.expect_scopes(raw);
+        let verification = self.verification(raw, &targets);
 
         if self.problems.count() > before {
             return None;
@@ -69,6 +70,7 @@ impl TenantCheck<'_> {
             expect_scopes,
             credential_expires,
             http,
+            verification,
         })
     }
 

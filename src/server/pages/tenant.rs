@@ -81,6 +81,20 @@ pub fn render(view: &TenantView, now: SystemTime, failed_reload: Option<&FailedR
                     None => span.muted { "the token response and the token say nothing of their scopes" },
                 }
             }
+            @if let Some(verification) = &view.token.verification {
+                dt { "Token verified" }
+                dd #verification {
+                    @match verification.verified {
+                        Some(true) => span.label.ok { "✓ verified" },
+                        Some(false) => span.label.bad { "✗ " (verification.reason.as_str()) },
+                        None => span.label.muted { "not verifiable by design" },
+                    }
+                    " " span.detail { (verification.detail.as_deref().unwrap_or("")) }
+                    @if let Some(skew) = verification.clock_skew_seconds {
+                        " " small { "(clock skew " (skew) " s)" }
+                    }
+                }
+            }
             dt { "Token expires" }
             dd {
                 (expiry(view.token.expires_at, view.token.expires_in_seconds, 60))
