@@ -72,6 +72,15 @@ fn every_family_is_written_once_tenant_series_in_name_order_then_telemetry() {
     let mut report = cycle(Some(token_outcome), vec![(0, endpoint)]);
     report.grant.as_mut().unwrap().scopes = Some(Arc::from(vec![Box::from("read")]));
     record.record_cycle(&report);
+    // What the Entra credential inventory found (its latest-expiry series).
+    let end = Some(std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000));
+    record.record_inventory(Ok(crate::probe::inventory::Found {
+        in_use_expiry: end,
+        matched: true,
+        latest_expiry: end,
+        secrets: 1,
+        certificates: 0,
+    }));
     let text = text(&exposition);
 
     let written = families(&text);
