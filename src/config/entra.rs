@@ -2,6 +2,9 @@
 //! resource}` expands to. Entra ID issues client-credentials tokens at its
 //! v2.0 token endpoint for the `.default` scope of one resource (the API's
 //! application ID URI, e.g. `https://graph.microsoft.com/.default`).
+//!
+//! `entra.credential_inventory` adds where Microsoft Graph lists the
+//! application's secrets and certificates ([`InventorySettings`]).
 
 use super::preset::PresetTargets;
 use super::raw::EntraCloud;
@@ -32,6 +35,94 @@ pub fn login_host(cloud: EntraCloud) -> &'static str {
         EntraCloud::Global => "login.microsoftonline.com",
         EntraCloud::Usgov => "login.microsoftonline.us",
         EntraCloud::China => "login.chinacloudapi.cn",
+    }
+}
+
+/// The Microsoft Graph host of each national cloud.
+pub fn graph_host(cloud: EntraCloud) -> &'static str {
+    match cloud {
+        EntraCloud::Global => "https://graph.microsoft.com",
+        EntraCloud::Usgov => "https://graph.microsoft.us",
+        EntraCloud::China => "https://microsoftgraph.chinacloudapi.cn",
+    }
+}
+
+/// The scope of a Graph token, requested with the tenant's own credential
+/// at its own token endpoint for the credential inventory only.
+pub const GRAPH_SCOPE_SUFFIX: &str = "/.default";
+
+/// Where and how the credential inventory reads the application: the
+/// Graph application URL (with `$select`) and the form of the Graph token
+/// request. A tenant's Graph token is used for this request only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventorySettings {
+    /// `GET {graph}/v1.0/applications(appId='{client_id}')?$select=passwordCredentials,keyCredentials`.
+    pub application_url: url::Url,
+    /// The token request's form: client credentials for `{graph}/.default`.
+    pub form: Vec<(String, String)>,
+}
+
+/// Why `entra.graph_url` cannot be used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum GraphUrlError {
+    /// Not an absolute http(s) URL.
+    #[error("{0:?} is not an absolute URL such as https://graph.microsoft.com")]
+    NotUrl(String),
+    /// Plain http to a host other than loopback.
+    #[error("{0:?}: plain http only to a loopback host (127.0.0.1, ::1, localhost); use https")]
+    InsecureHttp(String),
+}
+
+/// The inventory's settings for `client_id` in `cloud`, Graph at
+/// `graph_url` when given.
+pub fn inventory(
+    cloud: EntraCloud,
+    graph_url: Option<&str>,
+    client_id: &str,
+) -> Result<InventorySettings, GraphUrlError> {
+    let graph = graph_url.unwrap_or(graph_host(cloud)).trim_end_matches('/');
+    let base = url::Url::parse(graph).map_err(|_| GraphUrlError::NotUrl(graph.to_owned()))?;
+    match base.scheme() {
+        "https" => {}
+        "http" if is_loopback(&base) => {}
+        "http" => return Err(GraphUrlError::InsecureHttp(graph.to_owned())),
+        _ => return Err(GraphUrlError::NotUrl(graph.to_owned())),
+    }
+    if base.cannot_be_a_base() || base.query().is_some() {
+        return Err(GraphUrlError::NotUrl(graph.to_owned()));
+    }
+    let encoded: String = client_id
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let application_url = url::Url::parse(&format!(
+        "{graph}/v1.0/applications(appId='{encoded}')?$select=passwordCredentials,keyCredentials"
+    ))
+    .map_err(|_| GraphUrlError::NotUrl(graph.to_owned()))?;
+    Ok(InventorySettings {
+        application_url,
+        form: vec![
+            ("grant_type".into(), "client_credentials".into()),
+            (
+                "scope".into(),
+                format!("{}{GRAPH_SCOPE_SUFFIX}", graph_host(cloud)),
+            ),
+        ],
+    })
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 
@@ -149,6 +240,43 @@ mod tests {
                 .starts_with("https://login.chinacloudapi.cn/")
         );
         assert_eq!(china.form[1].1, "https://api.example.cn/.default");
+    }
+
+    #[test]
+    fn inventory_reads_the_clouds_graph_or_the_override() {
+        let global = inventory(EntraCloud::Global, None, "a b'c").unwrap();
+        assert_eq!(
+            global.application_url.as_str(),
+            "https://graph.microsoft.com/v1.0/applications(appId='a%20b%27c')?$select=passwordCredentials,keyCredentials"
+        );
+        assert_eq!(global.form[1].1, "https://graph.microsoft.com/.default");
+        let usgov = inventory(EntraCloud::Usgov, None, "x").unwrap();
+        assert_eq!(usgov.application_url.host_str(), Some("graph.microsoft.us"));
+        assert_eq!(usgov.form[1].1, "https://graph.microsoft.us/.default");
+        let china = inventory(EntraCloud::China, None, "x").unwrap();
+        assert_eq!(
+            china.application_url.host_str(),
+            Some("microsoftgraph.chinacloudapi.cn")
+        );
+        let local = inventory(EntraCloud::Global, Some("http://127.0.0.1:8080/"), "x").unwrap();
+        assert!(
+            local
+                .application_url
+                .as_str()
+                .starts_with("http://127.0.0.1:8080/v1.0/applications(appId='x')")
+        );
+        assert_eq!(
+            local.form[1].1, "https://graph.microsoft.com/.default",
+            "the scope stays Graph's"
+        );
+        assert!(matches!(
+            inventory(EntraCloud::Global, Some("http://graph.example.com"), "x"),
+            Err(GraphUrlError::InsecureHttp(_))
+        ));
+        assert!(matches!(
+            inventory(EntraCloud::Global, Some("graph"), "x"),
+            Err(GraphUrlError::NotUrl(_))
+        ));
     }
 
     #[test]

@@ -126,6 +126,9 @@ pub struct Tenant {
     /// How the access token is verified (`issuer:`, `jwks_url:`,
     /// `expect_audience:`); `None` when it is not.
     pub verification: Option<Verification>,
+    /// The Entra credential inventory (`entra.credential_inventory`), when
+    /// on.
+    pub inventory: Option<entra::InventorySettings>,
 }
 
 impl Tenant {
@@ -136,8 +139,10 @@ impl Tenant {
 
     /// When the credential expires: `credential_expires` when configured
     /// (it wins), else the notAfter of the client certificate in use, which
-    /// follows the certificate file when it changes. The one place the
-    /// metrics and the status views read it from.
+    /// follows the certificate file when it changes: what the
+    /// configuration knows. The metrics and the views read
+    /// [`crate::fleet::TenantState::credential_expiry`], which puts what
+    /// the Entra credential inventory lists between the two.
     pub fn credential_expiry(&self) -> Option<SystemTime> {
         self.credential_expires
             .or_else(|| self.token.credential.certificate_expiry())

@@ -279,6 +279,15 @@ pub struct RawEntra {
     /// origin.
     #[serde(default)]
     pub resource: Option<String>,
+    /// Read the application's secrets and certificates from Microsoft
+    /// Graph (at most hourly) to export when the credential in use and the
+    /// latest one expire; needs Application.Read.All.
+    #[serde(default)]
+    pub credential_inventory: bool,
+    /// Microsoft Graph's base URL instead of the cloud's (for tests and
+    /// the demo).
+    #[serde(default)]
+    pub graph_url: Option<String>,
 }
 
 /// Microsoft's national clouds, each with its own login host.

@@ -3,11 +3,14 @@
 //! configuration) on request, until shutdown. Its lifecycle lives here:
 //!
 //! - [`scheduler`]: one task per tenant, the reload diff, shutdown.
+//! - [`inventory`]: the Entra credential inventory's hourly task beside a
+//!   tenant's.
 //! - [`reload`]: what a reload request carries and answers.
 //! - [`config_watch`]: `--config.watch`, polling the configuration files.
 //! - [`signals`]: SIGHUP reloads, SIGTERM/SIGINT shut down.
 
 pub mod config_watch;
+pub mod inventory;
 pub mod reload;
 pub mod scheduler;
 pub mod signals;

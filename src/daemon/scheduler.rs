@@ -258,6 +258,8 @@ async fn tenant_loop(
     let tenant = Arc::clone(record.tenant());
     // A rotated secret, key or certificate is taken up within an interval.
     let _watching = files.watch(tenant.token.credential.watched(), tenant.interval);
+    // Graph is read beside the cycles, never inside one; ends with this task.
+    let _inventory = super::inventory::start(&transport, &record);
     let first = Instant::now() + offset;
     let mut ticks = tokio::time::interval_at(first, tenant.interval);
     // A cycle that overran its interval is not made up with a burst.

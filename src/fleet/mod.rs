@@ -7,6 +7,8 @@
 //! - [`histogram`]: the latency histograms, classic and
 //!   [`native`] (sparse exponential buckets) at once.
 //! - [`history`]: the recent probes.
+//! - [`inventory`]: what the Entra credential inventory found, and when
+//!   the credential in use expires.
 //!
 //! A tenant's record exists from [`Fleet::add`] to [`Fleet::remove`];
 //! nothing else creates or deletes per-tenant state, so a tenant that
@@ -15,6 +17,7 @@
 
 pub mod histogram;
 pub mod history;
+pub mod inventory;
 pub mod native;
 pub mod step;
 
@@ -175,6 +178,8 @@ pub struct TenantState {
     pub last_error: Option<ProbeRecord>,
     /// The recent probes.
     pub history: History,
+    /// The Entra credential inventory, once it made an attempt.
+    pub inventory: Option<inventory::InventoryState>,
 }
 
 impl TenantRecord {
@@ -197,6 +202,7 @@ impl TenantRecord {
             last_success_at: None,
             last_error: None,
             history: History::default(),
+            inventory: None,
         };
         TenantRecord {
             endpoint_steps: tenant

@@ -62,7 +62,13 @@ pub const RELOAD_SUCCESSFUL: Family = family(
 /// `credprobe_credential_expiry_timestamp_seconds`.
 pub const CREDENTIAL_EXPIRY: Family = family(
     "credprobe_credential_expiry_timestamp_seconds",
-    "When the tenant's credential expires (unix seconds): credential_expires, else the notAfter of its client certificate.",
+    "When the tenant's credential expires (unix seconds): credential_expires, else what Microsoft Graph lists for the credential in use (entra.credential_inventory), else the notAfter of its client certificate.",
+    Kind::Gauge,
+);
+/// `credprobe_credential_latest_expiry_timestamp_seconds`.
+pub const CREDENTIAL_LATEST_EXPIRY: Family = family(
+    "credprobe_credential_latest_expiry_timestamp_seconds",
+    "When the latest of the application's credentials expires (unix seconds), as Microsoft Graph lists them; only for tenants with entra.credential_inventory. Later than credprobe_credential_expiry_timestamp_seconds: a rotation has started.",
     Kind::Gauge,
 );
 /// `credprobe_credential_files_ok`.
@@ -237,12 +243,13 @@ pub const SCRAPE_BYTES: Family = family(
 /// Every family credprobe exports, in name order: what the README, the
 /// dashboards' and rules' tests and the two writers (tenant series and
 /// telemetry) agree on.
-pub const FAMILIES: [&Family; 32] = [
+pub const FAMILIES: [&Family; 33] = [
     &BUILD_INFO,
     &RELOAD_SUCCESS_TIME,
     &RELOAD_SUCCESSFUL,
     &CREDENTIAL_EXPIRY,
     &CREDENTIAL_FILES_OK,
+    &CREDENTIAL_LATEST_EXPIRY,
     &ENDPOINT_LAST_SUCCESS,
     &ENDPOINT_PHASE,
     &ENDPOINT_DURATION,

@@ -64,9 +64,13 @@ pub enum Source {
 }
 
 /// Every per-tenant family in name order, with its source.
-pub const FAMILIES: [(&Family, Source); 23] = [
+pub const FAMILIES: [(&Family, Source); 24] = [
     (&f::CREDENTIAL_EXPIRY, Source::Gauge(credential_expiry)),
     (&f::CREDENTIAL_FILES_OK, Source::Gauge(credential_files_ok)),
+    (
+        &f::CREDENTIAL_LATEST_EXPIRY,
+        Source::Gauge(credential_latest_expiry),
+    ),
     (
         &f::ENDPOINT_LAST_SUCCESS,
         Source::Endpoint(StepSeries::LastSuccess),
@@ -102,8 +106,14 @@ pub const FAMILIES: [(&Family, Source); 23] = [
     (&f::TOKEN_VERIFIED, Source::Gauge(token_verified)),
 ];
 
-fn credential_expiry(tenant: &Tenant, _: &TenantState) -> Option<f64> {
-    tenant.credential_expiry().map(unix_seconds)
+fn credential_expiry(tenant: &Tenant, state: &TenantState) -> Option<f64> {
+    state.credential_expiry(tenant).map(unix_seconds)
+}
+
+/// Only tenants with the credential inventory, once Graph listed a
+/// credential: no series for the others.
+fn credential_latest_expiry(_: &Tenant, state: &TenantState) -> Option<f64> {
+    state.latest_credential_expiry().map(unix_seconds)
 }
 
 /// 1 while every credential file can be used, by the one rule the state's

@@ -86,6 +86,15 @@ fn every_family_is_written_once_tenant_series_in_name_order_then_telemetry() {
         clock_skew_seconds: Some(-3),
     });
     record.record_cycle(&report);
+    // What the Entra credential inventory found (its latest-expiry series).
+    let end = Some(std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000));
+    record.record_inventory(Ok(crate::probe::inventory::Found {
+        in_use_expiry: end,
+        matched: true,
+        latest_expiry: end,
+        secrets: 1,
+        certificates: 0,
+    }));
     let text = text(&exposition);
     assert_eq!(
         lines(&text, "credprobe_token_verified{"),

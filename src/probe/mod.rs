@@ -7,6 +7,8 @@
 //! - [`client_auth`]: how the token request presents the credential.
 //! - [`assertion`]: `private_key_jwt` client assertions, signed per request.
 //! - [`endpoint`]: endpoint calls and body expectations.
+//! - [`inventory`]: the Entra credential inventory read from Microsoft
+//!   Graph, off the cycle's path.
 //! - [`classify`]: the closed result classes.
 //! - [`outcome`]: the one outcome type of every step.
 //! - [`backoff`]: Retry-After, per credential at a token endpoint and per
@@ -26,6 +28,7 @@ pub mod client_auth;
 pub mod connect;
 pub mod endpoint;
 pub mod http;
+pub mod inventory;
 pub mod jwks;
 pub mod outcome;
 pub mod phases;

@@ -14,7 +14,7 @@ use super::classify::{RejectionReason, TokenResult};
 use super::client_auth::Presentation;
 use super::http::{Answer, NotSent, Pacing, TenantClients, Transport};
 use super::outcome::{Grant, Outcome};
-use crate::config::Tenant;
+use crate::config::{Tenant, TokenSettings};
 
 /// A token obtained from the identity provider.
 #[derive(Debug, Clone)]
@@ -82,7 +82,27 @@ pub async fn request_token(
     tenant: &Tenant,
     pacing: &Pacing<'_>,
 ) -> TokenAttempt {
-    let settings = &tenant.token;
+    request_token_for(
+        transport,
+        clients,
+        &tenant.token,
+        &tenant.token.form,
+        pacing,
+    )
+    .await
+}
+
+/// Requests a token with the tenant's credential at its token endpoint,
+/// sending `form` instead of its own: the credential inventory's Graph
+/// token ([`super::inventory`]) is requested this way, so both requests
+/// present the credential by one code path.
+pub async fn request_token_for(
+    transport: &Transport,
+    clients: &TenantClients,
+    settings: &TokenSettings,
+    form: &[(String, String)],
+    pacing: &Pacing<'_>,
+) -> TokenAttempt {
     let builder = match &clients.token {
         Ok(client) => client.post(settings.url.clone()),
         Err(why) => {
@@ -104,11 +124,7 @@ pub async fn request_token(
         }
     };
     let builder = builder.header(reqwest::header::ACCEPT, "application/json");
-    let mut form: Vec<(&str, &str)> = settings
-        .form
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
+    let mut form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut builder = credential.apply(builder, &mut form);
     if !form.is_empty() {
         builder = builder.form(&form);

@@ -273,9 +273,13 @@ fn warnings(
             .iter()
             .any(|scope| grant.grants(scope) == Some(false))
     });
-    let expiring = tenant
-        .credential_expiry()
-        .is_some_and(|at| at <= now + EXPIRY_WARNING);
+    // A successor listed by the credential inventory makes an expiring
+    // credential information (the page says "rotation started"), as the
+    // alert does.
+    let expiring = state
+        .credential_expiry(tenant)
+        .is_some_and(|at| at <= now + EXPIRY_WARNING)
+        && !state.successor_exists(tenant);
     let backed_off = state.token.last_result() == Some(TokenResult::BackedOff)
         || state
             .endpoint_results()

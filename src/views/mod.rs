@@ -1,9 +1,11 @@
 //! Read-only views of the tenant records ([`crate::fleet`]): the state
 //! rule ([`health`]), the tenant views that the status pages, the JSON API
-//! and the `probe` report render ([`tenant`]), and the log lines of a
+//! and the `probe` report render ([`tenant`]), the Entra credential
+//! inventory's part of them ([`inventory`]), and the log lines of a
 //! cycle ([`log`]).
 
 pub mod health;
+pub mod inventory;
 pub mod log;
 pub mod tenant;
 

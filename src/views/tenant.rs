@@ -63,14 +63,19 @@ pub struct TenantView {
     pub last_error: Option<ProbeRecord>,
     /// The token request.
     pub token: TokenView,
-    /// When the credential expires: `credential_expires`, else the client
-    /// certificate's notAfter ([`crate::config::Tenant::credential_expiry`]).
+    /// When the credential expires: `credential_expires`, else what the
+    /// Entra credential inventory lists for it, else the client
+    /// certificate's notAfter ([`TenantState::credential_expiry`]).
     pub credential_expires_at: Option<f64>,
     /// Seconds until then.
     pub credential_expires_in_seconds: Option<i64>,
     /// Whether the secret, key and certificate files of the credential
     /// can be used, and if not which one, since when and why.
     pub credential_files: CredentialFilesView,
+    /// The Entra credential inventory, for tenants with it on (absent
+    /// otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential_inventory: Option<super::inventory::InventoryView>,
     /// Each configured endpoint, in configuration order.
     pub endpoints: Vec<EndpointView>,
     /// The recent probes, newest first ([`Depth::History`] only).
@@ -308,11 +313,12 @@ impl TenantView {
                     .clone()
                     .filter(|_| tenant.verification.is_some()),
             },
-            credential_expires_at: at(tenant.credential_expiry()),
-            credential_expires_in_seconds: tenant
-                .credential_expiry()
+            credential_expires_at: at(state.credential_expiry(tenant)),
+            credential_expires_in_seconds: state
+                .credential_expiry(tenant)
                 .map(|t| seconds_until(t, now)),
             credential_files: CredentialFilesView::of(credential_file.as_ref()),
+            credential_inventory: super::inventory::InventoryView::of(tenant, state, now),
             endpoints: tenant
                 .endpoints
                 .iter()

@@ -16,6 +16,8 @@
 //! - [`daemon`]: the real daemon over time: schedules, Retry-After, token
 //!   reuse, secret rotation, TLS expiry, lifecycle endpoints, no secret in
 //!   any output, promtool on a scrape.
+//! - [`entra_inventory`]: the Entra credential inventory against the
+//!   simulator's Graph: matching, latest expiry, a 403, hourly readings.
 //! - [`dashboards`]: the Grafana dashboards are import-ready and query only
 //!   what credprobe exports.
 //! - [`docs`]: the documents cannot go stale: the metric table is the
@@ -84,6 +86,7 @@ mod client_auth;
 mod daemon;
 mod dashboards;
 mod docs;
+mod entra_inventory;
 mod examples;
 mod exposition;
 mod fault_matrix;

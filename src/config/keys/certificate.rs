@@ -20,6 +20,10 @@ pub struct ClientCertificate {
     /// `x5t#S256`: base64url of the SHA-256 of the leaf's DER (RFC 7515
     /// section 4.1.8).
     pub thumbprint: String,
+    /// The SHA-1 of the leaf's DER in upper-case hex: how Entra ID names a
+    /// certificate (`customKeyIdentifier`), matched by the credential
+    /// inventory ([`crate::probe::inventory`]).
+    pub sha1_thumbprint: String,
     /// The leaf's subject, as RFC 4514 text, for messages.
     pub subject: String,
     /// The leaf's public key (SubjectPublicKeyInfo's bit string).
@@ -44,7 +48,9 @@ impl ClientCertificate {
             SystemTime::UNIX_EPOCH
         };
         let digest = ring::digest::digest(&ring::digest::SHA256, leaf);
+        let sha1 = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, leaf);
         Ok(ClientCertificate {
+            sha1_thumbprint: sha1.as_ref().iter().map(|b| format!("{b:02X}")).collect(),
             not_after,
             thumbprint: URL_SAFE_NO_PAD.encode(digest.as_ref()),
             subject: parsed.subject().to_string(),

@@ -7,6 +7,7 @@ use super::LoadOptions;
 use super::check::{TenantCheck, Timing};
 use super::rules::{NAME_RULE, check_interval, check_timeout, valid_name};
 use super::targets::Targets;
+use crate::config::entra::{self, InventorySettings};
 use crate::config::raw::{RawDefaults, RawTenant};
 use crate::config::{
     DEFAULT_INTERVAL, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_TOKEN_BODY_BYTES, DEFAULT_TIMEOUT,
@@ -43,6 +44,7 @@ impl TenantCheck<'_> {
         let endpoints = self.endpoints(raw, &targets, &timing);
         let expect_scopes = self.expect_scopes(raw);
         let verification = self.verification(raw, &targets);
+        let inventory = self.inventory(raw);
 
         if self.problems.count() > before {
             return None;
@@ -71,6 +73,7 @@ impl TenantCheck<'_> {
             credential_expires,
             http,
             verification,
+            inventory,
         })
     }
 
@@ -99,6 +102,28 @@ impl TenantCheck<'_> {
             }
         }
         seen.into_iter().cloned().collect()
+    }
+
+    /// `entra.credential_inventory` and `entra.graph_url`.
+    fn inventory(&mut self, raw: &RawTenant) -> Option<InventorySettings> {
+        let entra = raw.entra.as_ref()?;
+        if !entra.credential_inventory {
+            if entra.graph_url.is_some() {
+                self.problem(
+                    "entra.graph_url",
+                    "is read only with entra.credential_inventory: true",
+                );
+            }
+            return None;
+        }
+        let client_id = raw.client_id.as_deref().unwrap_or_default();
+        match entra::inventory(entra.cloud, entra.graph_url.as_deref(), client_id) {
+            Ok(settings) => Some(settings),
+            Err(why) => {
+                self.problem("entra.graph_url", why.to_string());
+                None
+            }
+        }
     }
 
     /// The name and the label names, both of which end up in series.

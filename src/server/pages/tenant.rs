@@ -13,6 +13,39 @@ use crate::daemon::reload::FailedReload;
 use crate::fleet::ProbeRecord;
 use crate::unix_time::unix_seconds;
 use crate::views::TenantView;
+use crate::views::inventory::InventoryView;
+
+/// What the Entra credential inventory found: the latest expiry, a
+/// rotation started, or why Graph could not be read (naming the missing
+/// permission).
+fn inventory_text(inventory: &InventoryView, now_s: f64) -> Markup {
+    html! {
+        @if let Some(error) = &inventory.error {
+            span.bad { "cannot read Microsoft Graph: " } span.detail { (error) } " "
+            @if let Some(permission) = inventory.missing_permission {
+                "(missing permission: " code { (permission) } ") "
+            }
+        }
+        @match inventory.latest_expires_at {
+            Some(latest) if inventory.rotation_started => {
+                span.ok { "rotation started: a newer credential expires on " (utc(latest)) }
+            },
+            Some(latest) => {
+                "latest credential expires " span.mono { (utc(latest)) } " "
+                small { "(no later credential: rotate before the one in use expires)" }
+            },
+            None if inventory.last_success_at.is_some() => span.muted { "Graph lists no credential" },
+            None if inventory.result.is_none() => span.muted { "not read yet" },
+            None => {},
+        }
+        @if inventory.in_use_matched == Some(false) {
+            " " small { "(the credential in use was not recognised: the earliest is shown)" }
+        }
+        @if let Some(at) = inventory.last_success_at {
+            " " small { "read " (ago(at, now_s)) }
+        }
+    }
+}
 
 /// The tenant's page, under the banner of a failed reload while there is
 /// one.
@@ -115,6 +148,10 @@ pub fn render(view: &TenantView, now: SystemTime, failed_reload: Option<&FailedR
                     },
                     None => span.muted { "usable" },
                 }
+            }
+            @if let Some(inventory) = &view.credential_inventory {
+                dt { "Credential inventory" }
+                dd #credential-inventory { (inventory_text(inventory, now_s)) }
             }
         }
         h2 { "Endpoints" }
