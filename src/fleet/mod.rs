@@ -7,6 +7,8 @@
 //! - [`histogram`]: the latency histograms, classic and
 //!   [`native`] (sparse exponential buckets) at once.
 //! - [`history`]: the recent probes.
+//! - [`probe_now`]: requests to run a tenant's cycle at once, queued for
+//!   its task.
 //!
 //! A tenant's record exists from [`Fleet::add`] to [`Fleet::remove`];
 //! nothing else creates or deletes per-tenant state, so a tenant that
@@ -16,6 +18,7 @@
 pub mod histogram;
 pub mod history;
 pub mod native;
+pub mod probe_now;
 pub mod step;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -146,6 +149,8 @@ pub struct TenantRecord {
     buckets: Arc<[f64]>,
     /// What has been seen.
     state: Mutex<TenantState>,
+    /// Probe-now requests waiting for the tenant's task.
+    probe_now: probe_now::ProbeNow,
 }
 
 /// What has been seen of one tenant.
@@ -204,7 +209,13 @@ impl TenantRecord {
             tenant,
             buckets,
             state: Mutex::new(state),
+            probe_now: probe_now::ProbeNow::new(),
         }
+    }
+
+    /// Where probe-now requests for this tenant wait for its task.
+    pub fn probe_now(&self) -> &probe_now::ProbeNow {
+        &self.probe_now
     }
 
     /// The tenant's configuration.
