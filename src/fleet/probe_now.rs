@@ -116,10 +116,10 @@ impl ProbeNow {
 /// (or once the queue is closed), so it can sit in a `select!` beside the
 /// ticker.
 pub async fn next_request(receiver: &mut Option<mpsc::Receiver<Done>>) -> Done {
-    if let Some(queue) = receiver {
-        if let Some(done) = queue.recv().await {
-            return done;
-        }
+    if let Some(queue) = receiver
+        && let Some(done) = queue.recv().await
+    {
+        return done;
     }
     std::future::pending().await
 }

@@ -95,10 +95,10 @@ fn cross_site(headers: &HeaderMap) -> Option<&'static str> {
             "a probe request must carry the header X-Credprobe-Probe: 1 (the tenant page's button sends it)",
         );
     }
-    if let Some(site) = headers.get("sec-fetch-site") {
-        if !matches!(site.as_bytes(), b"same-origin" | b"none") {
-            return Some("refused: the browser says this request comes from another site");
-        }
+    if let Some(site) = headers.get("sec-fetch-site")
+        && !matches!(site.as_bytes(), b"same-origin" | b"none")
+    {
+        return Some("refused: the browser says this request comes from another site");
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let authority = origin.to_str().ok().and_then(|o| {
