@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, Tenant};
-use crate::fleet::{Fleet, TenantRecord, probe_now};
+use crate::fleet::{Fleet, TenantRecord};
 use crate::metrics::Telemetry;
 use crate::probe::{self, ProbeState, Transport};
 use crate::views::log::{LastSeen, log_cycle};
@@ -266,7 +266,7 @@ async fn tenant_loop(
     let mut state = ProbeState::default();
     let mut seen = LastSeen::default();
     // Probe-now requests: a cycle at once, answered once it is recorded.
-    let mut requests = record.probe_now().take_receiver();
+    let requests = record.probe_now().serve();
     loop {
         let requested = tokio::select! {
             biased;
@@ -275,7 +275,7 @@ async fn tenant_loop(
                 telemetry.record_lateness(scheduled.elapsed());
                 None
             }
-            done = probe_now::next_request(&mut requests) => Some(done),
+            done = requests.next_request() => Some(done),
         };
         if requested.is_some() {
             // Probe now proves the credential as it is now: a token

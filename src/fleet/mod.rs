@@ -209,7 +209,7 @@ impl TenantRecord {
             tenant,
             buckets,
             state: Mutex::new(state),
-            probe_now: probe_now::ProbeNow::new(),
+            probe_now: probe_now::ProbeNow::default(),
         }
     }
 

@@ -8,10 +8,10 @@
 //! pending request and requests are at most one per [`SPACING`], so a
 //! client cannot make credprobe hammer an identity provider.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, oneshot};
 
 /// The shortest time between two probe-now requests of one tenant.
 pub const SPACING: Duration = Duration::from_secs(10);
@@ -20,14 +20,24 @@ pub const SPACING: Duration = Duration::from_secs(10);
 /// the record (dropped unanswered when the task stops first).
 pub type Done = oneshot::Sender<()>;
 
-/// Where probe-now requests for one tenant wait for its task.
-#[derive(Debug)]
+/// Where a probe-now request for one tenant waits for its task: a slot of
+/// one and a wake-up, held inline in the record (no allocation until a
+/// request comes: a record per tenant stays small).
+#[derive(Debug, Default)]
 pub struct ProbeNow {
-    sender: mpsc::Sender<Done>,
-    /// Taken by the tenant's task when it starts.
-    receiver: Mutex<Option<mpsc::Receiver<Done>>>,
+    /// Wakes the task when a request is put in the slot.
+    wake: Notify,
+    slot: Mutex<Slot>,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    /// The request waiting for the task.
+    pending: Option<Done>,
     /// When the last request was accepted.
-    last: Mutex<Option<Instant>>,
+    last: Option<Instant>,
+    /// True once the task has stopped.
+    closed: bool,
 }
 
 /// Why a probe-now request was not queued.
@@ -63,36 +73,15 @@ fn retry_after_seconds(wait: Duration) -> u64 {
     wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
-impl Default for ProbeNow {
-    fn default() -> Self {
-        ProbeNow::new()
-    }
-}
-
 impl ProbeNow {
-    /// An empty queue of one.
-    pub fn new() -> ProbeNow {
-        let (sender, receiver) = mpsc::channel(1);
-        ProbeNow {
-            sender,
-            receiver: Mutex::new(Some(receiver)),
-            last: Mutex::new(None),
-        }
-    }
-
-    /// The receiving end, for the tenant's task; `None` once taken.
-    pub fn take_receiver(&self) -> Option<mpsc::Receiver<Done>> {
-        self.receiver
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-    }
-
     /// Queues a request made at `now`; the answer arrives once the cycle
     /// is recorded.
     pub fn request(&self, now: Instant) -> Result<oneshot::Receiver<()>, Refused> {
-        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(at) = *last {
+        let mut slot = self.lock();
+        if slot.closed {
+            return Err(Refused::NotRunning);
+        }
+        if let Some(at) = slot.last {
             let since = now.saturating_duration_since(at);
             if since < SPACING {
                 return Err(Refused::TooSoon {
@@ -100,28 +89,55 @@ impl ProbeNow {
                 });
             }
         }
+        if slot.pending.is_some() {
+            return Err(Refused::Pending);
+        }
         let (done, answer) = oneshot::channel();
-        match self.sender.try_send(done) {
-            Ok(()) => {
-                *last = Some(now);
-                Ok(answer)
+        slot.pending = Some(done);
+        slot.last = Some(now);
+        drop(slot);
+        // Stores a wake-up if the task is not waiting yet: none is lost.
+        self.wake.notify_one();
+        Ok(answer)
+    }
+
+    /// For the tenant's task: while the returned guard lives, requests are
+    /// accepted; once it is dropped (the task ended) they are refused and
+    /// a pending one is dropped unanswered.
+    pub fn serve(&self) -> Serving<'_> {
+        Serving { probe: self }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Slot> {
+        self.slot.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The tenant task's side of a [`ProbeNow`].
+#[derive(Debug)]
+pub struct Serving<'a> {
+    probe: &'a ProbeNow,
+}
+
+impl Serving<'_> {
+    /// The next request; resolves only when one comes, so it can sit in a
+    /// `select!` beside the ticker.
+    pub async fn next_request(&self) -> Done {
+        loop {
+            self.probe.wake.notified().await;
+            if let Some(done) = self.probe.lock().pending.take() {
+                return done;
             }
-            Err(mpsc::error::TrySendError::Full(_)) => Err(Refused::Pending),
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(Refused::NotRunning),
         }
     }
 }
 
-/// The next request for the task's `receiver`; never resolves without one
-/// (or once the queue is closed), so it can sit in a `select!` beside the
-/// ticker.
-pub async fn next_request(receiver: &mut Option<mpsc::Receiver<Done>>) -> Done {
-    if let Some(queue) = receiver
-        && let Some(done) = queue.recv().await
-    {
-        return done;
+impl Drop for Serving<'_> {
+    fn drop(&mut self) {
+        let mut slot = self.probe.lock();
+        slot.closed = true;
+        slot.pending = None;
     }
-    std::future::pending().await
 }
 
 #[cfg(test)]
@@ -130,9 +146,8 @@ mod tests {
 
     #[tokio::test]
     async fn requests_are_spaced_queued_one_deep_and_answered() {
-        let probe = ProbeNow::new();
-        let mut receiver = probe.take_receiver();
-        assert!(probe.take_receiver().is_none(), "one task takes it");
+        let probe = ProbeNow::default();
+        let serving = probe.serve();
         let start = Instant::now();
         let answer = probe.request(start).unwrap();
 
@@ -157,7 +172,7 @@ mod tests {
             Refused::Pending
         );
 
-        let done = next_request(&mut receiver).await;
+        let done = serving.next_request().await;
         done.send(()).unwrap();
         answer.await.unwrap();
         assert!(probe.request(start + SPACING).is_ok());
@@ -165,11 +180,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_stopped_task_refuses_and_drops_what_was_pending() {
-        let probe = ProbeNow::new();
-        let receiver = probe.take_receiver();
+        let probe = ProbeNow::default();
+        let serving = probe.serve();
         let start = Instant::now();
         let answer = probe.request(start).unwrap();
-        drop(receiver);
+        drop(serving);
         assert!(answer.await.is_err(), "dropped unanswered");
         assert_eq!(
             probe.request(start + SPACING).unwrap_err(),
