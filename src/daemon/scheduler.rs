@@ -1,7 +1,8 @@
 //! One task per tenant, started at a deterministic offset within its
 //! interval so tenants never fire all at once; each cycle's outcomes go
 //! into the tenant's record ([`crate::fleet`]) in one write, and to the
-//! log.
+//! log. A probe-now request ([`crate::fleet::probe_now`]) runs a cycle at
+//! once through the same task, between scheduled ones.
 //!
 //! A new configuration is applied as a diff: new tenants start with a new
 //! record, removed ones stop and their record goes, changed ones restart
@@ -266,14 +267,29 @@ async fn tenant_loop(
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut state = ProbeState::default();
     let mut seen = LastSeen::default();
+    // Probe-now requests: a cycle at once, answered once it is recorded.
+    let requests = record.probe_now().serve();
     loop {
-        let scheduled = tokio::select! {
+        let requested = tokio::select! {
             biased;
             _ = stop.cancelled() => return,
-            scheduled = ticks.tick() => scheduled,
+            scheduled = ticks.tick() => {
+                telemetry.record_lateness(scheduled.elapsed());
+                None
+            }
+            done = requests.next_request() => Some(done),
         };
-        telemetry.record_lateness(scheduled.elapsed());
-        let cycle = probe::run_cycle(&transport, &tenant, &mut state);
+        if requested.is_some() {
+            // Probe now proves the credential as it is now: a token
+            // requested with the files as they are, not a cached one.
+            state.token = None;
+        }
+        let cycle = async {
+            if requested.is_some() {
+                look_at_files_now(&tenant).await;
+            }
+            probe::run_cycle(&transport, &tenant, &mut state).await
+        };
         let report = tokio::select! {
             biased;
             _ = abort.cancelled() => return,
@@ -281,6 +297,28 @@ async fn tenant_loop(
         };
         log_cycle(&tenant, &report, &mut seen);
         record.record_cycle(&report);
+        if let Some(done) = requested {
+            // The requester may have given up waiting; nothing to tell.
+            let _ = done.send(());
+        }
+    }
+}
+
+/// Looks at the tenant's credential files now, off the runtime, so a
+/// probe-now right after a rotation uses the rotated file rather than
+/// waiting for the refresher's next look.
+async fn look_at_files_now(tenant: &Tenant) {
+    let files = tenant.token.credential.watched();
+    if files.is_empty() {
+        return;
+    }
+    let look = tokio::task::spawn_blocking(move || {
+        for file in files {
+            file.look_now();
+        }
+    });
+    if let Err(error) = look.await {
+        tracing::warn!(tenant = %tenant.name, %error, "looking at the credential files failed");
     }
 }
 

@@ -9,6 +9,8 @@
 //! - [`history`]: the recent probes.
 //! - [`inventory`]: what the Entra credential inventory found, and when
 //!   the credential in use expires.
+//! - [`probe_now`]: requests to run a tenant's cycle at once, queued for
+//!   its task.
 //!
 //! A tenant's record exists from [`Fleet::add`] to [`Fleet::remove`];
 //! nothing else creates or deletes per-tenant state, so a tenant that
@@ -19,6 +21,7 @@ pub mod histogram;
 pub mod history;
 pub mod inventory;
 pub mod native;
+pub mod probe_now;
 pub mod step;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -150,6 +153,8 @@ pub struct TenantRecord {
     buckets: Arc<[f64]>,
     /// What has been seen.
     state: Mutex<TenantState>,
+    /// Probe-now requests waiting for the tenant's task.
+    probe_now: probe_now::ProbeNow,
 }
 
 /// What has been seen of one tenant.
@@ -214,7 +219,13 @@ impl TenantRecord {
             tenant,
             buckets,
             state: Mutex::new(state),
+            probe_now: probe_now::ProbeNow::default(),
         }
+    }
+
+    /// Where probe-now requests for this tenant wait for its task.
+    pub fn probe_now(&self) -> &probe_now::ProbeNow {
+        &self.probe_now
     }
 
     /// The tenant's configuration.

@@ -41,6 +41,8 @@
 //!   (panva/node-oidc-provider, from `tests/oidc-provider/`).
 //! - [`phase_timing`]: where a request's time goes (DNS, connect, TLS,
 //!   processing, transfer).
+//! - [`probe_now`]: `POST /api/v1/tenants/{name}/probe` runs the cycle at
+//!   once, spaced per tenant, behind basic auth, never from another site.
 //! - [`prometheus_e2e`]: `credprobe demo` scraped by two real Prometheus
 //!   servers with the shipped rules; every dashboard query returns data.
 //! - [`properties`]: property tests of the parsers of outside input.
@@ -95,6 +97,7 @@ mod loadgen_expo;
 mod loadgen_run;
 mod oidc_provider;
 mod phase_timing;
+mod probe_now;
 mod prometheus_e2e;
 mod properties;
 mod redirects;

@@ -1,6 +1,7 @@
 //! The status pages (`/`, `/tenants/{name}`), their JSON twins
-//! (`/api/v1/tenants`, `/api/v1/tenants/{name}`) and the pages' own CSS
-//! and JavaScript (`/assets/...`).
+//! (`/api/v1/tenants`, `/api/v1/tenants/{name}`), the probe-now request
+//! ([`probe_now`], `POST /api/v1/tenants/{name}/probe`) and the pages' own
+//! CSS and JavaScript (`/assets/...`).
 //!
 //! Both forms render [`crate::views::TenantView`]s, so they show the same
 //! data; neither ever holds a secret or a token. The HTML is built with
@@ -14,6 +15,7 @@ pub mod format;
 pub mod layout;
 pub mod overview;
 pub mod phases;
+pub mod probe_now;
 pub mod tenant;
 
 use std::time::SystemTime;
@@ -23,7 +25,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
 use super::ServerState;
@@ -38,9 +40,10 @@ const STYLE: &str = include_str!("assets/style.css");
 const SCRIPT: &str = include_str!("assets/page.js");
 
 /// What the pages may load: their own stylesheet and script, nothing
-/// inline, nothing from elsewhere.
+/// inline, nothing from elsewhere; the script may call credprobe itself
+/// (the tenant page's probe-now button).
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; script-src 'self'; \
-     img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+     connect-src 'self'; img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// The routes of the status views.
 pub fn routes() -> Router<ServerState> {
@@ -49,6 +52,7 @@ pub fn routes() -> Router<ServerState> {
         .route("/tenants/{name}", get(tenant_html))
         .route("/api/v1/tenants", get(overview_json))
         .route("/api/v1/tenants/{name}", get(tenant_json))
+        .route("/api/v1/tenants/{name}/probe", post(probe_now::probe_now))
         .route("/assets/style.css", get(style))
         .route("/assets/page.js", get(script))
 }

@@ -62,7 +62,13 @@ pub fn render(view: &TenantView, now: SystemTime, failed_reload: Option<&FailedR
                 a href={ "../api/v1/tenants/" (link) } { "JSON" }
             }
         }
-        p.summary { (badge(view.state)) " " span.muted { "every " (span(view.interval_seconds.round() as u64)) } }
+        p.summary {
+            (badge(view.state)) " " span.muted { "every " (span(view.interval_seconds.round() as u64)) } " "
+            // Shown by the page's script, which sends the header the
+            // endpoint requires; a cross-site form cannot.
+            button #probe-now type="button" hidden data-probe={ "../api/v1/tenants/" (link) "/probe" } { "Probe now" }
+            " " span #probe-status .muted {}
+        }
         @if !view.warnings.is_empty() {
             ul.warnings #warnings {
                 @for warning in &view.warnings { li data-warning=(warning.as_str()) { (warning.text()) } }

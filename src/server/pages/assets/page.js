@@ -38,6 +38,31 @@
     };
     q.addEventListener('input', apply);
   }
+  // The tenant page's probe-now button: a POST with the header credprobe
+  // requires (a cross-site form cannot send it), then the page again.
+  var probe = document.getElementById('probe-now');
+  var probeStatus = document.getElementById('probe-status');
+  if (probe && window.fetch) {
+    probe.hidden = false;
+    probe.addEventListener('click', function () {
+      probe.disabled = true;
+      probeStatus.textContent = 'probing…';
+      fetch(probe.getAttribute('data-probe'), {
+        method: 'POST',
+        headers: { 'X-Credprobe-Probe': '1' },
+        credentials: 'same-origin'
+      }).then(function (r) {
+        if (r.ok) { location.reload(); return; }
+        return r.json().then(function (j) {
+          probeStatus.textContent = j.error || ('HTTP ' + r.status);
+          probe.disabled = false;
+        });
+      }).catch(function (e) {
+        probeStatus.textContent = String(e);
+        probe.disabled = false;
+      });
+    });
+  }
   if (refresh > 0) {
     setInterval(function () {
       if (!q || document.activeElement !== q) location.reload();
