@@ -5,7 +5,35 @@
 //! ([`super::client_auth`]).
 
 use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::pem::{self, PemObject};
+
+/// What x509-parser returns when DER is not what it should be, boxed: it is
+/// large, and scenario errors carry it.
+type X509ParseError = Box<x509_parser::nom::Err<x509_parser::error::X509Error>>;
+
+/// Why a PEM text or a DER certificate is not a usable public key or
+/// certificate: a scenario error names the knob that held it (`public_key`,
+/// `certificate`, ...), and the checks of client assertions and client
+/// certificates treat it as "no key".
+#[derive(Debug, thiserror::Error)]
+pub enum ClientKeyError {
+    /// The text holds no PEM certificate.
+    #[error("not a PEM certificate: {0}")]
+    NotPemCertificate(pem::Error),
+    /// The DER is not an X.509 certificate.
+    #[error("not a certificate: {0}")]
+    NotCertificate(X509ParseError),
+    /// The text holds neither a PEM public key nor a certificate.
+    #[error("not a PEM public key or certificate: {0}")]
+    NotPemPublicKey(pem::Error),
+    /// The DER is not a SubjectPublicKeyInfo.
+    #[error("not a public key: {0}")]
+    NotPublicKey(X509ParseError),
+    /// The key is neither RSA nor EC (the algorithms assertions are signed
+    /// with); carries the algorithm's OID.
+    #[error("public key algorithm {0} is not RSA or EC")]
+    UnsupportedAlgorithm(String),
+}
 
 /// The kind of a public key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,23 +51,25 @@ pub(super) struct VerificationKey {
 }
 
 /// Reads a PEM public key (`BEGIN PUBLIC KEY`) or certificate.
-pub(super) fn verification_key(pem: &str) -> Result<VerificationKey, String> {
+pub(super) fn verification_key(pem: &str) -> Result<VerificationKey, ClientKeyError> {
     if pem.contains("BEGIN CERTIFICATE") {
         return Ok(RegisteredCertificate::from_pem(pem)?.key);
     }
     let der = rustls::pki_types::SubjectPublicKeyInfoDer::from_pem_slice(pem.as_bytes())
-        .map_err(|e| format!("not a PEM public key or certificate: {e}"))?;
+        .map_err(ClientKeyError::NotPemPublicKey)?;
     use x509_parser::prelude::FromDer as _;
     let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(&der)
-        .map_err(|e| format!("not a public key: {e}"))?;
+        .map_err(|e| ClientKeyError::NotPublicKey(Box::new(e)))?;
     key_of(&spki)
 }
 
-fn key_of(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Result<VerificationKey, String> {
+fn key_of(
+    spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>,
+) -> Result<VerificationKey, ClientKeyError> {
     let kind = match spki.algorithm.algorithm.to_id_string().as_str() {
         "1.2.840.113549.1.1.1" => KeyType::Rsa,
         "1.2.840.10045.2.1" => KeyType::EcP256,
-        other => return Err(format!("public key algorithm {other} is not RSA or EC")),
+        other => return Err(ClientKeyError::UnsupportedAlgorithm(other.to_owned())),
     };
     Ok(VerificationKey {
         kind,
@@ -59,16 +89,16 @@ pub(super) struct RegisteredCertificate {
 
 impl RegisteredCertificate {
     /// Reads a PEM certificate.
-    pub(super) fn from_pem(pem: &str) -> Result<RegisteredCertificate, String> {
+    pub(super) fn from_pem(pem: &str) -> Result<RegisteredCertificate, ClientKeyError> {
         let der = CertificateDer::from_pem_slice(pem.as_bytes())
-            .map_err(|e| format!("not a PEM certificate: {e}"))?;
+            .map_err(ClientKeyError::NotPemCertificate)?;
         RegisteredCertificate::from_der(&der)
     }
 
     /// Reads a DER certificate (as a TLS client presented it).
-    pub(super) fn from_der(der: &[u8]) -> Result<RegisteredCertificate, String> {
+    pub(super) fn from_der(der: &[u8]) -> Result<RegisteredCertificate, ClientKeyError> {
         let (_, cert) = x509_parser::parse_x509_certificate(der)
-            .map_err(|e| format!("not a certificate: {e}"))?;
+            .map_err(|e| ClientKeyError::NotCertificate(Box::new(e)))?;
         let digest = ring::digest::digest(&ring::digest::SHA256, der);
         let mut thumbprint = [0; 32];
         thumbprint.copy_from_slice(digest.as_ref());

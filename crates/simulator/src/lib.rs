@@ -57,9 +57,10 @@
 //! # Layout
 //!
 //! - `scenario`: [`Scenario`], [`ClientBehaviour`] and their YAML form
-//!   (`scenario::raw`), and the identity-provider knobs
+//!   (`scenario::raw`), the identity-provider knobs
 //!   (`scenario::identity`: signing, discovery, token shapes, the
-//!   application credentials Graph lists).
+//!   application credentials Graph lists), and why a scenario is refused
+//!   (`scenario::error`: [`ScenarioError`] and the errors it carries).
 //! - `handlers`: the HTTP surface: the paths and the route table, and a
 //!   module per job behind them: `recording` (the middleware that records
 //!   and counts every request, and the control routes that read them
@@ -104,10 +105,11 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use client_keys::ClientKeyError;
 pub use scenario::{
-    ApiResponse, AppCredential, AppCredentialKind, BodyFault, ClientBehaviour, Discovery,
-    DiscoveryAnswer, EntraRefusal, Preset, Scenario, Signing, SigningAlgorithm, TokenFormat,
-    TokenResponse, secret_hint,
+    ApiResponse, AppCredential, AppCredentialError, AppCredentialKind, BodyFault, ClientBehaviour,
+    ClientError, Discovery, DiscoveryAnswer, EntraRefusal, Preset, Scenario, ScenarioError,
+    Signing, SigningAlgorithm, TimeError, TokenFormat, TokenResponse, secret_hint,
 };
 
 use axum::extract::connect_info::Connected;
@@ -137,18 +139,18 @@ pub enum SimulatorError {
         error: std::io::Error,
     },
     /// The scenario file is not a valid scenario.
-    #[error("invalid scenario file {}: {message}", path.display())]
+    #[error("invalid scenario file {}: {error}", path.display())]
     InvalidScenarioFile {
         /// The file named on the command line.
         path: PathBuf,
         /// What is wrong, with line and column when serde gives them.
-        message: String,
+        error: ScenarioError,
     },
     /// Scenario text is not a valid scenario.
-    #[error("invalid scenario: {message}")]
+    #[error("invalid scenario: {error}")]
     InvalidScenario {
         /// What is wrong, with line and column when serde gives them.
-        message: String,
+        error: ScenarioError,
     },
     /// The certificate or key given to `start_tls` is unusable.
     #[error("invalid TLS certificate or key: {message}")]

@@ -6,7 +6,7 @@
 //! [`ClientBehaviour`] whose fields are plain values the server reads as is.
 //! The YAML form of a client lives in `raw`; the identity-provider knobs
 //! (signing, discovery, token shapes, Graph's application credentials) in
-//! `identity`.
+//! `identity`; why a scenario is refused in `error`.
 //!
 //! # Identity-provider knobs, in YAML
 //!
@@ -53,13 +53,16 @@ use super::SimulatorError;
 use super::client_keys;
 use raw::pem_or_path;
 
+mod error;
 mod identity;
 mod raw;
+
+pub use error::{AppCredentialError, ClientError, ScenarioError};
 
 pub(crate) use identity::certificate_facts;
 pub use identity::{
     AppCredential, AppCredentialKind, Discovery, DiscoveryAnswer, Signing, SigningAlgorithm,
-    TokenFormat, secret_hint,
+    TimeError, TokenFormat, secret_hint,
 };
 
 /// The API path the `missing_permission` preset forbids: Nexthink answers 403
@@ -104,15 +107,15 @@ impl Scenario {
             path: path.to_path_buf(),
             error,
         })?;
-        Self::parse(&text).map_err(|message| SimulatorError::InvalidScenarioFile {
+        Self::parse(&text).map_err(|error| SimulatorError::InvalidScenarioFile {
             path: path.to_path_buf(),
-            message,
+            error,
         })
     }
 
     /// Reads a scenario from YAML text (tests embed theirs inline).
     pub fn from_yaml_str(text: &str) -> Result<Scenario, SimulatorError> {
-        Self::parse(text).map_err(|message| SimulatorError::InvalidScenario { message })
+        Self::parse(text).map_err(|error| SimulatorError::InvalidScenario { error })
     }
 
     /// The scenario of `credprobe demo`: six tenants, each showing one way a
@@ -140,32 +143,33 @@ impl Scenario {
     /// Checks what serde cannot: unique client ids and sensible knob values.
     /// The server tolerates a scenario that fails this (built in Rust), but
     /// a YAML file must pass it.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ScenarioError> {
         if let Some(pem) = &self.accept_any_public_key {
-            client_keys::verification_key(pem)
-                .map_err(|problem| format!("accept_any_public_key: {problem}"))?;
+            client_keys::verification_key(pem).map_err(ScenarioError::AcceptAnyPublicKey)?;
         }
         let mut seen = HashSet::new();
         for (index, client) in self.clients.iter().enumerate() {
-            client
-                .validate()
-                .map_err(|problem| format!("clients[{index}] ({}): {problem}", client.client_id))?;
+            client.validate().map_err(|problem| ScenarioError::Client {
+                index,
+                client_id: client.client_id.clone(),
+                problem: Box::new(problem),
+            })?;
             if !seen.insert(client.client_id.as_str()) {
-                return Err(format!(
-                    "clients[{index}]: client_id {:?} is listed twice",
-                    client.client_id
-                ));
+                return Err(ScenarioError::DuplicateClient {
+                    index,
+                    client_id: client.client_id.clone(),
+                });
             }
         }
         Ok(())
     }
 
-    fn parse(text: &str) -> Result<Scenario, String> {
+    fn parse(text: &str) -> Result<Scenario, ScenarioError> {
         // An empty file is an empty scenario rather than a YAML error.
         if text.trim().is_empty() {
             return Ok(Scenario::default());
         }
-        let scenario: Scenario = serde_norway::from_str(text).map_err(|error| error.to_string())?;
+        let scenario: Scenario = serde_norway::from_str(text).map_err(ScenarioError::Yaml)?;
         scenario.validate()?;
         Ok(scenario)
     }
@@ -442,12 +446,12 @@ impl ClientBehaviour {
     }
 
     /// Checks the knobs serde cannot check by type.
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), ClientError> {
         if self.client_id.is_empty() {
-            return Err("client_id is empty".into());
+            return Err(ClientError::EmptyClientId);
         }
         if self.client_id.contains(':') {
-            return Err("client_id contains ':', which Basic authentication cannot carry".into());
+            return Err(ClientError::ColonInClientId);
         }
         check_status("token_status", self.token_status)?;
         for (path, status) in &self.api_status {
@@ -462,19 +466,20 @@ impl ClientBehaviour {
             ("certificate", &self.certificate),
         ] {
             if let Some(pem) = pem {
-                client_keys::verification_key(pem)
-                    .map_err(|problem| format!("{knob}: {problem}"))?;
+                client_keys::verification_key(pem).map_err(|problem| ClientError::Key {
+                    knob: knob.to_owned(),
+                    problem,
+                })?;
             }
         }
         for (index, pem) in self.additional_public_keys.iter().enumerate() {
-            client_keys::verification_key(pem)
-                .map_err(|problem| format!("additional_public_keys[{index}]: {problem}"))?;
+            client_keys::verification_key(pem).map_err(|problem| ClientError::Key {
+                knob: format!("additional_public_keys[{index}]"),
+                problem,
+            })?;
         }
         if !(0.0..=1.0).contains(&self.failure_rate) {
-            return Err(format!(
-                "failure_rate {} is not between 0 and 1",
-                self.failure_rate
-            ));
+            return Err(ClientError::FailureRate(self.failure_rate));
         }
         for (knob, value) in [
             ("token_retry_after", &self.token_retry_after),
@@ -483,24 +488,33 @@ impl ClientBehaviour {
             if let Some(value) = value
                 && HeaderValue::from_str(value).is_err()
             {
-                return Err(format!("{knob} {value:?} is not a valid header value"));
+                return Err(ClientError::NotHeaderValue {
+                    knob,
+                    value: value.clone(),
+                });
             }
         }
         Ok(())
     }
 }
 
-fn check_status(knob: &str, status: u16) -> Result<(), String> {
+fn check_status(knob: &str, status: u16) -> Result<(), ClientError> {
     match StatusCode::from_u16(status) {
         Ok(_) if (100..=599).contains(&status) => Ok(()),
-        _ => Err(format!("{knob} {status} is not an HTTP status (100-599)")),
+        _ => Err(ClientError::NotStatus {
+            knob: knob.to_owned(),
+            status,
+        }),
     }
 }
 
-fn check_path(knob: &str, path: &str) -> Result<(), String> {
+fn check_path(knob: &'static str, path: &str) -> Result<(), ClientError> {
     if path.starts_with('/') {
         Ok(())
     } else {
-        Err(format!("{knob}: path {path:?} does not start with '/'"))
+        Err(ClientError::NotPath {
+            knob,
+            path: path.to_owned(),
+        })
     }
 }

@@ -1323,6 +1323,44 @@ fn yaml_errors_say_where() {
     );
 }
 
+#[test]
+fn validation_errors_say_which_client_and_knob() {
+    let mut wrong = ClientBehaviour::new("b", "b-secret");
+    wrong.failure_rate = 2.0;
+    let scenario = scenario_of(vec![healthy("a"), wrong]);
+    let error = scenario.validate().unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            ScenarioError::Client { index: 1, client_id, problem }
+                if client_id == "b" && matches!(**problem, ClientError::FailureRate(_))
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "clients[1] (b): failure_rate 2 is not between 0 and 1"
+    );
+
+    let twice = scenario_of(vec![healthy("a"), healthy("a")]);
+    let error = twice.validate().unwrap_err();
+    assert!(
+        matches!(&error, ScenarioError::DuplicateClient { index: 1, client_id } if client_id == "a"),
+        "{error:?}"
+    );
+
+    let error = Scenario::from_yaml_str("clients: [{client_id: a, failure_rate: 2}]").unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            SimulatorError::InvalidScenario {
+                error: ScenarioError::Yaml(_)
+            }
+        ),
+        "{error:?}"
+    );
+}
+
 #[tokio::test]
 async fn chunked_bodies_over_the_limit_are_refused() {
     let simulator = start(scenario_of(vec![healthy("acme")])).await;

@@ -25,29 +25,53 @@ pub(super) async fn redirect(request: request::Parts) -> Response {
             set_header(&mut response, LOCATION, &location);
             response
         }
-        Err(problem) => api_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", &problem),
+        Err(problem) => api_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", &problem.to_string()),
     }
+}
+
+/// What is wrong with a redirect query; the message is the `message` of
+/// its 400 answer.
+#[derive(Debug, thiserror::Error)]
+enum RedirectQueryError {
+    /// A parameter other than `to`, `status` and `hops`; carries its name.
+    #[error("unknown parameter {0} (to, status, hops)")]
+    UnknownParameter(String),
+    /// A parameter given twice.
+    #[error("a parameter is repeated")]
+    Repeated,
+    /// No `to`.
+    #[error("to (an absolute URL) is required")]
+    NoTarget,
+    /// `to` is not an absolute http(s) URL.
+    #[error("to must be an absolute http or https URL")]
+    NotHttpUrl,
+    /// `status` is not a redirect status.
+    #[error("status must be 301, 302, 303, 307 or 308")]
+    NotRedirectStatus,
+    /// `hops` is not a number from 1 to [`MAX_HOPS`].
+    #[error("hops must be a number from 1 to {MAX_HOPS}")]
+    Hops,
 }
 
 /// The status and `Location` a redirect query asks for, or what is wrong
 /// with it.
-fn redirect_target(query: &str) -> Result<(StatusCode, String), String> {
+fn redirect_target(query: &str) -> Result<(StatusCode, String), RedirectQueryError> {
     let mut fields = HashMap::new();
     for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
         if !matches!(name.as_ref(), "to" | "status" | "hops") {
-            return Err(format!("unknown parameter {name} (to, status, hops)"));
+            return Err(RedirectQueryError::UnknownParameter(name.into_owned()));
         }
         if fields
             .insert(name.into_owned(), value.into_owned())
             .is_some()
         {
-            return Err("a parameter is repeated".into());
+            return Err(RedirectQueryError::Repeated);
         }
     }
-    let to = fields.get("to").ok_or("to (an absolute URL) is required")?;
+    let to = fields.get("to").ok_or(RedirectQueryError::NoTarget)?;
     let to_ok = url::Url::parse(to).is_ok_and(|url| matches!(url.scheme(), "http" | "https"));
     if !to_ok {
-        return Err("to must be an absolute http or https URL".into());
+        return Err(RedirectQueryError::NotHttpUrl);
     }
     let status = match fields.get("status").map(String::as_str) {
         None => StatusCode::FOUND,
@@ -56,7 +80,7 @@ fn redirect_target(query: &str) -> Result<(StatusCode, String), String> {
         Some("303") => StatusCode::SEE_OTHER,
         Some("307") => StatusCode::TEMPORARY_REDIRECT,
         Some("308") => StatusCode::PERMANENT_REDIRECT,
-        Some(_) => return Err("status must be 301, 302, 303, 307 or 308".into()),
+        Some(_) => return Err(RedirectQueryError::NotRedirectStatus),
     };
     let hops = match fields.get("hops") {
         None => 1,
@@ -64,7 +88,7 @@ fn redirect_target(query: &str) -> Result<(StatusCode, String), String> {
             .parse::<u32>()
             .ok()
             .filter(|hops| (1..=MAX_HOPS).contains(hops))
-            .ok_or(format!("hops must be a number from 1 to {MAX_HOPS}"))?,
+            .ok_or(RedirectQueryError::Hops)?,
     };
     if hops == 1 {
         return Ok((status, to.clone()));

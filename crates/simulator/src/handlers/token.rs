@@ -99,7 +99,13 @@ async fn token_request(
     let headers = request.headers;
     let form = match parse_token_form(headers, request.body) {
         Ok(form) => form,
-        Err(problem) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", &problem),
+        Err(problem) => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                &problem.to_string(),
+            );
+        }
     };
     let basic = match basic_credentials(headers) {
         Some(Ok(credentials)) => Some(credentials),
@@ -254,9 +260,24 @@ fn authenticated_answer(
     token_success(state, grant, bound_to)
 }
 
+/// Why a token request's body is not a form the endpoint takes; the
+/// message is the `error_description` of its `invalid_request` answer.
+#[derive(Debug, thiserror::Error)]
+enum FormError {
+    /// A non-empty body of another media type.
+    #[error("the body must be application/x-www-form-urlencoded")]
+    NotForm,
+    /// A parameter given twice (RFC 6749 forbids it); carries its name.
+    #[error("parameter {0} is repeated")]
+    Repeated(String),
+}
+
 /// The form fields of a token request. A non-empty body must be a form, and
 /// RFC 6749 forbids repeating a parameter. `Err` says what is wrong.
-fn parse_token_form(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, String> {
+fn parse_token_form(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<HashMap<String, String>, FormError> {
     if body.is_empty() {
         return Ok(HashMap::new());
     }
@@ -269,12 +290,12 @@ fn parse_token_form(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, 
                 .eq_ignore_ascii_case("application/x-www-form-urlencoded")
         });
     if !is_form {
-        return Err("the body must be application/x-www-form-urlencoded".into());
+        return Err(FormError::NotForm);
     }
     let mut form = HashMap::new();
     for (name, value) in url::form_urlencoded::parse(body) {
         if form.insert(name.to_string(), value.into_owned()).is_some() {
-            return Err(format!("parameter {name} is repeated"));
+            return Err(FormError::Repeated(name.into_owned()));
         }
     }
     Ok(form)

@@ -8,6 +8,57 @@ use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 
+use crate::client_keys::ClientKeyError;
+
+/// Why a time written in a scenario (`iat_offset`, an application
+/// credential's `starts` or `expires`) is not one; carries the text as
+/// written.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TimeError {
+    /// A signed duration (`-5m`, `30s`) whose magnitude does not parse.
+    #[error("{text:?} is not a duration such as -5m or 30s: {error}")]
+    NotSignedDuration {
+        /// The text as written.
+        text: String,
+        /// What humantime said.
+        error: humantime::DurationError,
+    },
+    /// A signed duration of more seconds than an `i64` holds.
+    #[error("{text:?} is too large a duration")]
+    DurationTooLarge {
+        /// The text as written.
+        text: String,
+    },
+    /// `in D` or `D ago` whose duration does not parse.
+    #[error("{text:?}: {error} (write `in 10d`, `3d ago` or RFC 3339)")]
+    NotRelative {
+        /// The text as written.
+        text: String,
+        /// What humantime said.
+        error: humantime::DurationError,
+    },
+    /// `in D` past the end of `SystemTime`.
+    #[error("{text:?} is too far ahead")]
+    TooFarAhead {
+        /// The text as written.
+        text: String,
+    },
+    /// `D ago` before the start of `SystemTime`.
+    #[error("{text:?} is too far back")]
+    TooFarBack {
+        /// The text as written.
+        text: String,
+    },
+    /// Neither relative nor an RFC 3339 time in UTC.
+    #[error("{text:?}: {error} (write `in 10d`, `3d ago` or RFC 3339 in UTC)")]
+    NotRfc3339 {
+        /// The text as written.
+        text: String,
+        /// What humantime said.
+        error: humantime::TimestampError,
+    },
+}
+
 /// The algorithm access tokens are signed with.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 pub enum SigningAlgorithm {
@@ -168,13 +219,13 @@ pub fn secret_hint(secret: &str) -> String {
 
 /// The SHA-1 thumbprint (hex upper case) and the end of validity of a PEM
 /// certificate, as Graph lists a certificate credential.
-pub(crate) fn certificate_facts(pem: &str) -> Result<(String, SystemTime), String> {
+pub(crate) fn certificate_facts(pem: &str) -> Result<(String, SystemTime), ClientKeyError> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject as _;
     let der = CertificateDer::from_pem_slice(pem.as_bytes())
-        .map_err(|e| format!("not a PEM certificate: {e}"))?;
-    let (_, cert) =
-        x509_parser::parse_x509_certificate(&der).map_err(|e| format!("not a certificate: {e}"))?;
+        .map_err(ClientKeyError::NotPemCertificate)?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&der)
+        .map_err(|e| ClientKeyError::NotCertificate(Box::new(e)))?;
     let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &der);
     let thumbprint = digest
         .as_ref()
@@ -190,41 +241,54 @@ pub(crate) fn certificate_facts(pem: &str) -> Result<(String, SystemTime), Strin
 }
 
 /// A signed duration as YAML writes it: `-5m`, `+30s`, `90s`: seconds.
-pub(crate) fn signed_seconds(text: &str) -> Result<i64, String> {
+pub(crate) fn signed_seconds(text: &str) -> Result<i64, TimeError> {
     let text = text.trim();
     let (sign, magnitude) = match text.strip_prefix('-') {
         Some(rest) => (-1, rest),
         None => (1, text.strip_prefix('+').unwrap_or(text)),
     };
-    let duration = humantime::parse_duration(magnitude.trim())
-        .map_err(|e| format!("{text:?} is not a duration such as -5m or 30s: {e}"))?;
-    let secs = i64::try_from(duration.as_secs())
-        .map_err(|_| format!("{text:?} is too large a duration"))?;
+    let duration = humantime::parse_duration(magnitude.trim()).map_err(|error| {
+        TimeError::NotSignedDuration {
+            text: text.to_owned(),
+            error,
+        }
+    })?;
+    let secs = i64::try_from(duration.as_secs()).map_err(|_| TimeError::DurationTooLarge {
+        text: text.to_owned(),
+    })?;
     Ok(sign * secs)
 }
 
 /// A point in time as YAML writes it: `in 10d`, `3d ago`, or RFC 3339 in
 /// UTC (`2027-01-31T00:00:00Z`); relative ones count from `now`.
-pub(crate) fn point_in_time(text: &str, now: SystemTime) -> Result<SystemTime, String> {
+pub(crate) fn point_in_time(text: &str, now: SystemTime) -> Result<SystemTime, TimeError> {
     let text = text.trim();
     let relative = |duration: &str| {
-        humantime::parse_duration(duration.trim())
-            .map_err(|e| format!("{text:?}: {e} (write `in 10d`, `3d ago` or RFC 3339)"))
+        humantime::parse_duration(duration.trim()).map_err(|error| TimeError::NotRelative {
+            text: text.to_owned(),
+            error,
+        })
     };
     if let Some(ahead) = text.strip_prefix("in ") {
         let ahead = relative(ahead)?;
         return now
             .checked_add(ahead)
-            .ok_or_else(|| format!("{text:?} is too far ahead"));
+            .ok_or_else(|| TimeError::TooFarAhead {
+                text: text.to_owned(),
+            });
     }
     if let Some(behind) = text.strip_suffix(" ago") {
         let behind = relative(behind)?;
         return now
             .checked_sub(behind)
-            .ok_or_else(|| format!("{text:?} is too far back"));
+            .ok_or_else(|| TimeError::TooFarBack {
+                text: text.to_owned(),
+            });
     }
-    humantime::parse_rfc3339_weak(text)
-        .map_err(|e| format!("{text:?}: {e} (write `in 10d`, `3d ago` or RFC 3339 in UTC)"))
+    humantime::parse_rfc3339_weak(text).map_err(|error| TimeError::NotRfc3339 {
+        text: text.to_owned(),
+        error,
+    })
 }
 
 #[cfg(test)]
@@ -249,7 +313,7 @@ mod tests {
             point_in_time("1970-01-02T00:00:00Z", now),
             Ok(SystemTime::UNIX_EPOCH + day)
         );
-        let error = point_in_time("tomorrow", now).unwrap_err();
+        let error = point_in_time("tomorrow", now).unwrap_err().to_string();
         assert!(error.contains("tomorrow"), "{error}");
     }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 
+use super::error::{AppCredentialError, ClientError};
 use super::identity::{self, AppCredential, AppCredentialKind, TokenFormat};
 use super::{ApiResponse, BodyFault, ClientBehaviour, EntraRefusal, Preset, TokenResponse};
 
@@ -102,17 +103,24 @@ const DEFAULT_SECRET_LIFETIME: Duration = Duration::from_secs(365 * 86_400);
 
 impl RawAppCredential {
     /// The credential of client `client`, with times relative to `now`.
-    fn resolve(self, client: &ClientBehaviour, now: SystemTime) -> Result<AppCredential, String> {
-        let at = |text: &Option<String>, knob: &str| {
+    fn resolve(
+        self,
+        client: &ClientBehaviour,
+        now: SystemTime,
+    ) -> Result<AppCredential, AppCredentialError> {
+        let at = |text: &Option<String>, knob: &'static str| {
             text.as_deref()
-                .map(|text| identity::point_in_time(text, now).map_err(|e| format!("{knob}: {e}")))
+                .map(|text| {
+                    identity::point_in_time(text, now)
+                        .map_err(|problem| AppCredentialError::Time { knob, problem })
+                })
                 .transpose()
         };
         let expires = at(&self.expires, "expires")?;
         let mut credential = match self.kind {
             RawCredentialType::Secret => {
                 if self.certificate.is_some() || self.thumbprint.is_some() {
-                    return Err("a secret has no certificate or thumbprint".into());
+                    return Err(AppCredentialError::SecretWithCertificate);
                 }
                 let secret = self.secret.as_deref().unwrap_or(&client.client_secret);
                 let end = expires.unwrap_or(now + DEFAULT_SECRET_LIFETIME);
@@ -120,29 +128,27 @@ impl RawAppCredential {
             }
             RawCredentialType::Certificate => {
                 if self.secret.is_some() {
-                    return Err("a certificate has no secret".into());
+                    return Err(AppCredentialError::CertificateWithSecret);
                 }
                 let (thumbprint, not_after) = match (&self.thumbprint, &self.certificate) {
                     (Some(_), Some(_)) => {
-                        return Err("give a certificate or a thumbprint, not both".into());
+                        return Err(AppCredentialError::CertificateAndThumbprint);
                     }
                     (Some(thumbprint), None) => {
                         let hex = thumbprint.len() == 40
                             && thumbprint.chars().all(|c| c.is_ascii_hexdigit());
                         if !hex {
-                            return Err(format!(
-                                "thumbprint {thumbprint:?} is not 40 hexadecimal digits"
-                            ));
+                            return Err(AppCredentialError::NotThumbprint(thumbprint.clone()));
                         }
                         (thumbprint.clone(), None)
                     }
                     (None, pem) => {
-                        let pem = pem.as_deref().or(client.certificate.as_deref()).ok_or(
-                            "a certificate credential needs `certificate`, `thumbprint` \
-                             or the client's certificate",
-                        )?;
+                        let pem = pem
+                            .as_deref()
+                            .or(client.certificate.as_deref())
+                            .ok_or(AppCredentialError::NoCertificate)?;
                         let (thumbprint, end) = identity::certificate_facts(pem)
-                            .map_err(|e| format!("certificate: {e}"))?;
+                            .map_err(AppCredentialError::Certificate)?;
                         (thumbprint, Some(end))
                     }
                 };
@@ -238,9 +244,9 @@ impl From<HeaderText> for String {
 }
 
 impl TryFrom<RawClientBehaviour> for ClientBehaviour {
-    type Error = String;
+    type Error = ClientError;
 
-    fn try_from(raw: RawClientBehaviour) -> Result<Self, String> {
+    fn try_from(raw: RawClientBehaviour) -> Result<Self, ClientError> {
         let secret = raw
             .client_secret
             .unwrap_or_else(|| format!("{}-secret", raw.client_id));
@@ -297,7 +303,7 @@ impl TryFrom<RawClientBehaviour> for ClientBehaviour {
         client.token_issuer = raw.token_issuer;
         if let Some(offset) = raw.iat_offset {
             client.iat_offset =
-                identity::signed_seconds(&offset).map_err(|e| format!("iat_offset: {e}"))?;
+                identity::signed_seconds(&offset).map_err(ClientError::IatOffset)?;
         }
         set(
             &mut client.sign_with_unpublished_key,
@@ -312,7 +318,7 @@ impl TryFrom<RawClientBehaviour> for ClientBehaviour {
                 .enumerate()
                 .map(|(index, raw)| {
                     raw.resolve(&client, now)
-                        .map_err(|e| format!("app_credentials[{index}]: {e}"))
+                        .map_err(|problem| ClientError::AppCredential { index, problem })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             client.app_credentials = Some(credentials);
