@@ -354,7 +354,7 @@ warm-up (every tenant starts, staggered over the interval), then window A
     });
     row("series exposed", &|f| f.series.to_string());
     row(
-        "series per tenant (2 endpoints, default 12 buckets)",
+        "series per tenant (2 endpoints, default 7 bounds)",
         &|f| f.series_tenant.to_string(),
     );
     row("series not per tenant", &|f| f.series_fixed.to_string());
