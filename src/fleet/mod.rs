@@ -187,7 +187,9 @@ pub struct TenantState {
     pub inventory: Option<inventory::InventoryState>,
     /// The next credential's token requests (`next_client_secret_file`),
     /// once one was made; `None` for tenants without a next credential.
-    pub next_credential: Option<NextCredentialState>,
+    /// Boxed: most tenants have none, and the record's heap bound
+    /// (`tests/metrics_memory.rs`) is per tenant.
+    pub next_credential: Option<Box<NextCredentialState>>,
 }
 
 /// What the token requests with a tenant's next credential found: only the
@@ -288,7 +290,7 @@ impl TenantRecord {
                 Some(previous) => previous.last_success_at,
                 None => None,
             };
-            state.next_credential = Some(NextCredentialState {
+            state.next_credential = Some(Box::new(NextCredentialState {
                 last: LastResult {
                     result: next.outcome.result,
                     status: next.outcome.status,
@@ -299,7 +301,7 @@ impl TenantRecord {
                 },
                 rejection: next.rejection,
                 last_success_at,
-            });
+            }));
         }
         for (index, outcome) in &report.endpoints {
             let (Some(step), Some(name)) = (
