@@ -125,6 +125,7 @@ fn a_tenants_record_stays_compact() {
         }),
         rejection: None,
         verification: None,
+        next_credential: None,
         endpoints: (0..endpoints)
             .map(|i| {
                 (

@@ -158,6 +158,10 @@ pub struct TokenSettings {
     pub client_id: String,
     /// The secret, signing key or client certificate.
     pub credential: Credential,
+    /// The credential that will replace it (`next_client_secret_file`),
+    /// during a rotation: each token request is repeated with it, token
+    /// only, so the next credential is known to work before the switch.
+    pub next_credential: Option<Credential>,
     /// How the credential is presented.
     pub client_auth: ClientAuth,
     /// Form fields (grant_type, scope, extra params), in order; empty means
@@ -167,6 +171,18 @@ pub struct TokenSettings {
     pub timeout: Duration,
     /// Largest token response body read.
     pub max_body_bytes: usize,
+}
+
+impl TokenSettings {
+    /// The files of the credential and of the next one, to look at once
+    /// per interval ([`crate::watched_file::refresher`]).
+    pub fn watched(&self) -> Vec<Arc<dyn crate::watched_file::Watch>> {
+        let mut files = self.credential.watched();
+        if let Some(next) = &self.next_credential {
+            files.extend(next.watched());
+        }
+        files
+    }
 }
 
 /// One endpoint of a tenant.

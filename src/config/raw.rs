@@ -154,6 +154,11 @@ pub struct RawTenant {
     /// Environment variable holding the client secret.
     #[serde(default)]
     pub client_secret_env: Option<String>,
+    /// File holding the next client secret, during a rotation: each cycle
+    /// also requests a token with it, so it is known to work before the
+    /// current one is retired; re-read when it changes.
+    #[serde(default)]
+    pub next_client_secret_file: Option<PathBuf>,
     /// How the client authenticates to the token endpoint.
     #[serde(default)]
     pub client_auth: Option<ClientAuth>,

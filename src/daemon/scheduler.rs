@@ -258,7 +258,7 @@ async fn tenant_loop(
 ) {
     let tenant = Arc::clone(record.tenant());
     // A rotated secret, key or certificate is taken up within an interval.
-    let _watching = files.watch(tenant.token.credential.watched(), tenant.interval);
+    let _watching = files.watch(tenant.token.watched(), tenant.interval);
     // Graph is read beside the cycles, never inside one; ends with this task.
     let _inventory = super::inventory::start(&transport, &record);
     let first = Instant::now() + offset;
@@ -308,7 +308,7 @@ async fn tenant_loop(
 /// probe-now right after a rotation uses the rotated file rather than
 /// waiting for the refresher's next look.
 async fn look_at_files_now(tenant: &Tenant) {
-    let files = tenant.token.credential.watched();
+    let files = tenant.token.watched();
     if files.is_empty() {
         return;
     }

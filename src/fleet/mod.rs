@@ -185,6 +185,24 @@ pub struct TenantState {
     pub history: History,
     /// The Entra credential inventory, once it made an attempt.
     pub inventory: Option<inventory::InventoryState>,
+    /// The next credential's token requests (`next_client_secret_file`),
+    /// once one was made; `None` for tenants without a next credential.
+    /// Boxed: most tenants have none, and the record's heap bound
+    /// (`tests/metrics_memory.rs`) is per tenant.
+    pub next_credential: Option<Box<NextCredentialState>>,
+}
+
+/// What the token requests with a tenant's next credential found: only the
+/// latest, and when one last succeeded. Kept out of the cycle's success,
+/// the history and the last error, which are the current credential's.
+#[derive(Debug, Clone)]
+pub struct NextCredentialState {
+    /// The latest result.
+    pub last: LastResult<TokenResult>,
+    /// Why the latest request was rejected, when it was.
+    pub rejection: Option<RejectionReason>,
+    /// When a token was last obtained with it.
+    pub last_success_at: Option<SystemTime>,
 }
 
 impl TenantRecord {
@@ -208,6 +226,7 @@ impl TenantRecord {
             last_error: None,
             history: History::default(),
             inventory: None,
+            next_credential: None,
         };
         TenantRecord {
             endpoint_steps: tenant
@@ -264,6 +283,25 @@ impl TenantRecord {
             }
             state.rejection = report.rejection;
             state.note(&TOKEN_STEP, outcome, now);
+        }
+        if let Some(next) = &report.next_credential {
+            let last_success_at = match &state.next_credential {
+                _ if next.outcome.ok() => Some(now),
+                Some(previous) => previous.last_success_at,
+                None => None,
+            };
+            state.next_credential = Some(Box::new(NextCredentialState {
+                last: LastResult {
+                    result: next.outcome.result,
+                    status: next.outcome.status,
+                    latency: next.outcome.latency,
+                    detail: next.outcome.detail.clone(),
+                    phases: next.outcome.phases,
+                    at: now,
+                },
+                rejection: next.rejection,
+                last_success_at,
+            }));
         }
         for (index, outcome) in &report.endpoints {
             let (Some(step), Some(name)) = (

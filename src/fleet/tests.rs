@@ -76,6 +76,7 @@ pub(crate) fn cycle(
         grant: token_outcome.as_ref().filter(|t| t.ok()).map(|_| grant()),
         token: token_outcome,
         endpoints,
+        next_credential: None,
     }
 }
 
@@ -144,6 +145,7 @@ fn a_failed_token_keeps_the_last_grant_and_a_new_token_replaces_it() {
         rejection: None,
         verification: None,
         endpoints: vec![],
+        next_credential: None,
     };
     record.record_cycle(&without_expiry);
     assert_eq!(record.read(|s| s.grant.as_ref().unwrap().expires_at), None);

@@ -240,10 +240,17 @@ pub const SCRAPE_BYTES: Family = family(
     Kind::Gauge,
 );
 
+/// `credprobe_next_credential_success`.
+pub const NEXT_CREDENTIAL_SUCCESS: Family = family(
+    "credprobe_next_credential_success",
+    "1 if the latest token request with the tenant's next credential (next_client_secret_file, a rotation in progress) got a token, 0 if not; only for tenants that configure one.",
+    Kind::Gauge,
+);
+
 /// Every family credprobe exports, in name order: what the README, the
 /// dashboards' and rules' tests and the two writers (tenant series and
 /// telemetry) agree on.
-pub const FAMILIES: [&Family; 33] = [
+pub const FAMILIES: [&Family; 34] = [
     &BUILD_INFO,
     &RELOAD_SUCCESS_TIME,
     &RELOAD_SUCCESSFUL,
@@ -256,6 +263,7 @@ pub const FAMILIES: [&Family; 33] = [
     &ENDPOINT_REQUESTS,
     &ENDPOINT_STATUS,
     &ENDPOINT_SUCCESS,
+    &NEXT_CREDENTIAL_SUCCESS,
     &LATENESS,
     &SCRAPE_DURATION,
     &SCRAPE_BYTES,

@@ -64,7 +64,7 @@ pub enum Source {
 }
 
 /// Every per-tenant family in name order, with its source.
-pub const FAMILIES: [(&Family, Source); 24] = [
+pub const FAMILIES: [(&Family, Source); 25] = [
     (&f::CREDENTIAL_EXPIRY, Source::Gauge(credential_expiry)),
     (&f::CREDENTIAL_FILES_OK, Source::Gauge(credential_files_ok)),
     (
@@ -86,6 +86,10 @@ pub const FAMILIES: [(&Family, Source); 24] = [
     ),
     (&f::ENDPOINT_STATUS, Source::Endpoint(StepSeries::Status)),
     (&f::ENDPOINT_SUCCESS, Source::Endpoint(StepSeries::Success)),
+    (
+        &f::NEXT_CREDENTIAL_SUCCESS,
+        Source::Gauge(next_credential_success),
+    ),
     (&f::TENANT_INFO, Source::Info),
     (&f::INTERVAL, Source::Gauge(interval)),
     (&f::CYCLE_LAST, Source::Gauge(last_cycle)),
@@ -122,6 +126,14 @@ fn credential_files_ok(tenant: &Tenant, _: &TenantState) -> Option<f64> {
     Some(f64::from(u8::from(
         health::credential_file_problem(tenant).is_none(),
     )))
+}
+
+/// Only tenants with a next credential, once it was tried: no series for
+/// the others.
+fn next_credential_success(tenant: &Tenant, state: &TenantState) -> Option<f64> {
+    tenant.token.next_credential.as_ref()?;
+    let next = state.next_credential.as_ref()?;
+    Some(f64::from(u8::from(next.last.result.is_success())))
 }
 
 fn interval(tenant: &Tenant, _: &TenantState) -> Option<f64> {

@@ -47,9 +47,14 @@ fn every_family_is_written_once_tenant_series_in_name_order_then_telemetry() {
     );
     assert!(empty.contains("# TYPE credprobe_tenants gauge\ncredprobe_tenants 0\n"));
 
-    let config = tenants(
-        "tenants: [{name: a, labels: {tier: gold}, phase_metrics: true, credential_expires: \"2030-01-01\", base_url: \"http://127.0.0.1:9\", token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s, expect_scopes: [read, write], jwks_url: \"http://127.0.0.1:9/jwks\", endpoints: [{name: e, path: /x}]}, {name: r, token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s}]",
-    );
+    // A rotation in progress (the next credential's series).
+    let dir = tempfile::tempdir().unwrap();
+    let next = dir.path().join("next");
+    std::fs::write(&next, "n\n").unwrap();
+    let config = tenants(&format!(
+        "tenants: [{{name: a, labels: {{tier: gold}}, phase_metrics: true, credential_expires: \"2030-01-01\", base_url: \"http://127.0.0.1:9\", token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s, next_client_secret_file: \"{}\", expect_scopes: [read, write], jwks_url: \"http://127.0.0.1:9/jwks\", endpoints: [{{name: e, path: /x}}]}}, {{name: r, token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s}}]",
+        next.display()
+    ));
     let record = fleet.add(&config[0]);
     let rejected = fleet.add(&config[1]);
     rejected.record_cycle(&CycleReport {
@@ -85,7 +90,16 @@ fn every_family_is_written_once_tenant_series_in_name_order_then_telemetry() {
         detail: None,
         clock_skew_seconds: Some(-3),
     });
+    report.next_credential = Some(crate::probe::NextCredentialAttempt {
+        outcome: token(TokenResult::CredentialsRejected),
+        rejection: Some(RejectionReason::InvalidSecret),
+    });
     record.record_cycle(&report);
+    assert_eq!(
+        lines(&text(&exposition), "credprobe_next_credential_success"),
+        ["credprobe_next_credential_success{tenant=\"a\"} 0"],
+        "only the tenant with a next credential"
+    );
     // What the Entra credential inventory found (its latest-expiry series).
     let end = Some(std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000));
     record.record_inventory(Ok(crate::probe::inventory::Found {

@@ -6,6 +6,8 @@
 //!   endpoint (token URL + client id): identity providers limit per
 //!   client, and many tenants share one provider (Entra ID's login host,
 //!   an Okta organisation, a company's Keycloak).
+//! - A token request with the next credential (a rotation in progress)
+//!   backs off that next credential only.
 //! - An API call's 429 backs off that tenant on that origin.
 //!
 //! So one tenant's rate limit never silences another. Every back-off is
@@ -38,6 +40,15 @@ pub enum BackoffScope {
         /// The OAuth2 client id.
         client_id: String,
     },
+    /// The next credential (`next_client_secret_file`) of a client at one
+    /// token endpoint: a 429 answered to it does not silence the current
+    /// credential's requests, whose results are what the alerts read.
+    NextCredential {
+        /// The token URL without query or fragment.
+        url: String,
+        /// The OAuth2 client id.
+        client_id: String,
+    },
     /// One tenant's calls to one origin (scheme, host, port).
     Api {
         /// The tenant's name.
@@ -56,6 +67,16 @@ impl BackoffScope {
         BackoffScope::Token {
             url: url.to_string(),
             client_id: client_id.to_owned(),
+        }
+    }
+
+    /// The scope of a token request made with the next credential.
+    pub fn next_credential(url: &Url, client_id: &str) -> BackoffScope {
+        match BackoffScope::token(url, client_id) {
+            BackoffScope::Token { url, client_id } => {
+                BackoffScope::NextCredential { url, client_id }
+            }
+            other => other,
         }
     }
 

@@ -32,16 +32,19 @@ pub enum Presentation<'a> {
 }
 
 impl<'a> Presentation<'a> {
-    /// The presentation of `settings`' credential for a request at `now`:
-    /// takes the secret's last good value (its file is looked at once per interval, by [`crate::watched_file::refresher`]) or signs an
-    /// assertion with the key files' current version. `Err` (a signing
-    /// failure) says why, without key material.
-    pub async fn of(
+    /// The presentation of `credential` (`settings`' own, or the next one
+    /// of a rotation) for a request at `now`, as `settings`' method
+    /// presents it: takes the secret's last good value (its file is looked
+    /// at once per interval, by [`crate::watched_file::refresher`]) or
+    /// signs an assertion with the key files' current version. `Err` (a
+    /// signing failure) says why, without key material.
+    pub async fn with(
         settings: &'a TokenSettings,
+        credential: &Credential,
         now: SystemTime,
     ) -> Result<Presentation<'a>, SigningError> {
         let client_id = settings.client_id.as_str();
-        Ok(match &settings.credential {
+        Ok(match credential {
             Credential::Secret(source) => {
                 let secret = source.current();
                 match settings.client_auth {

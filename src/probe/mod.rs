@@ -71,6 +71,8 @@ pub struct ProbeState {
 #[derive(Debug)]
 struct Scopes {
     token: BackoffScope,
+    /// The next credential's token requests, apart from the current one's.
+    next_token: BackoffScope,
     /// By endpoint index.
     endpoints: Vec<BackoffScope>,
 }
@@ -79,6 +81,7 @@ impl Scopes {
     fn of(tenant: &Tenant) -> Scopes {
         Scopes {
             token: BackoffScope::token(&tenant.token.url, &tenant.token.client_id),
+            next_token: BackoffScope::next_credential(&tenant.token.url, &tenant.token.client_id),
             endpoints: tenant
                 .endpoints
                 .iter()
@@ -103,6 +106,20 @@ pub struct CycleReport {
     /// The endpoint calls made this cycle: the endpoint's index in the
     /// tenant's `endpoints`, and what the call found.
     pub endpoints: Vec<(usize, Outcome<EndpointResult>)>,
+    /// The token request made with the next credential (a rotation in
+    /// progress), when the tenant has one and a token was requested.
+    /// Apart from the cycle's own success: the current credential is what
+    /// the tenant runs on.
+    pub next_credential: Option<NextCredentialAttempt>,
+}
+
+/// What the token request with the next credential found.
+#[derive(Debug, Clone)]
+pub struct NextCredentialAttempt {
+    /// The step's outcome, classified as the current token request's.
+    pub outcome: Outcome<TokenResult>,
+    /// Why the next credential was rejected, when it was.
+    pub rejection: Option<RejectionReason>,
 }
 
 impl CycleReport {
@@ -173,6 +190,27 @@ pub async fn run_cycle(
         }
         report.rejection = attempt.rejection;
         report.token = Some(attempt.outcome);
+        if let Some(next) = &tenant.token.next_credential {
+            // Token only: the next credential's token is dropped unused.
+            let pacing = Pacing {
+                scope: &scopes.next_token,
+                max_wait,
+                cap,
+            };
+            let attempt = token::request_token_with(
+                transport,
+                clients,
+                &tenant.token,
+                next,
+                &tenant.token.form,
+                &pacing,
+            )
+            .await;
+            report.next_credential = Some(NextCredentialAttempt {
+                outcome: attempt.outcome,
+                rejection: attempt.rejection,
+            });
+        }
     }
 
     let now = SystemTime::now();

@@ -14,7 +14,7 @@ use super::classify::{RejectionReason, TokenResult};
 use super::client_auth::Presentation;
 use super::http::{Answer, NotSent, Pacing, TenantClients, Transport};
 use super::outcome::{Grant, Outcome};
-use crate::config::{Tenant, TokenSettings};
+use crate::config::{Credential, Tenant, TokenSettings};
 
 /// A token obtained from the identity provider.
 #[derive(Debug, Clone)]
@@ -103,6 +103,29 @@ pub async fn request_token_for(
     form: &[(String, String)],
     pacing: &Pacing<'_>,
 ) -> TokenAttempt {
+    request_token_with(
+        transport,
+        clients,
+        settings,
+        &settings.credential,
+        form,
+        pacing,
+    )
+    .await
+}
+
+/// Requests a token at the tenant's token endpoint presenting `credential`
+/// instead of its current one: the next credential of a rotation
+/// (`next_client_secret_file`) is tried this way, classified exactly as the
+/// current one's request.
+pub async fn request_token_with(
+    transport: &Transport,
+    clients: &TenantClients,
+    settings: &TokenSettings,
+    credential: &Credential,
+    form: &[(String, String)],
+    pacing: &Pacing<'_>,
+) -> TokenAttempt {
     let builder = match &clients.token {
         Ok(client) => client.post(settings.url.clone()),
         Err(why) => {
@@ -113,7 +136,7 @@ pub async fn request_token_for(
             ));
         }
     };
-    let credential = match Presentation::of(settings, SystemTime::now()).await {
+    let credential = match Presentation::with(settings, credential, SystemTime::now()).await {
         Ok(credential) => credential,
         Err(why) => {
             return TokenAttempt::failed(Outcome::failed(

@@ -76,6 +76,10 @@ pub struct TenantView {
     /// otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credential_inventory: Option<super::inventory::InventoryView>,
+    /// The next credential's token request, for tenants with
+    /// `next_client_secret_file` (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_credential: Option<NextCredentialView>,
     /// Each configured endpoint, in configuration order.
     pub endpoints: Vec<EndpointView>,
     /// The recent probes, newest first ([`Depth::History`] only).
@@ -216,6 +220,46 @@ pub struct TokenView {
     pub verification: Option<TokenVerification>,
 }
 
+/// The token request with the next credential of a rotation in progress
+/// (`next_client_secret_file`): whether the credential the tenant will
+/// switch to gets a token, shown beside the current one.
+#[derive(Debug, Clone, Serialize)]
+pub struct NextCredentialView {
+    /// The value of `credprobe_next_credential_success`: true when the
+    /// latest request got a token; `null` before the first.
+    pub success: Option<bool>,
+    /// The latest result class; `null` before the first request.
+    pub result: Option<TokenResult>,
+    /// The latest HTTP status.
+    pub status: Option<u16>,
+    /// What went wrong, when something did.
+    pub detail: Option<String>,
+    /// Why the next credential was rejected, while it is.
+    pub rejection_reason: Option<RejectionReason>,
+    /// When the latest request finished.
+    pub checked_at: Option<f64>,
+    /// When it last got a token.
+    pub last_success_at: Option<f64>,
+}
+
+impl NextCredentialView {
+    /// The view of a tenant with a next credential; `None` for the others.
+    fn of(tenant: &crate::config::Tenant, state: &TenantState) -> Option<NextCredentialView> {
+        tenant.token.next_credential.as_ref()?;
+        let next = state.next_credential.as_ref();
+        let last = next.map(|n| &n.last);
+        Some(NextCredentialView {
+            success: last.map(|l| l.result.is_success()),
+            result: last.map(|l| l.result),
+            status: last.and_then(|l| l.status),
+            detail: last.and_then(|l| l.detail.as_deref()).map(str::to_owned),
+            rejection_reason: next.and_then(|n| n.rejection),
+            checked_at: last.map(|l| unix_seconds(l.at)),
+            last_success_at: next.and_then(|n| n.last_success_at).map(unix_seconds),
+        })
+    }
+}
+
 /// An expected scope and whether the newest token grants it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ScopeView {
@@ -319,6 +363,7 @@ impl TenantView {
                 .map(|t| seconds_until(t, now)),
             credential_files: CredentialFilesView::of(credential_file.as_ref()),
             credential_inventory: super::inventory::InventoryView::of(tenant, state, now),
+            next_credential: NextCredentialView::of(tenant, state),
             endpoints: tenant
                 .endpoints
                 .iter()

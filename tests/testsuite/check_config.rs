@@ -719,6 +719,55 @@ fn a_private_key_file_its_group_can_read_is_a_warning() {
 }
 
 #[test]
+fn a_next_secret_file_others_can_read_is_a_warning() {
+    let (dir, secret) = folder();
+    let next = support::write(dir.path(), "next", "n3xt\n");
+    chmod(&next, 0o644);
+    let config = main_config(
+        dir.path(),
+        "tenants:\n  - name: acme\n    token_url: https://login.example.com/oauth2/token\n    client_id: abc\n    client_secret_file: secret\n    next_client_secret_file: next\n",
+    );
+    let (code, stdout, stderr) = check(&config);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "warning: {}:6: tenant acme: next_client_secret_file: {next} is open to others (mode 0644): chmod 600 {next} (on Kubernetes: defaultMode: 0400 on the secret volume)\n",
+            config.display(),
+            next = next.display()
+        )
+    );
+    let _ = secret;
+}
+
+#[test]
+fn a_next_secret_file_is_refused_without_a_secret_method_and_read_otherwise() {
+    let (dir, _secret) = folder();
+    let key = support::write(
+        dir.path(),
+        "client.pem",
+        include_str!("../keys/example-rsa-a.pem"),
+    );
+    chmod(&key, 0o600);
+    let config = main_config(
+        dir.path(),
+        "tenants:\n  - name: jwt\n    token_url: https://login.example.com/oauth2/token\n    client_id: abc\n    client_auth: private_key_jwt\n    client_key_file: client.pem\n    next_client_secret_file: secret\n  - name: missing\n    token_url: https://login.example.com/oauth2/token\n    client_id: abc\n    client_secret_file: secret\n    next_client_secret_file: absent\n",
+    );
+    let (code, stdout, stderr) = check(&config);
+    assert_ne!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(
+            ":7: tenant jwt: next_client_secret_file: only used with client_auth: basic or post"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(":12: tenant missing: next_client_secret_file: cannot read"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_credential_expiry_already_passed_is_a_warning() {
     let (dir, secret) = folder();
     let config = main_config(

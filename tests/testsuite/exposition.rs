@@ -78,6 +78,7 @@ fn promtool_accepts_an_exposition_with_every_edge() {
         }),
         rejection: None,
         verification: None,
+        next_credential: None,
         endpoints: vec![
             (
                 1,

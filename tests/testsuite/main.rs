@@ -37,6 +37,9 @@
 //! - [`loadgen_run`]: the benchmark driver's knobs, generated
 //!   configurations, figures and report (`benches/loadgen/run/`, its pure
 //!   modules included by path).
+//! - [`next_credential`]: the next credential of a rotation
+//!   (`next_client_secret_file`) probed beside the current one, apart
+//!   from it.
 //! - [`oidc_provider`]: against a real OAuth 2.0 server
 //!   (panva/node-oidc-provider, from `tests/oidc-provider/`).
 //! - [`phase_timing`]: where a request's time goes (DNS, connect, TLS,
@@ -95,6 +98,7 @@ mod fault_matrix;
 mod fleet_shards;
 mod loadgen_expo;
 mod loadgen_run;
+mod next_credential;
 mod oidc_provider;
 mod phase_timing;
 mod probe_now;

@@ -23,6 +23,7 @@
 //!   - client_id: acme
 //!     client_secret: old-secret
 //!     additional_client_secrets: [new-secret]  # a rotation in progress
+//!     rate_limited_secrets: [new-secret]  # 429 to this secret only
 //!     token_format: jwt          # or opaque
 //!     audience: api://other      # the token's aud
 //!     token_issuer: https://x    # the token's iss
@@ -347,6 +348,11 @@ pub struct ClientBehaviour {
     /// More secrets the token endpoints accept beside `client_secret`: a
     /// rotation in progress, when an application has two valid secrets.
     pub additional_client_secrets: Vec<String>,
+    /// Secrets whose token requests answer 429 (`Retry-After`:
+    /// `token_retry_after`, else 2), whether or not they are accepted: a
+    /// rate limit on one credential of a client, e.g. the next secret of a
+    /// rotation, while its other secrets get tokens.
+    pub rate_limited_secrets: Vec<String>,
     /// More PEM public keys (or certificates) that verify the client's
     /// assertions beside `public_key`/`certificate`: a key rotation.
     pub additional_public_keys: Vec<String>,
@@ -408,6 +414,7 @@ impl ClientBehaviour {
             certificate: None,
             assertion_audience: None,
             additional_client_secrets: Vec::new(),
+            rate_limited_secrets: Vec::new(),
             additional_public_keys: Vec::new(),
             token_format: TokenFormat::Jwt,
             audience: None,

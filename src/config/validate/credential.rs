@@ -11,7 +11,8 @@ use secrecy::SecretString;
 
 use super::LoadOptions;
 use super::check::TenantCheck;
-use crate::config::raw::RawTenant;
+use crate::config::Credential;
+use crate::config::raw::{ClientAuth, RawTenant};
 use crate::config::secrets::{SecretFile, SecretSource};
 
 impl TenantCheck<'_> {
@@ -81,6 +82,36 @@ impl TenantCheck<'_> {
             );
         }
         Some(SecretSource::Fixed(SecretString::from(inline.to_owned())))
+    }
+
+    /// `next_client_secret_file`: the secret a rotation moves to, read now
+    /// (relative to the defining file's folder); only for the methods that
+    /// send a secret.
+    pub(super) fn next_credential(&mut self, raw: &RawTenant) -> Option<Credential> {
+        let path = raw.next_client_secret_file.as_ref()?;
+        let method = super::client_auth::method(raw);
+        if !matches!(method, ClientAuth::Basic | ClientAuth::Post) {
+            self.problem(
+                "next_client_secret_file",
+                "only used with client_auth: basic or post (no secret is sent otherwise)",
+            );
+            return None;
+        }
+        if !self.read_files {
+            // Another shard's tenant: its file is that shard's to read.
+            return None;
+        }
+        let path = self.base_dir.join(path);
+        match SecretFile::open(&path) {
+            Ok(file) => {
+                self.private_file("next_client_secret_file", &path);
+                Some(Credential::Secret(SecretSource::File(file)))
+            }
+            Err(error) => {
+                self.problem("next_client_secret_file", error.to_string());
+                None
+            }
+        }
     }
 
     fn secret_from_env(&mut self, var: &str) -> Option<SecretSource> {

@@ -35,6 +35,7 @@ impl TenantCheck<'_> {
         let targets = self.targets(raw);
         let client_id = self.client_id(raw);
         let (credential, identity) = self.credential(raw, options, targets.token_url.as_ref());
+        let next_credential = self.next_credential(raw);
         let form = self.token_form(raw, &targets);
         let credential_expires = self.credential_expires(raw);
         let http = HttpProfile {
@@ -63,6 +64,7 @@ impl TenantCheck<'_> {
                 url: targets.token_url?,
                 client_id,
                 credential: credential?,
+                next_credential,
                 client_auth: super::client_auth::method(raw),
                 form,
                 timeout: timing.timeout,

@@ -120,6 +120,22 @@ pub fn render(view: &TenantView, now: SystemTime, failed_reload: Option<&FailedR
                     None => span.muted { "the token response and the token say nothing of their scopes" },
                 }
             }
+            @if let Some(next) = &view.next_credential {
+                dt { "Next credential" }
+                dd #next-credential {
+                    @match next.result {
+                        Some(token) => {
+                            (result(token)) (status_code(next.status))
+                            @if let Some(reason) = next.rejection_reason {
+                                " " span.bad { "(reason: " (reason.as_str()) ")" }
+                            }
+                            " " span.detail { (next.detail.as_deref().unwrap_or("")) } " "
+                            small { "last token " (when(next.last_success_at, now_s, "never")) }
+                        },
+                        None => span.muted { "no request yet" },
+                    }
+                }
+            }
             @if let Some(verification) = &view.token.verification {
                 dt { "Token verified" }
                 dd #verification {

@@ -214,12 +214,32 @@ async fn token_request_without_secret(
 /// one the client authenticates with.
 fn token_answer(state: &SimState, grant: &Grant<'_>, credentials: &Credentials) -> Response {
     let client = grant.client;
+    let presented =
+        |secret: &str| secret == credentials.secret || secret == form_decode(&credentials.secret);
+    if client.rate_limited_secrets.iter().any(|s| presented(s)) {
+        return rate_limited(client);
+    }
     let secret_ok = client.accepts_secret(&credentials.secret)
         || client.accepts_secret(&form_decode(&credentials.secret));
     if !secret_ok {
         return invalid_client();
     }
     authenticated_answer(state, grant, None)
+}
+
+/// A 429 to a token request, with the client's `Retry-After`.
+fn rate_limited(client: &ClientBehaviour) -> Response {
+    let mut response = oauth_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "temporarily_unavailable",
+        "rate limit exceeded",
+    );
+    let retry_after = client
+        .token_retry_after
+        .as_deref()
+        .unwrap_or(DEFAULT_RETRY_AFTER);
+    set_header(&mut response, RETRY_AFTER, retry_after);
+    response
 }
 
 /// The answer to a token request whose client authentication passed; a
@@ -245,17 +265,7 @@ fn authenticated_answer(
             .count_token_request(&client.client_id)
             .is_multiple_of(2)
     {
-        let mut response = oauth_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "temporarily_unavailable",
-            "rate limit exceeded",
-        );
-        let retry_after = client
-            .token_retry_after
-            .as_deref()
-            .unwrap_or(DEFAULT_RETRY_AFTER);
-        set_header(&mut response, RETRY_AFTER, retry_after);
-        return response;
+        return rate_limited(client);
     }
     token_success(state, grant, bound_to)
 }

@@ -50,6 +50,7 @@ pub(super) struct RawClientBehaviour {
     certificate: Option<String>,
     assertion_audience: Option<String>,
     additional_client_secrets: Option<Vec<String>>,
+    rate_limited_secrets: Option<Vec<String>>,
     #[serde(default, deserialize_with = "pem_list")]
     additional_public_keys: Vec<String>,
     token_format: Option<TokenFormat>,
@@ -297,6 +298,7 @@ impl TryFrom<RawClientBehaviour> for ClientBehaviour {
             &mut client.additional_client_secrets,
             raw.additional_client_secrets,
         );
+        set(&mut client.rate_limited_secrets, raw.rate_limited_secrets);
         client.additional_public_keys = raw.additional_public_keys;
         set(&mut client.token_format, raw.token_format);
         client.audience = raw.audience;
