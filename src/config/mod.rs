@@ -83,8 +83,8 @@ pub struct Config {
     /// Risks found that do not stop the configuration from loading: a
     /// secret or private key file that group or others can read, a
     /// `credential_expires` already passed. Logged at start-up and at
-    /// every reload ([`LoadOptions::log_warnings`]), printed by
-    /// `check-config`.
+    /// every reload ([`LoadOptions::log_warnings`]), and then emptied;
+    /// printed by `check-config`.
     pub warnings: Vec<ConfigProblem>,
 }
 

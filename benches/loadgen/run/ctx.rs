@@ -392,12 +392,19 @@ pub fn write_secrets(n: u64, dir: &Path) -> Result<PathBuf, String> {
     mkdir(&secrets)?;
     for i in 0..n {
         let id = config::tenant(i);
-        write(
-            &secrets.join(&id),
-            format!("{}\n", config::secret(&id)).as_bytes(),
-        )?;
+        let file = secrets.join(&id);
+        write(&file, format!("{}\n", config::secret(&id)).as_bytes())?;
+        private(&file)?;
     }
     Ok(secrets)
+}
+
+/// Makes a secret file readable by its owner only, as a user keeps it
+/// (credprobe warns about, and logs, a secret file others can read).
+pub fn private(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|error| format!("{}: {error}", path.display()))
 }
 
 /// Schedule lateness from an exposition (p50, p99, its bucket, cycles and

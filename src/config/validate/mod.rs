@@ -156,17 +156,20 @@ fn load_text(text: &str, path: &Path, options: &LoadOptions) -> Result<Config, C
     load_whole(text, path, options)
 }
 
-/// Logs the warnings found, valid configuration or not, when asked to.
+/// Logs the warnings found, valid configuration or not, when asked to,
+/// and then lets them go: a running configuration does not carry a line
+/// per warned tenant for its whole life (5,000 of them when a fleet's
+/// secret files are all open to others).
 fn logged(
-    loaded: Result<Config, ConfigError>,
+    mut loaded: Result<Config, ConfigError>,
     options: &LoadOptions,
 ) -> Result<Config, ConfigError> {
     if options.log_warnings {
-        let warnings = match &loaded {
-            Ok(config) => &config.warnings,
-            Err(error) => &error.warnings,
+        let warnings = match &mut loaded {
+            Ok(config) => std::mem::take(&mut config.warnings),
+            Err(error) => std::mem::take(&mut error.warnings),
         };
-        for warning in warnings {
+        for warning in &warnings {
             tracing::warn!(warning = %warning, "configuration warning");
         }
     }
