@@ -157,11 +157,8 @@ fn write_tenants(plan: &Plan, simulator: &str) -> Result<PathBuf, String> {
         write(&secret, &format!("secret-{id}\n"))?;
         // Readable by its owner only, as a user keeps it (credprobe warns
         // about, and logs, a secret file others can read).
-        std::fs::set_permissions(
-            &secret,
-            std::os::unix::fs::PermissionsExt::from_mode(0o600),
-        )
-        .map_err(|error| format!("{}: {error}", secret.display()))?;
+        std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .map_err(|error| format!("{}: {error}", secret.display()))?;
         let _ = write!(
             yaml,
             "  - name: {id}\n    token_url: {simulator}/oauth2/token\n    base_url: {simulator}\n    \

@@ -353,10 +353,9 @@ warm-up (every tenant starts, staggered over the interval), then window A
         format!("{} ms", f.gzip.cpu_ms)
     });
     row("series exposed", &|f| f.series.to_string());
-    row(
-        "series per tenant (2 endpoints, default 7 bounds)",
-        &|f| f.series_tenant.to_string(),
-    );
+    row("series per tenant (2 endpoints, default 7 bounds)", &|f| {
+        f.series_tenant.to_string()
+    });
     row("series not per tenant", &|f| f.series_fixed.to_string());
     row("requests by credprobe's own counters (since start)", &|f| {
         f.own_requests.clone()
