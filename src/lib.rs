@@ -43,10 +43,12 @@
 //!   arrive together.
 //! - [`daemon`]: the long-running process and its lifecycle, in one
 //!   folder: the [`daemon::scheduler`] plus the server, reloads
-//!   ([`daemon::reload`]: SIGHUP, `/-/reload`, `--config.watch` polling the
-//!   files in [`daemon::config_watch`]) and signals ([`daemon::signals`]:
-//!   SIGHUP reloads, SIGTERM/SIGINT shut down, twice: at once) until
-//!   shutdown.
+//!   (SIGHUP, `/-/reload`, `--config.watch` polling the files in
+//!   [`daemon::config_watch`]) and signals ([`daemon::signals`]: SIGHUP
+//!   reloads, SIGTERM/SIGINT shut down, twice: at once) until shutdown.
+//! - [`reload`]: a reload's request, outcome and the failed reload kept
+//!   until one succeeds: the messages between the daemon and the server,
+//!   below both.
 //! - [`shard`]: which tenants this replica probes (consistent hashing).
 //! - [`web_config`]: `--web.config.file` in the exporter-toolkit format,
 //!   raw serde structs then one validation into a ready
@@ -94,6 +96,7 @@ pub mod logging;
 pub mod memory;
 pub mod metrics;
 pub mod probe;
+pub mod reload;
 pub mod report;
 pub mod server;
 pub mod shard;

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bounded_file::FileStamp;
 use crate::config::Config;
-use crate::daemon::reload::ReloadRequest;
+use crate::reload::ReloadRequest;
 use crate::web_config::WebConfig;
 
 /// The files and patterns the running configuration is made of: what the

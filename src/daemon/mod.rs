@@ -5,13 +5,13 @@
 //! - [`scheduler`]: one task per tenant, the reload diff, shutdown.
 //! - [`inventory`]: the Entra credential inventory's hourly task beside a
 //!   tenant's.
-//! - [`reload`]: what a reload request carries and answers.
+//! - [`crate::reload`] (below the daemon and the server): what a reload
+//!   request carries and answers, and a failed reload kept.
 //! - [`config_watch`]: `--config.watch`, polling the configuration files.
 //! - [`signals`]: SIGHUP reloads, SIGTERM/SIGINT shut down.
 
 pub mod config_watch;
 pub mod inventory;
-pub mod reload;
 pub mod scheduler;
 pub mod signals;
 
@@ -23,13 +23,13 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config, ConfigError};
-use crate::daemon::reload::{
-    FailedReload, LOGGED_NAMES, ReloadOutcome, ReloadRequest, ReloadStatus, Reloaded, bounded_names,
-};
 use crate::daemon::scheduler::{ProbeContext, Scheduler};
 use crate::fleet::Fleet;
 use crate::metrics::{Exposition, Telemetry};
 use crate::probe::Transport;
+use crate::reload::{
+    FailedReload, LOGGED_NAMES, ReloadOutcome, ReloadRequest, ReloadStatus, Reloaded, bounded_names,
+};
 use crate::server::{self, ServerLimits, ServerState};
 use crate::shard::Shard;
 use crate::watched_file::Refresher;
@@ -303,7 +303,7 @@ async fn apply_config(
     mut config: Config,
     running: &mut Config,
     scheduler: &mut Scheduler,
-) -> crate::daemon::scheduler::ApplySummary {
+) -> crate::reload::ApplySummary {
     if config.histogram_buckets != running.histogram_buckets {
         tracing::warn!("histogram_buckets changed: takes effect at the next restart");
     }

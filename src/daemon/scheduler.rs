@@ -10,7 +10,6 @@
 //! record.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +22,7 @@ use crate::config::{Config, Tenant};
 use crate::fleet::{Fleet, TenantRecord};
 use crate::metrics::Telemetry;
 use crate::probe::{self, ProbeState, Transport};
+use crate::reload::ApplySummary;
 use crate::views::log::{LastSeen, log_cycle};
 use crate::watched_file::Refresher;
 
@@ -48,42 +48,6 @@ struct TenantTask {
     /// Drops the task even mid-cycle (removal, restart, end of grace).
     abort: CancellationToken,
     handle: JoinHandle<()>,
-}
-
-/// How a configuration was applied.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct ApplySummary {
-    /// Tenants started.
-    pub added: Vec<String>,
-    /// Tenants stopped.
-    pub removed: Vec<String>,
-    /// Tenants restarted with new settings.
-    pub changed: Vec<String>,
-    /// Tenants left running as they were.
-    pub unchanged: usize,
-}
-
-impl fmt::Display for ApplySummary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let list = |names: &[String]| {
-            if names.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", names.join(", "))
-            }
-        };
-        write!(
-            f,
-            "reloaded: {} added{}, {} removed{}, {} changed{}, {} unchanged",
-            self.added.len(),
-            list(&self.added),
-            self.removed.len(),
-            list(&self.removed),
-            self.changed.len(),
-            list(&self.changed),
-            self.unchanged
-        )
-    }
 }
 
 /// The running tenant tasks.

@@ -7,7 +7,7 @@ use signal_hook::iterator::Signals;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::daemon::reload::ReloadRequest;
+use crate::reload::ReloadRequest;
 
 /// Installs the handlers; signals are read on a thread of their own and
 /// turned into a cancelled `shutdown` token or a reload request.

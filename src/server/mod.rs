@@ -24,9 +24,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tower_http::limit::RequestBodyLimitLayer;
 
-use crate::daemon::reload::{ReloadOutcome, ReloadRequest, ReloadStatus};
 use crate::fleet::Fleet;
 use crate::metrics::{Encoding, Exposition, protobuf};
+use crate::reload::{ReloadOutcome, ReloadRequest, ReloadStatus};
 use crate::web_config::{WebConfig, server_certificate};
 
 /// Largest request body accepted (413 beyond). Only `/-/reload` takes a

@@ -8,8 +8,8 @@ use std::time::SystemTime;
 use maud::{DOCTYPE, Markup, html};
 
 use super::format::{ago, latency, utc};
-use crate::daemon::reload::FailedReload;
 use crate::probe::ResultClass;
+use crate::reload::FailedReload;
 use crate::unix_time::unix_seconds;
 use crate::version::VERSION;
 use crate::views::{Health, StepView, TenantView};

@@ -29,7 +29,7 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
 use super::ServerState;
-use crate::daemon::reload::FailedReload;
+use crate::reload::FailedReload;
 use crate::unix_time::unix_seconds;
 use crate::views::tenant::{self as views, Depth};
 use crate::views::{SearchWords, Summary, TenantView};

@@ -1,5 +1,8 @@
 //! Asking the daemon to load its configuration again, and what came of
-//! it: shared by the signal handler, the file watch and `POST /-/reload`.
+//! it: shared by the signal handler, the file watch and `POST /-/reload`,
+//! and by the pages and JSON that show a failed reload. It sits below both
+//! the daemon (which reloads) and the server (which asks and shows), so
+//! neither reaches into the other for these messages.
 //! A reload reads the main configuration and the web configuration
 //! (`--web.config.file`) together: both apply, or neither does.
 //!
@@ -16,13 +19,48 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 use crate::config::{ConfigError, ConfigProblem};
-use crate::daemon::scheduler::ApplySummary;
 use crate::unix_time::unix_seconds;
 
 /// At most this many tenant names per list in the log line of a reload
 /// (then "and N more"): a reload that adds a thousand tenants stays one
 /// readable line.
 pub const LOGGED_NAMES: usize = 20;
+
+/// How a configuration was applied.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ApplySummary {
+    /// Tenants started.
+    pub added: Vec<String>,
+    /// Tenants stopped.
+    pub removed: Vec<String>,
+    /// Tenants restarted with new settings.
+    pub changed: Vec<String>,
+    /// Tenants left running as they were.
+    pub unchanged: usize,
+}
+
+impl fmt::Display for ApplySummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |names: &[String]| {
+            if names.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", names.join(", "))
+            }
+        };
+        write!(
+            f,
+            "reloaded: {} added{}, {} removed{}, {} changed{}, {} unchanged",
+            self.added.len(),
+            list(&self.added),
+            self.removed.len(),
+            list(&self.removed),
+            self.changed.len(),
+            list(&self.changed),
+            self.unchanged
+        )
+    }
+}
 
 /// A request to reload the configuration.
 #[derive(Debug)]
