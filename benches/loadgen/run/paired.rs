@@ -9,15 +9,12 @@
 //! they were.)
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use serde_json::Value;
-
 use super::figures::{Fig, cpu_s_per_k};
-use super::processes::Output;
+use super::peer::{LoopRun, reqwest_loop};
 use super::results::Paired;
-use super::{Ctx, Simulator, check_answers, procfs, read};
+use super::{Ctx, Simulator, check_answers, procfs};
 
 /// Runs credprobe (`MAX` tenants) and the reqwest loop (at `up` requests/s
 /// for `seconds`) side by side against `sim`; files go into `dir`.
@@ -51,28 +48,12 @@ pub async fn side_by_side(
         .stats(&sim.url, &dir.join("paired-stats-0.json"))
         .await?;
     let credprobe0 = procfs::cpu_ticks(pid)?;
-    let mut floor = Command::new(&ctx.loadgen);
-    floor.args([
-        "floor",
-        "--simulator",
-        &sim.url,
-        "--tenants",
-        &n.to_string(),
-    ]);
-    floor.args(["--rate", &up.to_string(), "--seconds", &seconds.to_string()]);
     let (json_path, log) = (
         dir.join("paired-loadgen.json"),
         dir.join("paired-loadgen.log"),
     );
-    let loop_pid = ctx.procs.spawn(
-        "the reqwest floor beside credprobe",
-        floor,
-        Output::Split(&json_path, &log),
-    )?;
-    let ended = ctx
-        .procs
-        .wait(loop_pid, Duration::from_secs(seconds + 30))
-        .await?;
+    let what = "the reqwest floor beside credprobe";
+    let ended = reqwest_loop(ctx, sim, up, seconds, what, &json_path, &log).await?;
     let credprobe1 = procfs::cpu_ticks(pid)?;
     let stats1 = ctx
         .stats(&sim.url, &dir.join("paired-stats-1.json"))
@@ -83,14 +64,8 @@ pub async fn side_by_side(
         return Err(format!("the reqwest floor failed (see {})", log.display()));
     }
 
-    let json: Value = serde_json::from_str(&read(&json_path)?)
-        .map_err(|e| format!("{}: {e}", json_path.display()))?;
-    let loop_req = json["requests"].as_u64().unwrap_or(0);
-    let loop_ticks = json["cpu_ticks"].as_u64().unwrap_or(0);
-    let paced = json["paced_seconds"]
-        .as_f64()
-        .filter(|s| *s > 0.0)
-        .ok_or("reqwest floor beside credprobe: no paced_seconds")?;
+    let run = LoopRun::read(&json_path, "reqwest floor beside credprobe")?;
+    let (loop_req, loop_ticks, paced) = (run.requests, run.cpu_ticks, run.paced()?);
     let all = stats1.requests.saturating_sub(stats0.requests);
     check_answers(
         stats1.other.saturating_sub(stats0.other),

@@ -3,6 +3,7 @@
 //! of the largest fleet; only the exporter's CPU counts) and the floor (the
 //! same token + 2 GETs at that rate from wrk and from `loadgen floor`).
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use serde_json::Value;
 
 use super::config;
 use super::figures::{Fig, cpu_s_per_k, mib, pct_of_core};
-use super::processes::{Output, free_port};
+use super::processes::{Ended, Output, free_port};
 use super::results::{Floor, Peer};
 use super::{Ctx, Simulator, check_answers, mkdir, now, procfs, read, write};
 
@@ -206,30 +207,14 @@ pub async fn floor(ctx: &mut Ctx, sim: &Simulator) -> Result<Floor, String> {
         sim.url
     );
     let stats2 = ctx.stats(&sim.url, &dir.join("stats-2.json")).await?;
-    let mut floor = Command::new(&ctx.loadgen);
-    floor.args([
-        "floor",
-        "--simulator",
-        &sim.url,
-        "--tenants",
-        &n.to_string(),
-    ]);
-    floor.args(["--rate", &up.to_string(), "--seconds", &seconds.to_string()]);
     let (json_path, log) = (dir.join("loadgen.json"), dir.join("loadgen.log"));
-    let pid = ctx
-        .procs
-        .spawn("the reqwest floor", floor, Output::Split(&json_path, &log))?;
-    let ended = ctx
-        .procs
-        .wait(pid, Duration::from_secs(seconds + 30))
-        .await?;
+    let ended = reqwest_loop(ctx, sim, up, seconds, "the reqwest floor", &json_path, &log).await?;
     if ended.code != Some(0) {
         return Err(format!("the reqwest floor failed (see {})", log.display()));
     }
     let stats3 = ctx.stats(&sim.url, &dir.join("stats-3.json")).await?;
-    let json: Value = serde_json::from_str(&read(&json_path)?)
-        .map_err(|e| format!("{}: {e}", json_path.display()))?;
-    let loop_req = json["requests"].as_u64().unwrap_or(0);
+    let run = LoopRun::read(&json_path, "reqwest floor")?;
+    let loop_req = run.requests;
     if loop_req == 0 {
         return Err("reqwest floor: no requests".to_owned());
     }
@@ -238,11 +223,7 @@ pub async fn floor(ctx: &mut Ctx, sim: &Simulator) -> Result<Floor, String> {
         loop_req,
         "reqwest floor",
     )?;
-    let paced = json["paced_seconds"]
-        .as_f64()
-        .filter(|s| *s > 0.0)
-        .ok_or("reqwest floor: no paced_seconds")?;
-    let ticks = json["cpu_ticks"].as_u64().unwrap_or(0);
+    let (paced, ticks) = (run.paced()?, run.cpu_ticks);
     // Twice the floor's window: two processes' ticks at 100 a second need
     // the length to resolve a few percent.
     let paired = super::paired::side_by_side(ctx, sim, &dir, up, 2 * seconds).await?;
@@ -257,4 +238,64 @@ pub async fn floor(ctx: &mut Ctx, sim: &Simulator) -> Result<Floor, String> {
         loop_cpu_per_k: Fig::new(cpu_s_per_k(ticks, clk, loop_req), 4),
         paired,
     })
+}
+
+/// Runs `loadgen floor` against `sim` (the largest fleet's tenants) at
+/// `up` requests/s for `seconds`, its JSON into `json_path`, its log into
+/// `log`; returns how it ended. Used alone and beside credprobe.
+pub(super) async fn reqwest_loop(
+    ctx: &mut Ctx,
+    sim: &Simulator,
+    up: Fig,
+    seconds: u64,
+    what: &str,
+    json_path: &Path,
+    log: &Path,
+) -> Result<Ended, String> {
+    let n = ctx.knobs.max_size();
+    let mut floor = Command::new(&ctx.loadgen);
+    floor.args([
+        "floor",
+        "--simulator",
+        &sim.url,
+        "--tenants",
+        &n.to_string(),
+    ]);
+    floor.args(["--rate", &up.to_string(), "--seconds", &seconds.to_string()]);
+    let pid = ctx
+        .procs
+        .spawn(what, floor, Output::Split(json_path, log))?;
+    ctx.procs.wait(pid, Duration::from_secs(seconds + 30)).await
+}
+
+/// What `loadgen floor` reported of its run.
+pub(super) struct LoopRun {
+    /// Upstream requests it made.
+    pub requests: u64,
+    /// Its own CPU over the paced window, clock ticks.
+    pub cpu_ticks: u64,
+    /// The paced window, seconds (`None`: missing or not positive).
+    paced_seconds: Option<f64>,
+    /// What the errors call it.
+    what: String,
+}
+
+impl LoopRun {
+    /// Reads the JSON `loadgen floor` printed; `what` names it in errors.
+    pub fn read(json_path: &Path, what: &str) -> Result<LoopRun, String> {
+        let json: Value = serde_json::from_str(&read(json_path)?)
+            .map_err(|e| format!("{}: {e}", json_path.display()))?;
+        Ok(LoopRun {
+            requests: json["requests"].as_u64().unwrap_or(0),
+            cpu_ticks: json["cpu_ticks"].as_u64().unwrap_or(0),
+            paced_seconds: json["paced_seconds"].as_f64().filter(|s| *s > 0.0),
+            what: what.to_owned(),
+        })
+    }
+
+    /// The paced window, an error when the loop did not report one.
+    pub fn paced(&self) -> Result<f64, String> {
+        self.paced_seconds
+            .ok_or_else(|| format!("{}: no paced_seconds", self.what))
+    }
 }
