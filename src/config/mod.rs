@@ -15,9 +15,11 @@
 //! authenticates with and the per-cycle refresh of its files
 //! ([`client_auth`]); the Nexthink and Entra ID presets ([`nexthink`],
 //! [`entra`], [`preset`]); how access tokens are verified
-//! ([`verification`]).
+//! ([`verification`]); where token requests go, configured or discovered
+//! from the issuer ([`discovery`]).
 
 pub mod client_auth;
+pub mod discovery;
 pub mod entra;
 pub mod keys;
 pub mod locate;
@@ -39,6 +41,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 pub use client_auth::{AssertionSettings, ClientIdentity, Credential};
+pub use discovery::{DiscoveredEndpoint, TokenEndpoint};
 pub use keys::SigningAlgorithm;
 pub use problems::{ConfigError, ConfigProblem, Problems};
 pub use raw::{ClientAuth, TokenReuse};
@@ -152,8 +155,9 @@ impl Tenant {
 /// The token request of a tenant.
 #[derive(Debug, PartialEq)]
 pub struct TokenSettings {
-    /// The token endpoint.
-    pub url: url::Url,
+    /// The token endpoint: configured, or read from the issuer's
+    /// discovery document.
+    pub url: TokenEndpoint,
     /// OAuth2 client id.
     pub client_id: String,
     /// The secret, signing key or client certificate.

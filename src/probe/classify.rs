@@ -196,6 +196,11 @@ pub enum TokenResult {
     /// Not sent: the `private_key_jwt` client assertion could not be
     /// signed with the tenant's key (a local problem, not the IdP's).
     SigningError,
+    /// Not sent: the token endpoint of a tenant configured with `issuer:`
+    /// and no `token_url:` could not be read from the issuer's discovery
+    /// document (not found, not JSON, no usable `token_endpoint`, an
+    /// endpoint the tenant's URL rules refuse, or no answer).
+    DiscoveryFailed,
 }
 
 impl ResultClass for TokenResult {
@@ -213,10 +218,11 @@ impl ResultClass for TokenResult {
         TokenResult::InvalidResponse,
         TokenResult::BackedOff,
         TokenResult::SigningError,
+        TokenResult::DiscoveryFailed,
     ];
     const SUCCESS: TokenResult = TokenResult::Success;
     const BACKED_OFF: TokenResult = TokenResult::BackedOff;
-    type Counts = [u64; 13];
+    type Counts = [u64; 14];
 
     fn as_str(self) -> &'static str {
         match self {
@@ -233,6 +239,7 @@ impl ResultClass for TokenResult {
             TokenResult::InvalidResponse => "invalid_response",
             TokenResult::BackedOff => "backed_off",
             TokenResult::SigningError => "signing_error",
+            TokenResult::DiscoveryFailed => "discovery_failed",
         }
     }
 

@@ -36,11 +36,13 @@ impl<'a> Presentation<'a> {
     /// of a rotation) for a request at `now`, as `settings`' method
     /// presents it: takes the secret's last good value (its file is looked
     /// at once per interval, by [`crate::watched_file::refresher`]) or
-    /// signs an assertion with the key files' current version. `Err` (a
-    /// signing failure) says why, without key material.
+    /// signs an assertion with the key files' current version, for
+    /// `token_url` (the configured or discovered endpoint: the assertion's
+    /// `aud`). `Err` (a signing failure) says why, without key material.
     pub async fn with(
         settings: &'a TokenSettings,
         credential: &Credential,
+        token_url: &url::Url,
         now: SystemTime,
     ) -> Result<Presentation<'a>, SigningError> {
         let client_id = settings.client_id.as_str();
@@ -57,7 +59,7 @@ impl<'a> Presentation<'a> {
             }
             Credential::Assertion(assertion) => {
                 let material = assertion.keys.current();
-                let jwt = client_assertion(assertion, &material, client_id, &settings.url, now)?;
+                let jwt = client_assertion(assertion, &material, client_id, token_url, now)?;
                 Presentation::Form {
                     public: vec![
                         ("client_id", client_id),

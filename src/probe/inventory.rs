@@ -137,7 +137,7 @@ pub async fn fetch(
 ) -> Result<Found, InventoryError> {
     // Never waits out a back-off: the next attempt comes soon enough.
     let cap = backoff::cap_for(tenant.interval);
-    let token_scope = BackoffScope::token(&tenant.token.url, &tenant.token.client_id);
+    let token_scope = BackoffScope::token(tenant.token.url.scope_url(), &tenant.token.client_id);
     let pacing = Pacing {
         scope: &token_scope,
         max_wait: Duration::ZERO,

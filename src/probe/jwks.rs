@@ -1,7 +1,7 @@
-//! What a verifier fetches from the identity provider: the discovery
-//! document of an issuer (OpenID Connect Discovery, falling back to RFC
-//! 8414 on a 404) and JWK Sets, each cached per URL and shared by every
-//! tenant that names it.
+//! What a verifier and a discovered token endpoint fetch from the
+//! identity provider: the discovery document of an issuer (OpenID Connect
+//! Discovery, falling back to RFC 8414 on a 404) and JWK Sets, each cached
+//! per URL and shared by every tenant that names it, for both uses.
 //!
 //! Bounds: every fetch has the tenant's token timeout and reads at most
 //! [`MAX_DOCUMENT_BYTES`]; a discovery document is re-read at most once an
@@ -81,8 +81,9 @@ pub enum FetchError {
 pub struct Discovered {
     /// The document's `issuer` (equal to the configured one: checked).
     pub issuer: String,
-    /// Its `jwks_uri`.
-    pub jwks_uri: Url,
+    /// Its `jwks_uri`, when it names one (RFC 8414 makes it optional; a
+    /// verifier without it fails, a token request does not need it).
+    pub jwks_uri: Option<Url>,
     /// Its `token_endpoint`, when it names one.
     pub token_endpoint: Option<Url>,
     /// Which well-known document answered.
@@ -295,10 +296,9 @@ async fn fetch_discovery(
             .and_then(|text| Url::parse(text).ok())
             .filter(|url| matches!(url.scheme(), "https" | "http"))
     };
-    let jwks_uri = url_field("jwks_uri").ok_or_else(|| bad("has no jwks_uri URL".into()))?;
     Ok(Discovered {
         issuer: issuer.to_owned(),
-        jwks_uri,
+        jwks_uri: url_field("jwks_uri"),
         token_endpoint: url_field("token_endpoint"),
         document,
     })

@@ -4,6 +4,8 @@
 //! - [`http`]: the shared request/measure/classify path and the clients
 //!   (with the client certificate of `tls_client_auth`).
 //! - [`token`]: the token request and its parsing.
+//! - [`discovery`]: the token endpoint a tenant with `issuer:` only reads
+//!   from its issuer's discovery document.
 //! - [`client_auth`]: how the token request presents the credential.
 //! - [`assertion`]: `private_key_jwt` client assertions, signed per request.
 //! - [`endpoint`]: endpoint calls and body expectations.
@@ -26,6 +28,7 @@ pub mod backoff;
 pub mod classify;
 pub mod client_auth;
 pub mod connect;
+pub mod discovery;
 pub mod endpoint;
 pub mod http;
 pub mod inventory;
@@ -80,8 +83,11 @@ struct Scopes {
 impl Scopes {
     fn of(tenant: &Tenant) -> Scopes {
         Scopes {
-            token: BackoffScope::token(&tenant.token.url, &tenant.token.client_id),
-            next_token: BackoffScope::next_credential(&tenant.token.url, &tenant.token.client_id),
+            token: BackoffScope::token(tenant.token.url.scope_url(), &tenant.token.client_id),
+            next_token: BackoffScope::next_credential(
+                tenant.token.url.scope_url(),
+                &tenant.token.client_id,
+            ),
             endpoints: tenant
                 .endpoints
                 .iter()

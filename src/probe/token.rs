@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::classify::{RejectionReason, TokenResult};
 use super::client_auth::Presentation;
+use super::discovery;
 use super::http::{Answer, NotSent, Pacing, TenantClients, Transport};
 use super::outcome::{Grant, Outcome};
 use crate::config::{Credential, Tenant, TokenSettings};
@@ -126,8 +127,8 @@ pub async fn request_token_with(
     form: &[(String, String)],
     pacing: &Pacing<'_>,
 ) -> TokenAttempt {
-    let builder = match &clients.token {
-        Ok(client) => client.post(settings.url.clone()),
+    let client = match &clients.token {
+        Ok(client) => client,
         Err(why) => {
             return TokenAttempt::failed(Outcome::failed(
                 why.failure().into(),
@@ -136,7 +137,20 @@ pub async fn request_token_with(
             ));
         }
     };
-    let credential = match Presentation::with(settings, credential, SystemTime::now()).await {
+    // A discovered endpoint that cannot be read is not replaced by a guess:
+    // the request is not sent.
+    let url = match discovery::token_url(client, &settings.url, settings.timeout).await {
+        Ok(url) => url,
+        Err(why) => {
+            return TokenAttempt::failed(Outcome::failed(
+                TokenResult::DiscoveryFailed,
+                None,
+                why.to_string(),
+            ));
+        }
+    };
+    let builder = client.post(url.as_ref().clone());
+    let credential = match Presentation::with(settings, credential, &url, SystemTime::now()).await {
         Ok(credential) => credential,
         Err(why) => {
             return TokenAttempt::failed(Outcome::failed(

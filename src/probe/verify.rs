@@ -227,7 +227,15 @@ pub async fn verify(
     let jwks_url = match (&settings.jwks_url, &settings.issuer) {
         (Some(url), _) => url.clone(),
         (None, Some(issuer)) => match jwks::discover(client, issuer, timeout).await {
-            Ok(found) => found.jwks_uri.clone(),
+            Ok(found) => match &found.jwks_uri {
+                Some(url) => url.clone(),
+                None => {
+                    return fail(
+                        VerifyReason::DiscoveryFailed,
+                        format!("{} has no jwks_uri URL", found.document),
+                    );
+                }
+            },
             Err(why) => return fail(VerifyReason::DiscoveryFailed, why.to_string()),
         },
         (None, None) => return fail(VerifyReason::KeysUnavailable, "no JWKS configured".into()),

@@ -28,7 +28,8 @@ pub const EXPIRY_WARNING: Duration = Duration::from_secs(14 * 86_400);
 /// 3. token or any endpoint `rate_limited` (a 429 this time) →
 ///    [`RateLimited`](Health::RateLimited);
 /// 4. token `forbidden`, `client_error`, `server_error`, `timeout`,
-///    `dns_error`, `connect_error`, `tls_error` or `invalid_response` →
+///    `dns_error`, `connect_error`, `tls_error`, `invalid_response` or
+///    `discovery_failed` →
 ///    [`IdpDown`](Health::IdpDown): the identity provider, or the path to
 ///    it, fails;
 /// 5. some step `backed_off` (skipped while waiting out a Retry-After) and

@@ -136,7 +136,9 @@ impl CredentialFilesView {
 /// The latest result of one step, token request or endpoint.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepView<R> {
-    /// The URL requested (no user information, query or fragment).
+    /// The URL requested (no user information, query or fragment); for a
+    /// token endpoint read from the issuer's discovery document,
+    /// `discovered from <issuer>`.
     pub url: String,
     /// The last result class; `null` before the first request.
     pub result: Option<R>,
@@ -280,10 +282,10 @@ pub struct EndpointView {
 }
 
 impl<R: ResultClass> StepView<R> {
-    fn of(url: &url::Url, step: &StepRecord<R>) -> StepView<R> {
+    fn of(url: String, step: &StepRecord<R>) -> StepView<R> {
         let last = step.last.as_ref();
         StepView {
-            url: public_url(url),
+            url,
             result: last.map(|l| l.result),
             status: last.and_then(|l| l.status),
             latency_seconds: last.and_then(|l| l.latency).map(|d| d.as_secs_f64()),
@@ -334,7 +336,7 @@ impl TenantView {
             last_success_at: at(state.last_success_at),
             last_error: state.last_error.clone(),
             token: TokenView {
-                step: StepView::of(&tenant.token.url, &state.token),
+                step: StepView::of(token_endpoint(&tenant.token.url), &state.token),
                 expires_at: at(expires_at),
                 expires_in_seconds: expires_at.map(|t| seconds_until(t, now)),
                 lifetime_seconds: state
@@ -370,7 +372,7 @@ impl TenantView {
                 .zip(state.endpoints.iter())
                 .map(|(endpoint, step)| EndpointView {
                     name: endpoint.name.clone(),
-                    step: StepView::of(&endpoint.url, step),
+                    step: StepView::of(public_url(&endpoint.url), step),
                 })
                 .collect(),
             recent: (depth == Depth::History)
@@ -512,6 +514,16 @@ pub fn public_url(url: &url::Url) -> String {
     url.set_query(None);
     url.set_fragment(None);
     url.to_string()
+}
+
+/// Where a tenant's token requests go, as shown: the configured URL as
+/// [`public_url`] shows it, or `discovered from <issuer>` for a tenant
+/// whose issuer's discovery document names it.
+pub fn token_endpoint(endpoint: &crate::config::TokenEndpoint) -> String {
+    match endpoint.configured() {
+        Some(url) => public_url(url),
+        None => endpoint.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,13 @@
 // CONFIG.json: {"server_key", "server_cert", "client_ca": PEM file paths,
 //   "clients": [{"client_id", "method": "private_key_jwt",
 //   "public_key": PEM file, "kid"?} | {"client_id", "method":
-//   "tls_client_auth", "subject_dn": "CN=..."}]}
+//   "tls_client_auth", "subject_dn": "CN=..."}],
+//   "resource"?: "https://api.example"}
+//
+// With "resource", resource indicators (RFC 8707) are on and every
+// client-credentials token is a JWT access token for that resource (its
+// `aud`), signed with the provider's published keys (RS256), also when the
+// request names no resource; without it tokens are opaque.
 //
 // Prints "listening PORT" on stdout once it accepts connections.
 
@@ -19,7 +25,7 @@ import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 const config = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const read = (path) => readFileSync(path, 'utf8');
@@ -38,6 +44,24 @@ function client(entry) {
     return { ...common, jwks: { keys: [jwk] } };
   }
   return { ...common, tls_client_auth_subject_dn: entry.subject_dn };
+}
+
+// One resource server whose tokens are JWTs.
+function resourceIndicators(resource) {
+  return {
+    enabled: true,
+    defaultResource: () => resource,
+    useGrantedResource: () => true,
+    getResourceServerInfo: (ctx, indicator) => {
+      if (indicator !== resource) throw new errors.InvalidTarget();
+      return {
+        scope: '',
+        audience: resource,
+        accessTokenFormat: 'jwt',
+        jwt: { sign: { alg: 'RS256' } },
+      };
+    },
+  };
 }
 
 const peer = (ctx) => ctx.req.socket.getPeerX509Certificate?.() ?? undefined;
@@ -66,6 +90,7 @@ server.listen(0, '127.0.0.1', () => {
     features: {
       clientCredentials: { enabled: true },
       devInteractions: { enabled: false },
+      ...(config.resource ? { resourceIndicators: resourceIndicators(config.resource) } : {}),
       mTLS: {
         enabled: true,
         tlsClientAuth: true,

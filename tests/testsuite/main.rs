@@ -18,6 +18,9 @@
 //!   any output, promtool on a scrape.
 //! - [`entra_inventory`]: the Entra credential inventory against the
 //!   simulator's Graph: matching, latest expiry, a 403, hourly readings.
+//! - [`discovery`]: the token endpoint found from `issuer:` (every
+//!   authority, RFC 8414, an explicit `token_url` winning, hourly reads)
+//!   and `discovery_failed` with nothing sent.
 //! - [`dashboards`]: the Grafana dashboards are import-ready and query only
 //!   what credprobe exports.
 //! - [`docs`]: the documents cannot go stale: the metric table is the
@@ -90,6 +93,7 @@ mod check_config;
 mod client_auth;
 mod daemon;
 mod dashboards;
+mod discovery;
 mod docs;
 mod entra_inventory;
 mod examples;

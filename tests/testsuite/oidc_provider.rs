@@ -5,7 +5,10 @@
 //! over https on 127.0.0.1, with a client per method. The real binary's
 //! `credprobe probe` must get tokens with `private_key_jwt` (RS256 with
 //! `kid`, ES256 with a certificate and `x5t#S256`) and `tls_client_auth`,
-//! and read a wrong key and wrong certificates as `credentials_rejected`.
+//! and read a wrong key and wrong certificates as `credentials_rejected`;
+//! the daemon, given only the provider's `issuer:`, must discover its token
+//! endpoint, get JWT access tokens (resource indicators, RFC 8707) and
+//! verify them against the provider's published keys, `aud` included.
 //!
 //! Needs Node.js 20 or newer and npm; fails with an install hint without
 //! them, never skips.
@@ -17,7 +20,7 @@ use std::time::{Duration, SystemTime};
 
 use credprobe_simulator::pki::{Issued, TestCa};
 
-use crate::support::{run_binary, write};
+use crate::support::{Daemon, run_binary, value, write};
 
 const RSA_A: &str = include_str!("../keys/example-rsa-a.pem");
 const RSA_B: &str = include_str!("../keys/example-rsa-b.pem");
@@ -210,5 +213,112 @@ fn private_key_jwt_and_tls_client_auth_against_node_oidc_provider() {
             "{name} is not credentials_rejected:\n{stdout}\nstderr:\n{stderr}"
         );
     }
+    drop(provider);
+}
+
+/// The JWT access tokens' audience (a resource indicator, RFC 8707).
+const RESOURCE: &str = "https://api.credprobe.test";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issuer_alone_discovers_the_endpoint_and_verifies_the_token_of_node_oidc_provider() {
+    let later = SystemTime::now() + Duration::from_secs(30 * 86_400);
+    let ca = TestCa::new("credprobe test CA").unwrap();
+    let server = ca.server().unwrap();
+    let mtls = ca.client("client-a", None, later).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_pair(d, "server", &server);
+    write(d, "ca.pem", &ca.pem());
+    write(d, "rsa-a.pem", RSA_A);
+    write(
+        d,
+        "rsa-a.pub",
+        &rcgen::KeyPair::from_pem(RSA_A).unwrap().public_key_pem(),
+    );
+    write_pair(d, "mtls", &mtls);
+    let path = |name: &str| d.join(name).to_string_lossy().into_owned();
+    let provider = start(
+        d,
+        &serde_json::json!({
+            "server_key": path("server.pem"),
+            "server_cert": path("server.crt"),
+            "client_ca": path("ca.pem"),
+            "clients": [
+                {"client_id": "jwt-rsa", "method": "private_key_jwt", "public_key": path("rsa-a.pub"), "kid": "rsa-1"},
+                {"client_id": "mtls", "method": "tls_client_auth", "subject_dn": "CN=client-a"},
+            ],
+            "resource": RESOURCE,
+        }),
+    );
+    // No token_url: the provider's discovery document names it.
+    let issuer = format!("https://localhost:{}", provider.port);
+    let tenant = |name: &str, client: &str, fields: &str| {
+        format!(
+            "  - {{name: {name}, ca_file: ca.pem, issuer: \"{issuer}\", client_id: {client}, {fields}}}\n"
+        )
+    };
+    let jwt = "client_auth: private_key_jwt, client_key_file: rsa-a.pem, client_assertion: {key_id: rsa-1}";
+    let config = [
+        "defaults: {interval: 2s, timeout: 1500ms}\ntenants:\n".to_owned(),
+        tenant(
+            "jwt",
+            "jwt-rsa",
+            &format!("{jwt}, expect_audience: [\"{RESOURCE}\"]"),
+        ),
+        tenant(
+            "wrong-audience",
+            "jwt-rsa",
+            &format!("{jwt}, expect_audience: [\"https://another-api.test\"]"),
+        ),
+        tenant(
+            "mtls",
+            "mtls",
+            &format!(
+                "client_auth: tls_client_auth, client_key_file: mtls.pem, \
+                 client_certificate_file: mtls.crt, expect_audience: [\"{RESOURCE}\"]"
+            ),
+        ),
+    ]
+    .concat();
+    let daemon = Daemon::start_in(dir, &config, &[]);
+    let tenants = ["jwt", "wrong-audience", "mtls"];
+    let verified =
+        |text: &str, tenant: &str| value(text, "credprobe_token_verified", &[("tenant", tenant)]);
+    let text = daemon
+        .wait_for_metrics(Duration::from_secs(60), |t| {
+            tenants.iter().all(|tenant| verified(t, tenant).is_some())
+        })
+        .await;
+    for tenant in tenants {
+        assert_eq!(
+            value(&text, "credprobe_token_success", &[("tenant", tenant)]),
+            Some(1.0),
+            "{tenant} got no token from the discovered endpoint:\n{text}\n{}",
+            daemon.logs()
+        );
+    }
+    let view = |tenant: &'static str| {
+        let daemon = &daemon;
+        async move {
+            let (_, json) = daemon.get(&format!("/api/v1/tenants/{tenant}")).await;
+            serde_json::from_str::<serde_json::Value>(&json).unwrap()
+        }
+    };
+    for tenant in ["jwt", "mtls"] {
+        let view = view(tenant).await;
+        assert_eq!(verified(&text, tenant), Some(1.0), "{tenant}: {view}");
+        assert_eq!(view["token"]["verification"]["reason"], "verified");
+        assert_eq!(view["token"]["url"], format!("discovered from {issuer}"));
+    }
+    // A real provider's token for another audience than expected.
+    assert_eq!(verified(&text, "wrong-audience"), Some(0.0), "{text}");
+    let wrong = view("wrong-audience").await;
+    let verification = &wrong["token"]["verification"];
+    assert_eq!(verification["reason"], "wrong_audience", "{wrong}");
+    assert!(
+        verification["detail"].as_str().unwrap().contains(RESOURCE),
+        "{verification}"
+    );
+    drop(daemon);
     drop(provider);
 }

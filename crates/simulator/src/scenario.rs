@@ -18,7 +18,8 @@
 //! discovery:
 //!   issuer: https://idp.example  # instead of the URL the request reached
 //!   openid_configuration: not_found   # normal, not_found, server_error,
-//!   oauth_authorization_server: normal #   invalid_json, wrong_issuer
+//!   oauth_authorization_server: normal #   invalid_json, wrong_issuer,
+//!                                      #   no_token_endpoint
 //! clients:
 //!   - client_id: acme
 //!     client_secret: old-secret

@@ -2,13 +2,13 @@
 //! base and token URLs (with the one URL rule: https, or http to loopback or with
 //! `insecure_http`), and the proxy and CA that pick its HTTP client.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use url::Url;
 
 use super::check::TenantCheck;
 use crate::config::HttpProfile;
+use crate::config::discovery::is_loopback;
 use crate::config::entra::{self, EntraError};
 use crate::config::keys::ca_roots;
 use crate::config::nexthink::{self, PresetError};
@@ -50,10 +50,13 @@ impl TenantCheck<'_> {
                 _ => Url::parse(&p.token_url).ok(),
             },
             (None, None) => {
-                if raw.nexthink.is_none() && raw.entra.is_none() {
+                // With issuer: and no token URL, discovery names it
+                // (TokenCheck::token_endpoint).
+                if raw.nexthink.is_none() && raw.entra.is_none() && raw.issuer.is_none() {
                     self.problem(
                         "token_url",
-                        "required (or use the `nexthink:` or `entra:` preset)",
+                        "required unless issuer: is set (its discovery document names the \
+                         token endpoint), or use the `nexthink:` or `entra:` preset",
                     );
                 }
                 None
@@ -216,13 +219,4 @@ impl TenantCheck<'_> {
 /// Appends a path to a base URL that may itself carry a path prefix.
 pub(super) fn join(base: &Url, path: &str) -> String {
     format!("{}{}", base.as_str().trim_end_matches('/'), path)
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        Some(url::Host::Domain(name)) => name == "localhost" || name.ends_with(".localhost"),
-        None => false,
-    }
 }

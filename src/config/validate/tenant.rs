@@ -11,7 +11,7 @@ use crate::config::entra::{self, InventorySettings};
 use crate::config::raw::{RawDefaults, RawTenant};
 use crate::config::{
     DEFAULT_INTERVAL, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_TOKEN_BODY_BYTES, DEFAULT_TIMEOUT,
-    HttpProfile, Tenant, TokenSettings,
+    DiscoveredEndpoint, HttpProfile, Tenant, TokenEndpoint, TokenSettings,
 };
 
 /// Label names a tenant's `labels:` may not use on credprobe_tenant_info:
@@ -19,6 +19,30 @@ use crate::config::{
 /// `exported_*` on scrape, and `le` and `quantile` belong to histograms and
 /// summaries (promtool rejects them elsewhere).
 const RESERVED_LABELS: [&str; 5] = ["tenant", "job", "instance", "le", "quantile"];
+
+/// Where the token requests go: the token URL configured or set by a
+/// preset, else (a tenant with `issuer:` only) the one the issuer's
+/// discovery document names, under the tenant's URL rules.
+fn token_endpoint(
+    raw: &RawTenant,
+    targets: &Targets,
+    verification: Option<&crate::config::Verification>,
+) -> Option<TokenEndpoint> {
+    if let Some(url) = &targets.token_url {
+        return Some(TokenEndpoint::Configured(url.clone()));
+    }
+    if raw.token_url.is_some() || raw.nexthink.is_some() || raw.entra.is_some() {
+        return None;
+    }
+    let issuer = verification?.issuer.clone()?;
+    let issuer_url = url::Url::parse(&issuer).ok()?;
+    Some(TokenEndpoint::Discovered(DiscoveredEndpoint {
+        issuer,
+        issuer_url,
+        insecure_http: raw.insecure_http,
+        https_only: super::client_auth::method(raw) == crate::config::ClientAuth::TlsClientAuth,
+    }))
+}
 
 impl TenantCheck<'_> {
     /// Checks every part of the tenant, reporting all problems; the tenant
@@ -45,6 +69,7 @@ impl TenantCheck<'_> {
         let endpoints = self.endpoints(raw, &targets, &timing);
         let expect_scopes = self.expect_scopes(raw);
         let verification = self.verification(raw, &targets);
+        let token_endpoint = token_endpoint(raw, &targets, verification.as_ref());
         let inventory = self.inventory(raw);
 
         if self.problems.count() > before {
@@ -61,7 +86,7 @@ impl TenantCheck<'_> {
                 .or(defaults.phase_metrics)
                 .unwrap_or(false),
             token: TokenSettings {
-                url: targets.token_url?,
+                url: token_endpoint?,
                 client_id,
                 credential: credential?,
                 next_credential,

@@ -304,7 +304,8 @@ const CASES: &[Case] = &[
         "missing token_url",
         "tenants: [{name: acme, client_id: abc, client_secret: s}]\n",
         "token_url",
-        "required (or use the `nexthink:` or `entra:` preset)",
+        "required unless issuer: is set (its discovery document names the token endpoint), \
+         or use the `nexthink:` or `entra:` preset",
     ),
     acme_case(
         "entra tenant_id neither a GUID nor a domain",
@@ -767,7 +768,7 @@ fn nexthink_legacy_token_url_follows_an_overridden_base_url() {
          base_url: 'https://gateway.example.com/nx', client_id: abc, client_secret: s}]\n",
     );
     assert_eq!(
-        tenant.token.url.as_str(),
+        tenant.token.url.configured().unwrap().as_str(),
         "https://gateway.example.com/nx/api/v1/token"
     );
     assert!(tenant.token.form.is_empty(), "legacy sends an empty body");
@@ -784,7 +785,7 @@ fn nexthink_login_token_url_stays_on_the_login_host() {
          base_url: 'https://gateway.example.com', client_id: abc, client_secret: s}]\n",
     );
     assert_eq!(
-        tenant.token.url.as_str(),
+        tenant.token.url.configured().unwrap().as_str(),
         "https://acme-login.eu.nexthink.cloud/oauth2/default/v1/token"
     );
     assert_eq!(
@@ -839,12 +840,16 @@ fn insecure_http_allows_plain_http_and_loopback_needs_no_flag() {
         "tenants: [{name: acme, token_url: 'http://login.example.com/t', insecure_http: true, \
          client_id: abc, client_secret: s}]\n",
     );
-    assert_eq!(insecure.token.url.scheme(), "http");
+    assert_eq!(insecure.token.url.configured().unwrap().scheme(), "http");
     for host in ["127.0.0.1:8080", "localhost", "sim.localhost", "[::1]"] {
         let text = format!(
             "tenants: [{{name: acme, token_url: 'http://{host}/t', client_id: abc, client_secret: s}}]\n"
         );
-        assert_eq!(only_tenant(&text).token.url.scheme(), "http", "{host}");
+        assert_eq!(
+            only_tenant(&text).token.url.configured().unwrap().scheme(),
+            "http",
+            "{host}"
+        );
     }
 }
 
@@ -907,7 +912,7 @@ fn the_entra_preset_derives_token_url_scope_and_post_auth() {
          endpoints: [{name: me, path: /v1.0/organization}]}]\n",
     );
     assert_eq!(
-        tenant.token.url.as_str(),
+        tenant.token.url.configured().unwrap().as_str(),
         "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token"
     );
     assert_eq!(
@@ -929,7 +934,7 @@ fn the_entra_preset_derives_token_url_scope_and_post_auth() {
          client_id: abc, client_secret: s, client_auth: basic}]\n",
     );
     assert_eq!(
-        own.token.url.as_str(),
+        own.token.url.configured().unwrap().as_str(),
         "http://127.0.0.1:9/t/oauth2/v2.0/token"
     );
     assert_eq!(form(&own)[1], ("scope", "https://api.example.us/.default"));
@@ -964,4 +969,45 @@ fn nexthink_permissions_choose_the_read_only_endpoints() {
         ]
     );
     assert_eq!(tenant.expect_scopes, ["service:integration"]);
+}
+
+#[test]
+fn issuer_without_token_url_discovers_it_and_a_configured_url_wins() {
+    use crate::config::TokenEndpoint;
+    let discovered = only_tenant(
+        "tenants: [{name: acme, issuer: 'https://idp.example.com/tenant', client_id: abc, \
+         client_secret: s}]\n",
+    );
+    let TokenEndpoint::Discovered(endpoint) = &discovered.token.url else {
+        panic!("{:?}", discovered.token.url);
+    };
+    assert_eq!(endpoint.issuer, "https://idp.example.com/tenant");
+    assert!(!endpoint.insecure_http && !endpoint.https_only);
+    assert_eq!(
+        discovered.token.url.scope_url().as_str(),
+        "https://idp.example.com/tenant"
+    );
+    assert_eq!(
+        discovered.token.url.to_string(),
+        "discovered from https://idp.example.com/tenant"
+    );
+    // An explicit token_url, or a preset's, wins over discovery.
+    let explicit = only_tenant(
+        "tenants: [{name: acme, issuer: 'https://idp.example.com', \
+         token_url: 'https://login.example.com/t', client_id: abc, client_secret: s}]\n",
+    );
+    assert_eq!(
+        explicit.token.url,
+        TokenEndpoint::Configured(url::Url::parse("https://login.example.com/t").unwrap())
+    );
+    let preset = only_tenant(
+        "tenants: [{name: acme, entra: {tenant_id: contoso.onmicrosoft.com, \
+         resource: 'https://graph.microsoft.com'}, \
+         issuer: 'https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0', \
+         client_id: abc, client_secret: s}]\n",
+    );
+    assert_eq!(
+        preset.token.url.configured().map(url::Url::as_str),
+        Some("https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token")
+    );
 }

@@ -194,12 +194,10 @@ fn answer(
                 .into_response();
         }
         DiscoveryAnswer::WrongIssuer => WRONG_ISSUER.to_owned(),
-        DiscoveryAnswer::Normal => authority.issuer(&base),
+        DiscoveryAnswer::Normal | DiscoveryAnswer::NoTokenEndpoint => authority.issuer(&base),
     };
     let algorithm = state.clients().signing.algorithm.name();
-    json_response(
-        StatusCode::OK,
-        &json!({
+    let mut document = json!({
             "issuer": issuer,
             "token_endpoint": authority.token_endpoint(&base),
             "jwks_uri": authority.jwks_uri(&base),
@@ -214,8 +212,13 @@ fn answer(
             "token_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256", "ES256"],
             "id_token_signing_alg_values_supported": [algorithm],
             "subject_types_supported": ["public"],
-        }),
-    )
+    });
+    if how == DiscoveryAnswer::NoTokenEndpoint
+        && let Some(fields) = document.as_object_mut()
+    {
+        fields.remove("token_endpoint");
+    }
+    json_response(StatusCode::OK, &document)
 }
 
 /// `GET` of any JWKS path: the keys that verify access tokens (one key

@@ -119,6 +119,9 @@ pub enum DiscoveryAnswer {
     /// The document, naming an `issuer` other than the one it belongs to
     /// (`https://mismatched-issuer.invalid`).
     WrongIssuer,
+    /// The document, correct but without `token_endpoint` (a provider that
+    /// publishes only its keys).
+    NoTokenEndpoint,
 }
 
 /// What the discovery documents (`/.well-known/openid-configuration`, RFC

@@ -236,6 +236,7 @@ clients: [{client_id: acme}]
         ("server_error", 500),
         ("invalid_json", 200),
         ("wrong_issuer", 200),
+        ("no_token_endpoint", 200),
     ] {
         let yaml = format!("discovery: {{oauth_authorization_server: {knob}}}");
         sim.set_scenario(Scenario::from_yaml_str(&yaml).unwrap());
@@ -250,6 +251,12 @@ clients: [{client_id: acme}]
                 let doc = parsed.unwrap();
                 assert_eq!(doc["issuer"], "https://mismatched-issuer.invalid");
                 assert_eq!(doc["token_endpoint"], format!("{base}/oauth2/token"));
+            }
+            "no_token_endpoint" => {
+                let doc = parsed.unwrap();
+                assert_eq!(doc["issuer"], Value::from(base.as_str()));
+                assert_eq!(doc.get("token_endpoint"), None, "{doc}");
+                assert_eq!(doc["jwks_uri"], format!("{base}/jwks"));
             }
             _ => {}
         }
