@@ -17,9 +17,12 @@
 //!   client certificates and CA bundles ([`config::keys`]), what each
 //!   `client_auth` method authenticates with and the refresh of its files
 //!   once per cycle ([`config::client_auth`]), the Nexthink and Entra ID
-//!   presets ([`config::nexthink`], [`config::entra`]) live beside them.
+//!   presets ([`config::nexthink`], [`config::entra`]) and where token
+//!   requests go, configured or discovered from `issuer:`
+//!   ([`config::discovery`]) live beside them.
 //! - [`probe`]: one shared request/measure/classify path ([`probe::http`]),
-//!   the token request ([`probe::token`]) with its credential
+//!   the token request ([`probe::token`]) at its configured or discovered
+//!   endpoint ([`probe::discovery`]) with its credential
 //!   ([`probe::client_auth`], signed `private_key_jwt` assertions in
 //!   [`probe::assertion`]), endpoint calls
 //!   ([`probe::endpoint`]), the closed result classes
