@@ -137,8 +137,7 @@ pub async fn request_token_with(
             ));
         }
     };
-    // A discovered endpoint that cannot be read is not replaced by a guess:
-    // the request is not sent.
+    // No discovered endpoint, no request: never a guessed URL.
     let url = match discovery::token_url(client, &settings.url, settings.timeout).await {
         Ok(url) => url,
         Err(why) => {
