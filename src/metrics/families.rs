@@ -243,7 +243,7 @@ pub const SCRAPE_BYTES: Family = family(
 /// `credprobe_next_credential_success`.
 pub const NEXT_CREDENTIAL_SUCCESS: Family = family(
     "credprobe_next_credential_success",
-    "1 if the latest token request with the tenant's next credential (next_client_secret_file, a rotation in progress) got a token, 0 if not; only for tenants that configure one.",
+    "1 if the latest token request with the tenant's next credential (next_client_secret_file or next_client_key_file, a rotation in progress) got a token, 0 if not; only for tenants that configure one.",
     Kind::Gauge,
 );
 

@@ -77,7 +77,8 @@ pub struct TenantView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credential_inventory: Option<super::inventory::InventoryView>,
     /// The next credential's token request, for tenants with
-    /// `next_client_secret_file` (absent otherwise).
+    /// `next_client_secret_file` or `next_client_key_file` (absent
+    /// otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_credential: Option<NextCredentialView>,
     /// Each configured endpoint, in configuration order.

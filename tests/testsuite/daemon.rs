@@ -486,7 +486,11 @@ async fn the_demo_shows_an_expiring_secret_a_rotation_a_rejected_next_secret_and
         )
     };
     let next = |t: &str, tenant: &str| {
-        value(t, "credprobe_next_credential_success", &[("tenant", tenant)])
+        value(
+            t,
+            "credprobe_next_credential_success",
+            &[("tenant", tenant)],
+        )
     };
     let text = daemon
         .wait_for_metrics(Duration::from_secs(30), |t| {
@@ -515,7 +519,10 @@ async fn the_demo_shows_an_expiring_secret_a_rotation_a_rejected_next_secret_and
         );
         expiry - now < 14.0 * 86_400.0 && latest <= expiry
     };
-    assert!(expiring_soon(expiring), "no successor: the alert's expression holds");
+    assert!(
+        expiring_soon(expiring),
+        "no successor: the alert's expression holds"
+    );
     assert!(
         !expiring_soon(rotating),
         "a successor in Graph's list quiets the alert"
