@@ -7,7 +7,8 @@
 //! file is taken up; tenants without one have neither a series nor a JSON
 //! field. A next `private_key_jwt` key signs its own assertion (its `kid`
 //! and `x5t#S256`), a next `tls_client_auth` certificate is presented by a
-//! client of its own.
+//! client of its own, and a broken next file turns
+//! `credprobe_credential_files_ok` to 0 naming the file.
 
 use std::time::{Duration, Instant};
 
@@ -435,4 +436,93 @@ async fn a_next_tls_client_certificate_is_presented_by_its_own_client() {
         "{json}"
     );
     sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_next_credential_file_counts_in_credential_files_ok_and_says_which() {
+    let mut secret = credprobe_simulator::ClientBehaviour::new("c", "old");
+    secret.additional_client_secrets = vec!["NEXT-SECRET-7".to_owned()];
+    let mut jwt = credprobe_simulator::ClientBehaviour::new("jwt", "unused");
+    jwt.public_key = Some(public_pem(RSA_A));
+    jwt.additional_public_keys = vec![public_pem(RSA_B)];
+    let sim = start_simulator(Scenario {
+        clients: vec![secret, jwt],
+        ..Scenario::default()
+    })
+    .await;
+    let base = sim.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "current", "old\n");
+    write(dir.path(), "next", "NEXT-SECRET-7\n");
+    write(dir.path(), "a.pem", RSA_A);
+    write(dir.path(), "b.pem", RSA_B);
+    let daemon = Daemon::start_in(
+        dir,
+        &format!(
+            "defaults: {{interval: 1s, timeout: 500ms}}\ntenants:\n  - {{name: secret, token_url: \"{base}/oauth2/token\", client_id: c, client_secret_file: current, next_client_secret_file: next}}\n  - {{name: key, token_url: \"{base}/oauth2/token\", client_id: jwt, client_auth: private_key_jwt, client_key_file: a.pem, next_client_key_file: b.pem}}\n"
+        ),
+        &[],
+    );
+    let files_ok =
+        |t: &str, tenant: &str| value(t, "credprobe_credential_files_ok", &[("tenant", tenant)]);
+    let text = daemon
+        .wait_for_metrics(Duration::from_secs(15), |t| {
+            value(t, NEXT, &[("tenant", "secret")]).is_some()
+                && value(t, NEXT, &[("tenant", "key")]).is_some()
+        })
+        .await;
+    assert_eq!(files_ok(&text, "secret"), Some(1.0), "{text}");
+    assert_eq!(files_ok(&text, "key"), Some(1.0), "{text}");
+
+    // The next secret deleted, the next key overwritten with what is no key.
+    let next = daemon.dir.path().join("next");
+    let key = daemon.dir.path().join("b.pem");
+    std::fs::remove_file(&next).unwrap();
+    std::fs::write(&key, "not a key\n").unwrap();
+    let text = daemon
+        .wait_for_metrics(Duration::from_secs(15), |t| {
+            files_ok(t, "secret") == Some(0.0) && files_ok(t, "key") == Some(0.0)
+        })
+        .await;
+    for (tenant, path) in [("secret", &next), ("key", &key)] {
+        let json = tenant_json(&daemon, tenant).await;
+        let files = &json["credential_files"];
+        assert_eq!(files["ok"], false, "{json}");
+        assert_eq!(
+            files["problem"]["file"],
+            path.display().to_string(),
+            "{json}"
+        );
+        assert!(files["problem"]["since"].is_number(), "{json}");
+        assert!(
+            files["problem"]["why"]
+                .as_str()
+                .is_some_and(|why| why.contains(&path.display().to_string())),
+            "{json}"
+        );
+        assert_eq!(
+            json["warnings"],
+            serde_json::json!(["credential_file_unreadable"]),
+            "{json}"
+        );
+        let (_, page) = daemon.get(&format!("/tenants/{tenant}")).await;
+        assert!(page.contains(&path.display().to_string()), "{page}");
+    }
+    // The current credentials are untouched.
+    for tenant in ["secret", "key"] {
+        assert_eq!(
+            value(&text, "credprobe_token_success", &[("tenant", tenant)]),
+            Some(1.0),
+            "{tenant}"
+        );
+    }
+
+    // Back: 1 again.
+    std::fs::write(&next, "NEXT-SECRET-7\n").unwrap();
+    std::fs::write(&key, RSA_B).unwrap();
+    daemon
+        .wait_for_metrics(Duration::from_secs(15), |t| {
+            files_ok(t, "secret") == Some(1.0) && files_ok(t, "key") == Some(1.0)
+        })
+        .await;
 }
