@@ -318,6 +318,9 @@ pub enum EntraCloud {
     Global,
     /// `login.microsoftonline.us` (US Government).
     Usgov,
+    /// `login.microsoftonline.us` with Graph at `dod-graph.microsoft.us`
+    /// (US Government DoD).
+    Dod,
     /// `login.chinacloudapi.cn` (operated by 21Vianet).
     China,
 }
