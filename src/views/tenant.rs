@@ -222,7 +222,7 @@ pub struct TokenView {
 }
 
 /// The token request with the next credential of a rotation in progress
-/// (`next_client_secret_file`): whether the credential the tenant will
+/// (`next_client_secret_file`, `next_client_key_file`): whether the credential the tenant will
 /// switch to gets a token, shown beside the current one.
 #[derive(Debug, Clone, Serialize)]
 pub struct NextCredentialView {
