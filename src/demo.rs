@@ -2,6 +2,12 @@
 //! probing it, with no configuration, so a newcomer sees healthy and
 //! failing tenants side by side on /metrics within seconds.
 //!
+//! Four tenants show what issue 21 added: the Entra credential inventory
+//! (a secret expiring with no successor, and a rotation in progress whose
+//! next secret works), a next secret that is rejected, and a verified
+//! token for the wrong audience. The next secrets are files in the same
+//! private folder as the keys.
+//!
 //! Two tenants authenticate without a secret: their keys and certificates
 //! are made at start (a throwaway CA, [`credprobe_simulator::pki`]) in a
 //! private temporary folder that is removed when the demo stops, and one
@@ -13,7 +19,9 @@ use std::time::SystemTime;
 
 use anyhow::Context as _;
 use credprobe_simulator::pki::{TestCa, days};
-use credprobe_simulator::{ClientBehaviour, EntraRefusal, Preset, Scenario, Simulator};
+use credprobe_simulator::{
+    AppCredential, ClientBehaviour, EntraRefusal, Preset, Scenario, Simulator,
+};
 
 use crate::config::{self, LoadOptions};
 use crate::daemon::{self, ConfigSource, Controls, DaemonOptions};
@@ -24,6 +32,22 @@ use crate::web_config::WebConfig;
 /// left when the demo starts: within the 14 days the status page and the
 /// alert rules warn about.
 pub const EXPIRING_CERTIFICATE_DAYS: u64 = 5;
+
+/// How long the client secrets of the demo's two Entra tenants with the
+/// credential inventory have left, as the simulated Microsoft Graph lists
+/// them: within the 14 days of `CredprobeCredentialExpiringSoon`, which
+/// fires for the one without a successor and stays quiet for the one
+/// whose rotation has started.
+pub const EXPIRING_SECRET_DAYS: u64 = 10;
+
+/// The next secret of `litware-entra-rotating`'s rotation, which the
+/// simulator accepts beside the current one (its hint, `nxt`, tells it
+/// apart from the current secret's in Graph's list).
+const ROTATING_NEXT_SECRET: &str = "nxt-litware-entra-rotating";
+
+/// The next secret of `adatum-next-rejected`'s rotation, which the
+/// simulator does not accept.
+const REJECTED_NEXT_SECRET: &str = "adatum-next-rejected-not-yet-registered";
 
 /// The demo's configuration; `{sim}` becomes the simulator's base URL,
 /// `{mtls}` the mTLS simulator's and `{keys}` the folder of the generated
@@ -146,11 +170,48 @@ tenants:
     expect_scopes: [Workflows.Read, RemoteActions.Read]
     endpoints:
       - {name: workflows, path: /api/v1/workflows}
+  - name: northwind-entra-expiring  # Entra ID credential inventory: the secret expires in 10 days, no successor
+    labels: {customer: northwind, tier: gold}
+    entra: {tenant_id: northwind.onmicrosoft.com, resource: "https://graph.microsoft.com", credential_inventory: true, graph_url: "{sim}"}
+    token_url: {sim}/northwind.onmicrosoft.com/oauth2/v2.0/token
+    client_id: northwind-entra-expiring
+    client_secret: northwind-entra-expiring-secret
+    endpoints: []
+  - name: litware-entra-rotating    # a rotation in progress: the next secret works, Graph lists it as the successor
+    labels: {customer: litware, tier: silver}
+    entra: {tenant_id: litware.onmicrosoft.com, resource: "https://graph.microsoft.com", credential_inventory: true, graph_url: "{sim}"}
+    token_url: {sim}/litware.onmicrosoft.com/oauth2/v2.0/token
+    client_id: litware-entra-rotating
+    client_secret: litware-entra-rotating-secret
+    next_client_secret_file: {keys}/litware-entra-rotating.next-secret
+    endpoints: []
+  - name: adatum-next-rejected      # a rotation whose next secret the provider rejects
+    labels: {customer: adatum, tier: bronze}
+    base_url: {sim}
+    token_url: {sim}/oauth2/token
+    client_id: adatum-next-rejected
+    client_secret: adatum-next-rejected-secret
+    next_client_secret_file: {keys}/adatum-next-rejected.next-secret
+    endpoints:
+      - {name: status, path: /api/v1/status}
+  - name: woodgrove-audience        # verified token, but for another API (aud): credprobe_token_verified 0
+    labels: {customer: woodgrove, tier: gold}
+    base_url: {sim}
+    token_url: {sim}/oauth2/token
+    issuer: {sim}
+    expect_audience: ["https://api.woodgrove.example"]
+    client_id: woodgrove-audience
+    client_secret: woodgrove-audience-secret
+    endpoints:
+      - {name: status, path: /api/v1/status}
 "#;
 
 /// The simulator's behaviour for the demo tenants: the simulator's own demo
 /// scenario plus a malformed-token client, a generic provider client, an
-/// Entra ID client whose secret expired and one whose token lacks a scope.
+/// Entra ID client whose secret expired, one whose token lacks a scope,
+/// two Entra applications whose secrets Graph lists as expiring (one with
+/// a successor, whose next secret works), a client whose next secret is
+/// rejected and one whose tokens are for another audience.
 pub fn demo_scenario() -> Scenario {
     let mut scenario = Scenario::demo();
     // A Retry-After longer than half a cycle: the next token request is
@@ -177,6 +238,33 @@ pub fn demo_scenario() -> Scenario {
     scoped.granted_scopes = Some(vec!["Workflows.Read".to_owned()]);
     scoped.scope_in_response = false;
     scenario.clients.push(scoped);
+    let expiring_at = SystemTime::now() + days(EXPIRING_SECRET_DAYS);
+    let mut expiring = ClientBehaviour::new(
+        "northwind-entra-expiring",
+        "northwind-entra-expiring-secret",
+    );
+    expiring.app_credentials = Some(vec![AppCredential::secret(
+        &expiring.client_secret,
+        expiring_at,
+    )]);
+    scenario.clients.push(expiring);
+    let mut rotating =
+        ClientBehaviour::new("litware-entra-rotating", "litware-entra-rotating-secret");
+    rotating.additional_client_secrets = vec![ROTATING_NEXT_SECRET.to_owned()];
+    rotating.app_credentials = Some(vec![
+        AppCredential::secret(&rotating.client_secret, expiring_at),
+        AppCredential::secret(ROTATING_NEXT_SECRET, SystemTime::now() + days(730)),
+    ]);
+    scenario.clients.push(rotating);
+    scenario.clients.push(ClientBehaviour::new(
+        "adatum-next-rejected",
+        "adatum-next-rejected-secret",
+    ));
+    // Tokens carry the simulator's default audience, not the one expected.
+    scenario.clients.push(ClientBehaviour::new(
+        "woodgrove-audience",
+        "woodgrove-audience-secret",
+    ));
     scenario
 }
 
@@ -210,6 +298,8 @@ impl DemoUpstream {
         keys.write("tyrell-jwt.crt", &jwt.cert_pem)?;
         keys.write("cyberdyne-mtls.pem", &mtls_client.key_pem)?;
         keys.write("cyberdyne-mtls.crt", &mtls_client.cert_pem)?;
+        keys.write("litware-entra-rotating.next-secret", ROTATING_NEXT_SECRET)?;
+        keys.write("adatum-next-rejected.next-secret", REJECTED_NEXT_SECRET)?;
 
         let mut scenario = demo_scenario();
         let mut tyrell = ClientBehaviour::new("tyrell-jwt", "unused");
@@ -281,9 +371,19 @@ impl DemoKeys {
         Ok(DemoKeys { path })
     }
 
+    /// Writes `name` readable by this user only (0600), as secret and key
+    /// files are kept.
     fn write(&self, name: &str, text: &str) -> anyhow::Result<()> {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
         let path = self.path.join(name);
-        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut file| file.write_all(text.as_bytes()))
+            .with_context(|| format!("cannot write {}", path.display()))
     }
 }
 

@@ -33,7 +33,7 @@ pub enum EntraError {
 pub fn login_host(cloud: EntraCloud) -> &'static str {
     match cloud {
         EntraCloud::Global => "login.microsoftonline.com",
-        EntraCloud::Usgov => "login.microsoftonline.us",
+        EntraCloud::Usgov | EntraCloud::Dod => "login.microsoftonline.us",
         EntraCloud::China => "login.chinacloudapi.cn",
     }
 }
@@ -43,6 +43,7 @@ pub fn graph_host(cloud: EntraCloud) -> &'static str {
     match cloud {
         EntraCloud::Global => "https://graph.microsoft.com",
         EntraCloud::Usgov => "https://graph.microsoft.us",
+        EntraCloud::Dod => "https://dod-graph.microsoft.us",
         EntraCloud::China => "https://microsoftgraph.chinacloudapi.cn",
     }
 }
@@ -227,6 +228,11 @@ mod tests {
         );
         assert_eq!(usgov.form[1].1, "api://my-api/.default");
         assert_eq!(usgov.base_url, None, "an api:// resource is no base URL");
+        let dod = targets(GUID, EntraCloud::Dod, Some("api://my-api"), None).unwrap();
+        assert_eq!(
+            dod.token_url,
+            format!("https://login.microsoftonline.us/{GUID}/oauth2/v2.0/token")
+        );
         let china = targets(
             GUID,
             EntraCloud::China,
@@ -253,6 +259,12 @@ mod tests {
         let usgov = inventory(EntraCloud::Usgov, None, "x").unwrap();
         assert_eq!(usgov.application_url.host_str(), Some("graph.microsoft.us"));
         assert_eq!(usgov.form[1].1, "https://graph.microsoft.us/.default");
+        let dod = inventory(EntraCloud::Dod, None, "x").unwrap();
+        assert_eq!(
+            dod.application_url.host_str(),
+            Some("dod-graph.microsoft.us")
+        );
+        assert_eq!(dod.form[1].1, "https://dod-graph.microsoft.us/.default");
         let china = inventory(EntraCloud::China, None, "x").unwrap();
         assert_eq!(
             china.application_url.host_str(),

@@ -162,9 +162,10 @@ pub struct TokenSettings {
     pub client_id: String,
     /// The secret, signing key or client certificate.
     pub credential: Credential,
-    /// The credential that will replace it (`next_client_secret_file`),
-    /// during a rotation: each token request is repeated with it, token
-    /// only, so the next credential is known to work before the switch.
+    /// The credential that will replace it (`next_client_secret_file`, or
+    /// `next_client_key_file` with its certificate), during a rotation:
+    /// each token request is repeated with it, token only, so the next
+    /// credential is known to work before the switch.
     pub next_credential: Option<Credential>,
     /// How the credential is presented.
     pub client_auth: ClientAuth,

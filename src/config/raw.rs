@@ -171,6 +171,16 @@ pub struct RawTenant {
     /// is sent and its notAfter is the credential's expiry).
     #[serde(default)]
     pub client_certificate_file: Option<PathBuf>,
+    /// PEM private key of the next credential of `private_key_jwt` or
+    /// `tls_client_auth`, during a key rotation: each cycle also requests
+    /// a token with it; re-read when it changes.
+    #[serde(default)]
+    pub next_client_key_file: Option<PathBuf>,
+    /// PEM certificate of `next_client_key_file`: required when
+    /// `client_certificate_file` is set (the next `x5t#S256`, the next
+    /// mTLS client).
+    #[serde(default)]
+    pub next_client_certificate_file: Option<PathBuf>,
     /// How `private_key_jwt` assertions are made (all optional).
     #[serde(default)]
     pub client_assertion: Option<RawClientAssertion>,
@@ -248,6 +258,10 @@ pub struct RawClientAssertion {
     /// The JWT header's `kid`.
     #[serde(default)]
     pub key_id: Option<String>,
+    /// The `kid` of the assertions signed with `next_client_key_file`
+    /// (none when absent: `key_id` names the current key).
+    #[serde(default)]
+    pub next_key_id: Option<String>,
     /// The `aud` claim, instead of the token URL.
     #[serde(default)]
     pub audience: Option<String>,
@@ -304,6 +318,9 @@ pub enum EntraCloud {
     Global,
     /// `login.microsoftonline.us` (US Government).
     Usgov,
+    /// `login.microsoftonline.us` with Graph at `dod-graph.microsoft.us`
+    /// (US Government DoD).
+    Dod,
     /// `login.chinacloudapi.cn` (operated by 21Vianet).
     China,
 }

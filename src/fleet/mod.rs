@@ -185,7 +185,7 @@ pub struct TenantState {
     pub history: History,
     /// The Entra credential inventory, once it made an attempt.
     pub inventory: Option<inventory::InventoryState>,
-    /// The next credential's token requests (`next_client_secret_file`),
+    /// The next credential's token requests (`next_client_secret_file`, `next_client_key_file`),
     /// once one was made; `None` for tenants without a next credential.
     /// Boxed: most tenants have none, and the record's heap bound
     /// (`tests/metrics_memory.rs`) is per tenant.

@@ -74,7 +74,7 @@ pub const CREDENTIAL_LATEST_EXPIRY: Family = family(
 /// `credprobe_credential_files_ok`.
 pub const CREDENTIAL_FILES_OK: Family = family(
     "credprobe_credential_files_ok",
-    "1 when every secret, key and certificate file of the tenant's credential can be used (also when it reads none), 0 while one is missing, unreadable or invalid: the last good copy stays in use; the status page and the JSON say which file, since when and why.",
+    "1 when every secret, key and certificate file of the tenant's credential and of its next credential can be used (also when they read none), 0 while one is missing, unreadable or invalid: the last good copy stays in use; the status page and the JSON say which file, since when and why.",
     Kind::Gauge,
 );
 /// `credprobe_endpoint_last_success_timestamp_seconds`.
@@ -243,7 +243,7 @@ pub const SCRAPE_BYTES: Family = family(
 /// `credprobe_next_credential_success`.
 pub const NEXT_CREDENTIAL_SUCCESS: Family = family(
     "credprobe_next_credential_success",
-    "1 if the latest token request with the tenant's next credential (next_client_secret_file, a rotation in progress) got a token, 0 if not; only for tenants that configure one.",
+    "1 if the latest token request with the tenant's next credential (next_client_secret_file or next_client_key_file, a rotation in progress) got a token, 0 if not; only for tenants that configure one.",
     Kind::Gauge,
 );
 

@@ -40,7 +40,8 @@ pub enum BackoffScope {
         /// The OAuth2 client id.
         client_id: String,
     },
-    /// The next credential (`next_client_secret_file`) of a client at one
+    /// The next credential (`next_client_secret_file`,
+    /// `next_client_key_file`) of a client at one
     /// token endpoint: a 429 answered to it does not silence the current
     /// credential's requests, whose results are what the alerts read.
     NextCredential {

@@ -52,7 +52,7 @@ pub use phases::Phases;
 pub use token::IssuedToken;
 pub use verify::{TokenVerification, VerifyReason};
 
-use crate::config::{Tenant, TokenReuse};
+use crate::config::{ClientIdentity, Credential, HttpProfile, Tenant, TokenReuse};
 
 /// What a tenant's task carries from one cycle to the next.
 #[derive(Debug, Default)]
@@ -68,6 +68,9 @@ pub struct ProbeState {
     /// The tenant's HTTP clients, taken at its first cycle and again only
     /// when its client certificate changed.
     clients: Option<TenantClients>,
+    /// The clients presenting the next client certificate of a rotation
+    /// (`tls_client_auth` with `next_client_key_file`), kept the same way.
+    next_clients: Option<TenantClients>,
 }
 
 /// What a 429 backs off, for each of a tenant's requests.
@@ -203,6 +206,7 @@ pub async fn run_cycle(
                 max_wait,
                 cap,
             };
+            let clients = next_clients(transport, tenant, next, clients, &mut state.next_clients);
             let attempt = token::request_token_with(
                 transport,
                 clients,
@@ -241,4 +245,29 @@ pub async fn run_cycle(
     }
     state.cycles += 1;
     report
+}
+
+/// The clients the next credential's token request goes through: the
+/// tenant's own, except for a next client certificate (`tls_client_auth`),
+/// which is presented in the TLS handshake by clients of its own, built
+/// like the tenant's (same proxy and CA) and rebuilt when the files change.
+fn next_clients<'a>(
+    transport: &Transport,
+    tenant: &Tenant,
+    next: &Credential,
+    own: &'a TenantClients,
+    kept: &'a mut Option<TenantClients>,
+) -> &'a TenantClients {
+    let Credential::Certificate(files) = next else {
+        return own;
+    };
+    let profile = HttpProfile {
+        identity: Some(ClientIdentity(std::sync::Arc::clone(files))),
+        ..tenant.http.clone()
+    };
+    let clients = match kept.take() {
+        Some(clients) if clients.current_for(&profile) => clients,
+        _ => transport.tenant_clients(&profile),
+    };
+    kept.insert(clients)
 }

@@ -117,7 +117,7 @@ pub async fn request_token_for(
 
 /// Requests a token at the tenant's token endpoint presenting `credential`
 /// instead of its current one: the next credential of a rotation
-/// (`next_client_secret_file`) is tried this way, classified exactly as the
+/// (`next_client_secret_file`, `next_client_key_file`) is tried this way, classified exactly as the
 /// current one's request.
 pub async fn request_token_with(
     transport: &Transport,

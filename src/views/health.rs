@@ -250,14 +250,22 @@ impl Assessment {
 }
 
 /// The one rule for a tenant's credential files: the secret, key or
-/// certificate file of its credential that is missing, unreadable or
-/// holds a version that cannot be used (the last good copy stays in use),
-/// with since when and why; `None` while every one can be used, or the
-/// credential reads no file. The state's warning
+/// certificate file of its credential, or of the next credential of a
+/// rotation (`next_client_secret_file`, `next_client_key_file`), that is
+/// missing, unreadable or holds a version that cannot be used (the last
+/// good copy stays in use), with since when and why (the current
+/// credential's first); `None` while every one can be used, or the
+/// credentials read no file. The state's warning
 /// ([`Warning::CredentialFileUnreadable`]), the views and
 /// `credprobe_credential_files_ok` all read this.
 pub fn credential_file_problem(tenant: &Tenant) -> Option<FileProblem> {
-    tenant.token.credential.broken_file()
+    tenant.token.credential.broken_file().or_else(|| {
+        tenant
+            .token
+            .next_credential
+            .as_ref()
+            .and_then(|next| next.broken_file())
+    })
 }
 
 /// What needs attention in a tenant, by the checks of [`Warning`];

@@ -77,7 +77,8 @@ pub struct TenantView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credential_inventory: Option<super::inventory::InventoryView>,
     /// The next credential's token request, for tenants with
-    /// `next_client_secret_file` (absent otherwise).
+    /// `next_client_secret_file` or `next_client_key_file` (absent
+    /// otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_credential: Option<NextCredentialView>,
     /// Each configured endpoint, in configuration order.
@@ -223,7 +224,7 @@ pub struct TokenView {
 }
 
 /// The token request with the next credential of a rotation in progress
-/// (`next_client_secret_file`): whether the credential the tenant will
+/// (`next_client_secret_file`, `next_client_key_file`): whether the credential the tenant will
 /// switch to gets a token, shown beside the current one.
 #[derive(Debug, Clone, Serialize)]
 pub struct NextCredentialView {

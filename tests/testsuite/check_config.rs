@@ -768,6 +768,66 @@ fn a_next_secret_file_is_refused_without_a_secret_method_and_read_otherwise() {
 }
 
 #[test]
+fn a_next_key_file_others_can_read_is_a_warning() {
+    let (dir, _secret) = folder();
+    let key = support::write(
+        dir.path(),
+        "client.pem",
+        include_str!("../keys/example-rsa-a.pem"),
+    );
+    chmod(&key, 0o600);
+    let next = support::write(
+        dir.path(),
+        "next.pem",
+        include_str!("../keys/example-rsa-b.pem"),
+    );
+    chmod(&next, 0o644);
+    let config = main_config(
+        dir.path(),
+        "tenants:\n  - name: jwt\n    token_url: https://login.example.com/oauth2/token\n    client_id: abc\n    client_auth: private_key_jwt\n    client_key_file: client.pem\n    next_client_key_file: next.pem\n",
+    );
+    let (code, stdout, stderr) = check(&config);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "warning: {}:7: tenant jwt: next_client_key_file: {next} is open to others (mode 0644): chmod 600 {next} (on Kubernetes: defaultMode: 0400 on the secret volume)\n",
+            config.display(),
+            next = next.display()
+        )
+    );
+}
+
+#[test]
+fn a_next_key_file_is_refused_on_a_secret_tenant_and_needs_its_certificate_beside_one() {
+    let (dir, _secret) = folder();
+    let key = support::write(
+        dir.path(),
+        "client.pem",
+        include_str!("../keys/example-rsa-a.pem"),
+    );
+    chmod(&key, 0o600);
+    let config = main_config(
+        dir.path(),
+        "tenants:\n  - name: acme\n    token_url: https://login.example.com/oauth2/token\n    client_id: abc\n    client_secret_file: secret\n    next_client_key_file: client.pem\n  - name: jwt\n    token_url: https://login.example.com/oauth2/token\n    client_id: abc\n    client_auth: private_key_jwt\n    client_key_file: client.pem\n    client_certificate_file: client.crt\n    next_client_key_file: client.pem\n",
+    );
+    let (code, stdout, stderr) = check(&config);
+    assert_ne!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(
+            ":6: tenant acme: next_client_key_file: only used with client_auth: private_key_jwt or tls_client_auth"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "tenant jwt: next_client_certificate_file: required with next_client_key_file when client_certificate_file is set"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_credential_expiry_already_passed_is_a_warning() {
     let (dir, secret) = folder();
     let config = main_config(

@@ -449,6 +449,126 @@ async fn promtool_finds_nothing_wrong_with_a_real_scrape() {
     upstream.shutdown().await;
 }
 
+/// The four demo tenants of issue 21, each on /metrics (and the JSON for
+/// why): the Entra secret expiring in 10 days with no successor, for which
+/// `CredprobeCredentialExpiringSoon`'s expression holds; the rotation in
+/// progress whose next secret works and whose successor keeps that alert
+/// quiet; the next secret the provider rejects; the verified token for the
+/// wrong audience.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_shows_an_expiring_secret_a_rotation_a_rejected_next_secret_and_a_wrong_audience()
+{
+    let upstream = credprobe::demo::DemoUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = upstream
+        .config()
+        .replace("interval: 10s", "interval: 1s")
+        .replace("timeout: 5s", "timeout: 900ms");
+    let daemon = Daemon::start_in(dir, &config, &[]);
+    let (expiring, rotating, rejected, audience) = (
+        "northwind-entra-expiring",
+        "litware-entra-rotating",
+        "adatum-next-rejected",
+        "woodgrove-audience",
+    );
+    let expiry = |t: &str, tenant: &str| {
+        value(
+            t,
+            "credprobe_credential_expiry_timestamp_seconds",
+            &[("tenant", tenant)],
+        )
+    };
+    let latest = |t: &str, tenant: &str| {
+        value(
+            t,
+            "credprobe_credential_latest_expiry_timestamp_seconds",
+            &[("tenant", tenant)],
+        )
+    };
+    let next = |t: &str, tenant: &str| {
+        value(
+            t,
+            "credprobe_next_credential_success",
+            &[("tenant", tenant)],
+        )
+    };
+    let text = daemon
+        .wait_for_metrics(Duration::from_secs(30), |t| {
+            [expiring, rotating]
+                .iter()
+                .all(|tenant| latest(t, tenant).is_some())
+                && next(t, rotating).is_some()
+                && next(t, rejected).is_some()
+                && value(t, "credprobe_token_verified", &[("tenant", audience)]).is_some()
+        })
+        .await;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let days = credprobe::demo::EXPIRING_SECRET_DAYS as f64;
+    // The alert's expression, as the rules write it:
+    // expiry - time() < 14d unless latest > expiry.
+    let expiring_soon = |tenant: &str| {
+        let expiry = expiry(&text, tenant).unwrap_or_else(|| panic!("{tenant}: expiry: {text}"));
+        let latest = latest(&text, tenant).unwrap_or_else(|| panic!("{tenant}: latest: {text}"));
+        assert!(
+            ((days - 1.0) * 86_400.0..=days * 86_400.0).contains(&(expiry - now)),
+            "{tenant}: the secret in use expires in {} s",
+            expiry - now
+        );
+        expiry - now < 14.0 * 86_400.0 && latest <= expiry
+    };
+    assert!(
+        expiring_soon(expiring),
+        "no successor: the alert's expression holds"
+    );
+    assert!(
+        !expiring_soon(rotating),
+        "a successor in Graph's list quiets the alert"
+    );
+    assert_eq!(next(&text, rotating), Some(1.0), "{text}");
+    assert_eq!(next(&text, rejected), Some(0.0), "{text}");
+    for tenant in [rotating, rejected, audience] {
+        assert_eq!(
+            value(&text, "credprobe_token_success", &[("tenant", tenant)]),
+            Some(1.0),
+            "{tenant}: the current credential works"
+        );
+    }
+    assert_eq!(
+        value(&text, "credprobe_token_verified", &[("tenant", audience)]),
+        Some(0.0),
+        "{text}"
+    );
+    // Only the tenants that use them have the new series.
+    for tenant in [expiring, rejected, audience] {
+        assert_eq!(latest(&text, tenant).is_some(), tenant == expiring);
+    }
+    assert_eq!(next(&text, expiring), None);
+    assert_eq!(
+        value(&text, "credprobe_token_verified", &[("tenant", rejected)]),
+        None
+    );
+
+    let json = tenant_json(&daemon, rejected).await;
+    assert_eq!(
+        json["next_credential"]["result"], "credentials_rejected",
+        "{json}"
+    );
+    let json = tenant_json(&daemon, audience).await;
+    assert_eq!(
+        json["token"]["verification"]["reason"], "wrong_audience",
+        "{json}"
+    );
+    let json = tenant_json(&daemon, rotating).await;
+    assert_eq!(
+        json["credential_inventory"]["rotation_started"], true,
+        "{json}"
+    );
+    upstream.shutdown().await;
+}
+
 /// The tenant's JSON (`/api/v1/tenants/{name}`).
 async fn tenant_json(daemon: &Daemon, name: &str) -> serde_json::Value {
     let (status, body) = daemon.get(&format!("/api/v1/tenants/{name}")).await;

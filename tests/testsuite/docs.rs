@@ -330,6 +330,10 @@ async fn readme_demo_tenants_are_what_the_demo_runs() {
         "cyberdyne-mtls",
         format!("within {} days", credprobe::demo::EXPIRING_CERTIFICATE_DAYS),
     );
+    expect(
+        "northwind-entra-expiring",
+        format!("in {} days", credprobe::demo::EXPIRING_SECRET_DAYS),
+    );
 }
 
 #[test]

@@ -232,12 +232,15 @@ async fn every_panel_has_data_and_every_rule_evaluates(prometheus: &str) {
 
 /// The revoked tenant raises CredprobeCredentialsRejected (the Entra
 /// tenant with the provider's reason), the tenant whose token lacks a
-/// scope CredprobeScopeMissing; the healthy one nothing.
+/// scope CredprobeScopeMissing, the Entra secret expiring with no
+/// successor CredprobeCredentialExpiringSoon (not the one whose rotation
+/// started); the healthy one nothing.
 async fn alerts_fire_for_the_failing_tenants_only(prometheus: &str) {
     for alert in [
         "ALERTS{alertname=\"CredprobeCredentialsRejected\", tenant=\"globex-revoked\", reason=\"other\"}",
         "ALERTS{alertname=\"CredprobeCredentialsRejected\", tenant=\"contoso-entra-expired\", reason=\"expired\"}",
         "ALERTS{alertname=\"CredprobeScopeMissing\", tenant=\"fabrikam-scopes\", scope=\"RemoteActions.Read\"}",
+        "ALERTS{alertname=\"CredprobeCredentialExpiringSoon\", tenant=\"northwind-entra-expiring\", severity=\"warning\"}",
     ] {
         let start = Instant::now();
         loop {
@@ -260,6 +263,16 @@ async fn alerts_fire_for_the_failing_tenants_only(prometheus: &str) {
     )
     .await;
     assert_eq!(result_len(&granted), 0, "a granted scope raised: {granted}");
+    let successor = query(
+        prometheus,
+        "ALERTS{alertname=\"CredprobeCredentialExpiringSoon\", tenant=\"litware-entra-rotating\"}",
+    )
+    .await;
+    assert_eq!(
+        result_len(&successor),
+        0,
+        "a secret with a successor raised: {successor}"
+    );
     let healthy = query(prometheus, "ALERTS{tenant=\"acme-prod\"}").await;
     assert_eq!(
         result_len(&healthy),
@@ -295,7 +308,7 @@ async fn states_agree_on_every_demo_tenant(demo: &str) {
         let (_, metrics) = support::http_get(&format!("{base}/metrics")).await;
         let json: Value = serde_json::from_str(&json).unwrap();
         let tenants = json["tenants"].as_array().unwrap();
-        assert_eq!(tenants.len(), 12, "every demo tenant");
+        assert_eq!(tenants.len(), 16, "every demo tenant");
         let rows = page_states(&html);
         let mut disagree = Vec::new();
         let mut seen: Vec<(String, Seen, Value)> = Vec::new();

@@ -9,7 +9,7 @@ use url::Url;
 use super::LoadOptions;
 use super::check::TenantCheck;
 use crate::config::client_auth::{AssertionSettings, ClientIdentity, Credential};
-use crate::config::keys::{KeyFiles, SigningAlgorithm};
+use crate::config::keys::{KeyField, KeyFiles, SigningAlgorithm};
 use crate::config::raw::{ClientAuth, RawTenant};
 use std::sync::Arc;
 
@@ -122,6 +122,83 @@ impl TenantCheck<'_> {
         }
     }
 
+    /// `next_client_key_file` (with `next_client_certificate_file`, which
+    /// is required when the current credential has a certificate): the key
+    /// a rotation moves to, read and checked now as the current one is, and
+    /// presented as the current one is: an assertion signed with it (its
+    /// `kid` is `client_assertion.next_key_id`, the rest as configured), or
+    /// the next certificate in its own mTLS client.
+    pub(super) fn next_key_credential(
+        &mut self,
+        raw: &RawTenant,
+        method: ClientAuth,
+        current: Option<&Credential>,
+    ) -> Option<Credential> {
+        let assertion = raw.client_assertion.clone().unwrap_or_default();
+        let Some(key) = &raw.next_client_key_file else {
+            for (field, given) in [
+                (
+                    "next_client_certificate_file",
+                    raw.next_client_certificate_file.is_some(),
+                ),
+                (
+                    "client_assertion.next_key_id",
+                    assertion.next_key_id.is_some(),
+                ),
+            ] {
+                if given {
+                    self.problem(field, "only used with next_client_key_file");
+                }
+            }
+            return None;
+        };
+        if raw.client_certificate_file.is_some() && raw.next_client_certificate_file.is_none() {
+            self.problem(
+                "next_client_certificate_file",
+                format!(
+                    "required with next_client_key_file when client_certificate_file is set \
+                     (client_auth: {} {})",
+                    method_name(method),
+                    if method == ClientAuth::TlsClientAuth {
+                        "presents the next key's certificate in the TLS handshake"
+                    } else {
+                        "sends the next certificate's x5t#S256"
+                    }
+                ),
+            );
+            return None;
+        }
+        let next_key_id = self.non_empty("client_assertion.next_key_id", assertion.next_key_id);
+        if !self.read_files {
+            // Another shard's tenant: its key files are that shard's to read.
+            return None;
+        }
+        let key = self.base_dir.join(key);
+        let certificate = raw
+            .next_client_certificate_file
+            .as_ref()
+            .map(|path| self.base_dir.join(path));
+        let files = match KeyFiles::open(&key, certificate.as_deref(), assertion.algorithm) {
+            Ok(files) => {
+                self.private_file("next_client_key_file", &key);
+                files
+            }
+            Err(error) => {
+                self.problem(next_field(error.field), error.to_string());
+                return None;
+            }
+        };
+        match current? {
+            Credential::Assertion(current) => Some(Credential::Assertion(AssertionSettings {
+                keys: files,
+                key_id: next_key_id,
+                audience: current.audience.clone(),
+            })),
+            Credential::Certificate(_) => Some(Credential::Certificate(files)),
+            Credential::Secret(_) => None,
+        }
+    }
+
     /// `basic` and `post` send a secret: a key or certificate beside it
     /// would never be used.
     fn refuse_key_settings(&mut self, raw: &RawTenant, method: ClientAuth) {
@@ -176,6 +253,15 @@ impl TenantCheck<'_> {
             return None;
         }
         Some(value)
+    }
+}
+
+/// The field of the next credential a key file problem is about.
+fn next_field(field: KeyField) -> &'static str {
+    match field {
+        KeyField::Key => "next_client_key_file",
+        KeyField::Certificate => "next_client_certificate_file",
+        KeyField::Algorithm => KeyField::Algorithm.name(),
     }
 }
 
@@ -313,6 +399,41 @@ mod tests {
                 "params.client_assertion",
                 "set by credprobe",
             ),
+            (
+                ", client_auth: private_key_jwt, client_key_file: a.pem, next_client_key_file: a.pem, next_client_certificate_file: b.crt",
+                "next_client_certificate_file",
+                "b.crt is not the certificate of the key in",
+            ),
+            (
+                ", client_auth: private_key_jwt, client_key_file: a.pem, next_client_key_file: missing.pem",
+                "next_client_key_file",
+                "missing.pem cannot be read",
+            ),
+            (
+                ", client_auth: private_key_jwt, client_key_file: a.pem, next_client_certificate_file: a.crt",
+                "next_client_certificate_file",
+                "only used with next_client_key_file",
+            ),
+            (
+                ", client_auth: private_key_jwt, client_key_file: a.pem, client_assertion: {next_key_id: k2}",
+                "client_assertion.next_key_id",
+                "only used with next_client_key_file",
+            ),
+            (
+                ", client_auth: tls_client_auth, client_key_file: a.pem, client_certificate_file: a.crt, next_client_key_file: a.pem",
+                "next_client_certificate_file",
+                "required with next_client_key_file when client_certificate_file is set (client_auth: tls_client_auth presents",
+            ),
+            (
+                ", client_auth: tls_client_auth, client_key_file: a.pem, client_certificate_file: a.crt, next_client_secret_file: a.pem",
+                "next_client_secret_file",
+                "only used with client_auth: basic or post",
+            ),
+            (
+                ", client_auth: post, client_secret: s, next_client_certificate_file: a.crt",
+                "next_client_certificate_file",
+                "only used with client_auth: private_key_jwt or tls_client_auth",
+            ),
         ];
         for (fields, field, message) in cases {
             let found = problems(dir.path(), fields);
@@ -376,6 +497,27 @@ mod tests {
         assert!(acme.http.identity.is_some());
         let configured = humantime::parse_rfc3339("2028-01-01T00:00:00Z").unwrap();
         assert_eq!(acme.credential_expiry(), Some(configured));
+
+        // The next key is presented as the current one: an assertion with
+        // the configured audience and its own kid, or a certificate.
+        let text = tenant(
+            ", client_auth: private_key_jwt, client_key_file: a.pem, client_certificate_file: a.crt, client_assertion: {key_id: k1, next_key_id: k2, audience: 'https://login.example.com'}, next_client_key_file: a.pem, next_client_certificate_file: a.crt",
+        );
+        let config = load_str(&text, &main, &QUIET).unwrap();
+        let Some(Credential::Assertion(next)) = &config.tenants[0].token.next_credential else {
+            panic!("{:?}", config.tenants[0].token.next_credential)
+        };
+        assert_eq!(next.key_id.as_deref(), Some("k2"));
+        assert_eq!(next.audience.as_deref(), Some("https://login.example.com"));
+        assert!(next.keys.current().certificate.is_some());
+        let text = tenant(
+            ", client_auth: tls_client_auth, client_key_file: a.pem, client_certificate_file: a.crt, next_client_key_file: a.pem, next_client_certificate_file: a.crt",
+        );
+        let config = load_str(&text, &main, &QUIET).unwrap();
+        assert!(matches!(
+            config.tenants[0].token.next_credential,
+            Some(Credential::Certificate(_))
+        ));
 
         // Without a certificate there is no expiry to tell.
         let text = tenant(", client_auth: private_key_jwt, client_key_file: a.pem");

@@ -84,19 +84,49 @@ impl TenantCheck<'_> {
         Some(SecretSource::Fixed(SecretString::from(inline.to_owned())))
     }
 
-    /// `next_client_secret_file`: the secret a rotation moves to, read now
-    /// (relative to the defining file's folder); only for the methods that
-    /// send a secret.
-    pub(super) fn next_credential(&mut self, raw: &RawTenant) -> Option<Credential> {
-        let path = raw.next_client_secret_file.as_ref()?;
+    /// The next credential of a rotation: `next_client_secret_file` for
+    /// the methods that send a secret, `next_client_key_file` (with
+    /// `next_client_certificate_file`) for those that use a key
+    /// ([`TenantCheck::next_key_credential`]); the other method's field is
+    /// a problem naming it.
+    pub(super) fn next_credential(
+        &mut self,
+        raw: &RawTenant,
+        current: Option<&Credential>,
+    ) -> Option<Credential> {
         let method = super::client_auth::method(raw);
         if !matches!(method, ClientAuth::Basic | ClientAuth::Post) {
-            self.problem(
-                "next_client_secret_file",
-                "only used with client_auth: basic or post (no secret is sent otherwise)",
-            );
-            return None;
+            if raw.next_client_secret_file.is_some() {
+                self.problem(
+                    "next_client_secret_file",
+                    "only used with client_auth: basic or post (no secret is sent otherwise); \
+                     a key rotation is next_client_key_file",
+                );
+            }
+            return self.next_key_credential(raw, method, current);
         }
+        for (field, given) in [
+            ("next_client_key_file", raw.next_client_key_file.is_some()),
+            (
+                "next_client_certificate_file",
+                raw.next_client_certificate_file.is_some(),
+            ),
+        ] {
+            if given {
+                self.problem(
+                    field,
+                    "only used with client_auth: private_key_jwt or tls_client_auth; \
+                     a secret rotation is next_client_secret_file",
+                );
+            }
+        }
+        self.next_secret(raw)
+    }
+
+    /// `next_client_secret_file`: the secret a rotation moves to, read now
+    /// (relative to the defining file's folder).
+    fn next_secret(&mut self, raw: &RawTenant) -> Option<Credential> {
+        let path = raw.next_client_secret_file.as_ref()?;
         if !self.read_files {
             // Another shard's tenant: its file is that shard's to read.
             return None;

@@ -59,7 +59,7 @@ impl TenantCheck<'_> {
         let targets = self.targets(raw);
         let client_id = self.client_id(raw);
         let (credential, identity) = self.credential(raw, options, targets.token_url.as_ref());
-        let next_credential = self.next_credential(raw);
+        let next_credential = self.next_credential(raw, credential.as_ref());
         let form = self.token_form(raw, &targets);
         let credential_expires = self.credential_expires(raw);
         let http = HttpProfile {
