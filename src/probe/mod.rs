@@ -3,7 +3,9 @@
 //!
 //! - [`http`]: the shared request/measure/classify path and the clients
 //!   (with the client certificate of `tls_client_auth`).
-//! - [`token`]: the token request and its parsing.
+//! - [`token`]: the token request and its classification.
+//! - [`token_answer`]: what a token answer says (token, lifetime, scopes,
+//!   error body), read field by field by [`json_fields`].
 //! - [`discovery`]: the token endpoint a tenant with `issuer:` only reads
 //!   from its issuer's discovery document.
 //! - [`client_auth`]: how the token request presents the credential.
@@ -32,11 +34,13 @@ pub mod discovery;
 pub mod endpoint;
 pub mod http;
 pub mod inventory;
+pub mod json_fields;
 pub mod jwks;
 pub mod outcome;
 pub mod phases;
 pub mod tls;
 pub mod token;
+pub mod token_answer;
 pub mod verify;
 
 use std::time::SystemTime;

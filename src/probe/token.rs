@@ -1,20 +1,19 @@
-//! The token request: send the client-credentials grant, classify the
-//! answer, and read what the token says of itself (lifetime, granted
-//! scopes) or why it was refused.
+//! The token request: send the client-credentials grant and classify the
+//! answer; what the answer says of the token (lifetime, granted scopes) or
+//! of why it was refused is read by [`super::token_answer`].
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use base64::Engine as _;
 use secrecy::SecretString;
-use serde_json::Value;
 
 use super::classify::{RejectionReason, TokenResult};
 use super::client_auth::Presentation;
 use super::discovery;
 use super::http::{Answer, NotSent, Pacing, TenantClients, Transport};
 use super::outcome::{Grant, Outcome};
+pub use super::token_answer::InvalidToken;
+use super::token_answer::{ErrorBody, parse_token};
 use crate::config::{Credential, Tenant, TokenSettings};
 
 /// A token obtained from the identity provider.
@@ -159,7 +158,10 @@ pub async fn request_token_with(
             ));
         }
     };
-    let builder = builder.header(reqwest::header::ACCEPT, "application/json");
+    let builder = builder.header(
+        reqwest::header::ACCEPT,
+        reqwest::header::HeaderValue::from_static("application/json"),
+    );
     let mut form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut builder = credential.apply(builder, &mut form);
     if !form.is_empty() {
@@ -240,213 +242,12 @@ fn classify_answer(answer: &Answer) -> TokenAttempt {
     attempt
 }
 
-/// What an error body says, as far as credprobe reads it.
-#[derive(Debug, Default)]
-struct ErrorBody {
-    /// The RFC 6749 `error` code, when it looks like one: only a short
-    /// code of letters and underscores is kept, as a free-text field could
-    /// echo what was sent.
-    code: Option<String>,
-    /// Microsoft Entra ID's `error_codes` (numbers, at most four).
-    codes: Vec<u64>,
-    /// `error_description`, cut to 512 bytes: read for a few words by
-    /// [`RejectionReason::of`], never kept or shown.
-    description: Option<String>,
-}
-
-impl ErrorBody {
-    fn of(body: &[u8]) -> ErrorBody {
-        let Ok(value) = serde_json::from_slice::<Value>(body) else {
-            return ErrorBody::default();
-        };
-        let code = value
-            .get("error")
-            .and_then(Value::as_str)
-            .filter(|code| {
-                !code.is_empty()
-                    && code.len() <= 64
-                    && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-            })
-            .map(str::to_owned);
-        let codes = value
-            .get("error_codes")
-            .and_then(Value::as_array)
-            .map(|codes| codes.iter().filter_map(Value::as_u64).take(4).collect())
-            .unwrap_or_default();
-        let description = value
-            .get("error_description")
-            .and_then(Value::as_str)
-            .map(|text| text.chars().take(512).collect());
-        ErrorBody {
-            code,
-            codes,
-            description,
-        }
-    }
-}
-
-/// Why a 2xx token response is not a usable token (the detail of
-/// `invalid_response`). Never holds the token or any other field's value
-/// but a short `token_type`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum InvalidToken {
-    /// The body was cut at the limit.
-    #[error("response body over the {0}-byte limit")]
-    OverLimit(usize),
-    /// Not JSON at all.
-    #[error("response is not JSON")]
-    NotJson,
-    /// JSON, but not an object.
-    #[error("response is not a JSON object")]
-    NotObject,
-    /// `access_token` missing, empty or not a string.
-    #[error("response has no access_token")]
-    NoAccessToken,
-    /// A `token_type` other than bearer (its first 32 characters).
-    #[error("token_type {0:?} is not bearer")]
-    NotBearer(String),
-    /// A `token_type` that is not a string.
-    #[error("token_type is not a string")]
-    TokenTypeNotText,
-    /// `expires_in` zero, negative or beyond any sensible lifetime.
-    #[error("expires_in is zero, negative or out of range")]
-    ExpiresInOutOfRange,
-    /// `expires_in` neither a number nor a numeric string.
-    #[error("expires_in is not a number")]
-    ExpiresInNotNumber,
-}
-
-/// Reads a successful token response (RFC 6749 section 5.1).
-fn parse_token(answer: &Answer) -> Result<IssuedToken, InvalidToken> {
-    if answer.over_limit {
-        return Err(InvalidToken::OverLimit(answer.body.len()));
-    }
-    let value: Value = serde_json::from_slice(&answer.body).map_err(|_| InvalidToken::NotJson)?;
-    let Some(object) = value.as_object() else {
-        return Err(InvalidToken::NotObject);
-    };
-    let access_token = match object.get("access_token") {
-        Some(Value::String(token)) if !token.is_empty() => token.clone(),
-        _ => return Err(InvalidToken::NoAccessToken),
-    };
-    match object.get("token_type") {
-        None => {}
-        Some(Value::String(kind)) if kind.eq_ignore_ascii_case("bearer") => {}
-        Some(Value::String(kind)) => {
-            return Err(InvalidToken::NotBearer(kind.chars().take(32).collect()));
-        }
-        Some(_) => return Err(InvalidToken::TokenTypeNotText),
-    }
-    let obtained_at = SystemTime::now();
-    let lifetime = match object.get("expires_in") {
-        None | Some(Value::Null) => None,
-        Some(value) => Some(expires_in(value)?),
-    };
-    let claims = jwt_claims(&access_token);
-    let (lifetime, expires_at) = match lifetime {
-        Some(lifetime) => (Some(lifetime), Some(obtained_at + lifetime)),
-        None => match claims.as_ref().and_then(jwt_times) {
-            // exp at or before iat: no lifetime (a zero one would read as granted).
-            Some((exp, iat)) => (
-                iat.and_then(|iat| exp.duration_since(iat).ok())
-                    .filter(|lifetime| !lifetime.is_zero()),
-                Some(exp),
-            ),
-            None => (None, None),
-        },
-    };
-    let scopes = granted_scopes(object.get("scope"), claims.as_ref());
-    Ok(IssuedToken {
-        access_token: SecretString::from(access_token),
-        obtained_at,
-        lifetime,
-        expires_at,
-        scopes,
-    })
-}
-
-/// The most scopes kept of one token, and the longest one: a hostile
-/// token must not grow the record.
-const MAX_SCOPES: usize = 256;
-const MAX_SCOPE_LEN: usize = 256;
-
-/// The scopes a token grants: the union of the response's `scope` and the
-/// JWT's `scp`, `scope`, `roles` and `permissions` claims, each a
-/// space-separated string or a list of strings (providers differ, and
-/// Nexthink does not say which it uses). `None` when none of them is there.
-fn granted_scopes(response: Option<&Value>, claims: Option<&Value>) -> Option<Arc<[Box<str>]>> {
-    let mut found = false;
-    let mut scopes = BTreeSet::new();
-    let mut add = |value: Option<&Value>| {
-        let words: Vec<&str> = match value {
-            Some(Value::String(text)) => text.split_whitespace().collect(),
-            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
-            _ => return,
-        };
-        found = true;
-        for word in words {
-            if scopes.len() < MAX_SCOPES && !word.is_empty() && word.len() <= MAX_SCOPE_LEN {
-                scopes.insert(Box::<str>::from(word));
-            }
-        }
-    };
-    add(response);
-    if let Some(claims) = claims {
-        for claim in ["scp", "scope", "roles", "permissions"] {
-            add(claims.get(claim));
-        }
-    }
-    found.then(|| scopes.into_iter().collect())
-}
-
-/// `expires_in` as a number or a numeric string; zero, negative or
-/// non-numeric values are invalid.
-fn expires_in(value: &Value) -> Result<Duration, InvalidToken> {
-    let seconds = match value {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse::<f64>().ok(),
-        _ => None,
-    };
-    match seconds {
-        // Under a nanosecond is zero to a Duration: no lifetime either.
-        Some(s) if s.is_finite() && s > 0.0 && s < 1e10 => Some(Duration::from_secs_f64(s))
-            .filter(|lifetime| !lifetime.is_zero())
-            .ok_or(InvalidToken::ExpiresInOutOfRange),
-        Some(_) => Err(InvalidToken::ExpiresInOutOfRange),
-        None => Err(InvalidToken::ExpiresInNotNumber),
-    }
-}
-
-/// The claims of a JWT access token, read without verifying the
-/// signature: credprobe only wants to know when to expect expiry and what
-/// was granted.
-fn jwt_claims(token: &str) -> Option<Value> {
-    let mut parts = token.split('.');
-    let (_header, payload, _signature) = (parts.next()?, parts.next()?, parts.next()?);
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let claims: Value = serde_json::from_slice(&bytes).ok()?;
-    claims.is_object().then_some(claims)
-}
-
-/// `exp` (and `iat`) of JWT claims; a claim past what a `SystemTime`
-/// holds counts as absent.
-fn jwt_times(claims: &Value) -> Option<(SystemTime, Option<SystemTime>)> {
-    let at = |name: &str| {
-        claims
-            .get(name)?
-            .as_f64()
-            .filter(|s| s.is_finite() && *s > 0.0)
-            .and_then(|s| Duration::try_from_secs_f64(s).ok())
-            .and_then(|since_epoch| SystemTime::UNIX_EPOCH.checked_add(since_epoch))
-    };
-    Some((at("exp")?, at("iat")))
-}
-
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+
     use super::*;
+    use crate::probe::token_answer::MAX_SCOPES;
 
     fn answer(status: u16, body: &str) -> Answer {
         Answer::of(status, body)
