@@ -18,7 +18,7 @@ pub enum SecretSource {
     /// A file, re-read when its identity or modification time changes.
     File(SecretFile),
     /// A value fixed at load time (environment variable or inline).
-    Fixed(SecretString),
+    Fixed(Arc<SecretString>),
 }
 
 impl SecretSource {
@@ -26,10 +26,10 @@ impl SecretSource {
     /// without any I/O. A file that has become unreadable keeps its last
     /// good value, so a rotation caught half-way never turns into a false
     /// "credentials rejected".
-    pub fn current(&self) -> SecretString {
+    pub fn current(&self) -> Arc<SecretString> {
         match self {
-            SecretSource::Fixed(secret) => secret.clone(),
-            SecretSource::File(file) => SecretString::clone(&file.watched.current()),
+            SecretSource::Fixed(secret) => Arc::clone(secret),
+            SecretSource::File(file) => file.watched.current(),
         }
     }
 

@@ -28,9 +28,10 @@ pub async fn call(
         Ok(client) => client.request(endpoint.method.clone(), endpoint.url.clone()),
         Err(why) => return Outcome::failed(why.failure().into(), None, why.to_string()),
     };
-    let mut builder = builder
-        .headers(endpoint.headers.clone())
-        .bearer_auth(token.access_token.expose_secret());
+    let mut builder = builder.bearer_auth(token.access_token.expose_secret());
+    if !endpoint.headers.is_empty() {
+        builder = builder.headers(endpoint.headers.clone());
+    }
     if let Some(body) = &endpoint.body {
         builder = builder.body(body.clone());
     }

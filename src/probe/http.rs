@@ -393,7 +393,8 @@ async fn exchange(
     body_limit: usize,
     marks: &Marks,
 ) -> Result<Answer, TransportError> {
-    let url = request.url().clone();
+    // The URL is kept only to name a certificate's host: cloned then.
+    let url = (request.url().scheme() == "https").then(|| request.url().clone());
     let mut response = client
         .execute(request)
         .await
@@ -405,7 +406,7 @@ async fn exchange(
         .extensions()
         .get::<reqwest::tls::TlsInfo>()
         .and_then(|info| info.peer_certificate())
-        .and_then(|der| CertificateSeen::from_der(&url, der));
+        .and_then(|der| CertificateSeen::from_der(url.as_ref()?, der));
     let mut body = Vec::new();
     let mut over_limit = false;
     while let Some(chunk) = response.chunk().await.map_err(|e| TransportError::of(&e))? {

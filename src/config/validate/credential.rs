@@ -5,6 +5,7 @@
 
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use secrecy::SecretString;
@@ -81,7 +82,9 @@ impl TenantCheck<'_> {
                 "client_secret is written inline in the configuration; prefer client_secret_file or client_secret_env"
             );
         }
-        Some(SecretSource::Fixed(SecretString::from(inline.to_owned())))
+        Some(SecretSource::Fixed(Arc::new(SecretString::from(
+            inline.to_owned(),
+        ))))
     }
 
     /// The next credential of a rotation: `next_client_secret_file` for
@@ -147,7 +150,7 @@ impl TenantCheck<'_> {
     fn secret_from_env(&mut self, var: &str) -> Option<SecretSource> {
         match std::env::var(var) {
             Ok(value) if !value.trim().is_empty() => {
-                Some(SecretSource::Fixed(SecretString::from(value)))
+                Some(SecretSource::Fixed(Arc::new(SecretString::from(value))))
             }
             Ok(_) => {
                 self.problem(
