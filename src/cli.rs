@@ -45,6 +45,9 @@ pub struct Cli {
     /// Logging options, accepted by every command.
     #[command(flatten)]
     pub log: LogArgs,
+    /// How many threads run the probes and the HTTP server.
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
 }
 
 /// The subcommands.
@@ -223,6 +226,35 @@ impl WebArgs {
     }
 }
 
+/// The async runtime's size: one thread unless a fleet proves it needs more.
+#[derive(Debug, Clone, Args)]
+pub struct RuntimeArgs {
+    /// Threads that run the probes and the HTTP server. Probing is waiting
+    /// on the network, and the heavy work (rendering /metrics and pages,
+    /// loading a configuration, reading credential files) runs on a
+    /// separate pool, so one thread keeps up with tens of thousands of
+    /// tenants at the least CPU per request; raise it only when
+    /// `credprobe_schedule_lateness_seconds` grows while one core is busy.
+    #[arg(long = "runtime.threads", value_name = "N", default_value_t = 1, value_parser = at_least_one, global = true)]
+    pub threads: usize,
+}
+
+impl RuntimeArgs {
+    /// The runtime: a current-thread runtime for one thread (no worker to
+    /// wake and hand tasks to, which a second idle worker costs on every
+    /// event), a multi-thread one otherwise.
+    pub fn build(&self) -> std::io::Result<tokio::runtime::Runtime> {
+        let mut builder = if self.threads == 1 {
+            tokio::runtime::Builder::new_current_thread()
+        } else {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(self.threads);
+            builder
+        };
+        builder.enable_all().build()
+    }
+}
+
 /// Logging options.
 #[derive(Debug, Clone, Args)]
 pub struct LogArgs {
@@ -244,10 +276,7 @@ pub fn main() -> ExitCode {
     crate::memory::limit_malloc_arenas();
     let cli = Cli::parse();
     logging::init(cli.log.level, cli.log.format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match cli.runtime.build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("credprobe: cannot start the runtime: {error}");

@@ -130,6 +130,9 @@ pub async fn run(
         listen = %listener.local_addr()?,
         web = %options.web.describe(),
         max_connections = options.limits.max_connections,
+        // As the runtime reports it (`--runtime.threads`): 1 is the
+        // current-thread runtime.
+        runtime_threads = tokio::runtime::Handle::current().metrics().num_workers(),
         "credprobe started"
     );
 

@@ -713,3 +713,60 @@ async fn a_deleted_secret_file_is_one_warning_a_zero_series_and_shown_until_it_i
     );
     assert_eq!(json["warnings"], serde_json::json!([]));
 }
+
+#[tokio::test]
+async fn probes_run_on_one_thread_unless_runtime_threads_says_more() {
+    let sim = start_simulator(Scenario::demo()).await;
+    let base = sim.base_url();
+    let config = format!(
+        "defaults: {{interval: 1s, timeout: 500ms}}\ntenants:\n  - {{name: acme, base_url: \"{base}\", token_url: \"{base}/oauth2/token\", client_id: acme-prod, client_secret: acme-prod-secret, endpoints: [{{name: workflows, path: /api/v1/workflows}}]}}\n"
+    );
+    let probed = |text: &str| {
+        at_least(
+            text,
+            "credprobe_endpoint_requests_total",
+            &[("tenant", "acme"), ("result", "success")],
+            2.0,
+        )
+    };
+    // By default the probes and the server run on one thread (the
+    // start-up line says what the runtime reports), and they still run.
+    let daemon = Daemon::start(&config, &[]);
+    daemon
+        .wait_for_metrics(Duration::from_secs(20), probed)
+        .await;
+    assert!(
+        daemon
+            .logs()
+            .split_whitespace()
+            .any(|field| field == "runtime_threads=1"),
+        "{}",
+        daemon.logs()
+    );
+    // Asked for three, the runtime has three workers.
+    let daemon = Daemon::start(&config, &["--runtime.threads", "3"]);
+    daemon
+        .wait_for_metrics(Duration::from_secs(20), probed)
+        .await;
+    assert!(
+        daemon
+            .logs()
+            .split_whitespace()
+            .any(|field| field == "runtime_threads=3"),
+        "{}",
+        daemon.logs()
+    );
+    // Zero threads is a usage error naming the flag.
+    let (code, _, stderr) = support::run_binary(
+        &[
+            "run",
+            "--runtime.threads",
+            "0",
+            "--config.file",
+            "/nonexistent.yml",
+        ],
+        Duration::from_secs(10),
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--runtime.threads"), "{stderr}");
+}
