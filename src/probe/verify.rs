@@ -6,8 +6,11 @@
 //! Only for tenants with `issuer:` or `jwks_url:`
 //! ([`crate::config::Verification`]); the keys come from [`super::jwks`].
 //! Microsoft Graph's tokens are not meant to be verified by clients (their
-//! signature covers a nonce the client never sees): they are reported as
-//! not verifiable by design, not as failing.
+//! signature covers a nonce the client never sees): for a tenant that
+//! expects Graph (or no audience in particular) they are reported as not
+//! verifiable by design, not as failing; for a tenant that expects another
+//! audience a Graph token is a wrong audience (it asks for the wrong
+//! resource).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -200,14 +203,23 @@ pub async fn verify(
     };
     let skew = jwt.seconds("iat").map(|iat| unix(received_at) - iat);
     let fail = |reason, detail: String| TokenVerification::of(reason, Some(detail), skew);
-    if jwt.audiences().iter().any(|aud| {
-        GRAPH_AUDIENCES
-            .iter()
-            .any(|graph| aud.trim_end_matches('/').eq_ignore_ascii_case(graph))
-    }) {
+    if jwt.audiences().iter().any(|aud| is_graph(aud)) {
+        if expects_graph(&settings.expect_audience) {
+            return fail(
+                VerifyReason::NotVerifiableByDesign,
+                "a Microsoft Graph token: only Graph verifies it".into(),
+            );
+        }
+        // A Graph token where another audience is expected: the tenant asks
+        // for the wrong resource. Its signature would not verify either
+        // (Graph signs over a nonce), which would hide the real mistake.
         return fail(
-            VerifyReason::NotVerifiableByDesign,
-            "a Microsoft Graph token: only Graph verifies it".into(),
+            VerifyReason::WrongAudience,
+            wrong_audience(
+                &jwt,
+                &settings.expect_audience,
+                " (a Microsoft Graph token)",
+            ),
         );
     }
     let algorithm = jwt.header_text("alg").unwrap_or("");
@@ -277,27 +289,45 @@ pub async fn verify(
             format!("nbf is {}s after it arrived", nbf - now),
         );
     }
-    if !settings.expect_audience.is_empty() {
-        let audiences = jwt.audiences();
-        if !audiences
+    if !settings.expect_audience.is_empty()
+        && !jwt
+            .audiences()
             .iter()
             .any(|aud| settings.expect_audience.iter().any(|want| want == aud))
-        {
-            let found: Vec<String> = audiences
-                .iter()
-                .take(4)
-                .map(|a| a.chars().take(256).collect())
-                .collect();
-            return fail(
-                VerifyReason::WrongAudience,
-                format!(
-                    "aud {found:?}, expected one of {:?}",
-                    settings.expect_audience
-                ),
-            );
-        }
+    {
+        return fail(
+            VerifyReason::WrongAudience,
+            wrong_audience(&jwt, &settings.expect_audience, ""),
+        );
     }
     TokenVerification::of(VerifyReason::Verified, None, skew)
+}
+
+/// Whether `audience` is Microsoft Graph's (any cloud, URI or app id).
+fn is_graph(audience: &str) -> bool {
+    GRAPH_AUDIENCES
+        .iter()
+        .any(|graph| audience.trim_end_matches('/').eq_ignore_ascii_case(graph))
+}
+
+/// Whether a tenant expecting `expected` asks for Graph tokens: it expects
+/// no audience in particular, or a Graph one (the Entra preset for the
+/// resource `https://graph.microsoft.com`). Only then is a Graph token
+/// "not verifiable by design" rather than a wrong audience.
+fn expects_graph(expected: &[String]) -> bool {
+    expected.is_empty() || expected.iter().any(|aud| is_graph(aud))
+}
+
+/// The detail of `wrong_audience`: the `aud` found (bounded) and the
+/// audiences expected.
+fn wrong_audience(jwt: &Jwt<'_>, expected: &[String], what: &str) -> String {
+    let found: Vec<String> = jwt
+        .audiences()
+        .iter()
+        .take(4)
+        .map(|a| a.chars().take(256).collect())
+        .collect();
+    format!("aud {found:?}{what}, expected one of {expected:?}")
 }
 
 /// Checks the signature with the key `kid` names (any key of the
@@ -379,6 +409,19 @@ mod tests {
         assert_eq!(jwt.audiences(), ["a", "b"]);
         assert_eq!(jwt.seconds("iat"), Some(1_500_000_000));
         assert_eq!(jwt.signed, format!("{header}.{claims}"));
+    }
+
+    #[test]
+    fn graph_tokens_are_by_design_only_where_graph_or_nothing_is_expected() {
+        let list = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(expects_graph(&[]));
+        assert!(expects_graph(&list(&["https://graph.microsoft.com/"])));
+        assert!(expects_graph(&list(&[
+            "api://x",
+            "00000003-0000-0000-c000-000000000000"
+        ])));
+        assert!(!expects_graph(&list(&["api://x"])));
+        assert!(!expects_graph(&list(&["https://graph.microsoft.com.evil"])));
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! and neither), the signature against the JWKS (ES256 and RS256), `iss`,
 //! `aud` (`expect_audience`), `exp` on arrival, opaque tokens, a key
 //! rotation published late (an unknown `kid` refetched, at most once a
-//! minute), and the clock skew; on /metrics, in the JSON and on the page.
+//! minute), the clock skew, and Microsoft Graph's
+//! tokens (not verifiable by design where Graph is expected, a wrong
+//! audience elsewhere); on /metrics, in the JSON and on the page.
 
 use std::time::Duration;
 
@@ -21,7 +23,8 @@ fn scenario(extra: &str) -> Scenario {
          \x20 - {{client_id: unpublished, client_secret: s, sign_with_unpublished_key: true}}\n\
          \x20 - {{client_id: stale, client_secret: s, expired_on_arrival: true}}\n\
          \x20 - {{client_id: opaque, client_secret: s, token_format: opaque}}\n\
-         \x20 - {{client_id: skewed, client_secret: s, iat_offset: '-2m'}}\n"
+         \x20 - {{client_id: skewed, client_secret: s, iat_offset: '-2m'}}\n\
+         \x20 - {{client_id: graphy, client_secret: s, audience: 'https://graph.microsoft.com'}}\n"
     ))
     .unwrap()
 }
@@ -229,4 +232,48 @@ async fn a_rotated_key_published_late_is_fetched_again_at_most_once_a_minute() {
         .await;
     let fetches = sim.requests().iter().filter(|r| r.path == "/jwks").count();
     assert_eq!(fetches, 2, "once at start, once for the new kid");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graph_tokens_are_not_verifiable_by_design_only_where_graph_is_expected() {
+    const GUID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    let sim = start_simulator(scenario("")).await;
+    let base = sim.base_url();
+    let mut config = format!(
+        "defaults: {{interval: 1s, timeout: 500ms}}\ntenants:\n\
+         \x20 - {{name: graph, entra: {{tenant_id: {GUID}, resource: 'https://graph.microsoft.com'}}, \
+         token_url: \"{base}/{GUID}/oauth2/v2.0/token\", issuer: \"{base}/{GUID}/v2.0\", \
+         client_id: good, client_secret: s, endpoints: []}}\n"
+    );
+    config.push_str(&tenant(
+        &base,
+        "graph-for-api",
+        "graphy",
+        &format!(", issuer: \"{base}\", expect_audience: ['api://credprobe-simulator']"),
+    ));
+    let daemon = Daemon::start(&config, &[]);
+    let text = daemon
+        .wait_for_metrics(Duration::from_secs(20), |t| {
+            value(t, "credprobe_token_success", &[("tenant", "graph")]) == Some(1.0)
+                && verified(t, "graph-for-api").is_some()
+        })
+        .await;
+    // The Entra preset for Graph expects Graph's audience: its tokens are
+    // not meant to be verified by clients, so no 0 and no series.
+    assert_eq!(verified(&text, "graph"), None, "{text}");
+    let view = verification(&daemon, "graph").await;
+    assert_eq!(view["reason"], "not_verifiable_by_design", "{view}");
+    assert_eq!(view["verified"], Value::Null, "{view}");
+    // A tenant expecting another audience that gets a Graph token asks for
+    // the wrong resource: a wrong audience, not "by design".
+    assert_eq!(verified(&text, "graph-for-api"), Some(0.0), "{text}");
+    let view = verification(&daemon, "graph-for-api").await;
+    assert_eq!(view["reason"], "wrong_audience", "{view}");
+    assert!(
+        view["detail"]
+            .as_str()
+            .unwrap()
+            .contains("https://graph.microsoft.com"),
+        "{view}"
+    );
 }
