@@ -226,28 +226,31 @@ pub fn in_use(credential: &Credential) -> Option<InUse> {
     }
 }
 
-/// Which listed credential is in use and the latest end: the credential
-/// matched by hint or thumbprint (the earliest of several matches), else
-/// the earliest of its kind (or of all), flagged as not matched.
+/// Which listed credential is in use and the latest end: the one
+/// credential matched by hint or thumbprint; when several match (two
+/// secrets sharing their first 3 characters) the earliest of them, and
+/// when none does the earliest of its kind (or of all), both flagged as
+/// not matched: it cannot tell which one is in use.
 pub fn conclude(listed: &[ListedCredential], in_use: Option<&InUse>) -> Found {
     let earliest = |it: &mut dyn Iterator<Item = &ListedCredential>| it.map(|c| c.end).min();
-    let matched = in_use.and_then(|u| {
-        let id = u.id.as_deref()?;
-        earliest(&mut listed.iter().filter(|c| {
+    let is_match = |c: &ListedCredential| {
+        in_use.is_some_and(|u| {
             c.kind == u.kind
-                && c.id
-                    .as_deref()
-                    .is_some_and(|listed| listed.eq_ignore_ascii_case(id))
-        }))
-    });
-    let in_use_expiry = matched.or_else(|| {
+                && u.id.as_deref().is_some_and(|id| {
+                    c.id.as_deref()
+                        .is_some_and(|listed| listed.eq_ignore_ascii_case(id))
+                })
+        })
+    };
+    let matches = listed.iter().filter(|c| is_match(c)).count();
+    let in_use_expiry = earliest(&mut listed.iter().filter(|c| is_match(c))).or_else(|| {
         in_use
             .and_then(|u| earliest(&mut listed.iter().filter(|c| c.kind == u.kind)))
             .or_else(|| earliest(&mut listed.iter()))
     });
     Found {
         in_use_expiry,
-        matched: matched.is_some(),
+        matched: matches == 1,
         latest_expiry: listed.iter().map(|c| c.end).max(),
         secrets: listed
             .iter()
@@ -349,6 +352,28 @@ mod tests {
         };
         let found = conclude(&listed, Some(&cert));
         assert_eq!(found.in_use_expiry, Some(at("2026-06-01T00:00:00Z")));
+        assert!(found.matched);
+    }
+
+    #[test]
+    fn two_secrets_sharing_the_hint_are_not_recognised_and_the_earliest_counts() {
+        let body = r#"{"passwordCredentials":[
+            {"hint":"abc","endDateTime":"2027-03-01T00:00:00Z"},
+            {"hint":"abc","endDateTime":"2026-12-01T00:00:00Z"},
+            {"hint":"xyz","endDateTime":"2026-06-01T00:00:00Z"}]}"#;
+        let listed = parse(body.as_bytes()).unwrap();
+        let in_use = InUse {
+            kind: CredentialKind::Secret,
+            id: Some("abc".into()),
+        };
+        let found = conclude(&listed, Some(&in_use));
+        // The earliest of the two that match, not the earliest secret.
+        assert_eq!(found.in_use_expiry, Some(at("2026-12-01T00:00:00Z")));
+        assert!(!found.matched, "two secrets share the hint: not recognised");
+        assert_eq!(found.latest_expiry, Some(at("2027-03-01T00:00:00Z")));
+        // One match among them is recognised.
+        let found = conclude(&listed[1..], Some(&in_use));
+        assert_eq!(found.in_use_expiry, Some(at("2026-12-01T00:00:00Z")));
         assert!(found.matched);
     }
 
