@@ -3,7 +3,7 @@
 //! and neither), the signature against the JWKS (ES256 and RS256), `iss`,
 //! `aud` (`expect_audience`), `exp` on arrival, opaque tokens, a key
 //! rotation published late (an unknown `kid` refetched, at most once a
-//! minute), the clock skew, and Microsoft Graph's
+//! minute), the clock skew, `nbf` ahead on arrival, and Microsoft Graph's
 //! tokens (not verifiable by design where Graph is expected, a wrong
 //! audience elsewhere); on /metrics, in the JSON and on the page.
 
@@ -24,7 +24,8 @@ fn scenario(extra: &str) -> Scenario {
          \x20 - {{client_id: stale, client_secret: s, expired_on_arrival: true}}\n\
          \x20 - {{client_id: opaque, client_secret: s, token_format: opaque}}\n\
          \x20 - {{client_id: skewed, client_secret: s, iat_offset: '-2m'}}\n\
-         \x20 - {{client_id: graphy, client_secret: s, audience: 'https://graph.microsoft.com'}}\n"
+         \x20 - {{client_id: graphy, client_secret: s, audience: 'https://graph.microsoft.com'}}\n\
+         \x20 - {{client_id: early, client_secret: s, nbf_offset: 5m}}\n"
     ))
     .unwrap()
 }
@@ -274,6 +275,36 @@ async fn graph_tokens_are_not_verifiable_by_design_only_where_graph_is_expected(
             .as_str()
             .unwrap()
             .contains("https://graph.microsoft.com"),
+        "{view}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_whose_nbf_is_ahead_on_arrival_is_not_yet_valid() {
+    let sim = start_simulator(scenario("")).await;
+    let base = sim.base_url();
+    let issuer = format!(", issuer: \"{base}\"");
+    let config = format!(
+        "defaults: {{interval: 1s, timeout: 500ms}}\ntenants:\n{}{}",
+        tenant(&base, "not-yet", "early", &issuer),
+        tenant(&base, "now", "good", &issuer),
+    );
+    let daemon = Daemon::start(&config, &[]);
+    let text = daemon
+        .wait_for_metrics(Duration::from_secs(20), |t| {
+            verified(t, "not-yet").is_some() && verified(t, "now").is_some()
+        })
+        .await;
+    // The same client's tokens, but dated five minutes ahead: 0.
+    assert_eq!(verified(&text, "now"), Some(1.0), "{text}");
+    assert_eq!(verified(&text, "not-yet"), Some(0.0), "{text}");
+    let view = verification(&daemon, "not-yet").await;
+    assert_eq!(view["reason"], "not_yet_valid", "{view}");
+    assert!(
+        view["detail"]
+            .as_str()
+            .unwrap()
+            .contains("after it arrived"),
         "{view}"
     );
 }

@@ -1,7 +1,7 @@
 //! What an access token says: the claims of a token granted to a client
 //! (issuer, audience, times, scopes), shaped by the client's token knobs
 //! (`token_format`, `audience`, `token_issuer`, `iat_offset`,
-//! `expired_on_arrival`); and which tokens Microsoft Graph takes.
+//! `nbf_offset`, `expired_on_arrival`); and which tokens Microsoft Graph takes.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -89,7 +89,7 @@ impl Grant<'_> {
             "azp": client.client_id,
             "appid": client.client_id,
             "iat": iat,
-            "nbf": iat,
+            "nbf": iat.saturating_add_signed(client.nbf_offset),
             "exp": iat.saturating_add(lifetime_secs),
             "jti": URL_SAFE_NO_PAD.encode(jti),
         });
@@ -156,5 +156,22 @@ mod tests {
         client.audience = None;
         let graph = grant(&client, Some("https://graph.microsoft.com/.default")).claims(60);
         assert_eq!(graph["aud"], GRAPH_RESOURCE);
+    }
+
+    #[test]
+    fn nbf_is_iat_unless_the_knob_dates_it_ahead() {
+        let mut client = ClientBehaviour::new("a", "s");
+        let claims = grant(&client, None).claims(60);
+        assert_eq!(claims["nbf"], claims["iat"]);
+        client.nbf_offset = 300;
+        let claims = grant(&client, None).claims(60);
+        assert_eq!(
+            claims["nbf"].as_u64().unwrap(),
+            claims["iat"].as_u64().unwrap() + 300
+        );
+        let scenario =
+            crate::Scenario::from_yaml_str("clients:\n  - {client_id: a, nbf_offset: 5m}\n")
+                .unwrap();
+        assert_eq!(scenario.clients[0].nbf_offset, 300);
     }
 }

@@ -29,6 +29,7 @@
 //!     audience: api://other      # the token's aud
 //!     token_issuer: https://x    # the token's iss
 //!     iat_offset: -5m            # iat, nbf and exp shifted (a skewed clock)
+//!     nbf_offset: 5m             # nbf this far after iat (not yet valid)
 //!     sign_with_unpublished_key: true  # a kid the JWKS never lists
 //!     expired_on_arrival: true   # exp already past
 //!     graph_permission: false    # Graph answers 403 to this client
@@ -368,6 +369,10 @@ pub struct ClientBehaviour {
     /// Seconds added to the tokens' `iat`, `nbf` and `exp`: an identity
     /// provider whose clock is off (negative: behind).
     pub iat_offset: i64,
+    /// Seconds added to the tokens' `nbf` beyond their `iat`: a token not
+    /// valid yet when it arrives (positive), as a provider that dates `nbf`
+    /// ahead would issue.
+    pub nbf_offset: i64,
     /// Tokens are signed with a key the JWKS never lists.
     pub sign_with_unpublished_key: bool,
     /// Tokens carry an `exp` already past (the simulator's API still takes
@@ -421,6 +426,7 @@ impl ClientBehaviour {
             audience: None,
             token_issuer: None,
             iat_offset: 0,
+            nbf_offset: 0,
             sign_with_unpublished_key: false,
             expired_on_arrival: false,
             graph_permission: true,

@@ -88,6 +88,9 @@ pub enum ClientError {
     /// `iat_offset` is not a signed duration.
     #[error("iat_offset: {0}")]
     IatOffset(TimeError),
+    /// `nbf_offset` is not a signed duration.
+    #[error("nbf_offset: {0}")]
+    NbfOffset(TimeError),
     /// An entry of `app_credentials` is wrong.
     #[error("app_credentials[{index}]: {problem}")]
     AppCredential {

@@ -57,6 +57,7 @@ pub(super) struct RawClientBehaviour {
     audience: Option<String>,
     token_issuer: Option<String>,
     iat_offset: Option<String>,
+    nbf_offset: Option<String>,
     sign_with_unpublished_key: Option<bool>,
     expired_on_arrival: Option<bool>,
     graph_permission: Option<bool>,
@@ -306,6 +307,10 @@ impl TryFrom<RawClientBehaviour> for ClientBehaviour {
         if let Some(offset) = raw.iat_offset {
             client.iat_offset =
                 identity::signed_seconds(&offset).map_err(ClientError::IatOffset)?;
+        }
+        if let Some(offset) = raw.nbf_offset {
+            client.nbf_offset =
+                identity::signed_seconds(&offset).map_err(ClientError::NbfOffset)?;
         }
         set(
             &mut client.sign_with_unpublished_key,
