@@ -3,7 +3,8 @@
 //! `GET /v1.0/applications(appId='…')` for the application's secrets
 //! (`passwordCredentials`, each with its `hint`) and certificates
 //! (`keyCredentials`, each with its SHA-1 thumbprint as
-//! `customKeyIdentifier`) and their `endDateTime`.
+//! `customKeyIdentifier`: an Edm.Binary, so base64 of the 20 digest bytes
+//! in Graph's JSON; 40 hex digits are taken too) and their `endDateTime`.
 //!
 //! Off the cycle's path: the tenant's task runs it in a task of its own,
 //! at most hourly ([`crate::daemon::inventory`]); the Graph token is used
@@ -11,6 +12,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use secrecy::ExposeSecret;
 use serde_json::Value;
 
@@ -293,8 +296,11 @@ pub fn parse(body: &[u8]) -> Result<Vec<ListedCredential>, InventoryError> {
             let id = entry
                 .get(id_field)
                 .and_then(Value::as_str)
-                .filter(|id| id.len() <= 128)
-                .map(str::to_owned);
+                .filter(|id| id.len() <= 128);
+            let id = match kind {
+                CredentialKind::Secret => id.map(str::to_owned),
+                CredentialKind::Certificate => id.and_then(thumbprint),
+            };
             listed.push(ListedCredential { kind, id, end });
         }
     }
@@ -304,6 +310,19 @@ pub fn parse(body: &[u8]) -> Result<Vec<ListedCredential>, InventoryError> {
         ));
     }
     Ok(listed)
+}
+
+/// A certificate's `customKeyIdentifier` as the upper-case hex SHA-1
+/// thumbprint the certificate in use is compared with. Graph's JSON
+/// carries it as an Edm.Binary, base64 of the 20 digest bytes; 40 hex
+/// digits (as the portal and PowerShell show a thumbprint) are taken too.
+/// `None` for anything else: such a certificate cannot be recognised.
+fn thumbprint(identifier: &str) -> Option<String> {
+    if identifier.len() == 40 && identifier.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Some(identifier.to_ascii_uppercase());
+    }
+    let bytes = STANDARD.decode(identifier).ok()?;
+    (bytes.len() == 20).then(|| bytes.iter().map(|b| format!("{b:02X}")).collect())
 }
 
 #[cfg(test)]
@@ -317,7 +336,11 @@ mod tests {
     const BODY: &str = r#"{"passwordCredentials":[
         {"hint":"old","endDateTime":"2026-01-10T00:00:00Z"},
         {"hint":"new","endDateTime":"2027-01-10T00:00:00.1234567Z"}],
-        "keyCredentials":[{"customKeyIdentifier":"AB12","endDateTime":"2026-06-01T00:00:00Z"}]}"#;
+        "keyCredentials":[{"customKeyIdentifier":"1A9Szu4ojeTtfFHWaP3d9KBNX34=","endDateTime":"2026-06-01T00:00:00Z"}]}"#;
+
+    /// SHA-1 of "credprobe": the thumbprint BODY's certificate carries, in
+    /// base64 there.
+    const THUMBPRINT: &str = "D40F52CEEE288DE4ED7C51D668FDDDF4A04D5F7E";
 
     #[test]
     fn the_secret_in_use_is_matched_by_hint_and_the_latest_is_any_kind() {
@@ -345,14 +368,43 @@ mod tests {
         let found = conclude(&listed, Some(&secret("zzz")));
         assert_eq!(found.in_use_expiry, Some(at("2026-01-10T00:00:00Z")));
         assert!(!found.matched);
-        // A certificate by thumbprint, any case.
+        // A certificate by thumbprint, listed in base64 (Graph's
+        // Edm.Binary).
         let cert = InUse {
             kind: CredentialKind::Certificate,
-            id: Some("ab12".into()),
+            id: Some(THUMBPRINT.into()),
         };
         let found = conclude(&listed, Some(&cert));
         assert_eq!(found.in_use_expiry, Some(at("2026-06-01T00:00:00Z")));
         assert!(found.matched);
+    }
+
+    #[test]
+    fn thumbprints_are_read_as_base64_or_hex_in_any_case() {
+        for listed in [
+            "1A9Szu4ojeTtfFHWaP3d9KBNX34=",
+            THUMBPRINT,
+            "d40f52ceee288de4ed7c51d668fdddf4a04d5f7e",
+        ] {
+            assert_eq!(thumbprint(listed).as_deref(), Some(THUMBPRINT), "{listed}");
+            let body = format!(
+                r#"{{"keyCredentials":[{{"customKeyIdentifier":"{listed}","endDateTime":"2026-06-01T00:00:00Z"}}]}}"#
+            );
+            let cert = InUse {
+                kind: CredentialKind::Certificate,
+                id: Some(THUMBPRINT.into()),
+            };
+            let found = conclude(&parse(body.as_bytes()).unwrap(), Some(&cert));
+            assert!(found.matched, "{listed}");
+        }
+        // Neither a SHA-1 in base64 nor in hex: not a thumbprint.
+        for listed in [
+            "AB12",
+            "q83vEjRWeJA=",
+            "Z40F52CEEE288DE4ED7C51D668FDDDF4A04D5F7E",
+        ] {
+            assert_eq!(thumbprint(listed), None, "{listed}");
+        }
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! an application's secrets and certificates expire: its
 //! `passwordCredentials` (each with the `hint` of its secret) and
 //! `keyCredentials` (each with its certificate's SHA-1 thumbprint as
-//! `customKeyIdentifier`), `$select` honoured.
+//! `customKeyIdentifier`, an Edm.Binary: base64 of the 20 digest bytes, as
+//! real Graph writes it), `$select` honoured.
 //!
 //! It takes a bearer token the simulator issued for the scope
 //! `https://graph.microsoft.com/.default` (else 401
@@ -20,6 +21,8 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::header::WWW_AUTHENTICATE;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 
 use super::api::bearer_token;
@@ -165,7 +168,7 @@ fn application_json(app: &ClientBehaviour, loaded_at: SystemTime) -> Value {
                 passwords.push(entry);
             }
             AppCredentialKind::Certificate { thumbprint } => {
-                entry["customKeyIdentifier"] = json!(thumbprint);
+                entry["customKeyIdentifier"] = json!(edm_binary(thumbprint));
                 entry["type"] = json!("AsymmetricX509Cert");
                 entry["usage"] = json!("Verify");
                 entry["key"] = Value::Null;
@@ -199,6 +202,17 @@ fn default_credentials(app: &ClientBehaviour, loaded_at: SystemTime) -> Vec<AppC
         list.push(AppCredential::certificate(&thumbprint, not_after));
     }
     list
+}
+
+/// A hex thumbprint as Graph's JSON writes an Edm.Binary: base64 of its
+/// bytes (the scenario checked it is 40 hex digits).
+fn edm_binary(hex: &str) -> String {
+    let bytes: Vec<u8> = hex
+        .as_bytes()
+        .chunks(2)
+        .filter_map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
+        .collect();
+    STANDARD.encode(bytes)
 }
 
 /// A stable GUID-shaped id for `what` of `client_id`.
@@ -255,6 +269,14 @@ mod tests {
         ] {
             assert_eq!(app_id_of(path), None, "{path}");
         }
+    }
+
+    #[test]
+    fn thumbprints_are_written_as_base64_of_their_bytes() {
+        assert_eq!(
+            edm_binary("D40F52CEEE288DE4ED7C51D668FDDDF4A04D5F7E"),
+            "1A9Szu4ojeTtfFHWaP3d9KBNX34="
+        );
     }
 
     #[test]

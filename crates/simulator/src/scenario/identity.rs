@@ -163,7 +163,8 @@ pub enum AppCredentialKind {
         hint: String,
     },
     /// A certificate (`keyCredentials`), known by its thumbprint:
-    /// SHA-1 of the DER, hex upper case (`customKeyIdentifier`).
+    /// SHA-1 of the DER, hex upper case (Graph lists it in base64 as
+    /// `customKeyIdentifier`).
     Certificate {
         /// The thumbprint.
         thumbprint: String,

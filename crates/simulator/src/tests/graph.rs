@@ -29,11 +29,13 @@ async fn graph_get(url: &str, token: Option<&str>) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-/// SHA-1 of the certificate's DER, hex upper case, computed here.
+/// SHA-1 of the certificate's DER in base64, as Graph writes the
+/// Edm.Binary `customKeyIdentifier`, computed here.
 fn thumbprint(cert_pem: &str) -> String {
+    use base64::Engine as _;
     let der = CertificateDer::from_pem_slice(cert_pem.as_bytes()).unwrap();
     let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &der);
-    digest.as_ref().iter().map(|b| format!("{b:02X}")).collect()
+    base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
 }
 
 fn parse_time(text: &Value) -> SystemTime {
