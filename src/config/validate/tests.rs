@@ -1011,3 +1011,62 @@ fn issuer_without_token_url_discovers_it_and_a_configured_url_wins() {
         Some("https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token")
     );
 }
+
+#[test]
+fn the_entra_preset_expects_the_audience_of_its_resource() {
+    let audiences = |text: &str| {
+        only_tenant(text)
+            .verification
+            .as_ref()
+            .map(|v| v.expect_audience.clone())
+    };
+    let issuer =
+        "issuer: 'https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0'";
+    // The resource given, or taken from base_url, is the expected audience.
+    assert_eq!(
+        audiences(&format!(
+            "tenants: [{{name: acme, entra: {{tenant_id: 72f988bf-86f1-41af-91ab-2d7cd011db47, \
+             resource: 'https://graph.microsoft.com/'}}, {issuer}, client_id: abc, client_secret: s}}]\n"
+        )),
+        Some(vec!["https://graph.microsoft.com".to_owned()])
+    );
+    assert_eq!(
+        audiences(&format!(
+            "tenants: [{{name: acme, entra: {{tenant_id: 72f988bf-86f1-41af-91ab-2d7cd011db47, \
+             resource: 'api://credprobe-test'}}, {issuer}, client_id: abc, client_secret: s}}]\n"
+        )),
+        Some(vec!["api://credprobe-test".to_owned()])
+    );
+    assert_eq!(
+        audiences(&format!(
+            "tenants: [{{name: acme, entra: {{tenant_id: 72f988bf-86f1-41af-91ab-2d7cd011db47}}, \
+             base_url: 'https://api.example.com', {issuer}, client_id: abc, client_secret: s}}]\n"
+        )),
+        Some(vec!["https://api.example.com".to_owned()])
+    );
+    // expect_audience wins (a v2.0 token for a custom API names its client id).
+    assert_eq!(
+        audiences(&format!(
+            "tenants: [{{name: acme, entra: {{tenant_id: 72f988bf-86f1-41af-91ab-2d7cd011db47, \
+             resource: 'api://credprobe-test'}}, {issuer}, \
+             expect_audience: [0b7d5f5e-1111-2222-3333-444455556666], client_id: abc, client_secret: s}}]\n"
+        )),
+        Some(vec!["0b7d5f5e-1111-2222-3333-444455556666".to_owned()])
+    );
+    // Without a preset, nothing is expected; without issuer/jwks_url,
+    // nothing is verified.
+    assert_eq!(
+        audiences(&format!(
+            "tenants: [{{name: acme, token_url: 'https://login.example.com/t', {issuer}, \
+             client_id: abc, client_secret: s}}]\n"
+        )),
+        Some(vec![])
+    );
+    assert_eq!(
+        audiences(
+            "tenants: [{name: acme, entra: {tenant_id: 72f988bf-86f1-41af-91ab-2d7cd011db47, \
+             resource: 'https://graph.microsoft.com'}, client_id: abc, client_secret: s}]\n"
+        ),
+        None
+    );
+}
