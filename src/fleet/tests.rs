@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::*;
 use crate::config::LoadOptions;
 use crate::config::validate::load_str;
+use crate::probe::inventory::{Found, InventoryError};
 use crate::probe::tls::CertificateSeen;
 use crate::probe::{EndpointResult, Grant, Outcome, TokenResult};
 
@@ -227,4 +228,121 @@ fn label_keys_are_the_union_of_the_tenants_labels() {
         fleet.add(&tenant);
     }
     assert_eq!(label_keys(&fleet.records()), ["customer", "tier"]);
+}
+
+/// A `private_key_jwt` tenant whose client certificate ends at midnight
+/// UTC of `not_after` (year, month, day), with `credential_expires` when
+/// given; its key and certificate files are written into `dir`.
+fn certified(dir: &Path, not_after: (i32, u8, u8), expires: Option<&str>) -> Arc<Tenant> {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["client".to_owned()]).unwrap();
+    params.not_after = rcgen::date_time_ymd(not_after.0, not_after.1, not_after.2);
+    let cert = params.self_signed(&key).unwrap();
+    // Files of their own: a tenant's key files are re-read when they change.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let key_path = dir.join(format!("client-{n}.key"));
+    let cert_path = dir.join(format!("client-{n}.crt"));
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    let expires = expires.map_or(String::new(), |day| {
+        format!(", credential_expires: \"{day}\"")
+    });
+    let yaml = format!(
+        "tenants: [{{name: a, token_url: \"http://127.0.0.1:9/t\", client_id: c, \
+         client_auth: private_key_jwt, client_key_file: \"{}\", \
+         client_certificate_file: \"{}\"{expires}}}]",
+        key_path.display(),
+        cert_path.display()
+    );
+    Arc::clone(&tenants(&yaml)[0])
+}
+
+/// Midnight UTC of `day` (YYYY-MM-DD).
+fn day(day: &str) -> SystemTime {
+    humantime::parse_rfc3339(&format!("{day}T00:00:00Z")).unwrap()
+}
+
+/// What Graph listed: the credential in use ending `in_use`, the latest
+/// of all ending `latest`.
+fn listing(in_use: Option<&str>, latest: Option<&str>) -> Found {
+    Found {
+        in_use_expiry: in_use.map(day),
+        matched: true,
+        latest_expiry: latest.map(day),
+        secrets: 0,
+        certificates: 2,
+    }
+}
+
+#[test]
+fn credential_expiry_is_configured_then_graph_then_the_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = Fleet::new(&[0.1]);
+    // Configured, Graph and certificate all known: the configured day wins,
+    // whether it is earlier or later than the others.
+    for configured in ["2030-01-01", "2032-01-01"] {
+        let tenant = certified(dir.path(), (2031, 1, 1), Some(configured));
+        let record = fleet.add(&tenant);
+        record.record_inventory(Ok(listing(Some("2029-06-01"), Some("2029-06-01"))));
+        assert_eq!(
+            record.read(|s| s.credential_expiry(&tenant)),
+            Some(day(configured))
+        );
+    }
+    // No configured day: Graph's end of the credential in use, before the
+    // certificate's notAfter, earlier or later.
+    let tenant = certified(dir.path(), (2031, 1, 1), None);
+    let record = fleet.add(&tenant);
+    assert_eq!(
+        record.read(|s| s.credential_expiry(&tenant)),
+        Some(day("2031-01-01")),
+        "before any listing: the certificate"
+    );
+    for graph in ["2029-06-01", "2033-06-01"] {
+        record.record_inventory(Ok(listing(Some(graph), Some(graph))));
+        assert_eq!(
+            record.read(|s| s.credential_expiry(&tenant)),
+            Some(day(graph))
+        );
+    }
+    // A later failed reading keeps the last listing.
+    record.record_inventory(Err(InventoryError::Forbidden));
+    assert_eq!(
+        record.read(|s| s.credential_expiry(&tenant)),
+        Some(day("2033-06-01"))
+    );
+    // A listing that names no credential in use: the certificate.
+    let record = fleet.add(&tenant);
+    record.record_inventory(Ok(listing(None, None)));
+    assert_eq!(
+        record.read(|s| s.credential_expiry(&tenant)),
+        Some(day("2031-01-01"))
+    );
+}
+
+#[test]
+fn a_successor_is_a_listed_credential_ending_after_the_one_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = Fleet::new(&[0.1]);
+    let tenant = certified(dir.path(), (2031, 1, 1), None);
+    let record = fleet.add(&tenant);
+    let successor = || record.read(|s| s.successor_exists(&tenant));
+    assert!(!successor(), "no listing: nothing known");
+    record.record_inventory(Ok(listing(Some("2029-06-01"), Some("2029-06-01"))));
+    assert!(!successor(), "the one in use is the latest");
+    record.record_inventory(Ok(listing(Some("2029-06-01"), Some("2029-09-01"))));
+    assert!(successor());
+    assert_eq!(
+        record.read(TenantState::latest_credential_expiry),
+        Some(day("2029-09-01"))
+    );
+    // A configured expiry is the one in use: a later listed credential is
+    // a successor only if it ends after that day.
+    let configured = certified(dir.path(), (2031, 1, 1), Some("2029-12-01"));
+    let record = fleet.add(&configured);
+    record.record_inventory(Ok(listing(Some("2029-06-01"), Some("2029-09-01"))));
+    assert!(!record.read(|s| s.successor_exists(&configured)));
+    record.record_inventory(Ok(listing(Some("2029-06-01"), Some("2030-03-01"))));
+    assert!(record.read(|s| s.successor_exists(&configured)));
 }
