@@ -71,7 +71,7 @@ async fn run(transport: Arc<Transport>, record: Arc<TenantRecord>) {
     let Some(settings) = &tenant.inventory else {
         return;
     };
-    let mut last: Option<Result<(), String>> = None;
+    let mut last: Option<Result<(), InventoryError>> = None;
     loop {
         // Taken each time: the client certificate may have changed.
         let clients = transport.tenant_clients(&tenant.http);
@@ -87,9 +87,9 @@ async fn run(transport: Arc<Transport>, record: Arc<TenantRecord>) {
 fn log_change(
     tenant: &str,
     result: &Result<Found, InventoryError>,
-    last: &mut Option<Result<(), String>>,
+    last: &mut Option<Result<(), InventoryError>>,
 ) {
-    let now = result.as_ref().map(|_| ()).map_err(ToString::to_string);
+    let now = result.as_ref().map(|_| ()).map_err(Clone::clone);
     if last.as_ref() == Some(&now) {
         return;
     }
