@@ -21,7 +21,8 @@
 //!   requests go, configured or discovered from `issuer:`
 //!   ([`config::discovery`]) live beside them.
 //! - [`probe`]: one shared request/measure/classify path ([`probe::http`]),
-//!   the token request ([`probe::token`]) at its configured or discovered
+//!   the token request ([`probe::token`]; its answer read field by field
+//!   by [`probe::token_answer`] and [`probe::json_fields`]) at its configured or discovered
 //!   endpoint ([`probe::discovery`]) with its credential
 //!   ([`probe::client_auth`], signed `private_key_jwt` assertions in
 //!   [`probe::assertion`]), endpoint calls
@@ -30,7 +31,10 @@
 //!   ([`probe::outcome`]), 429 back-off per credential and per API origin
 //!   ([`probe::backoff`]), the clients' TLS configuration and the hooks
 //!   that time DNS, connect and TLS ([`probe::connect`]), each request's
-//!   phases ([`probe::phases`]) and certificate expiry ([`probe::tls`]).
+//!   phases ([`probe::phases`]) and certificate expiry ([`probe::tls`]);
+//!   token verification ([`probe::verify`], keys and discovery documents
+//!   fetched by [`probe::jwks`]) and the Entra credential inventory
+//!   ([`probe::inventory`]).
 //! - [`daemon::scheduler`]: one task per tenant, staggered, under a global
 //!   cap on requests in flight; each cycle's outcomes go into the tenant's
 //!   record in one write, and to the log.

@@ -2,54 +2,16 @@
 //! answer; what the answer says of the token (lifetime, granted scopes) or
 //! of why it was refused is read by [`super::token_answer`].
 
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
-
-use secrecy::SecretString;
+use std::time::SystemTime;
 
 use super::classify::{RejectionReason, TokenResult};
 use super::client_auth::Presentation;
 use super::discovery;
 use super::http::{Answer, NotSent, Pacing, TenantClients, Transport};
-use super::outcome::{Grant, Outcome};
-pub use super::token_answer::InvalidToken;
+use super::outcome::Outcome;
 use super::token_answer::{ErrorBody, parse_token};
+pub use super::token_answer::{InvalidToken, IssuedToken};
 use crate::config::{Credential, Tenant, TokenSettings};
-
-/// A token obtained from the identity provider.
-#[derive(Debug, Clone)]
-pub struct IssuedToken {
-    /// The bearer token; never shown.
-    pub access_token: SecretString,
-    /// When it was obtained.
-    pub obtained_at: SystemTime,
-    /// `expires_in`, or the JWT's `exp - iat`, when known.
-    pub lifetime: Option<Duration>,
-    /// When it expires, when known.
-    pub expires_at: Option<SystemTime>,
-    /// The scopes, roles and permissions granted, from the response's
-    /// `scope` and the JWT's `scp`, `scope`, `roles` and `permissions`
-    /// claims (read, not verified); `None` when neither says.
-    pub scopes: Option<Arc<[Box<str>]>>,
-}
-
-impl IssuedToken {
-    /// Whether the token can still be sent at `now`. A token of unknown
-    /// expiry is trusted for `fallback` (one tenant interval).
-    pub fn valid_at(&self, now: SystemTime, fallback: Duration) -> bool {
-        let end = self.expires_at.unwrap_or(self.obtained_at + fallback);
-        now < end
-    }
-
-    /// What may be kept of the token: its expiry, lifetime and scopes.
-    pub fn grant(&self) -> Grant {
-        Grant {
-            expires_at: self.expires_at,
-            lifetime: self.lifetime,
-            scopes: self.scopes.clone(),
-        }
-    }
-}
 
 /// What one token request found.
 #[derive(Debug, Clone)]
@@ -244,6 +206,8 @@ fn classify_answer(answer: &Answer) -> TokenAttempt {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use base64::Engine as _;
 
     use super::*;

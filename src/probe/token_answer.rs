@@ -13,7 +13,42 @@ use secrecy::SecretString;
 
 use super::http::Answer;
 use super::json_fields::{Field, NotAnObject, read_object};
-use super::token::IssuedToken;
+use super::outcome::Grant;
+
+/// A token obtained from the identity provider.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    /// The bearer token; never shown.
+    pub access_token: SecretString,
+    /// When it was obtained.
+    pub obtained_at: SystemTime,
+    /// `expires_in`, or the JWT's `exp - iat`, when known.
+    pub lifetime: Option<Duration>,
+    /// When it expires, when known.
+    pub expires_at: Option<SystemTime>,
+    /// The scopes, roles and permissions granted, from the response's
+    /// `scope` and the JWT's `scp`, `scope`, `roles` and `permissions`
+    /// claims (read, not verified); `None` when neither says.
+    pub scopes: Option<Arc<[Box<str>]>>,
+}
+
+impl IssuedToken {
+    /// Whether the token can still be sent at `now`. A token of unknown
+    /// expiry is trusted for `fallback` (one tenant interval).
+    pub fn valid_at(&self, now: SystemTime, fallback: Duration) -> bool {
+        let end = self.expires_at.unwrap_or(self.obtained_at + fallback);
+        now < end
+    }
+
+    /// What may be kept of the token: its expiry, lifetime and scopes.
+    pub fn grant(&self) -> Grant {
+        Grant {
+            expires_at: self.expires_at,
+            lifetime: self.lifetime,
+            scopes: self.scopes.clone(),
+        }
+    }
+}
 
 /// What an error body says, as far as credprobe reads it.
 #[derive(Debug, Default)]
