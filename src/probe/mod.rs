@@ -73,8 +73,10 @@ pub struct ProbeState {
     /// when its client certificate changed.
     clients: Option<TenantClients>,
     /// The clients presenting the next client certificate of a rotation
-    /// (`tls_client_auth` with `next_client_key_file`), kept the same way.
-    next_clients: Option<TenantClients>,
+    /// (`tls_client_auth` with `next_client_key_file`), kept the same way;
+    /// boxed, as most tenants never have them and every tenant's state
+    /// would otherwise carry their room.
+    next_clients: Option<Box<TenantClients>>,
 }
 
 /// What a 429 backs off, for each of a tenant's requests.
@@ -260,7 +262,7 @@ fn next_clients<'a>(
     tenant: &Tenant,
     next: &Credential,
     own: &'a TenantClients,
-    kept: &'a mut Option<TenantClients>,
+    kept: &'a mut Option<Box<TenantClients>>,
 ) -> &'a TenantClients {
     let Credential::Certificate(files) = next else {
         return own;
@@ -271,7 +273,7 @@ fn next_clients<'a>(
     };
     let clients = match kept.take() {
         Some(clients) if clients.current_for(&profile) => clients,
-        _ => transport.tenant_clients(&profile),
+        _ => Box::new(transport.tenant_clients(&profile)),
     };
     kept.insert(clients)
 }

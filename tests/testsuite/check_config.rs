@@ -905,10 +905,23 @@ async fn warnings_are_logged_at_start_up_and_at_reload() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    // The log is read from the daemon's stderr by another thread: the
+    // reload's lines may arrive a moment after its answer.
+    let count = |logs: &str| {
+        logs.lines()
+            .filter(|l| l.contains("configuration warning") && l.contains(&warning))
+            .count()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while count(&daemon.logs()) < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A moment more: a third line would be a warning logged twice.
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let logs = daemon.logs();
-    let logged = logs
-        .lines()
-        .filter(|l| l.contains("configuration warning") && l.contains(&warning))
-        .count();
-    assert_eq!(logged, 2, "once at start-up, once at the reload:\n{logs}");
+    assert_eq!(
+        count(&logs),
+        2,
+        "once at start-up, once at the reload:\n{logs}"
+    );
 }
