@@ -729,33 +729,24 @@ async fn probes_run_on_one_thread_unless_runtime_threads_says_more() {
             2.0,
         )
     };
-    // By default the probes and the server run on one thread (the
-    // start-up line says what the runtime reports), and they still run.
-    let daemon = Daemon::start(&config, &[]);
-    daemon
-        .wait_for_metrics(Duration::from_secs(20), probed)
-        .await;
-    assert!(
+    // By default the probes and the server run on one thread; asked for
+    // three, the runtime has three workers. The start-up line says what
+    // the runtime reports, and the probes run either way.
+    let runs: [(&[&str], &str); 2] = [
+        (&[], "runtime_threads=1"),
+        (&["--runtime.threads", "3"], "runtime_threads=3"),
+    ];
+    for (args, expected) in runs {
+        let daemon = Daemon::start(&config, args);
         daemon
-            .logs()
-            .split_whitespace()
-            .any(|field| field == "runtime_threads=1"),
-        "{}",
-        daemon.logs()
-    );
-    // Asked for three, the runtime has three workers.
-    let daemon = Daemon::start(&config, &["--runtime.threads", "3"]);
-    daemon
-        .wait_for_metrics(Duration::from_secs(20), probed)
-        .await;
-    assert!(
-        daemon
-            .logs()
-            .split_whitespace()
-            .any(|field| field == "runtime_threads=3"),
-        "{}",
-        daemon.logs()
-    );
+            .wait_for_metrics(Duration::from_secs(20), probed)
+            .await;
+        let logs = daemon.logs();
+        assert!(
+            logs.split_whitespace().any(|field| field == expected),
+            "{expected}: {logs}"
+        );
+    }
     // Zero threads is a usage error naming the flag.
     let (code, _, stderr) = support::run_binary(
         &[
