@@ -250,7 +250,9 @@ async fn tenant_loop(
         if requested.is_some() {
             look_at_files_now(&tenant).await;
         }
-        let report = probe::run_cycle(&transport, &tenant, &mut state).await;
+        // A cycle's future lives on the heap while it runs: inline, its
+        // room would stay in every idle tenant's task between cycles.
+        let report = Box::pin(probe::run_cycle(&transport, &tenant, &mut state)).await;
         log_cycle(&tenant, &report, &mut seen);
         record.record_cycle(&report);
         if let Some(done) = requested {
@@ -319,5 +321,34 @@ mod tests {
         // Alone on its interval, the 5-minute tenant starts at once.
         assert_eq!(offsets["slow"], Duration::ZERO);
         assert_eq!(offsets, start_offsets(&config.tenants), "deterministic");
+    }
+
+    /// Every tenant's task stays resident for the daemon's life, most of
+    /// it waiting for its next tick: its future must not carry the room of
+    /// a cycle's requests (inline, a task was 5,856 bytes; 5,000 tenants
+    /// held 28 MiB of it, and each cycle touched it cold).
+    #[test]
+    fn an_idle_tenant_task_holds_no_room_for_a_cycle() {
+        let config = load_str(
+            "tenants:\n  - {name: t, token_url: \"http://127.0.0.1:9/t\", client_id: c, client_secret: s, base_url: \"http://127.0.0.1:9\", endpoints: [{name: e, path: /e}]}\n",
+            Path::new("t.yml"),
+            &LoadOptions {
+                warn_inline_secrets: false,
+                ..LoadOptions::default()
+            },
+        )
+        .unwrap();
+        let fleet = Fleet::new(&[0.1, 1.0]);
+        let record = fleet.add(&config.tenants[0]);
+        let task = tenant_loop(
+            Arc::new(Telemetry::new()),
+            Transport::new(1),
+            Refresher::new(),
+            record,
+            Duration::ZERO,
+            CancellationToken::new(),
+        );
+        let size = std::mem::size_of_val(&task);
+        assert!(size <= 1024, "a tenant task's future is {size} bytes");
     }
 }

@@ -324,9 +324,14 @@ impl Transport {
             .expect("semaphore never closed");
         let marks = Arc::new(Marks::default());
         let started = Instant::now();
-        let exchanged =
-            tokio::time::timeout(timeout, exchange(&client, request, body_limit, &marks));
-        let answer = match marks.scope(exchanged).await {
+        // On the heap for the exchange only: kept inline, its room (about
+        // a kilobyte, and the request's) would be part of every tenant's
+        // task for its whole life, not just while a request is in flight.
+        let exchanged = Box::pin(marks.scope(tokio::time::timeout(
+            timeout,
+            exchange(&client, request, body_limit, &marks),
+        )));
+        let answer = match exchanged.await {
             Ok(answer) => answer,
             Err(_) => Err(TransportError {
                 failure: TransportFailure::Timeout,

@@ -137,9 +137,15 @@ pub enum Mark {
 }
 
 impl Marks {
-    /// Runs `future` with these marks as the current task's.
-    pub async fn scope<F: Future>(self: &Arc<Self>, future: F) -> F::Output {
-        CURRENT.scope(self.clone(), future).await
+    /// Runs `future` with these marks as the current task's. A plain
+    /// function, not an `async fn`: an `async fn` keeps its argument
+    /// beside the future it awaits, so every request's future would hold
+    /// the exchange twice.
+    pub fn scope<F: Future>(
+        self: &Arc<Self>,
+        future: F,
+    ) -> tokio::task::futures::TaskLocalFuture<Arc<Marks>, F> {
+        CURRENT.scope(self.clone(), future)
     }
 
     /// The marks of the request being sent by the current task, if any.
