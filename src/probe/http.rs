@@ -290,72 +290,85 @@ impl Transport {
     /// `pacing.max_wait` (a longer one skips it), takes a slot under the
     /// in-flight cap, bounds the whole exchange by `timeout`, reads at most
     /// `body_limit` bytes, and notes a 429's Retry-After for its scope.
-    pub async fn send(
-        &self,
+    ///
+    /// Not an `async fn`: the request is handed to reqwest before the
+    /// first wait, so the future keeps reqwest's small pending handle
+    /// instead of the request itself (an `async fn` keeps its arguments
+    /// for its whole life). Nothing is sent before the slot is taken:
+    /// reqwest's future does nothing until it is polled.
+    pub fn send<'a>(
+        &'a self,
         request: reqwest::RequestBuilder,
         timeout: Duration,
         body_limit: usize,
-        pacing: &Pacing<'_>,
-    ) -> Result<Exchange, NotSent> {
+        pacing: &'a Pacing<'a>,
+    ) -> impl Future<Output = Result<Exchange, NotSent>> + 'a {
         let (client, request) = request.build_split();
-        let request = match request {
-            Ok(request) => request,
-            Err(error) => {
-                return Ok(Exchange {
-                    latency: Duration::ZERO,
-                    phases: Phases::default(),
-                    answer: Err(TransportError {
-                        failure: TransportFailure::Connect,
-                        detail: error_chain(&error),
-                    }),
-                });
+        let prepared = request.map(|request| {
+            // The URL is kept only to name a certificate's host: cloned then.
+            let url = (request.url().scheme() == "https").then(|| request.url().clone());
+            (url, client.execute(request))
+        });
+        async move {
+            let (url, pending) = match prepared {
+                Ok(prepared) => prepared,
+                Err(error) => {
+                    return Ok(Exchange {
+                        latency: Duration::ZERO,
+                        phases: Phases::default(),
+                        answer: Err(TransportError {
+                            failure: TransportFailure::Connect,
+                            detail: error_chain(&error),
+                        }),
+                    });
+                }
+            };
+            if let Some(wait) = self.backoff.remaining(pacing.scope) {
+                if wait > pacing.max_wait {
+                    return Err(NotSent::BackedOff(wait));
+                }
+                tokio::time::sleep(wait).await;
             }
-        };
-        if let Some(wait) = self.backoff.remaining(pacing.scope) {
-            if wait > pacing.max_wait {
-                return Err(NotSent::BackedOff(wait));
+            let _permit = self
+                .in_flight
+                .acquire()
+                .await
+                .expect("semaphore never closed");
+            let marks = Arc::new(Marks::default());
+            let started = Instant::now();
+            // On the heap for the exchange only: kept inline, its room
+            // would be part of every tenant's task for its whole life, not
+            // just while a request is in flight.
+            let exchanged = Box::pin(marks.scope(tokio::time::timeout(
+                timeout,
+                exchange(pending, url, body_limit, &marks),
+            )));
+            let answer = match exchanged.await {
+                Ok(answer) => answer,
+                Err(_) => Err(TransportError {
+                    failure: TransportFailure::Timeout,
+                    detail: format!(
+                        "no complete answer within {}",
+                        humantime::format_duration(timeout)
+                    ),
+                }),
+            };
+            let ended = Instant::now();
+            let latency = ended - started;
+            let phases = marks.phases(started, ended);
+            if let Ok(answer) = &answer
+                && answer.status == 429
+                && let Some(retry_after) = &answer.retry_after
+            {
+                self.backoff
+                    .note_retry_after(pacing.scope.clone(), retry_after, pacing.cap);
             }
-            tokio::time::sleep(wait).await;
+            Ok(Exchange {
+                latency,
+                phases,
+                answer,
+            })
         }
-        let _permit = self
-            .in_flight
-            .acquire()
-            .await
-            .expect("semaphore never closed");
-        let marks = Arc::new(Marks::default());
-        let started = Instant::now();
-        // On the heap for the exchange only: kept inline, its room (about
-        // a kilobyte, and the request's) would be part of every tenant's
-        // task for its whole life, not just while a request is in flight.
-        let exchanged = Box::pin(marks.scope(tokio::time::timeout(
-            timeout,
-            exchange(&client, request, body_limit, &marks),
-        )));
-        let answer = match exchanged.await {
-            Ok(answer) => answer,
-            Err(_) => Err(TransportError {
-                failure: TransportFailure::Timeout,
-                detail: format!(
-                    "no complete answer within {}",
-                    humantime::format_duration(timeout)
-                ),
-            }),
-        };
-        let ended = Instant::now();
-        let latency = ended - started;
-        let phases = marks.phases(started, ended);
-        if let Ok(answer) = &answer
-            && answer.status == 429
-            && let Some(retry_after) = &answer.retry_after
-        {
-            self.backoff
-                .note_retry_after(pacing.scope.clone(), retry_after, pacing.cap);
-        }
-        Ok(Exchange {
-            latency,
-            phases,
-            answer,
-        })
     }
 }
 
@@ -392,18 +405,15 @@ fn may_follow(next: &url::Url, previous: &[url::Url]) -> bool {
     redirects_so_far < MAX_ENDPOINT_REDIRECTS && same_origin
 }
 
+/// Sends the request (`pending`, reqwest's future for it) and reads the
+/// answer; `url` is the request's, for https only.
 async fn exchange(
-    client: &reqwest::Client,
-    request: reqwest::Request,
+    pending: impl Future<Output = reqwest::Result<reqwest::Response>>,
+    url: Option<url::Url>,
     body_limit: usize,
     marks: &Marks,
 ) -> Result<Answer, TransportError> {
-    // The URL is kept only to name a certificate's host: cloned then.
-    let url = (request.url().scheme() == "https").then(|| request.url().clone());
-    let mut response = client
-        .execute(request)
-        .await
-        .map_err(|e| TransportError::of(&e))?;
+    let mut response = pending.await.map_err(|e| TransportError::of(&e))?;
     marks.head();
     let status = response.status().as_u16();
     let retry_after = response.headers().get(RETRY_AFTER).cloned();

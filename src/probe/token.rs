@@ -2,6 +2,7 @@
 //! answer; what the answer says of the token (lifetime, granted scopes) or
 //! of why it was refused is read by [`super::token_answer`].
 
+use std::borrow::Cow;
 use std::time::SystemTime;
 
 use super::classify::{RejectionReason, TokenResult};
@@ -11,7 +12,7 @@ use super::http::{Answer, NotSent, Pacing, TenantClients, Transport};
 use super::outcome::Outcome;
 use super::token_answer::{ErrorBody, parse_token};
 pub use super::token_answer::{InvalidToken, IssuedToken};
-use crate::config::{Credential, Tenant, TokenSettings};
+use crate::config::{Credential, Tenant, TokenEndpoint, TokenSettings};
 
 /// What one token request found.
 #[derive(Debug, Clone)]
@@ -98,18 +99,24 @@ pub async fn request_token_with(
             ));
         }
     };
-    // No discovered endpoint, no request: never a guessed URL.
-    let url = match discovery::token_url(client, &settings.url, settings.timeout).await {
-        Ok(url) => url,
-        Err(why) => {
-            return TokenAttempt::failed(Outcome::failed(
-                TokenResult::DiscoveryFailed,
-                None,
-                why.to_string(),
-            ));
+    let url = match &settings.url {
+        TokenEndpoint::Configured(url) => Cow::Borrowed(url),
+        // No discovered endpoint, no request: never a guessed URL. The
+        // discovery future (a document fetch) goes on the heap, so only
+        // the tenants that discover pay for its room.
+        discovered => {
+            match Box::pin(discovery::token_url(client, discovered, settings.timeout)).await {
+                Ok(url) => url,
+                Err(why) => {
+                    return TokenAttempt::failed(Outcome::failed(
+                        TokenResult::DiscoveryFailed,
+                        None,
+                        why.to_string(),
+                    ));
+                }
+            }
         }
     };
-    let builder = client.post(url.as_ref().clone());
     let credential = match Presentation::with(settings, credential, &url, SystemTime::now()).await {
         Ok(credential) => credential,
         Err(why) => {
@@ -120,7 +127,9 @@ pub async fn request_token_with(
             ));
         }
     };
-    let builder = builder.header(
+    // Built after the last await before sending: a builder kept across
+    // an await would be part of the future's room.
+    let builder = client.post(url.as_ref().clone()).header(
         reqwest::header::ACCEPT,
         reqwest::header::HeaderValue::from_static("application/json"),
     );
