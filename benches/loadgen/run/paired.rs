@@ -7,6 +7,13 @@
 //! by that as well. Side by side, both pay the same conditions, and the
 //! ratio is the comparison. (The figures above, measured apart, stay as
 //! they were.)
+//!
+//! Run twice: once as the scheduler places the two processes, once with
+//! both pinned to one CPU (`taskset`). Unpinned, placement itself moves
+//! the ratio: in A/B runs of two identical builds, whichever process was
+//! started first migrated between CPUs 5-7 times as often and used 5-8 %
+//! more CPU, in either order. Pinned, both run on the same core under the
+//! same load, and the target is judged on that pair.
 
 use std::path::Path;
 use std::time::Duration;
@@ -17,13 +24,15 @@ use super::results::Paired;
 use super::{Ctx, Simulator, check_answers, procfs};
 
 /// Runs credprobe (`MAX` tenants) and the reqwest loop (at `up` requests/s
-/// for `seconds`) side by side against `sim`; files go into `dir`.
+/// for `seconds`) side by side against `sim`, both on CPU `pin` when given;
+/// files go into `dir`.
 pub async fn side_by_side(
     ctx: &mut Ctx,
     sim: &Simulator,
     dir: &Path,
     up: Fig,
     seconds: u64,
+    pin: Option<usize>,
 ) -> Result<Paired, String> {
     let n = ctx.knobs.max_size();
     let clk = ctx.clk_tck as f64;
@@ -37,9 +46,13 @@ pub async fn side_by_side(
     let (pid, _port, _started) = ctx
         .credprobe(&config, dir, "credprobe beside the floor")
         .await?;
+    if let Some(cpu) = pin {
+        pin_process(pid, cpu)?;
+    }
     let warm = ctx.knobs.interval + 5;
+    let on = pin.map_or_else(String::new, |cpu| format!(", both on CPU {cpu}"));
     ctx.log(&format!(
-        "side by side: credprobe ({n} tenants) warming up for {warm}s, then the reqwest loop beside it for {seconds}s"
+        "side by side{on}: credprobe ({n} tenants) warming up for {warm}s, then the reqwest loop beside it for {seconds}s"
     ));
     tokio::time::sleep(Duration::from_secs(warm)).await;
     ctx.procs.check(pid, "credprobe beside the floor")?;
@@ -53,7 +66,7 @@ pub async fn side_by_side(
         dir.join("paired-loadgen.log"),
     );
     let what = "the reqwest floor beside credprobe";
-    let ended = reqwest_loop(ctx, sim, up, seconds, what, &json_path, &log).await?;
+    let ended = reqwest_loop(ctx, sim, up, seconds, what, &json_path, &log, pin).await?;
     let credprobe1 = procfs::cpu_ticks(pid)?;
     let stats1 = ctx
         .stats(&sim.url, &dir.join("paired-stats-1.json"))
@@ -85,10 +98,34 @@ pub async fn side_by_side(
         credprobe_cpu_per_k: Fig::new(cpu_s_per_k(credprobe_ticks, clk, credprobe_req), 4),
         loop_req,
         loop_cpu_per_k: Fig::new(cpu_s_per_k(loop_ticks, clk, loop_req), 4),
+        cpu: pin,
     };
     ctx.log(&format!(
-        "side by side: credprobe {} cpu-s/1k req ({credprobe_req} req), reqwest loop {} ({loop_req} req)",
+        "side by side{on}: credprobe {} cpu-s/1k req ({credprobe_req} req), reqwest loop {} ({loop_req} req)",
         paired.credprobe_cpu_per_k, paired.loop_cpu_per_k
     ));
     Ok(paired)
+}
+
+/// Pins every thread of process `pid` (and the threads it starts later,
+/// which inherit it) to CPU `cpu`.
+fn pin_process(pid: u32, cpu: usize) -> Result<(), String> {
+    let status = std::process::Command::new("taskset")
+        .args(["--all-tasks", "--cpu-list", "--pid"])
+        .arg(cpu.to_string())
+        .arg(pid.to_string())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .map_err(|error| format!("taskset (util-linux): {error}"))?;
+    if !status.success() {
+        return Err(format!(
+            "taskset could not pin process {pid} to CPU {cpu}: {status}"
+        ));
+    }
+    Ok(())
+}
+
+/// The CPU both processes of the pinned pair run on: the last one.
+pub fn pair_cpu() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) - 1
 }

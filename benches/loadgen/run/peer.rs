@@ -208,7 +208,17 @@ pub async fn floor(ctx: &mut Ctx, sim: &Simulator) -> Result<Floor, String> {
     );
     let stats2 = ctx.stats(&sim.url, &dir.join("stats-2.json")).await?;
     let (json_path, log) = (dir.join("loadgen.json"), dir.join("loadgen.log"));
-    let ended = reqwest_loop(ctx, sim, up, seconds, "the reqwest floor", &json_path, &log).await?;
+    let ended = reqwest_loop(
+        ctx,
+        sim,
+        up,
+        seconds,
+        "the reqwest floor",
+        &json_path,
+        &log,
+        None,
+    )
+    .await?;
     if ended.code != Some(0) {
         return Err(format!("the reqwest floor failed (see {})", log.display()));
     }
@@ -226,7 +236,12 @@ pub async fn floor(ctx: &mut Ctx, sim: &Simulator) -> Result<Floor, String> {
     let (paced, ticks) = (run.paced()?, run.cpu_ticks);
     // Twice the floor's window: two processes' ticks at 100 a second need
     // the length to resolve a few percent.
-    let paired = super::paired::side_by_side(ctx, sim, &dir, up, 2 * seconds).await?;
+    let paired = super::paired::side_by_side(ctx, sim, &dir, up, 2 * seconds, None).await?;
+    let pinned_dir = dir.join("pinned");
+    mkdir(&pinned_dir)?;
+    let cpu = super::paired::pair_cpu();
+    let pinned =
+        super::paired::side_by_side(ctx, sim, &pinned_dir, up, 2 * seconds, Some(cpu)).await?;
     Ok(Floor {
         wrk_command,
         loop_command,
@@ -237,12 +252,15 @@ pub async fn floor(ctx: &mut Ctx, sim: &Simulator) -> Result<Floor, String> {
         loop_rate: Fig::new(loop_req as f64 / paced, 1),
         loop_cpu_per_k: Fig::new(cpu_s_per_k(ticks, clk, loop_req), 4),
         paired,
+        pinned,
     })
 }
 
 /// Runs `loadgen floor` against `sim` (the largest fleet's tenants) at
 /// `up` requests/s for `seconds`, its JSON into `json_path`, its log into
-/// `log`; returns how it ended. Used alone and beside credprobe.
+/// `log`; returns how it ended. Used alone and beside credprobe; on CPU
+/// `pin` when given.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn reqwest_loop(
     ctx: &mut Ctx,
     sim: &Simulator,
@@ -251,9 +269,19 @@ pub(super) async fn reqwest_loop(
     what: &str,
     json_path: &Path,
     log: &Path,
+    pin: Option<usize>,
 ) -> Result<Ended, String> {
     let n = ctx.knobs.max_size();
-    let mut floor = Command::new(&ctx.loadgen);
+    let mut floor = match pin {
+        Some(cpu) => {
+            let mut taskset = Command::new("taskset");
+            taskset
+                .args(["--cpu-list", &cpu.to_string()])
+                .arg(&ctx.loadgen);
+            taskset
+        }
+        None => Command::new(&ctx.loadgen),
+    };
     floor.args([
         "floor",
         "--simulator",

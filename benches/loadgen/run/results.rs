@@ -236,6 +236,9 @@ pub struct Floor {
     pub loop_cpu_per_k: Fig,
     /// credprobe and the loop measured in one window.
     pub paired: Paired,
+    /// The same with both pinned to one CPU (the pair the target is
+    /// judged on: see `paired`).
+    pub pinned: Paired,
 }
 
 /// credprobe and the reqwest loop side by side, in the same window
@@ -252,6 +255,8 @@ pub struct Paired {
     pub loop_req: u64,
     /// The loop's CPU-seconds per 1,000 of them.
     pub loop_cpu_per_k: Fig,
+    /// The CPU both ran on, when they were pinned to one.
+    pub cpu: Option<usize>,
 }
 
 /// One client-authentication run of the private_key_jwt phase.
