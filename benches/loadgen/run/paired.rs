@@ -8,12 +8,10 @@
 //! ratio is the comparison. (The figures above, measured apart, stay as
 //! they were.)
 //!
-//! Run twice: once as the scheduler places the two processes, once with
-//! both pinned to one CPU (`taskset`). Unpinned, placement itself moves
-//! the ratio: in A/B runs of two identical builds, whichever process was
-//! started first migrated between CPUs 5-7 times as often and used 5-8 %
-//! more CPU, in either order. Pinned, both run on the same core under the
-//! same load, and the target is judged on that pair.
+//! Run twice: once as the scheduler places the two processes (the pair
+//! the target is judged on), once with both pinned to one CPU
+//! (`taskset`), as a check that the ratio is not made by where each
+//! process runs.
 
 use std::path::Path;
 use std::time::Duration;

@@ -236,8 +236,8 @@ pub struct Floor {
     pub loop_cpu_per_k: Fig,
     /// credprobe and the loop measured in one window.
     pub paired: Paired,
-    /// The same with both pinned to one CPU (the pair the target is
-    /// judged on: see `paired`).
+    /// The same with both pinned to one CPU (a check on placement: see
+    /// `paired`).
     pub pinned: Paired,
 }
 
