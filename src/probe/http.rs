@@ -336,9 +336,8 @@ impl Transport {
                 .expect("semaphore never closed");
             let marks = Arc::new(Marks::default());
             let started = Instant::now();
-            // On the heap for the exchange only: kept inline, its room
-            // would be part of every tenant's task for its whole life, not
-            // just while a request is in flight.
+            // On the heap while in flight: inline, its room would stay in
+            // every tenant's task for its whole life.
             let exchanged = Box::pin(marks.scope(tokio::time::timeout(
                 timeout,
                 exchange(pending, url, body_limit, &marks),
