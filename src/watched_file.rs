@@ -368,18 +368,21 @@ impl<F: FileFormat> WatchedFile<F> {
 
     fn log(&self, refreshed: &Refreshed, new_version: bool) {
         let label = F::LABEL;
-        let files = self.source.describe();
+        // Described only for a line that is written: most looks change
+        // nothing, and formatting every path of every look was a third of
+        // the refresher's work.
+        let files = || self.source.describe();
         match refreshed {
             Refreshed::Unchanged => {}
             Refreshed::Updated => {
-                tracing::info!(file = %files, "{label} changed; using the new version");
+                tracing::info!(file = %files(), "{label} changed; using the new version");
             }
             Refreshed::Recovered if new_version => tracing::info!(
-                file = %files,
+                file = %files(),
                 "{label} changed; using the new version, usable again"
             ),
             Refreshed::Recovered => tracing::info!(
-                file = %files,
+                file = %files(),
                 "{label} usable again, back to the version in use"
             ),
             Refreshed::Broke(problem) => tracing::warn!(

@@ -33,8 +33,7 @@ pub enum Role {
     Endpoint,
 }
 
-/// A shared client and the version of the client certificate it presents
-/// (`None`: it presents none).
+/// A shared client and the client certificate version it presents, if any.
 type BuiltClient = (Option<u64>, reqwest::Client);
 
 /// Why a tenant's HTTP client could not be built: its requests then fail,
@@ -118,6 +117,8 @@ fn build_client(
         .connector_layer(connect::TimedConnectLayer)
         .connect_timeout(Duration::from_secs(10))
         .pool_idle_timeout(Duration::from_secs(90))
+        // One request, unretried: reqwest's retries copied each request first.
+        .retry(reqwest::retry::never().max_retries_per_request(0))
         .redirect(match role {
             Role::Token => reqwest::redirect::Policy::none(),
             Role::Endpoint => reqwest::redirect::Policy::custom(endpoint_redirects),
@@ -145,8 +146,7 @@ pub struct Transport {
     clients: Mutex<HashMap<(HttpProfile, Role), BuiltClient>>,
     /// The global cap on requests in flight.
     in_flight: Semaphore,
-    /// Scopes (a credential at a token endpoint, a tenant on an origin)
-    /// that were answered 429 with Retry-After.
+    /// Scopes (a credential at an endpoint, a tenant on an origin) told 429.
     pub backoff: Backoff,
 }
 
