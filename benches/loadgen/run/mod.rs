@@ -11,7 +11,7 @@
 //! [`fleet`] (the fleet phases, the evenness side run, concurrent
 //! scrapes), [`phases`] (steady state, private_key_jwt), [`peer`]
 //! (blackbox_exporter and the floor), [`paired`] (credprobe and the floor
-//! side by side in one window), [`figures`] (the arithmetic),
+//! side by side in one window, a few times), [`figures`] (the arithmetic),
 //! [`results`] (what was measured) and
 //! [`report`] with [`assertion_report`] (the markdown). The pure ones are tested by
 //! `tests/testsuite/loadgen_run.rs`.

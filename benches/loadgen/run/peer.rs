@@ -236,7 +236,12 @@ pub async fn floor(ctx: &mut Ctx, sim: &Simulator) -> Result<Floor, String> {
     let (paced, ticks) = (run.paced()?, run.cpu_ticks);
     // Twice the floor's window: two processes' ticks at 100 a second need
     // the length to resolve a few percent.
-    let paired = super::paired::side_by_side(ctx, sim, &dir, up, 2 * seconds, None).await?;
+    let mut paired = Vec::new();
+    for run in 1..=ctx.knobs.pairs {
+        let pair_dir = dir.join(format!("pair-{run}"));
+        mkdir(&pair_dir)?;
+        paired.push(super::paired::side_by_side(ctx, sim, &pair_dir, up, 2 * seconds, None).await?);
+    }
     let pinned_dir = dir.join("pinned");
     mkdir(&pinned_dir)?;
     let cpu = super::paired::pair_cpu();

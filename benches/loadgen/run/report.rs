@@ -190,7 +190,7 @@ fn targets(out: &mut String, r: &Report) {
 | no probe more than 1 s late (lateness p99 < 1 s, none over 1 s) | p99 {} s, {} of {} cycles over 1 s | {} |
 | busiest second ≤ 2 × average | {} × | {} |
 | {} concurrent plain scrapes peak ≤ 1.3 × the peak of one scrape | {} MiB against {} MiB: {} × | {} |
-| CPU per upstream request ≤ 1.1 × the reqwest floor (side by side, one window) | {} | {} |
+| CPU per upstream request ≤ 1.1 × the reqwest floor (side by side, median of the windows) | {} | {} |
 ",
         thousands(big.n),
         r.interval,
@@ -217,12 +217,14 @@ fn targets(out: &mut String, r: &Report) {
         c.single.peak_mib,
         c.ratio,
         verdict(c.ratio.value <= 1.3),
-        paired_ratio(r).map_or_else(
+        judged_pair(r).map_or_else(
             || "n/a".to_owned(),
-            |x| format!(
-                "{x:.2}× ({} against {} CPU-ms; both on one CPU: {})",
-                ms(r.floor.paired.credprobe_cpu_per_k),
-                ms(r.floor.paired.loop_cpu_per_k),
+            |(pair, x)| format!(
+                "{x:.2}× (median of {}: {}; {} against {} CPU-ms in that pair; both on one CPU: {})",
+                r.floor.paired.len(),
+                ratios(r),
+                ms(pair.credprobe_cpu_per_k),
+                ms(pair.loop_cpu_per_k),
                 pair_ratio(&r.floor.pinned).map_or_else(|| "n/a".to_owned(), |x| format!("{x:.2}×")),
             )
         ),
@@ -471,10 +473,36 @@ with the token) at about the same request rate, against the same simulator.
     paired(out, r);
 }
 
-/// credprobe / the reqwest loop, measured in one window as the scheduler
-/// places them: the figure the target (1.1×) is judged on.
+/// The side-by-side pair the target (1.1×) is judged on: of the pairs run
+/// as the scheduler places them, the one with the median ratio (the upper
+/// of the two middle ones when their count is even), and that ratio. One
+/// window is not enough: two identical builds measured from 1.00× to 1.21×
+/// in single windows on this machine. None when a pair has no ratio.
+pub fn judged_pair(r: &Report) -> Option<(&Paired, f64)> {
+    let mut pairs = r
+        .floor
+        .paired
+        .iter()
+        .map(|pair| pair_ratio(pair).map(|x| (pair, x)))
+        .collect::<Option<Vec<_>>>()?;
+    pairs.sort_by(|a, b| a.1.total_cmp(&b.1));
+    pairs.get(pairs.len() / 2).copied()
+}
+
+/// The ratio the target is judged on (see [`judged_pair`]).
 pub fn paired_ratio(r: &Report) -> Option<f64> {
-    pair_ratio(&r.floor.paired)
+    judged_pair(r).map(|(_, x)| x)
+}
+
+/// Every as-placed pair's ratio, in run order: "1.04×, 1.18×, 1.06×".
+fn ratios(r: &Report) -> String {
+    let shown: Vec<String> = r.floor.paired.iter().map(shown_ratio).collect();
+    shown.join(", ")
+}
+
+/// One pair's ratio as shown, "n/a" without one.
+fn shown_ratio(pair: &Paired) -> String {
+    pair_ratio(pair).map_or_else(|| "n/a".to_owned(), |x| format!("{x:.2}×"))
 }
 
 /// credprobe / the reqwest loop of one side-by-side pair.
@@ -484,9 +512,9 @@ fn pair_ratio(pair: &Paired) -> Option<f64> {
 }
 
 fn paired(out: &mut String, r: &Report) {
-    let (pair, pinned) = (&r.floor.paired, &r.floor.pinned);
+    let (pairs, pinned) = (&r.floor.paired, &r.floor.pinned);
     let bign = thousands(r.big().n);
-    let shown = |p: &Paired| pair_ratio(p).map_or_else(|| "n/a".to_owned(), |x| format!("{x:.2}×"));
+    let judged = judged_pair(r).map(|(pair, _)| pair);
     let _ = write!(
         out,
         "
@@ -495,28 +523,49 @@ else the machine did meanwhile. Side by side in one window ({} s: a fresh
 credprobe with the {bign}-tenant configuration, warmed up for one interval,
 while the reqwest loop runs beside it at the same rate; each counts its own
 CPU and its own requests, the loop's subtracted from the simulator's count),
-both pay the same conditions. Twice: as the scheduler places the two
-processes (the target is judged on this pair), then with both pinned to
-CPU {} (`taskset`), where they share one core and its load: a check that
-the ratio is not made by where the scheduler puts each process.
+both pay the same conditions. Run {} as the scheduler places the two
+processes: the target is judged on the median ratio (in bold),
+because one window is not enough (two identical builds measured from 1.00×
+to 1.21× in single windows here). Then once with both pinned to CPU {}
+(`taskset`), where they share one core and its load: a check that the
+ratio is not made by where the scheduler puts each process.
 
 | side by side, one window | upstream requests | CPU-ms per upstream request | credprobe / reqwest loop |
 |---|---:|---:|---:|
-| credprobe, {bign} tenants | {} | {} | **{}** |
-| reqwest loop | {} | {} | |
-| credprobe, {bign} tenants, both on one CPU | {} | {} | {} |
-| reqwest loop, on the same CPU | {} | {} | |
 ",
-        pair.seconds,
+        pairs.first().map_or_else(|| "n/a".to_owned(), |p| p.seconds.to_string()),
+        match pairs.len() {
+            1 => "once".to_owned(),
+            2 => "twice".to_owned(),
+            3 => "three times".to_owned(),
+            n => format!("{n} times"),
+        },
         pinned.cpu.map_or_else(|| "n/a".to_owned(), |cpu| cpu.to_string()),
-        pair.credprobe_req,
-        ms(pair.credprobe_cpu_per_k),
-        shown(pair),
-        pair.loop_req,
-        ms(pair.loop_cpu_per_k),
+    );
+    for (i, pair) in pairs.iter().enumerate() {
+        let ratio = shown_ratio(pair);
+        let ratio = if judged.is_some_and(|j| std::ptr::eq(j, pair)) {
+            format!("**{ratio}**")
+        } else {
+            ratio
+        };
+        let _ = writeln!(
+            out,
+            "| credprobe, {bign} tenants, pair {} | {} | {} | {ratio} |\n| reqwest loop, pair {} | {} | {} | |",
+            i + 1,
+            pair.credprobe_req,
+            ms(pair.credprobe_cpu_per_k),
+            i + 1,
+            pair.loop_req,
+            ms(pair.loop_cpu_per_k),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "| credprobe, {bign} tenants, both on one CPU | {} | {} | {} |\n| reqwest loop, on the same CPU | {} | {} | |",
         pinned.credprobe_req,
         ms(pinned.credprobe_cpu_per_k),
-        shown(pinned),
+        shown_ratio(pinned),
         pinned.loop_req,
         ms(pinned.loop_cpu_per_k),
     );

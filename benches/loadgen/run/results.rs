@@ -234,8 +234,9 @@ pub struct Floor {
     pub loop_rate: Fig,
     /// The loop's CPU-seconds per 1,000 requests.
     pub loop_cpu_per_k: Fig,
-    /// credprobe and the loop measured in one window.
-    pub paired: Paired,
+    /// credprobe and the loop measured in one window, `BENCH_PAIRS` times
+    /// in a row, as the scheduler places them (in run order).
+    pub paired: Vec<Paired>,
     /// The same with both pinned to one CPU (a check on placement: see
     /// `paired`).
     pub pinned: Paired,
