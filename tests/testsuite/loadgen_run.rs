@@ -17,6 +17,9 @@ mod figures;
 #[path = "../../benches/loadgen/run/knobs.rs"]
 mod knobs;
 #[allow(dead_code)]
+#[path = "../../benches/loadgen/run/paired_report.rs"]
+mod paired_report;
+#[allow(dead_code)]
 #[path = "../../benches/loadgen/run/report.rs"]
 mod report;
 #[allow(dead_code)]
@@ -27,6 +30,7 @@ use std::collections::HashMap;
 
 use figures::*;
 use knobs::{Knobs, Parsed};
+use paired_report::*;
 use report::*;
 use results::*;
 

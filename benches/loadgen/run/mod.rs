@@ -11,7 +11,8 @@
 //! [`fleet`] (the fleet phases, the evenness side run, concurrent
 //! scrapes), [`phases`] (steady state, private_key_jwt), [`peer`]
 //! (blackbox_exporter and the floor), [`paired`] (credprobe and the floor
-//! side by side in one window, a few times), [`figures`] (the arithmetic),
+//! side by side in one window, a few times; [`paired_report`] its
+//! rows), [`figures`] (the arithmetic),
 //! [`results`] (what was measured) and
 //! [`report`] with [`assertion_report`] (the markdown). The pure ones are tested by
 //! `tests/testsuite/loadgen_run.rs`.
@@ -23,6 +24,7 @@ pub mod figures;
 mod fleet;
 pub mod knobs;
 mod paired;
+pub mod paired_report;
 mod peer;
 mod phases;
 mod processes;
