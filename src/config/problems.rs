@@ -352,4 +352,128 @@ mod tests {
             "an empty field is the whole file"
         );
     }
+
+    /// The configuration the tests below place their problems in.
+    const TEXT: &str = "interval: 30s\ntenants:\n  - name: acme\n    interval: 0s\n  - name: acme\n    endpoints:\n      - path: x\n";
+
+    #[test]
+    fn lines_are_looked_up_from_the_path_or_its_nearest_parent() {
+        let file = Path::new("/etc/credprobe/credprobe.yml");
+        let mut problems = Problems::new();
+        // Found in this order; reported whole-file first, then by line.
+        problems.push_in(
+            file,
+            "tenants[1].endpoints[0].path".into(),
+            Some("acme"),
+            "endpoints[0].path",
+            "must start with /",
+        );
+        problems.push_in(
+            file,
+            "tenants[0].interval".into(),
+            Some("acme"),
+            "interval",
+            "must be at least 1s",
+        );
+        problems.push_in(
+            file,
+            "tenants[1].timeout".into(),
+            Some("acme"),
+            "timeout",
+            "is missing",
+        );
+        problems.push(file, None, "", "whole file");
+        let error = problems.finish_with_text(Some((file, TEXT))).unwrap_err();
+        let placed: Vec<_> = error
+            .problems
+            .iter()
+            .map(|p| (p.line, p.message.as_str()))
+            .collect();
+        assert_eq!(
+            placed,
+            [
+                (None, "whole file"),
+                (Some(4), "must be at least 1s"),
+                // tenants[1].timeout is not in the file: its tenant's line.
+                (Some(5), "is missing"),
+                (Some(7), "must start with /"),
+            ]
+        );
+        assert!(error.warnings.is_empty());
+    }
+
+    #[test]
+    fn a_duplicate_names_where_it_was_first_defined() {
+        let file = Path::new("/etc/credprobe/credprobe.yml");
+        let other = Path::new("/nonexistent/credprobe-tenants.yml");
+        let mut problems = Problems::new();
+        let name = "tenants[1].name".to_owned();
+        problems.push_duplicate(
+            file,
+            name.clone(),
+            Some("acme"),
+            "name",
+            "tenant acme is defined twice",
+            file,
+            "tenants[0].name".into(),
+        );
+        problems.push_duplicate(
+            file,
+            name,
+            Some("acme"),
+            "name",
+            "again",
+            other,
+            "tenants[0].name".into(),
+        );
+        let error = problems.finish_with_text(Some((file, TEXT))).unwrap_err();
+        assert_eq!(error.problems[0].line, Some(5));
+        assert_eq!(
+            error.problems[0].message,
+            "tenant acme is defined twice (first defined at /etc/credprobe/credprobe.yml:3)"
+        );
+        // A first file that cannot be read: the file without a line.
+        assert_eq!(
+            error.problems[1].message,
+            "again (first defined in /nonexistent/credprobe-tenants.yml)"
+        );
+    }
+
+    #[test]
+    fn warnings_do_not_count_and_travel_with_the_problems() {
+        let file = Path::new("/etc/credprobe/credprobe.yml");
+        let warned = || {
+            let mut problems = Problems::new();
+            problems.warn_in(
+                file,
+                "tenants[0].interval".into(),
+                Some("acme"),
+                "interval",
+                "is short",
+            );
+            problems
+        };
+        let problems = warned();
+        assert_eq!((problems.count(), problems.is_empty()), (0, true));
+        let warnings = problems.finish_with_text(Some((file, TEXT))).unwrap();
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].line, Some(4));
+        assert_eq!(
+            warnings[0].to_string(),
+            "/etc/credprobe/credprobe.yml:4: tenant acme: interval: is short"
+        );
+        let mut problems = warned();
+        problems.push(file, None, "", "not YAML");
+        let error = problems.finish_with_text(Some((file, TEXT))).unwrap_err();
+        assert_eq!(error.problems.len(), 1);
+        assert_eq!(
+            error.warnings.len(),
+            1,
+            "warnings are kept beside the problems"
+        );
+        assert!(
+            !error.to_string().contains("is short"),
+            "the error lists problems only"
+        );
+    }
 }
