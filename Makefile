@@ -63,7 +63,7 @@ kubernetes:
 build:
 	$(CARGO) build --release
 
-## The benchmark (about fifteen minutes): figures into BENCHMARKS.md.
+## The benchmark (about 45 minutes): figures into BENCHMARKS.md.
 bench:
 	bench/run
 

@@ -12,8 +12,8 @@ rate, the floor (the same requests from a minimal client), the cost of
 private_key_jwt signing, a 50,000-tenant fleet in 10 shards
 (bench/fleet), and what credprobe costs the Prometheus that scrapes it
 (bench/prometheus-cost). Loopback only; every phase is bounded in time
-(about 30 minutes after the build with the defaults, plus about 12 for
-bench/prometheus-cost). Writes BENCHMARKS.md and prints it. bench/run
+(about 25 minutes after the build with the defaults, plus about 5 for
+bench/fleet and 12 for bench/prometheus-cost). Writes BENCHMARKS.md and prints it. bench/run
 builds release (honouring CARGO_TARGET_DIR) and runs `loadgen run`
 (benches/loadgen/run/), which does the work.
 
