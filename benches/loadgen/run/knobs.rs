@@ -80,7 +80,8 @@ pub struct Knobs {
     /// Each floor run.
     pub floor_seconds: u64,
     /// Side-by-side pairs run as the scheduler places them (the median
-    /// ratio is judged: identical builds measured 1.00x to 1.21x apart).
+    /// ratio is judged: the same build measured 1.00x to 1.21x in single
+    /// windows).
     pub pairs: u64,
     /// BENCH_OUT, if given.
     pub out: Option<String>,

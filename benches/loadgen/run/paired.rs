@@ -9,8 +9,8 @@
 //! they were.)
 //!
 //! Run `BENCH_PAIRS` times (3) as the scheduler places the two processes
-//! (the target is judged on their median ratio: single windows of two
-//! identical builds measured from 1.00x to 1.21x), then once with both
+//! (the target is judged on their median ratio: single windows of the
+//! same build measured from 1.00x to 1.21x), then once with both
 //! pinned to one CPU (`taskset`), as a check that the ratio is not made by
 //! where each process runs.
 

@@ -12,8 +12,8 @@ use super::results::{Paired, Report};
 /// The side-by-side pair the target (1.1×) is judged on: of the pairs run
 /// as the scheduler places them, the one with the median ratio (the upper
 /// of the two middle ones when their count is even), and that ratio. One
-/// window is not enough: two identical builds measured from 1.00× to 1.21×
-/// in single windows on this machine. None when a pair has no ratio.
+/// window is not enough: the same build measured from 1.00× to 1.21× in
+/// single windows on this machine. None when a pair has no ratio.
 pub fn judged_pair(r: &Report) -> Option<(&Paired, f64)> {
     let mut pairs = r
         .floor
@@ -65,8 +65,8 @@ while the reqwest loop runs beside it at the same rate; each counts its own
 CPU and its own requests, the loop's subtracted from the simulator's count),
 both pay the same conditions. Run {} as the scheduler places the two
 processes: the target is judged on the median ratio (in bold),
-because one window is not enough (two identical builds measured from 1.00×
-to 1.21× in single windows here). Then once with both pinned to CPU {}
+because one window is not enough (the same build measured from 1.00× to
+1.21× in single windows here). Then once with both pinned to CPU {}
 (`taskset`), where they share one core and its load: a check that the
 ratio is not made by where the scheduler puts each process.
 
