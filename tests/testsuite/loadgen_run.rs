@@ -74,6 +74,19 @@ fn proc_stat_fields_are_read_past_the_command_name() {
 }
 
 #[test]
+fn other_processes_count_what_they_ran_in_the_window() {
+    let ticks = |pairs: &[(u32, u64)]| pairs.iter().copied().collect::<HashMap<u32, u64>>();
+    let before = ticks(&[(1, 100), (2, 50), (3, 900)]);
+    // 1 ran 30 ticks, 2 none, 3 ended (left out, not subtracted: the
+    // difference of the two sums would be 187 - 1,050), 4 is new.
+    let after = ticks(&[(1, 130), (2, 50), (4, 7)]);
+    assert_eq!(ticks_between(&before, &after), 37);
+    // A reused pid with fewer ticks than before counts as nothing.
+    assert_eq!(ticks_between(&ticks(&[(5, 40)]), &ticks(&[(5, 3)])), 0);
+    assert_eq!(ticks_between(&HashMap::new(), &HashMap::new()), 0);
+}
+
+#[test]
 fn evenness_counts_missing_seconds_as_zero() {
     // Seconds 100..104: 104 has no entry, 99 and 105 are outside.
     let per_second = [

@@ -5,6 +5,7 @@
 //! verdicts, ratios, thousands separators, and the sections of a previous
 //! report that a run keeps.
 
+use std::collections::HashMap;
 use std::fmt;
 
 /// A figure as the report shows it: rounded to `decimals`, and that rounded
@@ -188,4 +189,17 @@ pub fn stat_ticks(stat: &str, children: bool) -> Option<u64> {
     } else {
         own
     })
+}
+
+/// What the processes of `after` ran since `before`, in clock ticks (both
+/// from `procfs::other_ticks`): each process's growth, a process new in
+/// the window counted whole. One that ended during the
+/// window is left out rather than subtracted: its ticks went to a parent
+/// that may not be counted (this driver, a skipped process), which made the
+/// difference of two sums go below zero.
+pub fn ticks_between(before: &HashMap<u32, u64>, after: &HashMap<u32, u64>) -> u64 {
+    after
+        .iter()
+        .map(|(pid, ticks)| ticks.saturating_sub(before.get(pid).copied().unwrap_or(0)))
+        .sum()
 }

@@ -11,7 +11,9 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::config::{self, Auth};
-use super::figures::{Evenness, Fig, cpu_s_per_k, evenness, mib, pct_of_core, thousands, whole};
+use super::figures::{
+    Evenness, Fig, cpu_s_per_k, evenness, mib, pct_of_core, thousands, ticks_between, whole,
+};
 use super::processes::Output;
 use super::results::{Burst, Concurrent, Fleet, Scrapes};
 use super::{
@@ -286,7 +288,7 @@ async fn phase(
         own_failures: expo::format_number(tokens - tokens_ok + calls - calls_ok),
         non2xx,
         sim_pct: Fig::new(pct_of_core(s1 - s0, clk, a_secs), 1),
-        other_pct: Fig::new(100.0 * (m1 as f64 - m0 as f64) / clk / a_secs, 1),
+        other_pct: Fig::new(100.0 * ticks_between(&m0, &m1) as f64 / clk / a_secs, 1),
         warnings,
     };
     // Only the last plain scrape is kept (they are ~9 KiB per tenant).

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::config;
-use super::figures::{Fig, cpu_s_per_k, mib, pct_of_core};
+use super::figures::{Fig, cpu_s_per_k, mib, pct_of_core, ticks_between};
 use super::processes::{Ended, Output, free_port};
 use super::results::{Floor, Peer};
 use super::{Ctx, Simulator, check_answers, mkdir, now, procfs, read, write};
@@ -146,7 +146,7 @@ pub async fn blackbox(ctx: &mut Ctx, sim: &Simulator) -> Result<Peer, String> {
         seconds,
         ok,
         probes,
-        other_pct: Fig::new(100.0 * (m1 as f64 - m0 as f64) / clk / secs, 1),
+        other_pct: Fig::new(100.0 * ticks_between(&m0, &m1) as f64 / clk / secs, 1),
     };
     ctx.log(&format!(
         "blackbox_exporter: {} cpu-s/1k req, rss {} MiB",

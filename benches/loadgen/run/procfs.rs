@@ -2,6 +2,7 @@
 //! (utime + stime of `/proc/PID/stat`, in clock ticks), everyone else's CPU,
 //! VmRSS/VmHWM, CLK_TCK, and the facts of the report's Machine table.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -24,21 +25,23 @@ pub fn cpu_ticks(pid: u32) -> Result<u64, String> {
 }
 
 /// The CPU of every process but this one and `skip`, with the children each
-/// has reaped (utime stime cutime cstime), in clock ticks: what else ran on
-/// the machine during a window (a process that started during the window
-/// counts whole; one that ended and was reaped counts in its parent's).
-pub fn other_ticks(skip: &[u32]) -> u64 {
+/// has reaped (utime stime cutime cstime), in clock ticks, by process: two
+/// of these around a window give what else ran on the machine during it
+/// ([`super::figures::ticks_between`]).
+pub fn other_ticks(skip: &[u32]) -> HashMap<u32, u64> {
     let me = std::process::id();
     let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
+        return HashMap::new();
     };
     entries
         .flatten()
         .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| *pid != me && !skip.contains(pid))
-        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
-        .filter_map(|stat| stat_ticks(&stat, true))
-        .sum()
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            Some((pid, stat_ticks(&stat, true)?))
+        })
+        .collect()
 }
 
 /// VmRSS of a process, KiB.
