@@ -193,10 +193,10 @@ pub fn stat_ticks(stat: &str, children: bool) -> Option<u64> {
 
 /// What the processes of `after` ran since `before`, in clock ticks (both
 /// from `procfs::other_ticks`): each process's growth, a process new in
-/// the window counted whole. One that ended during the
-/// window is left out rather than subtracted: its ticks went to a parent
-/// that may not be counted (this driver, a skipped process), which made the
-/// difference of two sums go below zero.
+/// the window counted whole. One that ended during the window is left out
+/// rather than subtracted: its ticks went to a parent that may not be
+/// counted (this driver, a skipped process), which made the difference of
+/// two sums go below zero.
 pub fn ticks_between(before: &HashMap<u32, u64>, after: &HashMap<u32, u64>) -> u64 {
     after
         .iter()

@@ -13,9 +13,9 @@ private_key_jwt signing, a 50,000-tenant fleet in 10 shards
 (bench/fleet), and what credprobe costs the Prometheus that scrapes it
 (bench/prometheus-cost). Loopback only; every phase is bounded in time
 (about 25 minutes after the build with the defaults, plus about 5 for
-bench/fleet and 12 for bench/prometheus-cost). Writes BENCHMARKS.md and prints it. bench/run
-builds release (honouring CARGO_TARGET_DIR) and runs `loadgen run`
-(benches/loadgen/run/), which does the work.
+bench/fleet and 12 for bench/prometheus-cost). Writes BENCHMARKS.md and
+prints it. bench/run builds release (honouring CARGO_TARGET_DIR) and runs
+`loadgen run` (benches/loadgen/run/), which does the work.
 
 Exit status: non-zero when something did not run (a build, a process that
 died, requests that failed; 2: bad arguments or knobs; 130: interrupted);

@@ -37,12 +37,12 @@ pub fn ratios(r: &Report) -> String {
 }
 
 /// One pair's ratio as shown, "n/a" without one.
-fn shown_ratio(pair: &Paired) -> String {
+pub fn shown_ratio(pair: &Paired) -> String {
     pair_ratio(pair).map_or_else(|| "n/a".to_owned(), |x| format!("{x:.2}×"))
 }
 
 /// credprobe / the reqwest loop of one side-by-side pair.
-pub fn pair_ratio(pair: &Paired) -> Option<f64> {
+fn pair_ratio(pair: &Paired) -> Option<f64> {
     (pair.loop_cpu_per_k.value > 0.0)
         .then(|| pair.credprobe_cpu_per_k.value / pair.loop_cpu_per_k.value)
 }
@@ -50,8 +50,7 @@ pub fn pair_ratio(pair: &Paired) -> Option<f64> {
 /// The side-by-side part of the floor section: every pair's rows, the judged
 /// ratio in bold, the pinned check.
 pub fn paired_section(r: &Report) -> String {
-    let mut text = String::new();
-    let out = &mut text;
+    let mut out = String::new();
     let (pairs, pinned) = (&r.floor.paired, &r.floor.pinned);
     let bign = thousands(r.big().n);
     let judged = judged_pair(r).map(|(pair, _)| pair);
@@ -109,5 +108,5 @@ ratio is not made by where the scheduler puts each process.
         pinned.loop_req,
         ms(pinned.loop_cpu_per_k),
     );
-    text
+    out
 }

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use super::assertion_report::assertion_section;
 use super::figures::{Fig, late_ok, ratio, thousands, verdict};
-use super::paired_report::{judged_pair, pair_ratio, paired_ratio, paired_section, ratios};
+use super::paired_report::{judged_pair, paired_ratio, paired_section, ratios, shown_ratio};
 use super::results::{Fleet, Report, SCRAPE_EVERY};
 
 fn minutes(seconds: u64) -> String {
@@ -226,7 +226,7 @@ fn targets(out: &mut String, r: &Report) {
                 ratios(r),
                 ms(pair.credprobe_cpu_per_k),
                 ms(pair.loop_cpu_per_k),
-                pair_ratio(&r.floor.pinned).map_or_else(|| "n/a".to_owned(), |x| format!("{x:.2}×")),
+                shown_ratio(&r.floor.pinned),
             )
         ),
         verdict(paired_ratio(r).is_some_and(|x| x <= 1.1)),
